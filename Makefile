@@ -1,0 +1,93 @@
+# tollgate — top-level build.  See README.md.
+#   make            build everything (-Wall -Wextra -Werror)
+#   make run        install deps, build, start redis + daemon with shipped config
+#   make test       install deps, build, run the whole suite
+#   make asan       build with ASan+UBSan into build-asan/ and run the suite
+#   make bench      benchmarks (figures and ratios, never pass/fail)
+#   make fuzz       libFuzzer targets, bounded time (FUZZ_SECONDS)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SAN      ?=
+FUZZ_SECONDS ?= 60
+VERSION  := 0.1.0
+
+CC       ?= cc
+PKGS     := libpcre2-8 libhs
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
+            -DTG_VERSION='"$(VERSION)"' -Irules -Istats -Imilter $(PKG_CFLAGS)
+LDFLAGS  += -pthread
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+RULES_LIB_SRC := $(filter-out rules/tollgate-rules.c,$(wildcard rules/*.c))
+RULES_LIB_OBJ := $(RULES_LIB_SRC:%.c=$(BUILD)/%.o)
+RULES_LIB     := $(BUILD)/librules.a
+RULES_TOOL    := $(BUILD)/tollgate-rules
+
+TEST_SRC  := $(wildcard tests/check_*.c)
+TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN  := $(BUILD)/tests/check_tollgate
+
+BINS := $(RULES_TOOL)
+
+.PHONY: all deps run test test-only asan bench fuzz install clean check-build
+all: $(BINS)
+
+deps:
+	@sh deploy/install-deps.sh all
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(RULES_LIB): $(RULES_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(RULES_TOOL): $(BUILD)/rules/tollgate-rules.o $(RULES_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(TEST_BIN): $(TEST_OBJ) $(RULES_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+check-build: $(BINS) $(TEST_BIN)
+
+run: deps all
+	@sh deploy/run.sh $(BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory test-only
+
+# The suite without the dependency step (used by asan and by developers).
+test-only: check-build
+	@BUILD=$(BUILD) sh tests/run-all.sh
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-only
+
+bench: all
+	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/rules
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 deploy/rules/*.cf $(DESTDIR)$(PREFIX)/share/tollgate/rules/
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d)

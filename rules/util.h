@@ -1,0 +1,58 @@
+/*
+ * util — allocation that never fails, growable byte buffers, error buffers.
+ *
+ * Every tg_*alloc either returns memory or aborts the process with a log line:
+ * callers never check for NULL (DESIGN.md, "an allocator that never returns
+ * NULL"). The one place that turns internal failure into accept/tempfail is
+ * the milter; running out of memory is not a condition it can recover from.
+ */
+#ifndef TG_UTIL_H
+#define TG_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+void *tg_malloc(size_t n);
+void *tg_calloc(size_t n, size_t size);
+void *tg_realloc(void *p, size_t n);
+char *tg_strdup(const char *s);
+char *tg_strndup(const char *s, size_t n);
+/* Grows *arr (element size `size`) so that it holds at least `need` elements;
+ * *cap is updated. Amortised doubling. */
+void tg_grow(void *arr, size_t *cap, size_t need, size_t size);
+
+/* A growable byte string, always NUL-terminated when s != NULL.
+ * The struct is a plain value: the owner frees it with tg_buf_free. */
+typedef struct tg_buf {
+    char *s;
+    size_t len;
+    size_t cap;
+} tg_buf;
+
+void tg_buf_init(tg_buf *b);
+void tg_buf_free(tg_buf *b);
+void tg_buf_reset(tg_buf *b);                 /* len = 0, keeps memory */
+void tg_buf_add(tg_buf *b, const void *p, size_t n);
+void tg_buf_addc(tg_buf *b, char c);
+void tg_buf_adds(tg_buf *b, const char *s);
+void tg_buf_printf(tg_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Detaches the string; the caller owns it (never NULL). b is reset to empty. */
+char *tg_buf_steal(tg_buf *b);
+
+/* Formats into a caller-owned error buffer (may be NULL or size 0) and
+ * returns -1, so that `return tg_err(err, errlen, ...)` reads naturally. */
+int tg_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ASCII helpers: locale-independent. */
+int tg_strcasecmp(const char *a, const char *b);
+int tg_strncasecmp(const char *a, const char *b, size_t n);
+/* Case-insensitive search for needle in [hay, hay+n). */
+const char *tg_memcasemem(const char *hay, size_t n, const char *needle, size_t nlen);
+/* Reads a whole file into a NUL-terminated malloc'd buffer. 0 / -1 + err. */
+int tg_read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen);
+/* Parses "10", "10k", "10K", "1.5M", "2G" into bytes. 0 / -1. */
+int tg_parse_size(const char *s, double *out);
+
+#endif
