@@ -57,6 +57,15 @@ $(RULES_LIB): $(RULES_LIB_OBJ)
 $(RULES_TOOL): $(BUILD)/rules/tollgate-rules.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# suites.inc lists every "Suite *NAME_suite(void)" found in tests/check_*.c.
+$(BUILD)/tests/suites.inc: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	@sed -n 's/^Suite \*\([a-z_0-9]*\)_suite(void)$$/SUITE(\1)/p' $(TEST_SRC) > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.inc
+$(BUILD)/tests/check_main.o: CFLAGS += -I$(BUILD)/tests
+
 $(TEST_BIN): $(TEST_OBJ) $(RULES_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
