@@ -17,7 +17,7 @@
  *                   text of every text part, HTML rendered to text,
  *                   whitespace collapsed, one element per paragraph, split
  *                   at 2048 bytes) — get_rendered_body_text_array();
- *   - rawbody:      decoded (base64/QP) text/* and message/* parts, split
+ *   - rawbody:      decoded (base64/QP) text and message parts, split
  *                   into short paragraphs — get_decoded_body_text_array();
  *   - full:         the whole message as fed (bounded), one string;
  *   - uris:         URIs from text and HTML parts, SpamAssassin-style;
@@ -64,8 +64,8 @@ enum {
 typedef enum msg_hmode {
     MSG_H_DECODED = 0, /* unfolded, RFC 2047 decoded to UTF-8 */
     MSG_H_RAW,         /* unfolded, not decoded (SpamAssassin :raw) */
-    MSG_H_ADDR,        /* first address, e.g. "a@b.example" (:addr) */
-    MSG_H_NAME,        /* first display name (:name) */
+    MSG_H_ADDR,        /* every address, e.g. "a@b.example" (:addr) */
+    MSG_H_NAME,        /* every display name (:name) */
 } msg_hmode_t;
 
 typedef struct msg_part {
@@ -107,10 +107,12 @@ size_t msg_nheaders(const msg_t *m);
 void msg_header_at(const msg_t *m, size_t i, msg_str_t *name, msg_str_t *raw,
                    msg_str_t *decoded);
 
-/* What a SpamAssassin header rule sees for `name` (PerMsgStatus::get):
- * every occurrence of the header (case-insensitive name) in order, each
- * value followed by "\n", concatenated; with MSG_H_ADDR / MSG_H_NAME the
- * first address / name only (no newline). Pseudo-headers supported:
+/* What a SpamAssassin 4 header rule sees for `name` (Check.pm do_head_tests
+ * over PerMsgStatus::get in list context): every occurrence of the header
+ * (case-insensitive name) in order, each value followed by "\n",
+ * concatenated; with MSG_H_ADDR / MSG_H_NAME every address / display name
+ * of every occurrence, joined with "\n" (no trailing newline).
+ * Pseudo-headers supported:
  *   ALL        all top-level headers "Name: value\n" (decoded; raw with RAW)
  *   ToCc       To and Cc values joined with ", "
  *   MESSAGEID  Message-Id, Resent-Message-Id, X-Message-Id, ... joined "\n"

@@ -227,3 +227,125 @@ int tg_parse_size(const char *s, double *out)
     *out = v;
     return 0;
 }
+
+struct tg_map {
+    char **keys;
+    size_t *vals;
+    size_t cap;   /* power of two */
+    size_t count;
+};
+
+static size_t tg_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+tg_map *tg_map_new(void)
+{
+    tg_map *m = tg_calloc(1, sizeof *m);
+    m->cap = 64;
+    m->keys = tg_calloc(m->cap, sizeof *m->keys);
+    m->vals = tg_calloc(m->cap, sizeof *m->vals);
+    return m;
+}
+
+void tg_map_free(tg_map *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->vals);
+    free(m);
+}
+
+static size_t tg_map_slot(const tg_map *m, const char *key)
+{
+    size_t i = tg_hash(key) & (m->cap - 1);
+    while (m->keys[i] && strcmp(m->keys[i], key) != 0)
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+int tg_map_get(const tg_map *m, const char *key, size_t *val)
+{
+    size_t i = tg_map_slot(m, key);
+    if (!m->keys[i])
+        return 0;
+    if (val)
+        *val = m->vals[i];
+    return 1;
+}
+
+void tg_map_put(tg_map *m, const char *key, size_t val)
+{
+    if ((m->count + 1) * 2 > m->cap) {
+        tg_map old = *m;
+        m->cap *= 2;
+        m->keys = tg_calloc(m->cap, sizeof *m->keys);
+        m->vals = tg_calloc(m->cap, sizeof *m->vals);
+        for (size_t j = 0; j < old.cap; j++) {
+            if (!old.keys[j])
+                continue;
+            size_t i = tg_map_slot(m, old.keys[j]);
+            m->keys[i] = old.keys[j];
+            m->vals[i] = old.vals[j];
+        }
+        free(old.keys);
+        free(old.vals);
+    }
+    size_t i = tg_map_slot(m, key);
+    if (!m->keys[i]) {
+        m->keys[i] = tg_strdup(key);
+        m->count++;
+    }
+    m->vals[i] = val;
+}
+
+size_t tg_map_count(const tg_map *m)
+{
+    return m->count;
+}
+
+/* Length of the valid UTF-8 sequence at s (max n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    if (s[0] < 0x80) return 1;
+    if ((s[0] & 0xE0) == 0xC0 && s[0] >= 0xC2) len = 2;
+    else if ((s[0] & 0xF0) == 0xE0) len = 3;
+    else if ((s[0] & 0xF8) == 0xF0 && s[0] <= 0xF4) len = 4;
+    else return 0;
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
+void tg_buf_json(tg_buf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    tg_buf_addc(b, '"');
+    for (size_t i = 0; i < n;) {
+        unsigned char c = u[i];
+        if (c == '"' || c == '\\') {
+            tg_buf_addc(b, '\\');
+            tg_buf_addc(b, (char)c);
+            i++;
+        } else if (c == '\n') { tg_buf_adds(b, "\\n"); i++; }
+        else if (c == '\r') { tg_buf_adds(b, "\\r"); i++; }
+        else if (c == '\t') { tg_buf_adds(b, "\\t"); i++; }
+        else if (c < 0x20 || c == 0x7f) { tg_buf_printf(b, "\\u%04x", c); i++; }
+        else if (c < 0x80) { tg_buf_addc(b, (char)c); i++; }
+        else {
+            size_t l = utf8_len(u + i, n - i);
+            if (l) { tg_buf_add(b, u + i, l); i += l; }
+            else { tg_buf_printf(b, "\\u%04x", c); i++; }
+        }
+    }
+    tg_buf_addc(b, '"');
+}

@@ -37,6 +37,9 @@ void tg_buf_addc(tg_buf *b, char c);
 void tg_buf_adds(tg_buf *b, const char *s);
 void tg_buf_printf(tg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends s[0..n) as a JSON string literal, quotes included; bytes that
+ * are not valid UTF-8 are written as \u00XX (Latin-1 reading). */
+void tg_buf_json(tg_buf *b, const char *s, size_t n);
 /* Detaches the string; the caller owns it (never NULL). b is reset to empty. */
 char *tg_buf_steal(tg_buf *b);
 
@@ -54,5 +57,15 @@ const char *tg_memcasemem(const char *hay, size_t n, const char *needle, size_t 
 int tg_read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen);
 /* Parses "10", "10k", "10K", "1.5M", "2G" into bytes. 0 / -1. */
 int tg_parse_size(const char *s, double *out);
+
+
+/* A string -> size_t hash map; keys are copied and owned by the map. */
+typedef struct tg_map tg_map;
+tg_map *tg_map_new(void);
+void tg_map_free(tg_map *m);
+/* 1 and *val set if found, else 0. */
+int tg_map_get(const tg_map *m, const char *key, size_t *val);
+void tg_map_put(tg_map *m, const char *key, size_t val);
+size_t tg_map_count(const tg_map *m);
 
 #endif

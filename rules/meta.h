@@ -1,0 +1,34 @@
+/*
+ * meta — SpamAssassin meta-rule expressions: boolean and arithmetic over rule
+ * names, evaluated with Perl's semantics (`A || B` yields the first true
+ * operand's value, `!A` yields 1 or 0, comparisons yield 1 or 0, x/0 = 0).
+ * Operators: ! unary- * / + - < > <= >= == != && || ( ). A rule name's value
+ * is its hit count (1 for an ordinary hit, N for tflags multiple, the
+ * expression's value for a meta), 0 if it did not hit or does not exist.
+ */
+#ifndef TG_META_H
+#define TG_META_H
+
+#include <stddef.h>
+
+typedef struct meta_expr meta_expr_t;
+
+/* Parses `text`. On error returns -1, sets *errpos to the 0-based offset of
+ * the offending token and describes it in err. The result owns copies of
+ * every rule name it refers to. */
+int meta_parse(const char *text, meta_expr_t **out, size_t *errpos,
+               char *err, size_t errlen);
+void meta_free(meta_expr_t *e);
+
+/* Names referenced, in order of first appearance (each once). */
+size_t meta_nnames(const meta_expr_t *e);
+const char *meta_name(const meta_expr_t *e, size_t i);
+/* Binds name i to a slot of the values array passed to meta_eval;
+ * -1 (the default) means "no such rule": always 0. */
+void meta_bind(meta_expr_t *e, size_t i, long slot);
+long meta_slot(const meta_expr_t *e, size_t i);
+
+/* Evaluates with values[slot] for each bound name. Pure. */
+double meta_eval(const meta_expr_t *e, const double *values);
+
+#endif

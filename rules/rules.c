@@ -1,0 +1,717 @@
+#include "rules.h"
+
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cf.h"
+#include "meta.h"
+#include "rx.h"
+#include "util.h"
+
+#define RULES_NOTE_KINDS 3
+
+/* One compiled rule. Strings are owned here. */
+typedef struct rule {
+    char *name;
+    cf_type_t type;
+    int enabled;              /* defined, runnable, score != 0 */
+    int scored;               /* name does not start with "__" */
+    char *header;
+    int hmode;
+    char *unset;
+    int negate;
+    double score;
+    char *describe;
+    unsigned tflags;
+    unsigned maxhits;
+    rules_category_t category;
+    cf_action_t action;
+    char *action_text;
+    cf_cidr_t *cidrs;
+    size_t ncidrs;
+    unsigned spf_mask;
+    int size_op;
+    double size_val;
+    unsigned limit_mask;
+    rx_t *re;
+    meta_expr_t *meta;
+} rule_t;
+
+typedef struct note {
+    char *where, *what;
+    size_t count;
+} note_t;
+
+struct rules {
+    atomic_int refs;
+    rule_t *rules;
+    size_t nrules;
+    size_t *meta_order;       /* enabled metas, dependencies first */
+    size_t nmeta_order;
+    rules_info_t info;
+    note_t *notes[RULES_NOTE_KINDS];
+    size_t nnotes[RULES_NOTE_KINDS], notecap[RULES_NOTE_KINDS];
+    cf_thresholds_t thr;
+    rules_options_t opts;
+    tg_map *byname;
+};
+
+struct rules_scratch {
+    rx_scratch_t *rx;
+    tg_buf tmp;
+    double *values;
+    size_t nvalues;
+};
+
+/* ---- building ---------------------------------------------------------- */
+
+static void add_note(rules_t *rs, int kind, const char *where, const char *what,
+                     size_t count)
+{
+    tg_grow(&rs->notes[kind], &rs->notecap[kind], rs->nnotes[kind] + 1,
+            sizeof(note_t));
+    rs->notes[kind][rs->nnotes[kind]++] =
+        (note_t){tg_strdup(where), tg_strdup(what), count};
+}
+
+static rules_category_t parse_category(const char *c)
+{
+    if (!c || !strcmp(c, "spam"))
+        return RULES_CAT_SPAM;
+    if (!strcmp(c, "security"))
+        return RULES_CAT_SECURITY;
+    return RULES_CAT_POLICY;
+}
+
+/* The SMTP reply of an explicit reject/tempfail: "550 5.7.1 text". The
+ * admin may give "5.7.1 text", "550 5.7.1 text" or just "text". */
+static int check_reply(const cf_rule_t *c, char *err, size_t errlen)
+{
+    if (!c->action_text || (c->action != CF_ACT_REJECT && c->action != CF_ACT_TEMPFAIL))
+        return 0;
+    char want = c->action == CF_ACT_REJECT ? '5' : '4';
+    const char *t = c->action_text;
+    if (t[0] >= '2' && t[0] <= '5' && t[1] >= '0' && t[1] <= '9' &&
+        t[2] >= '0' && t[2] <= '9' && (t[3] == ' ' || t[3] == '-' || !t[3])) {
+        if (t[0] != want)
+            return tg_err(err, errlen, "%s:%d:%d: %s reply code must start with %c",
+                          c->file, c->line, 1,
+                          c->action == CF_ACT_REJECT ? "reject" : "tempfail", want);
+        t += 4;
+    }
+    if (t[0] >= '2' && t[0] <= '5' && t[1] == '.' && t[0] != want)
+        return tg_err(err, errlen, "%s:%d:%d: %s enhanced status code must start with %c",
+                      c->file, c->line, 1,
+                      c->action == CF_ACT_REJECT ? "reject" : "tempfail", want);
+    return 0;
+}
+
+/* Orders enabled metas so that every meta comes after the metas it uses.
+ * A cycle is an error naming one rule of it. */
+static int order_metas(rules_t *rs, char *err, size_t errlen)
+{
+    unsigned char *state = tg_calloc(rs->nrules ? rs->nrules : 1, 1);
+    size_t *stack = tg_malloc((rs->nrules + 1) * sizeof *stack);
+    size_t *child = tg_malloc((rs->nrules + 1) * sizeof *child);
+    rs->meta_order = tg_malloc((rs->nrules + 1) * sizeof *rs->meta_order);
+    int rc = 0;
+    for (size_t root = 0; root < rs->nrules && rc == 0; root++) {
+        rule_t *r = &rs->rules[root];
+        if (r->type != CF_META || !r->enabled || state[root])
+            continue;
+        size_t sp = 0;
+        stack[sp] = root;
+        child[sp++] = 0;
+        state[root] = 1;
+        while (sp && rc == 0) {
+            size_t cur = stack[sp - 1];
+            meta_expr_t *e = rs->rules[cur].meta;
+            if (child[sp - 1] < meta_nnames(e)) {
+                long dep = meta_slot(e, child[sp - 1]++);
+                if (dep < 0 || rs->rules[dep].type != CF_META || !rs->rules[dep].enabled)
+                    continue;
+                if (state[dep] == 1) {
+                    rc = tg_err(err, errlen, "meta rule %s depends on itself (through %s)",
+                                rs->rules[dep].name, rs->rules[cur].name);
+                    break;
+                }
+                if (state[dep] == 0) {
+                    state[dep] = 1;
+                    stack[sp] = (size_t)dep;
+                    child[sp++] = 0;
+                }
+            } else {
+                state[cur] = 2;
+                rs->meta_order[rs->nmeta_order++] = cur;
+                sp--;
+            }
+        }
+    }
+    free(state);
+    free(stack);
+    free(child);
+    return rc;
+}
+
+static void rule_free(rule_t *r)
+{
+    free(r->name);
+    free(r->header);
+    free(r->unset);
+    free(r->describe);
+    free(r->action_text);
+    free(r->cidrs);
+    rx_free(r->re);
+    meta_free(r->meta);
+}
+
+static void rules_destroy(rules_t *rs)
+{
+    for (size_t i = 0; i < rs->nrules; i++)
+        rule_free(&rs->rules[i]);
+    free(rs->rules);
+    free(rs->meta_order);
+    for (int k = 0; k < RULES_NOTE_KINDS; k++) {
+        for (size_t i = 0; i < rs->nnotes[k]; i++) {
+            free(rs->notes[k][i].where);
+            free(rs->notes[k][i].what);
+        }
+        free(rs->notes[k]);
+    }
+    tg_map_free(rs->byname);
+    free(rs);
+}
+
+static int is_regex_type(cf_type_t t)
+{
+    switch (t) {
+    case CF_HEADER: case CF_MIMEHEADER: case CF_BODY: case CF_RAWBODY:
+    case CF_FULL: case CF_URI: case CF_CONNECT_HOST: case CF_HELO:
+    case CF_ENVFROM: case CF_ENVRCPT: case CF_AUTH: case CF_ATTACH_NAME:
+    case CF_ATTACH_TYPE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Compiles a parsed set. Takes the strings it needs out of `set`. */
+static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out,
+                       char *err, size_t errlen)
+{
+    rules_t *rs = tg_calloc(1, sizeof *rs);
+    atomic_init(&rs->refs, 1);
+    if (opts)
+        rs->opts = *opts;
+    rs->thr = cf_get_thresholds(set);
+    rs->byname = tg_map_new();
+    size_t n = cf_nrules(set);
+    rs->rules = tg_calloc(n ? n : 1, sizeof *rs->rules);
+    const cf_stats_t *st = cf_get_stats(set);
+    rs->info.files = st->files;
+    rs->info.skipped_eval = st->skipped_eval;
+    rs->info.skipped_unsupported = st->skipped_unsupported;
+    rs->info.lang_lines = st->lang_lines;
+    rs->info.ignored = st->ignored;
+    for (int k = 0; k < 2; k++) {
+        const cf_note_t *notes;
+        size_t nn = cf_notes(set, k, &notes);
+        for (size_t i = 0; i < nn; i++)
+            add_note(rs, k, notes[i].where, notes[i].what, cf_note_count(set, k, i));
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        cf_rule_t *c = cf_rule_at(set, i);
+        if (!c->defined)
+            continue; /* only score/describe lines: nothing to run */
+        rule_t *r = &rs->rules[rs->nrules];
+        r->name = c->name;
+        c->name = NULL;
+        tg_map_put(rs->byname, r->name, rs->nrules++);
+        r->type = c->type;
+        r->scored = strncmp(r->name, "__", 2) != 0;
+        r->header = c->header, c->header = NULL;
+        r->unset = c->unset, c->unset = NULL;
+        r->describe = c->describe, c->describe = NULL;
+        r->action_text = c->action_text, c->action_text = NULL;
+        r->cidrs = c->cidrs, c->cidrs = NULL;
+        r->ncidrs = c->ncidrs;
+        r->hmode = c->hmode;
+        r->negate = c->negate;
+        r->score = c->score;
+        r->tflags = c->tflags;
+        r->maxhits = c->maxhits;
+        r->category = parse_category(c->category);
+        r->action = c->action;
+        r->spf_mask = c->spf_mask;
+        r->size_op = c->size_op;
+        r->size_val = c->size_val;
+        r->limit_mask = c->limit_mask;
+        if (c->type == CF_EVAL)
+            continue;
+        if ((rc = check_reply(c, err, errlen)) < 0)
+            break;
+        /* SpamAssassin: "Setting a rule's score to 0 will disable that
+         * rule from running" — metas then see it as not hit. */
+        r->enabled = r->score != 0;
+        if (!r->enabled)
+            rs->info.disabled++;
+        if (c->type == CF_META) {
+            size_t pos;
+            char merr[200];
+            if (meta_parse(c->expr, &r->meta, &pos, merr, sizeof merr) < 0) {
+                rc = tg_err(err, errlen, "%s:%d:%d: %s", c->file, c->line,
+                            c->col + (int)pos, merr);
+                break;
+            }
+            if (r->enabled)
+                rs->info.loaded_meta++;
+        } else if (is_regex_type(c->type) && r->enabled) {
+            size_t eo = 0;
+            int toolarge;
+            char rerr[256];
+            if (rx_compile(c->pattern, c->reflags, &r->re, &eo, &toolarge,
+                           rerr, sizeof rerr) < 0) {
+                if (!toolarge) {
+                    rc = tg_err(err, errlen, "%s:%d:%d: invalid regular expression in %s: %s",
+                                c->file, c->line, c->col + 1 + (int)eo, r->name, rerr);
+                    break;
+                }
+                /* A resource limit of PCRE2 (link size), not a mistake in
+                 * the rule: report it, keep loading, never run the rule. */
+                char where[512], what[512];
+                snprintf(where, sizeof where, "%s:%d", c->file, c->line);
+                snprintf(what, sizeof what, "%s: %s (%zu bytes after ReplaceTags)",
+                         r->name, rerr, strlen(c->pattern));
+                add_note(rs, 2, where, what, 1);
+                rs->info.rejected++;
+                r->enabled = 0;
+                continue;
+            }
+            rs->info.loaded_regex++;
+            rs->info.jit += rx_is_jit(r->re);
+        }
+        if (r->enabled)
+            rs->info.loaded++;
+    }
+    /* Bind meta names to rule slots; names of undefined rules stay -1 and
+     * read as 0, as in SpamAssassin. */
+    for (size_t i = 0; i < rs->nrules && rc == 0; i++) {
+        rule_t *r = &rs->rules[i];
+        if (r->type != CF_META || !r->meta)
+            continue;
+        for (size_t k = 0; k < meta_nnames(r->meta); k++) {
+            size_t idx;
+            if (tg_map_get(rs->byname, meta_name(r->meta, k), &idx))
+                meta_bind(r->meta, k, (long)idx);
+        }
+    }
+    if (rc == 0)
+        rc = order_metas(rs, err, errlen);
+    if (rc < 0) {
+        rules_destroy(rs);
+        return -1;
+    }
+    *out = rs;
+    return 0;
+}
+
+int rules_load(const char *const *paths, size_t npaths,
+               const rules_options_t *opts, rules_t **out,
+               char *err, size_t errlen)
+{
+    cf_set_t *set;
+    if (cf_load(paths, npaths, &set, err, errlen) < 0)
+        return -1;
+    int rc = rules_build(set, opts, out, err, errlen);
+    cf_free(set);
+    return rc;
+}
+
+int rules_load_string(const char *name, const char *text,
+                      const rules_options_t *opts, rules_t **out,
+                      char *err, size_t errlen)
+{
+    cf_set_t *set;
+    if (cf_load_string(name, text, &set, err, errlen) < 0)
+        return -1;
+    int rc = rules_build(set, opts, out, err, errlen);
+    cf_free(set);
+    return rc;
+}
+
+rules_t *rules_ref(rules_t *rs)
+{
+    atomic_fetch_add(&rs->refs, 1);
+    return rs;
+}
+
+void rules_unref(rules_t *rs)
+{
+    if (rs && atomic_fetch_sub(&rs->refs, 1) == 1)
+        rules_destroy(rs);
+}
+
+const rules_info_t *rules_get_info(const rules_t *rs) { return &rs->info; }
+size_t rules_count(const rules_t *rs) { return rs->nrules; }
+const char *rules_name(const rules_t *rs, size_t i) { return rs->rules[i].name; }
+
+long rules_find(const rules_t *rs, const char *name)
+{
+    size_t idx;
+    return tg_map_get(rs->byname, name, &idx) ? (long)idx : -1;
+}
+
+size_t rules_nnotes(const rules_t *rs, int kind)
+{
+    return kind >= 0 && kind < RULES_NOTE_KINDS ? rs->nnotes[kind] : 0;
+}
+
+void rules_note(const rules_t *rs, int kind, size_t i, const char **where,
+                const char **what, size_t *count)
+{
+    const note_t *n = &rs->notes[kind][i];
+    *where = n->where;
+    *what = n->what;
+    *count = n->count;
+}
+
+/* ---- matching (the reference matcher: PCRE2 per rule) ------------------ */
+
+rules_scratch_t *rules_scratch_new(const rules_t *rs)
+{
+    rules_scratch_t *sc = tg_calloc(1, sizeof *sc);
+    sc->rx = rx_scratch_new(rs->opts.match_limit, rs->opts.depth_limit);
+    tg_buf_init(&sc->tmp);
+    sc->nvalues = rs->nrules;
+    sc->values = tg_calloc(sc->nvalues ? sc->nvalues : 1, sizeof *sc->values);
+    return sc;
+}
+
+void rules_scratch_free(rules_scratch_t *sc)
+{
+    if (!sc)
+        return;
+    rx_scratch_free(sc->rx);
+    tg_buf_free(&sc->tmp);
+    free(sc->values);
+    free(sc);
+}
+
+/* Matches to look for: 1, or up to maxhits (0 = all) for tflags multiple. */
+static unsigned want(const rule_t *r)
+{
+    return (r->tflags & CF_TF_MULTIPLE) ? r->maxhits : 1;
+}
+
+/* Counts matches over an array of strings, stopping at `max` in total. */
+static unsigned count_array(const rule_t *r, rx_scratch_t *sc,
+                            const msg_str_t *a, size_t n)
+{
+    unsigned max = want(r), total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += rx_count(r->re, sc, a[i].ptr, a[i].len, max ? max - total : 0);
+        if (max && total >= max)
+            break;
+    }
+    return total;
+}
+
+/* A match test on one string, with !~ negation. */
+static unsigned count_one(const rule_t *r, rx_scratch_t *sc, const char *s,
+                          size_t len)
+{
+    unsigned c = rx_count(r->re, sc, s ? s : "", s ? len : 0, want(r));
+    if (r->negate)
+        return c ? 0 : 1;
+    return c;
+}
+
+static unsigned count_str(const rule_t *r, rx_scratch_t *sc, const char *s)
+{
+    return count_one(r, sc, s, s ? strlen(s) : 0);
+}
+
+static int ip_in(const cf_cidr_t *c, const char *ip)
+{
+    unsigned char a[16];
+    int fam;
+    if (!ip)
+        return 0;
+    if (inet_pton(AF_INET, ip, a) == 1) {
+        fam = AF_INET;
+    } else if (inet_pton(AF_INET6, ip, a) == 1) {
+        static const unsigned char mapped[12] = {0,0,0,0,0,0,0,0,0,0,0xff,0xff};
+        fam = AF_INET6;
+        if (!memcmp(a, mapped, 12)) { /* ::ffff:a.b.c.d is IPv4 */
+            memmove(a, a + 12, 4);
+            fam = AF_INET;
+        }
+    } else {
+        return 0;
+    }
+    if (fam != c->family)
+        return 0;
+    int bits = c->bits;
+    for (int i = 0; bits > 0; i++, bits -= 8) {
+        unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+        if ((a[i] & mask) != (c->addr[i] & mask))
+            return 0;
+    }
+    return 1;
+}
+
+static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
+                         const rules_env_t *env)
+{
+    size_t n;
+    const msg_str_t *a;
+    switch (r->type) {
+    case CF_HEADER: {
+        tg_buf_reset(&sc->tmp);
+        if (!msg_get_header(m, r->header, (msg_hmode_t)r->hmode, &sc->tmp)) {
+            /* unset: the [if-unset:] value, else "" (Perl's undef) */
+            tg_buf_reset(&sc->tmp);
+            if (r->unset)
+                tg_buf_adds(&sc->tmp, r->unset);
+        }
+        return count_one(r, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len);
+    }
+    case CF_EXISTS: {
+        tg_buf_reset(&sc->tmp);
+        int set = msg_get_header(m, r->header, MSG_H_RAW, &sc->tmp) != 0;
+        return (unsigned)(set != r->negate);
+    }
+    case CF_MIMEHEADER: {
+        size_t np = msg_nparts(m);
+        for (size_t i = 0; i < np; i++) {
+            tg_buf_reset(&sc->tmp);
+            if (!msg_part_header(m, i, r->header, (msg_hmode_t)r->hmode, &sc->tmp)) {
+                tg_buf_reset(&sc->tmp);
+                if (r->unset)
+                    tg_buf_adds(&sc->tmp, r->unset);
+            }
+            if (rx_count(r->re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len, 1))
+                return r->negate ? 0 : 1;
+        }
+        return r->negate ? 1 : 0;
+    }
+    case CF_BODY:
+        a = msg_body_lines(m, &n);
+        return count_array(r, sc->rx, a, n);
+    case CF_RAWBODY:
+        a = msg_rawbody_chunks(m, &n);
+        return count_array(r, sc->rx, a, n);
+    case CF_URI:
+        a = msg_uris(m, &n);
+        return count_array(r, sc->rx, a, n);
+    case CF_FULL: {
+        msg_str_t f = msg_full(m);
+        return count_array(r, sc->rx, &f, 1);
+    }
+    case CF_CONNECT_IP:
+        for (size_t i = 0; i < r->ncidrs; i++)
+            if (ip_in(&r->cidrs[i], env->client_ip))
+                return 1;
+        return 0;
+    case CF_CONNECT_HOST: return count_str(r, sc->rx, env->client_name);
+    case CF_HELO:         return count_str(r, sc->rx, env->helo);
+    case CF_ENVFROM:      return count_str(r, sc->rx, env->mail_from);
+    case CF_AUTH:         return count_str(r, sc->rx, env->auth);
+    case CF_ENVRCPT:
+        /* hits if any recipient matches (!~: if none matches) */
+        for (size_t i = 0; i < env->nrcpts; i++)
+            if (rx_count(r->re, sc->rx, env->rcpts[i], strlen(env->rcpts[i]), 1))
+                return r->negate ? 0 : 1;
+        return r->negate ? 1 : 0;
+    case CF_SPF:
+        return env->spf != RULES_SPF_UNKNOWN &&
+               (r->spf_mask & (1u << (env->spf - 1))) != 0;
+    case CF_ATTACH_NAME:
+    case CF_ATTACH_TYPE: {
+        size_t np = msg_nparts(m);
+        for (size_t i = 0; i < np; i++) {
+            const msg_part_t *p = msg_part_at(m, i);
+            msg_str_t s = r->type == CF_ATTACH_NAME ? p->filename : p->type;
+            if (r->type == CF_ATTACH_NAME && s.len == 0)
+                continue;
+            if (rx_count(r->re, sc->rx, s.ptr ? s.ptr : "", s.len, 1))
+                return r->negate ? 0 : 1;
+        }
+        return r->negate ? 1 : 0;
+    }
+    case CF_SIZE: {
+        double sz = (double)msg_size(m);
+        switch (r->size_op) {
+        case '>': return sz > r->size_val;
+        case 'g': return sz >= r->size_val;
+        case '<': return sz < r->size_val;
+        default:  return sz <= r->size_val;
+        }
+    }
+    case CF_LIMIT:
+        return (msg_limits_hit(m) & r->limit_mask) != 0;
+    default:
+        return 0;
+    }
+}
+
+void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
+                     const rules_env_t *env, double *values)
+{
+    static const rules_env_t noenv;
+    if (!env)
+        env = &noenv;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const rule_t *r = &rs->rules[i];
+        values[i] = (r->enabled && r->type != CF_META)
+                        ? (double)run_rule(r, sc, m, env) : 0;
+    }
+    for (size_t k = 0; k < rs->nmeta_order; k++) {
+        size_t i = rs->meta_order[k];
+        values[i] = meta_eval(rs->rules[i].meta, values);
+    }
+}
+
+/* ---- verdict ----------------------------------------------------------- */
+
+static const char *const act_names[] = {"accept", "tag", "quarantine",
+                                        "tempfail", "discard", "reject"};
+static const char *const cat_names[] = {"clean", "tagged", "spam",
+                                        "security", "policy", "tempfail"};
+
+const char *rules_action_name(rules_action_t a) { return act_names[a]; }
+const char *rules_category_name(rules_category_t c) { return cat_names[c]; }
+
+static rules_action_t map_action(cf_action_t a)
+{
+    switch (a) {
+    case CF_ACT_TAG: return RULES_TAG;
+    case CF_ACT_QUARANTINE: return RULES_QUARANTINE;
+    case CF_ACT_TEMPFAIL: return RULES_TEMPFAIL;
+    case CF_ACT_DISCARD: return RULES_DISCARD;
+    case CF_ACT_REJECT: return RULES_REJECT;
+    default: return RULES_ACCEPT;
+    }
+}
+
+/* "550 5.7.1 text" from an admin's text and the defaults for the action. */
+static char *make_reply(rules_action_t a, const char *text, const char *dflt)
+{
+    const char *code = a == RULES_REJECT ? "550" : "451";
+    const char *ext = a == RULES_REJECT ? "5.7.1" : "4.7.1";
+    tg_buf b;
+    tg_buf_init(&b);
+    if (!text || !*text)
+        text = dflt;
+    int has_code = text[0] >= '2' && text[0] <= '5' && text[1] >= '0' &&
+                   text[1] <= '9' && text[2] >= '0' && text[2] <= '9' &&
+                   (text[3] == ' ' || text[3] == '-');
+    const char *rest = has_code ? text + 4 : text;
+    int has_ext = rest[0] >= '2' && rest[0] <= '5' && rest[1] == '.';
+    tg_buf_printf(&b, "%.3s ", has_code ? text : code);
+    if (!has_ext)
+        tg_buf_printf(&b, "%s ", ext);
+    tg_buf_adds(&b, rest);
+    return tg_buf_steal(&b);
+}
+
+void rules_classify(rules_t *rs, rules_scratch_t *sc, const msg_t *m,
+                    const rules_env_t *env, rules_verdict_t *v)
+{
+    memset(v, 0, sizeof *v);
+    v->ruleset = rules_ref(rs);
+    v->required = rs->thr.tag;
+    v->limits = msg_limits_hit(m);
+    unsigned long lim0 = rx_scratch_limit_hits(sc->rx);
+    if (sc->nvalues < rs->nrules) {
+        sc->values = tg_realloc(sc->values, rs->nrules * sizeof *sc->values);
+        sc->nvalues = rs->nrules;
+    }
+    double *val = sc->values;
+    rules_match_all(rs, sc, m, env, val);
+    v->regex_limit_hits = rx_scratch_limit_hits(sc->rx) - lim0;
+
+    size_t cap = 0;
+    const rule_t *decider = NULL;
+    int explicit_accept = 0;
+    rules_category_t worst = RULES_CAT_SPAM;
+    int have_cat = 0;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const rule_t *r = &rs->rules[i];
+        if (val[i] == 0 || !r->enabled)
+            continue;
+        if (r->action == CF_ACT_ACCEPT)
+            explicit_accept = 1;
+        else if (r->action != CF_ACT_NONE &&
+                 (!decider || map_action(r->action) > map_action(decider->action)))
+            decider = r;
+        if (!r->scored)
+            continue;
+        /* a meta hits once; other rules count each match (tflags multiple) */
+        unsigned count = r->type == CF_META ? 1 : (unsigned)val[i];
+        tg_grow(&v->hits, &cap, v->nhits + 1, sizeof *v->hits);
+        v->hits[v->nhits++] = (rules_hit_t){r->name, r->describe,
+                                            r->score * count, count};
+        v->score += r->score * count;
+        if (r->score > 0 && r->category != RULES_CAT_SPAM &&
+            (!have_cat || r->category == RULES_CAT_SECURITY)) {
+            worst = r->category;
+            have_cat = 1;
+        }
+    }
+    if (decider) {
+        v->action = map_action(decider->action);
+        v->decided_by = decider->name;
+    } else if (explicit_accept) {
+        v->action = RULES_ACCEPT;
+    } else if (rs->thr.reject >= 0 && v->score >= rs->thr.reject) {
+        v->action = RULES_REJECT;
+    } else if (rs->thr.quarantine >= 0 && v->score >= rs->thr.quarantine) {
+        v->action = RULES_QUARANTINE;
+    } else if (v->score >= rs->thr.tag) {
+        v->action = RULES_TAG;
+    } else {
+        v->action = RULES_ACCEPT;
+    }
+    switch (v->action) {
+    case RULES_ACCEPT: v->category = RULES_CAT_CLEAN; break;
+    case RULES_TAG: v->category = RULES_CAT_TAGGED; break;
+    case RULES_TEMPFAIL: v->category = RULES_CAT_TEMPFAIL; break;
+    default:
+        v->category = decider ? decider->category : worst;
+        break;
+    }
+    const char *text = decider ? decider->action_text : NULL;
+    if (v->action == RULES_REJECT)
+        v->reply = make_reply(v->action, text,
+                              v->category == RULES_CAT_SECURITY
+                                  ? "Message rejected as a security threat"
+                              : v->category == RULES_CAT_POLICY
+                                  ? "Message rejected by policy"
+                                  : "Message rejected as spam");
+    else if (v->action == RULES_TEMPFAIL)
+        v->reply = make_reply(v->action, text, "Message deferred, try again later");
+    else if (v->action == RULES_QUARANTINE) {
+        tg_buf b;
+        tg_buf_init(&b);
+        if (text && *text)
+            tg_buf_adds(&b, text);
+        else
+            tg_buf_printf(&b, "tollgate: %s, score %.1f", cat_names[v->category],
+                          v->score);
+        v->reply = tg_buf_steal(&b);
+    }
+}
+
+void rules_verdict_clear(rules_verdict_t *v)
+{
+    free(v->hits);
+    free(v->reply);
+    if (v->ruleset)
+        rules_unref(v->ruleset);
+    memset(v, 0, sizeof *v);
+}

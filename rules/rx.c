@@ -1,0 +1,160 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "rx.h"
+
+#include <pcre2.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "cf.h"
+#include "util.h"
+
+struct rx {
+    pcre2_code *code;
+    int jit;
+};
+
+struct rx_scratch {
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit_stack;
+    unsigned long limit_hits;
+};
+
+/* PCRE2 character tables for the C locale, with Latin-1 letters made case
+ * pairs (0xC0-0xDE <-> 0xE0-0xFE, except the multiplication and division
+ * signs) so /i folds them as Perl does. Character classes (\w etc.) stay
+ * ASCII. Built once, never freed. */
+static const uint8_t *rx_tables;
+static pthread_once_t rx_tables_once = PTHREAD_ONCE_INIT;
+
+static void rx_build_tables(void)
+{
+    const uint8_t *base = pcre2_maketables(NULL);
+    /* Layout (pcre2_maketables): lower-case map[256], flip-case map[256],
+     * class bits, ctypes. Copy so the base stays pristine. */
+    size_t size = 256 + 256 + 320 + 256;
+    uint8_t *t = tg_malloc(size);
+    memcpy(t, base, size);
+    for (int u = 0xC0; u <= 0xDE; u++) {
+        if (u == 0xD7)
+            continue;
+        int l = u + 0x20;
+        t[u] = (uint8_t)l;             /* lcc: to lower */
+        t[l] = (uint8_t)l;
+        t[256 + u] = (uint8_t)l;       /* fcc: flip case */
+        t[256 + l] = (uint8_t)u;
+    }
+    rx_tables = t;
+}
+
+int rx_compile(const char *pattern, unsigned flags, rx_t **out,
+               size_t *erroff, int *toolarge, char *err, size_t errlen)
+{
+    pthread_once(&rx_tables_once, rx_build_tables);
+    uint32_t opts = 0;
+    if (flags & CF_RE_I) opts |= PCRE2_CASELESS;
+    if (flags & CF_RE_M) opts |= PCRE2_MULTILINE;
+    if (flags & CF_RE_S) opts |= PCRE2_DOTALL;
+    if (flags & CF_RE_X) opts |= PCRE2_EXTENDED;
+    pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
+    pcre2_set_character_tables(cctx, rx_tables);
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                     opts, &ec, &eo, cctx);
+    pcre2_compile_context_free(cctx);
+    *toolarge = 0;
+    if (!code) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        *erroff = eo;
+        *toolarge = ec == PCRE2_ERROR_PATTERN_TOO_LARGE;
+        return tg_err(err, errlen, "%s", (char *)msg);
+    }
+    rx_t *rx = tg_calloc(1, sizeof *rx);
+    rx->code = code;
+    rx->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    *out = rx;
+    return 0;
+}
+
+void rx_free(rx_t *rx)
+{
+    if (!rx)
+        return;
+    pcre2_code_free(rx->code);
+    free(rx);
+}
+
+int rx_is_jit(const rx_t *rx)
+{
+    return rx->jit;
+}
+
+rx_scratch_t *rx_scratch_new(unsigned long match_limit, unsigned long depth_limit)
+{
+    rx_scratch_t *s = tg_calloc(1, sizeof *s);
+    s->md = pcre2_match_data_create(1, NULL);
+    s->mctx = pcre2_match_context_create(NULL);
+    s->jit_stack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
+    if (!s->md || !s->mctx || !s->jit_stack)
+        tg_malloc((size_t)-1); /* reports OOM and aborts */
+    pcre2_set_match_limit(s->mctx, match_limit ? (uint32_t)match_limit : 1000000);
+    pcre2_set_depth_limit(s->mctx, depth_limit ? (uint32_t)depth_limit : 10000);
+    pcre2_jit_stack_assign(s->mctx, NULL, s->jit_stack);
+    return s;
+}
+
+void rx_scratch_free(rx_scratch_t *s)
+{
+    if (!s)
+        return;
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mctx);
+    pcre2_jit_stack_free(s->jit_stack);
+    free(s);
+}
+
+unsigned long rx_scratch_limit_hits(const rx_scratch_t *s)
+{
+    return s->limit_hits;
+}
+
+unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
+                  unsigned max)
+{
+    unsigned n = 0;
+    PCRE2_SIZE start = 0;
+    uint32_t opts = 0;
+    for (;;) {
+        int rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, start, opts,
+                             sc->md, sc->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH) {
+            if (!opts)
+                break;
+            /* An empty match was found at `start` and no non-empty match
+             * starts there: Perl moves on by one character. */
+            if (start >= len)
+                break;
+            start++;
+            opts = 0;
+            continue;
+        }
+        if (rc < 0) {
+            if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+                rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
+                sc->limit_hits++;
+            break;
+        }
+        n++;
+        if (max && n >= max)
+            break;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(sc->md);
+        start = ov[1];
+        /* After an empty match try a non-empty one at the same place. */
+        opts = ov[0] == ov[1] ? (PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED) : 0;
+        if (start > len)
+            break;
+    }
+    return n;
+}

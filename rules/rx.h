@@ -1,0 +1,41 @@
+/*
+ * rx — one regex compiled with PCRE2 (JIT when possible), matched with
+ * Perl's semantics as SpamAssassin uses them: no UTF mode (\w \d \s are
+ * ASCII, like Perl's /aa), /i also folds Latin-1 letters as Perl does,
+ * /g iteration over empty matches as Perl does.
+ *
+ * A compiled rx is immutable and may be shared by threads; each thread
+ * matches with its own rx_scratch (match data, JIT stack, limits).
+ * Work per match is bounded by a match limit and a depth limit (ReDoS):
+ * hitting one counts as "no match" and is counted in the scratch.
+ */
+#ifndef TG_RX_H
+#define TG_RX_H
+
+#include <stddef.h>
+
+typedef struct rx rx_t;
+typedef struct rx_scratch rx_scratch_t;
+
+/* cf flags: CF_RE_I, CF_RE_M, CF_RE_S, CF_RE_X (cf.h). On error returns -1,
+ * fills err with PCRE2's message, *erroff with the offset in the pattern,
+ * and *toolarge = 1 if the error is only that the compiled pattern exceeds
+ * PCRE2's size limit (a resource limit, not a syntax error). */
+int rx_compile(const char *pattern, unsigned flags, rx_t **out,
+               size_t *erroff, int *toolarge, char *err, size_t errlen);
+void rx_free(rx_t *rx);
+/* 1 if PCRE2 JIT compiled the pattern. */
+int rx_is_jit(const rx_t *rx);
+
+/* match_limit 0 = default (1,000,000); depth_limit 0 = default (10,000). */
+rx_scratch_t *rx_scratch_new(unsigned long match_limit, unsigned long depth_limit);
+void rx_scratch_free(rx_scratch_t *s);
+/* Matches that ran into a limit since the scratch was made. */
+unsigned long rx_scratch_limit_hits(const rx_scratch_t *s);
+
+/* Number of non-overlapping matches in [s, s+len) with Perl's //g
+ * semantics, stopping at `max` (max 1 = "does it match at all"). */
+unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
+                  unsigned max);
+
+#endif
