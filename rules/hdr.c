@@ -1,0 +1,691 @@
+#include "hdr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "charset.h"
+#include "mime.h"
+
+typedef struct hdr_field {
+    char *name;
+    size_t nlen;
+    char *raw;      /* unfolded, leading whitespace kept (SpamAssassin :raw) */
+    size_t rlen;
+    size_t lead;    /* bytes of leading whitespace in raw */
+    char *dec;
+    size_t dlen;
+    msg_str_t dv;   /* view of dec, handed out by hdr_last */
+} hdr_field_t;
+
+struct hdr_list {
+    hdr_field_t *f;
+    size_t n, cap;
+};
+
+static int is_sp(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
+           c == '\v';
+}
+
+hdr_list_t *hdr_list_new(void)
+{
+    return tg_calloc(1, sizeof(hdr_list_t));
+}
+
+void hdr_list_free(hdr_list_t *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n; i++) {
+        free(h->f[i].name);
+        free(h->f[i].raw);
+        free(h->f[i].dec);
+    }
+    free(h->f);
+    free(h);
+}
+
+/* Fields whose bodies SpamAssassin never decodes (Bug 6945). */
+static int no_2047(const char *name, size_t n)
+{
+    static const char *const skip[] = {
+        "received", "message-id", "resent-message-id", "date", "resent-date",
+        "mime-version", "references", "in-reply-to",
+    };
+    for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
+        if (strlen(skip[i]) == n && tg_strncasecmp(name, skip[i], n) == 0)
+            return 1;
+    return n >= 5 && tg_strncasecmp(name, "list-", 5) == 0;
+}
+
+void hdr_list_add(hdr_list_t *h, const char *name, size_t nlen,
+                  const char *raw, size_t rlen)
+{
+    tg_grow(&h->f, &h->cap, h->n + 1, sizeof *h->f);
+    hdr_field_t *f = &h->f[h->n++];
+    f->name = tg_strndup(name, nlen);
+    f->nlen = nlen;
+    tg_buf b;
+    tg_buf_init(&b);
+    for (size_t i = 0; i < rlen; i++) {
+        if (raw[i] == '\r' && i + 1 < rlen && raw[i + 1] == '\n')
+            continue;
+        if (raw[i] == '\n') {
+            while (i + 1 < rlen && is_sp(raw[i + 1]))
+                i++;
+            tg_buf_addc(&b, ' ');
+            continue;
+        }
+        tg_buf_addc(&b, raw[i]);
+    }
+    f->rlen = b.len;
+    f->raw = tg_buf_steal(&b);
+    f->lead = 0;
+    while (f->lead < f->rlen && is_sp(f->raw[f->lead]))
+        f->lead++;
+    size_t e = f->rlen;
+    while (e > f->lead && is_sp(f->raw[e - 1]))
+        e--;
+    if (no_2047(name, nlen) || !memmem(f->raw + f->lead, e - f->lead, "=?", 2))
+        tg_buf_add(&b, f->raw + f->lead, e - f->lead);
+    else
+        hdr_decode_2047(f->raw + f->lead, e - f->lead, &b);
+    f->dlen = b.len;
+    f->dec = tg_buf_steal(&b);
+    f->dv.ptr = f->dec;
+    f->dv.len = f->dlen;
+}
+
+size_t hdr_count(const hdr_list_t *h)
+{
+    return h->n;
+}
+
+void hdr_at(const hdr_list_t *h, size_t i, msg_str_t *name, msg_str_t *raw,
+            msg_str_t *decoded)
+{
+    const hdr_field_t *f = &h->f[i];
+    if (name) {
+        name->ptr = f->name;
+        name->len = f->nlen;
+    }
+    if (raw) {
+        raw->ptr = f->raw + f->lead;
+        raw->len = f->rlen - f->lead;
+    }
+    if (decoded) {
+        decoded->ptr = f->dec;
+        decoded->len = f->dlen;
+    }
+}
+
+static int name_is(const hdr_field_t *f, const char *name)
+{
+    size_t n = strlen(name);
+    return f->nlen == n && tg_strncasecmp(f->name, name, n) == 0;
+}
+
+const msg_str_t *hdr_last(const hdr_list_t *h, const char *name)
+{
+    for (size_t i = h->n; i-- > 0;)
+        if (name_is(&h->f[i], name))
+            return &h->f[i].dv;
+    return NULL;
+}
+
+/* ---- RFC 2047 -------------------------------------------------------- */
+
+/* Matches =?charset?[BbQq]?text?= at s (n bytes available). On success
+ * fills the pieces and returns the total length, else 0. */
+static size_t match_word(const char *s, size_t n, size_t *csl, char *enc,
+                         const char **txt, size_t *tl)
+{
+    if (n < 8 || s[0] != '=' || s[1] != '?')
+        return 0;
+    size_t i = 2;
+    while (i < n && i < 80 &&
+           ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+            (s[i] >= '0' && s[i] <= '9') || s[i] == '*' || s[i] == '_' ||
+            s[i] == '-'))
+        i++;
+    if (i == 2 || i + 3 > n || s[i] != '?')
+        return 0;
+    *csl = i - 2;
+    char e = s[i + 1];
+    if (e != 'B' && e != 'b' && e != 'Q' && e != 'q')
+        return 0;
+    if (s[i + 2] != '?')
+        return 0;
+    *enc = (e == 'b' || e == 'B') ? 'B' : 'Q';
+    size_t ts = i + 3;
+    const char *q = memchr(s + ts, '?', n - ts);
+    if (!q || (size_t)(q - s) + 1 >= n || q[1] != '=')
+        return 0;
+    *txt = s + ts;
+    *tl = (size_t)(q - (s + ts));
+    return (size_t)(q - s) + 2;
+}
+
+static void flush_section(tg_buf *sec, const char *cs, size_t csl, tg_buf *out)
+{
+    if (csl == 0) {
+        tg_buf_add(out, sec->s ? sec->s : "", sec->len);
+    } else {
+        const char *star = memchr(cs, '*', csl); /* RFC 2231 language */
+        if (star)
+            csl = (size_t)(star - cs);
+        charset_to_utf8(cs, csl, sec->s ? sec->s : "", sec->len, out);
+    }
+    tg_buf_reset(sec);
+}
+
+void hdr_decode_2047(const char *s, size_t n, tg_buf *out)
+{
+    tg_buf sec, tmp;
+    tg_buf_init(&sec);
+    tg_buf_init(&tmp);
+    const char *cur_cs = NULL; /* charset of the open section, NULL: plain */
+    size_t cur_csl = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t csl, tl;
+        char enc;
+        const char *txt;
+        size_t wl = s[i] == '=' ? match_word(s + i, n - i, &csl, &enc, &txt, &tl) : 0;
+        if (wl) {
+            const char *cs = s + i + 2;
+            tg_buf_reset(&tmp);
+            if (enc == 'B') {
+                mime_b64_decode(txt, tl, &tmp);
+            } else {
+                tg_buf q;
+                tg_buf_init(&q);
+                for (size_t k = 0; k < tl; k++)
+                    tg_buf_addc(&q, txt[k] == '_' ? ' ' : txt[k]);
+                mime_qp_decode(q.s ? q.s : "", q.len, &tmp);
+                tg_buf_free(&q);
+            }
+            /* sections in the same charset are joined before conversion,
+             * so characters split across words survive */
+            if (!(cur_cs && cur_csl == csl && tg_strncasecmp(cur_cs, cs, csl) == 0)) {
+                flush_section(&sec, cur_cs ? cur_cs : "", cur_cs ? cur_csl : 0, out);
+                cur_cs = cs;
+                cur_csl = csl;
+            }
+            tg_buf_add(&sec, tmp.s ? tmp.s : "", tmp.len);
+            i += wl;
+            /* whitespace between two encoded-words disappears */
+            size_t j = i;
+            while (j < n && is_sp(s[j]))
+                j++;
+            if (j > i && j < n && match_word(s + j, n - j, &csl, &enc, &txt, &tl))
+                i = j;
+            continue;
+        }
+        if (cur_cs) {
+            flush_section(&sec, cur_cs, cur_csl, out);
+            cur_cs = NULL;
+        }
+        size_t j = i + 1;
+        while (j < n && s[j] != '=')
+            j++;
+        tg_buf_add(&sec, s + i, j - i);
+        i = j;
+    }
+    flush_section(&sec, cur_cs ? cur_cs : "", cur_cs ? cur_csl : 0, out);
+    tg_buf_free(&sec);
+    tg_buf_free(&tmp);
+}
+
+/* ---- addresses ------------------------------------------------------- */
+
+/* Length of a quoted string starting at s[0] == '"' (unterminated: to the
+ * end). */
+static size_t quoted_len(const char *s, size_t n)
+{
+    size_t i = 1;
+    while (i < n && s[i] != '"') {
+        if (s[i] == '\\' && i + 1 < n)
+            i++;
+        i++;
+    }
+    return i < n ? i + 1 : n;
+}
+
+/* Length of a comment "(...)" at s[0] == '(' without nesting, 0 if
+ * unterminated. */
+static size_t comment_len(const char *s, size_t n)
+{
+    size_t i = 1;
+    while (i < n && s[i] != ')') {
+        if (s[i] == '(')
+            return 0;
+        if (s[i] == '\\' && i + 1 < n)
+            i++;
+        i++;
+    }
+    return i < n ? i + 1 : 0;
+}
+
+static int addr_special(char c)
+{
+    return is_sp(c) || c == '<' || c == '>' || c == '(' || c == ')' ||
+           c == '[' || c == ']' || c == ',' || c == ':' || c == ';';
+}
+
+/* Length of the mail-looking prefix of s (SpamAssassin's
+ * $header_address_mailre), 0 if none. */
+static size_t mail_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (n && s[0] == '"') {
+        i = quoted_len(s, n);
+        if (i > n || s[i - 1] != '"' || i < 2)
+            return 0;
+    } else {
+        while (i < n && s[i] != '@' && !addr_special(s[i]))
+            i++;
+        if (i == 0)
+            return 0;
+    }
+    if (i >= n || s[i] != '@')
+        return 0;
+    i++;
+    if (i < n && s[i] == '[') {
+        size_t j = i + 1;
+        while (j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == ':' || s[j] == '.'))
+            j++;
+        if (j > i + 1 && j < n && s[j] == ']')
+            return j + 1;
+        return 0;
+    }
+    size_t d = i;
+    while (i < n && s[i] != '"' && !addr_special(s[i]))
+        i++;
+    return i > d ? i : 0;
+}
+
+static int valid_addr(const char *a, size_t n)
+{
+    if (n >= 3 && memcmp(a, "\"\"@", 3) == 0)
+        return 0;
+    size_t q = 0;
+    for (size_t i = 0; i < n; i++)
+        q += a[i] == '"';
+    return q != 1;
+}
+
+/* Roughly is_fqdn_valid: a dot, labels of [A-Za-z0-9-], alphabetic TLD. */
+static int fqdn_ok(const char *h, size_t n)
+{
+    const char *dot = NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (c == '.')
+            dot = h + i;
+        else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                   (c >= '0' && c <= '9') || c == '-' || (unsigned char)c >= 0x80))
+            return 0;
+    }
+    if (!dot || dot == h || (size_t)(h + n - dot) < 3)
+        return 0;
+    for (const char *p = dot + 1; p < h + n; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (unsigned char)*p >= 0x80 || *p == '-' || (*p >= '0' && *p <= '9')))
+            return 0;
+    return 1;
+}
+
+/* address =~ s/^(([^@]*)@([^@]*)).* / $1 / */
+static size_t cut_second_at(const char *a, size_t n)
+{
+    const char *at = memchr(a, '@', n);
+    if (!at)
+        return n;
+    const char *at2 = memchr(at + 1, '@', n - (size_t)(at + 1 - a));
+    return at2 ? (size_t)(at2 - a) : n;
+}
+
+/* Phrase with quoted strings unquoted and comments removed. */
+static void clean_phrase(const char *p, size_t n, tg_buf *out)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (p[i] == '"') {
+            size_t q = quoted_len(p + i, n - i);
+            size_t e = (i + q <= n && q >= 2 && p[i + q - 1] == '"') ? i + q - 1 : i + q;
+            for (size_t k = i + 1; k < e; k++) {
+                if (p[k] == '\\' && k + 1 < e)
+                    k++;
+                tg_buf_addc(out, p[k]);
+            }
+            i += q;
+        } else if (p[i] == '(' && comment_len(p + i, n - i)) {
+            i += comment_len(p + i, n - i);
+        } else {
+            tg_buf_addc(out, p[i++]);
+        }
+    }
+}
+
+typedef struct addr_res {
+    tg_buf addr, name;
+    int have_addr, have_name;
+} addr_res_t;
+
+/* Parses one address at s; returns bytes consumed (0: no match). */
+static size_t parse_one(const char *s, size_t n, addr_res_t *r)
+{
+    size_t i = 0;
+    while (i < n && is_sp(s[i]))
+        i++;
+    size_t ps = i;
+    /* phrase: quoted strings and runs of [^",;<] */
+    while (i < n && s[i] != ',' && s[i] != ';' && s[i] != '<') {
+        if (s[i] == '"')
+            i += quoted_len(s + i, n - i);
+        else
+            i++;
+    }
+    size_t pe = i;
+    tg_buf_reset(&r->addr);
+    tg_buf_reset(&r->name);
+    r->have_addr = r->have_name = 0;
+    const char *comment = NULL;
+    size_t comment_l = 0;
+    if (i < n && s[i] == '<') {
+        const char *gt = memchr(s + i, '>', n - i);
+        if (!gt)
+            return 0;
+        size_t as = i + 1, ae = (size_t)(gt - s);
+        while (as < ae && is_sp(s[as]))
+            as++;
+        while (ae > as && is_sp(s[ae - 1]))
+            ae--;
+        tg_buf raw;
+        tg_buf_init(&raw);
+        for (size_t k = as; k < ae; k++) { /* drop comments */
+            size_t c;
+            if (s[k] == '(' && (c = comment_len(s + k, ae - k))) {
+                k += c - 1;
+                continue;
+            }
+            tg_buf_addc(&raw, s[k]);
+        }
+        if (raw.len && mail_len(raw.s, raw.len) == raw.len &&
+            valid_addr(raw.s, raw.len)) {
+            tg_buf_add(&r->addr, raw.s, cut_second_at(raw.s, raw.len));
+            r->have_addr = 1;
+        }
+        tg_buf_free(&raw);
+        i = (size_t)(gt - s) + 1;
+        for (;;) { /* duplicate enclosures */
+            size_t j = i;
+            while (j < n && is_sp(s[j]))
+                j++;
+            if (j < n && s[j] == '<' && memchr(s + j, '>', n - j)) {
+                i = (size_t)((const char *)memchr(s + j, '>', n - j) - s) + 1;
+                continue;
+            }
+            break;
+        }
+        if (pe > ps) {
+            clean_phrase(s + ps, pe - ps, &r->name);
+            r->have_name = r->name.len > 0;
+            if (r->have_addr && r->name.len == r->addr.len &&
+                memcmp(r->name.s, r->addr.s, r->addr.len) == 0)
+                r->have_name = 0;
+        }
+    } else {
+        size_t ml = mail_len(s + ps, pe - ps);
+        size_t j = ps + ml;
+        size_t c = 0;
+        if (ml) {
+            while (j < pe && is_sp(s[j]))
+                j++;
+            if (j < pe && s[j] == '(' && (c = comment_len(s + j, pe - j))) {
+                comment = s + j + 1;
+                comment_l = c - 2;
+                j += c;
+            }
+            while (j < pe && is_sp(s[j]))
+                j++;
+        }
+        if (ml && j == pe) {
+            if (valid_addr(s + ps, ml)) {
+                tg_buf_add(&r->addr, s + ps, cut_second_at(s + ps, ml));
+                r->have_addr = 1;
+            }
+        } else if (pe > ps) {
+            clean_phrase(s + ps, pe - ps, &r->name);
+            r->have_name = r->name.len > 0;
+            /* a phrase that is really an address */
+            size_t pl = r->name.len;
+            const char *p = r->name.s;
+            if (pl && mail_len(p, pl) == pl && valid_addr(p, pl)) {
+                const char *at = memchr(p, '@', pl);
+                size_t hl = pl - (size_t)(at + 1 - p);
+                const char *at2 = memchr(at + 1, '@', hl);
+                if (at2)
+                    hl = (size_t)(at2 - (at + 1));
+                if (fqdn_ok(at + 1, hl)) {
+                    tg_buf_add(&r->addr, p, cut_second_at(p, pl));
+                    r->have_addr = 1;
+                    r->have_name = 0;
+                }
+            }
+        } else {
+            return 0;
+        }
+    }
+    if (!r->have_name && comment) {
+        tg_buf_reset(&r->name);
+        tg_buf_add(&r->name, comment, comment_l);
+        r->have_name = 1;
+    }
+    while (i < n && is_sp(s[i]))
+        i++;
+    if (i < n && s[i] == '(') {
+        size_t c = comment_len(s + i, n - i);
+        if (c) {
+            if (!r->have_name) {
+                tg_buf_reset(&r->name);
+                tg_buf_add(&r->name, s + i + 1, c - 2);
+                r->have_name = 1;
+            }
+            i += c;
+        }
+    }
+    while (i < n && s[i] != ',' && s[i] != ';')
+        i++;
+    return i < n ? i + 1 : n;
+}
+
+int hdr_address(const char *s, size_t n, int want_name, tg_buf *out)
+{
+    tg_buf w;
+    tg_buf_init(&w);
+    /* trailing whitespace, escaped backslashes */
+    while (n && is_sp(s[n - 1]))
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n && s[i + 1] == '\\') {
+            i++;
+            continue;
+        }
+        tg_buf_addc(&w, s[i]);
+    }
+    const char *p = w.s ? w.s : "";
+    size_t pn = w.len;
+    /* group syntax "name: a, b;" */
+    size_t k = 0, colon = (size_t)-1;
+    while (k < pn && p[k] != '"' && p[k] != '(' && p[k] != ')' && p[k] != '<' &&
+           p[k] != '>') {
+        if (p[k] == ':')
+            colon = k;
+        k++;
+    }
+    if (colon != (size_t)-1 && colon > 0) {
+        p += colon + 1;
+        pn -= colon + 1;
+        while (pn && is_sp(*p))
+            p++, pn--;
+    }
+    addr_res_t r;
+    tg_buf_init(&r.addr);
+    tg_buf_init(&r.name);
+    int found = 0;
+    size_t pos = 0;
+    while (pos < pn && !found) {
+        size_t c = parse_one(p + pos, pn - pos, &r);
+        if (c == 0)
+            break;
+        pos += c;
+        if (!want_name && r.have_addr) {
+            tg_buf_add(out, r.addr.s, r.addr.len);
+            found = 1;
+        } else if (want_name && r.have_name) {
+            tg_buf dec;
+            tg_buf_init(&dec);
+            hdr_decode_2047(r.name.s, r.name.len, &dec);
+            /* collapse whitespace, trim, strip single quotes */
+            size_t st = 0, en = dec.len;
+            int any = 0;
+            for (size_t i = 0; i < dec.len; i++)
+                any |= !is_sp(dec.s[i]);
+            if (any) {
+                tg_buf c2;
+                tg_buf_init(&c2);
+                for (size_t i = 0; i < dec.len; i++) {
+                    if (is_sp(dec.s[i])) {
+                        while (i + 1 < dec.len && is_sp(dec.s[i + 1]))
+                            i++;
+                        tg_buf_addc(&c2, ' ');
+                    } else {
+                        tg_buf_addc(&c2, dec.s[i]);
+                    }
+                }
+                st = 0;
+                en = c2.len;
+                while (st < en && c2.s[st] == ' ')
+                    st++;
+                while (en > st && c2.s[en - 1] == ' ')
+                    en--;
+                if (en - st >= 2 && c2.s[st] == '\'' && c2.s[en - 1] == '\'')
+                    st++, en--;
+                tg_buf_add(out, c2.s + st, en - st);
+                tg_buf_free(&c2);
+            } else {
+                tg_buf_add(out, dec.s ? dec.s : "", dec.len);
+            }
+            tg_buf_free(&dec);
+            found = 1;
+        }
+    }
+    if (!found && !want_name && memchr(p, '@', pn)) {
+        /* last ditch: <address> anywhere */
+        for (size_t i = 0; i < pn && !found; i++) {
+            if (p[i] != '<')
+                continue;
+            size_t ml = mail_len(p + i + 1, pn - i - 1);
+            if (ml && i + 1 + ml < pn && p[i + 1 + ml] == '>' &&
+                valid_addr(p + i + 1, ml)) {
+                tg_buf_add(out, p + i + 1, cut_second_at(p + i + 1, ml));
+                found = 1;
+            }
+        }
+    }
+    tg_buf_free(&r.addr);
+    tg_buf_free(&r.name);
+    tg_buf_free(&w);
+    return found;
+}
+
+/* ---- PerMsgStatus::get ------------------------------------------------ */
+
+static void put_value(const hdr_field_t *f, msg_hmode_t mode, tg_buf *out)
+{
+    if (mode == MSG_H_RAW)
+        tg_buf_add(out, f->raw, f->rlen);
+    else
+        tg_buf_add(out, f->dec, f->dlen);
+}
+
+/* Plain lookup: every occurrence "value\n", or first addr/name. */
+static int get_plain(const hdr_list_t *h, const char *name, msg_hmode_t mode,
+                     tg_buf *out)
+{
+    int found = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const hdr_field_t *f = &h->f[i];
+        if (!name_is(f, name))
+            continue;
+        if (mode == MSG_H_ADDR || mode == MSG_H_NAME) {
+            if (hdr_address(f->raw, f->rlen, mode == MSG_H_NAME, out))
+                return 1;
+            continue;
+        }
+        put_value(f, mode, out);
+        tg_buf_addc(out, '\n');
+        found = 1;
+    }
+    return found;
+}
+
+int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
+            tg_buf *out)
+{
+    if (strcmp(name, "ALL") == 0) {
+        for (size_t i = 0; i < h->n; i++) {
+            const hdr_field_t *f = &h->f[i];
+            tg_buf_add(out, f->name, f->nlen);
+            tg_buf_addc(out, ':');
+            if (mode == MSG_H_RAW) {
+                tg_buf_add(out, f->raw, f->rlen);
+            } else {
+                tg_buf_addc(out, ' ');
+                tg_buf_add(out, f->dec, f->dlen);
+            }
+            tg_buf_addc(out, '\n');
+        }
+        return h->n > 0;
+    }
+    if (tg_strcasecmp(name, "ToCc") == 0) {
+        if (mode == MSG_H_ADDR || mode == MSG_H_NAME)
+            return get_plain(h, "To", mode, out) || get_plain(h, "Cc", mode, out);
+        int found = 0;
+        for (size_t i = 0; i < h->n; i++) {
+            const hdr_field_t *f = &h->f[i];
+            if (!name_is(f, "To"))
+                continue;
+            if (found)
+                tg_buf_adds(out, ", ");
+            put_value(f, mode, out);
+            found = 1;
+        }
+        for (size_t i = 0; i < h->n; i++) {
+            const hdr_field_t *f = &h->f[i];
+            if (!name_is(f, "Cc"))
+                continue;
+            if (found)
+                tg_buf_adds(out, ", ");
+            put_value(f, mode, out);
+            found = 1;
+        }
+        if (found)
+            tg_buf_addc(out, '\n');
+        return found;
+    }
+    if (strcmp(name, "MESSAGEID") == 0) {
+        static const char *const ids[] = {
+            "X-Message-Id", "Resent-Message-Id", "X-Original-Message-ID",
+            "Message-Id",
+        };
+        int found = 0;
+        for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+            found |= get_plain(h, ids[i], mode, out);
+        return found;
+    }
+    return get_plain(h, name, mode, out);
+}

@@ -1,0 +1,48 @@
+/*
+ * hdr — header fields of one header block: unfolding, RFC 2047
+ * encoded-words, and the address / display-name extraction behind
+ * SpamAssassin's :addr and :name.
+ */
+#ifndef TG_HDR_H
+#define TG_HDR_H
+
+#include <stddef.h>
+
+#include "msg.h"
+#include "util.h"
+
+typedef struct hdr_list hdr_list_t;
+
+hdr_list_t *hdr_list_new(void);
+void hdr_list_free(hdr_list_t *h);
+
+/* Adds one field. raw is everything after the colon, folding included,
+ * without the final line end; both are copied. The decoded value is
+ * computed here (RFC 2047, except on fields SpamAssassin leaves alone). */
+void hdr_list_add(hdr_list_t *h, const char *name, size_t nlen,
+                  const char *raw, size_t rlen);
+
+size_t hdr_count(const hdr_list_t *h);
+/* Field i: name, raw (unfolded, leading whitespace and line end removed)
+ * and decoded. Views owned by h. */
+void hdr_at(const hdr_list_t *h, size_t i, msg_str_t *name, msg_str_t *raw,
+            msg_str_t *decoded);
+/* The decoded value of the last field called name (case-insensitive),
+ * or NULL. */
+const msg_str_t *hdr_last(const hdr_list_t *h, const char *name);
+
+/* PerMsgStatus::get for this block: see msg_get_header (ALL, ToCc and
+ * MESSAGEID included; EnvelopeFrom is the caller's). Appends to out;
+ * returns 1 if found. */
+int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
+            tg_buf *out);
+
+/* Appends [s, s+n) with RFC 2047 encoded-words decoded to UTF-8: adjacent
+ * words joined without the whitespace between them, invalid words kept. */
+void hdr_decode_2047(const char *s, size_t n, tg_buf *out);
+
+/* First address (want_name 0) or display name (1) in a raw address-list
+ * value, SpamAssassin's parse_header_addresses. Returns 1 if found. */
+int hdr_address(const char *s, size_t n, int want_name, tg_buf *out);
+
+#endif
