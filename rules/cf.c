@@ -169,7 +169,7 @@ static void clear_definition(cf_rule_t *r)
     r->reflags = 0;
     r->negate = 0;
     r->hmode = 0;
-    r->spf_mask = r->limit_mask = 0;
+    r->spf_mask = r->limit_mask = r->dir_mask = r->local_mask = 0;
     r->size_op = 0;
     r->size_val = 0;
 }
@@ -401,10 +401,45 @@ static int def_meta(ctx_t *c, loc_t l, const char *line, const char *v)
 
 /* ---- tollgate extensions ----------------------------------------------- */
 
+typedef struct wordbit {
+    const char *w;
+    unsigned bit;
+} wordbit_t;
+
+/* Parses one or more words of `table` into a bit mask; on an unknown word
+ * fails naming it and listing `expected`. */
+static int parse_words(ctx_t *c, loc_t l, const char *line, const char *p,
+                       const wordbit_t *table, size_t n, const char *what,
+                       const char *expected, unsigned *mask)
+{
+    char word[256];
+    int col = (int)(p - line) + 1;
+    *mask = 0;
+    for (;;) {
+        p = skip_ws(p);
+        if (!*p)
+            break;
+        int wcol = (int)(p - line) + 1;
+        p = next_word(p, word, sizeof word);
+        size_t k;
+        for (k = 0; k < n; k++)
+            if (!tg_strcasecmp(word, table[k].w))
+                break;
+        if (k == n)
+            return cf_fail(c, l, wcol, "unknown %s '%s' (expected %s)", what, word, expected);
+        *mask |= table[k].bit;
+    }
+    if (!*mask)
+        return cf_fail(c, l, col, "expected one or more of %s", expected);
+    return 0;
+}
+
 static int parse_cidr(const char *s, cf_cidr_t *out)
 {
     char buf[128];
-    snprintf(buf, sizeof buf, "%s", s);
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    memcpy(buf, s, strlen(s) + 1);
     char *slash = strchr(buf, '/');
     int bits = -1;
     if (slash) {
@@ -486,29 +521,40 @@ static int def_extension(ctx_t *c, loc_t l, const char *line, const char *key,
                                            : "expected 'filename' or 'type' after the rule name");
         return parse_match(c, l, line, q, end, define_rule(c, l, name, t));
     }
-    if (!strcmp(key, "spf")) {
-        static const char *const names[] = {"pass", "fail", "softfail", "neutral",
-                                            "none", "temperror", "permerror"};
-        unsigned mask = 0;
-        const char *q = p;
-        for (;;) {
-            q = skip_ws(q);
-            if (!*q)
-                break;
-            int wcol = (int)(q - line) + 1;
-            q = next_word(q, word, sizeof word);
-            size_t k;
-            for (k = 0; k < 7; k++)
-                if (!tg_strcasecmp(word, names[k]))
-                    break;
-            if (k == 7)
-                return cf_fail(c, l, wcol, "unknown SPF result '%s' (expected pass, fail, softfail, neutral, none, temperror or permerror)", word);
-            mask |= 1u << k;
+    if (!strcmp(key, "spf") || !strcmp(key, "direction") || !strcmp(key, "local")) {
+        static const wordbit_t spf[] = {
+            {"pass", CF_SPF_PASS}, {"fail", CF_SPF_FAIL},
+            {"softfail", CF_SPF_SOFTFAIL}, {"neutral", CF_SPF_NEUTRAL},
+            {"none", CF_SPF_NONE}, {"temperror", CF_SPF_TEMPERROR},
+            {"permerror", CF_SPF_PERMERROR}};
+        static const wordbit_t dir[] = {
+            {"inbound", CF_DIR_INBOUND}, {"outbound", CF_DIR_OUTBOUND},
+            {"internal", CF_DIR_INTERNAL}};
+        static const wordbit_t loc[] = {
+            {"envfrom", CF_LOCAL_ENVFROM}, {"from", CF_LOCAL_FROM},
+            {"replyto", CF_LOCAL_REPLYTO}};
+        unsigned mask;
+        int rc;
+        cf_type_t t;
+        if (key[0] == 's') {
+            rc = parse_words(c, l, line, p, spf, 7, "SPF result",
+                             "pass, fail, softfail, neutral, none, temperror or permerror", &mask);
+            t = CF_SPF;
+        } else if (key[0] == 'd') {
+            rc = parse_words(c, l, line, p, dir, 3, "direction",
+                             "inbound, outbound or internal", &mask);
+            t = CF_DIRECTION;
+        } else {
+            rc = parse_words(c, l, line, p, loc, 3, "address",
+                             "envfrom, from or replyto", &mask);
+            t = CF_LOCAL;
         }
-        if (!mask)
-            return cf_fail(c, l, col, "expected one or more SPF results");
-        cf_rule_t *r = define_rule(c, l, name, CF_SPF);
-        r->spf_mask = mask;
+        if (rc < 0)
+            return rc;
+        cf_rule_t *r = define_rule(c, l, name, t);
+        r->spf_mask = t == CF_SPF ? mask : 0;
+        r->dir_mask = t == CF_DIRECTION ? mask : 0;
+        r->local_mask = t == CF_LOCAL ? mask : 0;
         r->col = col;
         return 0;
     }
@@ -534,30 +580,17 @@ static int def_extension(ctx_t *c, loc_t l, const char *line, const char *key,
         return 0;
     }
     /* limit */
-    static const struct { const char *w; unsigned bit; } lims[] = {
+    static const wordbit_t lims[] = {
         {"scan", MSG_LIMIT_SCAN}, {"depth", MSG_LIMIT_DEPTH},
         {"parts", MSG_LIMIT_PARTS}, {"headers", MSG_LIMIT_HEADERS},
         {"header_length", MSG_LIMIT_HEADER_LEN}, {"mime_error", MSG_MIME_ERROR},
         {"any", ~0u},
     };
-    unsigned mask = 0;
-    const char *q = p;
-    for (;;) {
-        q = skip_ws(q);
-        if (!*q)
-            break;
-        int wcol = (int)(q - line) + 1;
-        q = next_word(q, word, sizeof word);
-        size_t k;
-        for (k = 0; k < sizeof lims / sizeof lims[0]; k++)
-            if (!strcmp(word, lims[k].w))
-                break;
-        if (k == sizeof lims / sizeof lims[0])
-            return cf_fail(c, l, wcol, "unknown limit '%s' (expected scan, depth, parts, headers, header_length, mime_error or any)", word);
-        mask |= lims[k].bit;
-    }
-    if (!mask)
-        return cf_fail(c, l, col, "expected one or more limit names");
+    unsigned mask;
+    if (parse_words(c, l, line, p, lims, sizeof lims / sizeof lims[0], "limit",
+                    "scan, depth, parts, headers, header_length, mime_error or any",
+                    &mask) < 0)
+        return -1;
     cf_rule_t *r = define_rule(c, l, name, CF_LIMIT);
     r->limit_mask = mask;
     r->col = col;
@@ -892,7 +925,8 @@ static int directive(ctx_t *c, loc_t l, const char *line, const char *key,
         !strcmp(key, "envfrom") || !strcmp(key, "envrcpt") ||
         !strcmp(key, "auth") || !strcmp(key, "spf") ||
         !strcmp(key, "attachment") || !strcmp(key, "size") ||
-        !strcmp(key, "limit"))
+        !strcmp(key, "limit") || !strcmp(key, "direction") ||
+        !strcmp(key, "local"))
         return def_extension(c, l, line, key, v);
     int vcol = (int)(v - line) + 1;
     if (!strcmp(key, "required_score") || !strcmp(key, "required_hits")) {

@@ -40,6 +40,8 @@ typedef enum cf_type {
     CF_ATTACH_TYPE,  /* attachment NAME type =~ /re/ */
     CF_SIZE,         /* size NAME > 10M */
     CF_LIMIT,        /* limit NAME scan|depth|parts|headers|header_length|mime_error|any */
+    CF_DIRECTION,    /* direction NAME inbound|outbound|internal ... */
+    CF_LOCAL,        /* local NAME envfrom|from|replyto: address in LocalDomains */
     CF_NTYPES
 } cf_type_t;
 
@@ -94,7 +96,12 @@ typedef struct cf_rule {
     int size_op;             /* '>', 'g' (>=), '<', 'l' (<=) */
     double size_val;
     unsigned limit_mask;     /* msg_limits_hit bits */
+    unsigned dir_mask;       /* CF_DIR_* */
+    unsigned local_mask;     /* CF_LOCAL_* */
 } cf_rule_t;
+
+enum { CF_DIR_INBOUND = 1, CF_DIR_OUTBOUND = 2, CF_DIR_INTERNAL = 4 };
+enum { CF_LOCAL_ENVFROM = 1, CF_LOCAL_FROM = 2, CF_LOCAL_REPLYTO = 4 };
 
 /* Why something was not loaded; kept for the first few of each kind. */
 typedef struct cf_note {

@@ -36,6 +36,8 @@ typedef struct rule {
     int size_op;
     double size_val;
     unsigned limit_mask;
+    unsigned dir_mask;
+    unsigned local_mask;
     rx_t *re;
     meta_expr_t *meta;
 } rule_t;
@@ -250,6 +252,8 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
         r->size_op = c->size_op;
         r->size_val = c->size_val;
         r->limit_mask = c->limit_mask;
+        r->dir_mask = c->dir_mask;
+        r->local_mask = c->local_mask;
         if (c->type == CF_EVAL)
             continue;
         if ((rc = check_reply(c, err, errlen)) < 0)
@@ -464,6 +468,50 @@ static int ip_in(const cf_cidr_t *c, const char *ip)
     return 1;
 }
 
+/* 1 if the domain of addr (text after the last '@') is a local domain or
+ * a subdomain of one. Case-insensitive. */
+static int addr_is_local(const rules_env_t *env, const char *addr, size_t len)
+{
+    const char *at = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (addr[i] == '@')
+            at = addr + i;
+    if (!at)
+        return 0;
+    const char *dom = at + 1;
+    size_t dl = len - (size_t)(dom - addr);
+    while (dl && (dom[dl - 1] == '>' || dom[dl - 1] == '.' || dom[dl - 1] == ' '))
+        dl--;
+    for (size_t i = 0; i < env->nlocal_domains; i++) {
+        const char *ld = env->local_domains[i];
+        size_t ll = strlen(ld);
+        if (ll == 0 || ll > dl)
+            continue;
+        if (tg_strncasecmp(dom + dl - ll, ld, ll) == 0 &&
+            (ll == dl || dom[dl - ll - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Any address of header `h` (:addr, one per line) in a local domain. */
+static int header_is_local(const rules_env_t *env, const msg_t *m, const char *h,
+                           tg_buf *tmp)
+{
+    tg_buf_reset(tmp);
+    if (!msg_get_header(m, h, MSG_H_ADDR, tmp) || !tmp->s)
+        return 0;
+    const char *p = tmp->s, *end = tmp->s + tmp->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (addr_is_local(env, p, n))
+            return 1;
+        p += n + 1;
+    }
+    return 0;
+}
+
 static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
                          const rules_env_t *env)
 {
@@ -554,6 +602,17 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
     }
     case CF_LIMIT:
         return (msg_limits_hit(m) & r->limit_mask) != 0;
+    case CF_DIRECTION:
+        return env->direction != RULES_DIR_UNKNOWN &&
+               (r->dir_mask & (1u << (env->direction - 1))) != 0;
+    case CF_LOCAL:
+        if ((r->local_mask & CF_LOCAL_ENVFROM) && env->mail_from &&
+            addr_is_local(env, env->mail_from, strlen(env->mail_from)))
+            return 1;
+        if ((r->local_mask & CF_LOCAL_FROM) && header_is_local(env, m, "From", &sc->tmp))
+            return 1;
+        return (r->local_mask & CF_LOCAL_REPLYTO) &&
+               header_is_local(env, m, "Reply-To", &sc->tmp);
     default:
         return 0;
     }

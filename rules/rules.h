@@ -28,6 +28,11 @@ typedef enum rules_spf {
     RULES_SPF_NONE, RULES_SPF_TEMPERROR, RULES_SPF_PERMERROR
 } rules_spf_t;
 
+typedef enum rules_direction {
+    RULES_DIR_UNKNOWN = 0, RULES_DIR_INBOUND, RULES_DIR_OUTBOUND,
+    RULES_DIR_INTERNAL
+} rules_direction_t;
+
 /* What the MTA told us about the session. Any string may be NULL
  * (unknown); envelope rules then match against "". Borrowed. */
 typedef struct rules_env {
@@ -39,6 +44,10 @@ typedef struct rules_env {
     size_t nrcpts;
     const char *auth;            /* SASL login name if authenticated */
     rules_spf_t spf;
+    rules_direction_t direction;
+    const char *const *local_domains; /* LocalDomains: a domain matches
+                                         itself and its subdomains */
+    size_t nlocal_domains;
 } rules_env_t;
 
 /* Ordered by strength: the strongest explicit action wins. */

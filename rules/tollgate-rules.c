@@ -26,6 +26,8 @@ static void usage(FILE *f)
         "usage: tollgate-rules check [--json] [PATH...]\n"
         "       tollgate-rules test [--rules PATH]... [--client-ip IP] [--helo NAME]\n"
         "                           [--from ADDR] [--rcpt ADDR]... [--spf RESULT]\n"
+        "                           [--direction inbound|outbound|internal]\n"
+        "                           [--local-domain DOMAIN]... [--auth USER]\n"
         "                           [--max-scan SIZE] [--json] MSG.eml...\n"
         "PATH is a rule file, a directory of *.cf files or a glob; default %s\n",
         TG_RULES_DIR);
@@ -222,10 +224,13 @@ static int cmd_test(int argc, char **argv)
         {"max-scan", required_argument, 0, 'm'},
         {"json", no_argument, 0, 'j'},
         {"matcher", required_argument, 0, 'M'},
+        {"direction", required_argument, 0, 'd'},
+        {"local-domain", required_argument, 0, 'L'},
         {0, 0, 0, 0},
     };
     const char **paths = tg_calloc((size_t)argc + 1, sizeof *paths);
     const char **rcpts = tg_calloc((size_t)argc + 1, sizeof *rcpts);
+    const char **locals = tg_calloc((size_t)argc + 1, sizeof *locals);
     size_t npaths = 0;
     rules_env_t env = {0};
     msg_limits_t lim;
@@ -240,6 +245,17 @@ static int cmd_test(int argc, char **argv)
         case 'f': env.mail_from = optarg; break;
         case 't': rcpts[env.nrcpts++] = optarg; break;
         case 'a': env.auth = optarg; break;
+        case 'L': locals[env.nlocal_domains++] = optarg; break;
+        case 'd':
+            env.direction = !strcmp(optarg, "inbound") ? RULES_DIR_INBOUND
+                          : !strcmp(optarg, "outbound") ? RULES_DIR_OUTBOUND
+                          : !strcmp(optarg, "internal") ? RULES_DIR_INTERNAL
+                          : RULES_DIR_UNKNOWN;
+            if (env.direction == RULES_DIR_UNKNOWN) {
+                fprintf(stderr, "tollgate-rules: --direction takes inbound, outbound or internal\n");
+                rc = 2;
+            }
+            break;
         case 'j': json = 1; break;
         case 's':
             env.spf = parse_spf(optarg);
@@ -267,11 +283,13 @@ static int cmd_test(int argc, char **argv)
         }
     }
     env.rcpts = rcpts;
+    env.local_domains = locals;
     if (rc || optind >= argc) {
         if (!rc)
             usage(stderr);
         free(paths);
         free(rcpts);
+        free(locals);
         return 2;
     }
     if (!npaths)
@@ -282,6 +300,7 @@ static int cmd_test(int argc, char **argv)
         fprintf(stderr, "tollgate-rules: %s\n", err);
         free(paths);
         free(rcpts);
+        free(locals);
         return 1;
     }
     rules_scratch_t *sc = rules_scratch_new(rs);
@@ -309,6 +328,7 @@ static int cmd_test(int argc, char **argv)
     rules_unref(rs);
     free(paths);
     free(rcpts);
+    free(locals);
     return rc;
 }
 
