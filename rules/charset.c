@@ -64,46 +64,62 @@ static size_t cs_norm(const char *cs, size_t n, char *buf)
     return n;
 }
 
-static int cs_passthrough(const char *name)
+static int name_in(const char *name, const char *const *list, size_t n)
 {
-    static const char *const same[] = {
-        "us-ascii", "ascii", "utf-8", "utf8", "ansi_x3.4-1968", "us",
-        "iso646-us", "7bit", "8bit", "unknown-8bit", "x-unknown", "default",
-    };
-    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
-        if (strcmp(name, same[i]) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, list[i]) == 0)
             return 1;
     return 0;
 }
 
-void charset_to_utf8(const char *cs, size_t cslen, const char *in, size_t n,
-                     tg_buf *out)
+static int cs_ascii(const char *name)
 {
-    char name[CS_NAME_MAX];
-    size_t nl = cs ? cs_norm(cs, cslen, name) : 0;
-    if (n == 0)
-        return;
-    if (nl == 0 || cs_passthrough(name)) {
-        tg_buf_add(out, in, n);
-        return;
-    }
-    const char *from = name;
-    if (strcmp(name, "iso-8859-1") == 0 || strcmp(name, "latin1") == 0 ||
-        strcmp(name, "iso8859-1") == 0 || strcmp(name, "iso_8859-1") == 0 ||
-        strcmp(name, "l1") == 0)
-        from = "WINDOWS-1252";
-    else if (strcmp(name, "ks_c_5601-1987") == 0)
-        from = "CP949";
-    else if (strcmp(name, "gb2312") == 0)
-        from = "GB18030";
+    static const char *const l[] = {"us-ascii", "ascii", "ansi_x3.4-1968",
+                                    "ansi_x3.4-1986", "iso646-us", "us"};
+    return name_in(name, l, sizeof l / sizeof *l);
+}
+
+/* Charsets whose 7-bit text is plain ASCII. */
+static int cs_ascii_superset(const char *name)
+{
+    if (cs_ascii(name) || strncmp(name, "iso-8859", 8) == 0 ||
+        strncmp(name, "iso8859", 7) == 0 || strncmp(name, "windows-", 8) == 0 ||
+        strncmp(name, "koi8-", 5) == 0 || strncmp(name, "euc-", 4) == 0 ||
+        strncmp(name, "gb18030", 7) == 0)
+        return 1;
+    static const char *const l[] = {"utf-8", "utf8", "big5", "gbk", "gb2312",
+                                    "cp1252", "latin1"};
+    return name_in(name, l, sizeof l / sizeof *l);
+}
+
+static const char *iconv_name(const char *name)
+{
+    static const char *const latin1[] = {"iso-8859-1", "iso8859-1", "latin1",
+                                         "iso_8859-1", "l1", "cp1252"};
+    if (name_in(name, latin1, sizeof latin1 / sizeof *latin1))
+        return "WINDOWS-1252";
+    if (strcmp(name, "ks_c_5601-1987") == 0)
+        return "CP949";
+    if (strcmp(name, "gb2312") == 0)
+        return "GBK";
+    if (strncmp(name, "gb18030", 7) == 0)
+        return "GB18030";
+    return name;
+}
+
+/* Converts with iconv. strict: fail (return -1, out untouched) on the first
+ * bad byte; else keep bad bytes. Returns -1 if the charset is unknown. */
+static int conv(const char *from, const char *in, size_t n, tg_buf *out,
+                int strict)
+{
     iconv_t cd = iconv_open("UTF-8", from);
-    if (cd == (iconv_t)-1) {
-        tg_buf_add(out, in, n);
-        return;
-    }
+    if (cd == (iconv_t)-1)
+        return -1;
+    size_t mark = out->len;
     char *ip = (char *)in;
     size_t il = n;
     char tmp[4096];
+    int rc = 0;
     while (il > 0) {
         char *op = tmp;
         size_t ol = sizeof tmp;
@@ -113,15 +129,57 @@ void charset_to_utf8(const char *cs, size_t cslen, const char *in, size_t n,
             break;
         if (errno == E2BIG)
             continue;
+        if (strict) {
+            rc = -1;
+            break;
+        }
         /* EILSEQ / EINVAL: keep the offending byte and go on */
         tg_buf_addc(out, *ip);
         ip++;
         il--;
         iconv(cd, NULL, NULL, NULL, NULL);
     }
-    char *op = tmp;
-    size_t ol = sizeof tmp;
-    iconv(cd, NULL, NULL, &op, &ol);
-    tg_buf_add(out, tmp, (size_t)(op - tmp));
+    if (rc == 0) {
+        char *op = tmp;
+        size_t ol = sizeof tmp;
+        iconv(cd, NULL, NULL, &op, &ol);
+        tg_buf_add(out, tmp, (size_t)(op - tmp));
+    }
     iconv_close(cd);
+    if (rc) {
+        out->len = mark;
+        if (out->s)
+            out->s[mark] = '\0';
+    }
+    return rc;
+}
+
+void charset_to_utf8(const char *cs, size_t cslen, const char *in, size_t n,
+                     tg_buf *out, int insist)
+{
+    char name[CS_NAME_MAX];
+    size_t nl = cs ? cs_norm(cs, cslen, name) : 0;
+    if (nl == 0)
+        strcpy(name, "us-ascii");
+    if (n == 0)
+        return;
+    int has8 = 0;
+    for (size_t i = 0; i < n && !has8; i++)
+        has8 = (unsigned char)in[i] >= 0x80;
+    if (!has8 && cs_ascii_superset(name)) {
+        tg_buf_add(out, in, n);
+        return;
+    }
+    if (has8 && !insist && charset_valid_utf8(in, n)) {
+        tg_buf_add(out, in, n);
+        return;
+    }
+    if (!cs_ascii(name) && conv(iconv_name(name), in, n, out, !insist) == 0)
+        return;
+    if (!has8) {
+        tg_buf_add(out, in, n);
+        return;
+    }
+    if (conv("WINDOWS-1252", in, n, out, 0) != 0)
+        tg_buf_add(out, in, n);
 }

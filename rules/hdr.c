@@ -87,10 +87,16 @@ void hdr_list_add(hdr_list_t *h, const char *name, size_t nlen,
     size_t e = f->rlen;
     while (e > f->lead && is_sp(f->raw[e - 1]))
         e--;
-    if (no_2047(name, nlen) || !memmem(f->raw + f->lead, e - f->lead, "=?", 2))
-        tg_buf_add(&b, f->raw + f->lead, e - f->lead);
+    /* 8-bit field bodies: UTF-8 if valid (RFC 6532), else a best guess */
+    tg_buf v;
+    tg_buf_init(&v);
+    charset_to_utf8("utf-8", 5, f->raw + f->lead, e - f->lead, &v, 0);
+    const char *vs = v.s ? v.s : "";
+    if (no_2047(name, nlen) || !memmem(vs, v.len, "=?", 2))
+        tg_buf_add(&b, vs, v.len);
     else
-        hdr_decode_2047(f->raw + f->lead, e - f->lead, &b);
+        hdr_decode_2047(vs, v.len, &b);
+    tg_buf_free(&v);
     f->dlen = b.len;
     f->dec = tg_buf_steal(&b);
     f->dv.ptr = f->dec;
@@ -175,7 +181,7 @@ static void flush_section(tg_buf *sec, const char *cs, size_t csl, tg_buf *out)
         const char *star = memchr(cs, '*', csl); /* RFC 2231 language */
         if (star)
             csl = (size_t)(star - cs);
-        charset_to_utf8(cs, csl, sec->s ? sec->s : "", sec->len, out);
+        charset_to_utf8(cs, csl, sec->s ? sec->s : "", sec->len, out, 1);
     }
     tg_buf_reset(sec);
 }

@@ -41,25 +41,45 @@ static int b64val(unsigned char c)
     return -1;
 }
 
+/* Util::base64_decode: input that is clean base64 (after dropping
+ * whitespace) decodes strictly, with '=' inside the data read as 'A';
+ * anything else has its junk dropped, trailing '=' removed, inner '='
+ * read as 63 and a dangling last character ignored. */
 int mime_b64_decode(const char *in, size_t n, tg_buf *out)
 {
-    int bad = 0, pad = 0;
-    unsigned acc = 0, nb = 0;
-    char tmp[3072];
-    size_t t = 0;
+    size_t clean = 0, last_data = 0;
+    int junk = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        int v = b64val(c);
-        if (v < 0) {
-            if (c == '=')
-                pad = 1;
-            else if (c != ' ' && c != '\t' && c != '\r' && c != '\n' &&
-                     c != '\f' && c != '\v')
-                bad = 1;
-            continue;
+        if (b64val(c) >= 0 || c == '=') {
+            clean++;
+            if (c != '=')
+                last_data = clean;
+        } else if (!(c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+                     c == '\f' || c == '\v')) {
+            junk = 1;
         }
-        if (pad)
-            bad = 1; /* data after padding: decode on, as SpamAssassin does */
+    }
+    /* strict form: length % 4 == 0, at most two '=' at the end */
+    int strict = !junk && clean % 4 == 0 && clean - last_data <= 2 && clean >= 2;
+    size_t use = strict ? clean : last_data; /* trailing '=' go */
+    if (!strict && use % 4 == 1)
+        use--;
+    unsigned acc = 0, nb = 0;
+    size_t seen = 0;
+    char tmp[3072];
+    size_t t = 0;
+    for (size_t i = 0; i < n && seen < use; i++) {
+        unsigned char c = (unsigned char)in[i];
+        int v = b64val(c);
+        if (v < 0 && c != '=')
+            continue;
+        seen++;
+        if (c == '=') {
+            if (strict && seen > last_data)
+                break; /* final padding */
+            v = strict ? 0 : 63;
+        }
         acc = (acc << 6) | (unsigned)v;
         if (++nb == 4) {
             tmp[t++] = (char)(acc >> 16);
@@ -78,11 +98,9 @@ int mime_b64_decode(const char *in, size_t n, tg_buf *out)
     } else if (nb == 3) {
         tmp[t++] = (char)(acc >> 10);
         tmp[t++] = (char)(acc >> 2);
-    } else if (nb == 1) {
-        bad = 1;
     }
     tg_buf_add(out, tmp, t);
-    return bad ? -1 : 0;
+    return (strict || clean == 0) ? 0 : -1;
 }
 
 static int hexval(unsigned char c)
@@ -296,7 +314,7 @@ static void rfc2231_value(const char *v, size_t n, int with_charset,
     tg_buf raw;
     tg_buf_init(&raw);
     pct_decode(v, n, &raw);
-    charset_to_utf8(cs, cl, raw.s ? raw.s : "", raw.len, out);
+    charset_to_utf8(cs, cl, raw.s ? raw.s : "", raw.len, out, 1);
     tg_buf_free(&raw);
 }
 
@@ -339,7 +357,7 @@ int mime_param(const char *v, size_t n, const char *name, tg_buf *out)
             else
                 tg_buf_add(&raw, s, sl);
         }
-        charset_to_utf8(cs, cl, raw.s ? raw.s : "", raw.len, out);
+        charset_to_utf8(cs, cl, raw.s ? raw.s : "", raw.len, out, 1);
         tg_buf_free(&raw);
         found = 1;
     }

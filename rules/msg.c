@@ -493,13 +493,13 @@ void msg_finish(msg_t *m)
                 tg_buf conv;
                 tg_buf_init(&conv);
                 charset_to_utf8(lf->charset.ptr, lf->charset.len, lf->decoded.ptr,
-                                lf->decoded.len, &conv);
+                                lf->decoded.len, &conv, 0);
                 html_render(conv.s ? conv.s : "", conv.len, &part, html_uri_collect,
                             &html_uris);
                 tg_buf_free(&conv);
             } else {
                 charset_to_utf8(lf->charset.ptr, lf->charset.len, lf->decoded.ptr,
-                                lf->decoded.len, &part);
+                                lf->decoded.len, &part, 0);
             }
             tg_buf_add(&text, part.s ? part.s : "",
                        scan_cut(part.s, part.len, BODY_PART_SCAN_SIZE, "\n "));
