@@ -695,13 +695,32 @@ static int attr_simple(ctx_t *c, loc_t l, const char *line, const char *key,
         return cf_fail(c, l, col, "unknown action '%s' (expected reject, tempfail, discard, quarantine, tag or accept)", w);
     q = skip_ws(q);
     char *text = NULL;
+    int tcol = (int)(q - line) + 1;
     if (*q == '"') {
         const char *e = strrchr(q + 1, '"');
         if (!e || e[1] != '\0')
-            return cf_fail(c, l, (int)(q - line) + 1, "unterminated quoted text (expected \"...\" at the end of the line)");
+            return cf_fail(c, l, tcol, "unterminated quoted text (expected \"...\" at the end of the line)");
         text = tg_strndup(q + 1, (size_t)(e - q - 1));
     } else if (*q) {
-        return cf_fail(c, l, (int)(q - line) + 1, "expected the reply text in double quotes");
+        return cf_fail(c, l, tcol, "expected the reply text in double quotes");
+    }
+    if (text && (acts[k].a == CF_ACT_REJECT || acts[k].a == CF_ACT_TEMPFAIL)) {
+        /* "550 5.7.1 text": the reply and enhanced codes must fit */
+        char want = acts[k].a == CF_ACT_REJECT ? '5' : '4';
+        const char *t = text;
+        int bad = 0;
+        if (t[0] >= '2' && t[0] <= '5' && isdigit((unsigned char)t[1]) &&
+            isdigit((unsigned char)t[2]) && (t[3] == ' ' || t[3] == '-' || !t[3])) {
+            bad = t[0] != want;
+            t += t[3] ? 4 : 3;
+        }
+        if (!bad && t[0] >= '2' && t[0] <= '5' && t[1] == '.')
+            bad = t[0] != want ? 2 : 0;
+        if (bad) {
+            free(text);
+            return cf_fail(c, l, tcol + 1, "%s %s code must start with %c", w,
+                           bad == 2 ? "enhanced status" : "reply", want);
+        }
     }
     free(r->action_text);
     r->action = acts[k].a;

@@ -88,29 +88,6 @@ static rules_category_t parse_category(const char *c)
     return RULES_CAT_POLICY;
 }
 
-/* The SMTP reply of an explicit reject/tempfail: "550 5.7.1 text". The
- * admin may give "5.7.1 text", "550 5.7.1 text" or just "text". */
-static int check_reply(const cf_rule_t *c, char *err, size_t errlen)
-{
-    if (!c->action_text || (c->action != CF_ACT_REJECT && c->action != CF_ACT_TEMPFAIL))
-        return 0;
-    char want = c->action == CF_ACT_REJECT ? '5' : '4';
-    const char *t = c->action_text;
-    if (t[0] >= '2' && t[0] <= '5' && t[1] >= '0' && t[1] <= '9' &&
-        t[2] >= '0' && t[2] <= '9' && (t[3] == ' ' || t[3] == '-' || !t[3])) {
-        if (t[0] != want)
-            return tg_err(err, errlen, "%s:%d:%d: %s reply code must start with %c",
-                          c->file, c->line, 1,
-                          c->action == CF_ACT_REJECT ? "reject" : "tempfail", want);
-        t += 4;
-    }
-    if (t[0] >= '2' && t[0] <= '5' && t[1] == '.' && t[0] != want)
-        return tg_err(err, errlen, "%s:%d:%d: %s enhanced status code must start with %c",
-                      c->file, c->line, 1,
-                      c->action == CF_ACT_REJECT ? "reject" : "tempfail", want);
-    return 0;
-}
-
 /* Orders enabled metas so that every meta comes after the metas it uses.
  * A cycle is an error naming one rule of it. */
 static int order_metas(rules_t *rs, char *err, size_t errlen)
@@ -256,8 +233,6 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
         r->local_mask = c->local_mask;
         if (c->type == CF_EVAL)
             continue;
-        if ((rc = check_reply(c, err, errlen)) < 0)
-            break;
         /* SpamAssassin: "Setting a rule's score to 0 will disable that
          * rule from running" — metas then see it as not hit. */
         r->enabled = r->score != 0;
@@ -706,8 +681,10 @@ void rules_classify(rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         if (r->action == CF_ACT_ACCEPT)
             explicit_accept = 1;
         else if (r->action != CF_ACT_NONE &&
-                 (!decider || map_action(r->action) > map_action(decider->action)))
-            decider = r;
+                 (!decider || map_action(r->action) > map_action(decider->action) ||
+                  (map_action(r->action) == map_action(decider->action) &&
+                   r->score > decider->score)))
+            decider = r; /* strongest action; among equals the top score */
         if (!r->scored)
             continue;
         /* a meta hits once; other rules count each match (tflags multiple) */

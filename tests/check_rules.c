@@ -1,0 +1,672 @@
+/* Matching, metas, scores, thresholds, actions and the shipped rules. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg.h"
+#include "rules.h"
+#include "util.h"
+
+static rules_t *load(const char *text)
+{
+    rules_t *rs = NULL;
+    char err[512] = "";
+    int rc = rules_load_string("t.cf", text, NULL, &rs, err, sizeof err);
+    ck_assert_msg(rc == 0, "load failed: %s", err);
+    return rs;
+}
+
+static msg_t *mkmsg(const char *raw)
+{
+    msg_t *m = msg_new(NULL);
+    msg_feed(m, raw, strlen(raw));
+    msg_finish(m);
+    return m;
+}
+
+/* Value of rule `name` on message `raw` (rules_match_all). */
+static double value(rules_t *rs, const char *raw, const rules_env_t *env,
+                    const char *name)
+{
+    msg_t *m = mkmsg(raw);
+    rules_scratch_t *sc = rules_scratch_new(rs);
+    double *v = calloc(rules_count(rs) + 1, sizeof *v);
+    rules_match_all(rs, sc, m, env, v);
+    long i = rules_find(rs, name);
+    ck_assert_msg(i >= 0, "no rule %s", name);
+    double r = v[i];
+    free(v);
+    rules_scratch_free(sc);
+    msg_free(m);
+    return r;
+}
+
+static void classify(rules_t *rs, const char *raw, const rules_env_t *env,
+                     rules_verdict_t *v)
+{
+    msg_t *m = mkmsg(raw);
+    rules_scratch_t *sc = rules_scratch_new(rs);
+    rules_classify(rs, sc, m, env, v);
+    rules_scratch_free(sc);
+    msg_free(m);
+}
+
+static int has_hit(const rules_verdict_t *v, const char *name)
+{
+    for (size_t i = 0; i < v->nhits; i++)
+        if (!strcmp(v->hits[i].name, name))
+            return 1;
+    return 0;
+}
+
+static const char *MSG1 =
+    "From: Alice Example <alice@example.com>\n"
+    "To: bob@example.org\n"
+    "Subject: Cheap watches today\n"
+    "Message-ID: <123@example.com>\n"
+    "\n"
+    "First paragraph talks about\n"
+    "watches and prices.\n"
+    "\n"
+    "Second paragraph: visit http://shop.example.net/buy now!\n"
+    "Buy buy buy.\n";
+
+START_TEST(header_rules)
+{
+    rules_t *rs = load(
+        "header SUBJ Subject =~ /cheap watches/i\n"
+        "header SUBJ_CASE Subject =~ /cheap watches/\n"
+        "header NO_XM X-Mailer !~ /./\n"
+        "header XM_UNSET X-Mailer =~ /^none$/ [if-unset: none]\n"
+        "header XM_EMPTY X-Mailer =~ /^$/\n"
+        "header FROM_ADDR From:addr =~ /^alice\\@example\\.com$/\n"
+        "header FROM_NAME From:name =~ /^Alice Example$/\n"
+        "header HAS_MID exists:Message-ID\n"
+        "header NO_REFS exists:References\n");
+    ck_assert(value(rs, MSG1, NULL, "SUBJ") == 1);
+    ck_assert(value(rs, MSG1, NULL, "SUBJ_CASE") == 0);
+    /* an unset header is matched as "" (Perl's undef), so !~ /./ hits */
+    ck_assert(value(rs, MSG1, NULL, "NO_XM") == 1);
+    ck_assert(value(rs, MSG1, NULL, "XM_UNSET") == 1);
+    ck_assert(value(rs, MSG1, NULL, "XM_EMPTY") == 1);
+    ck_assert(value(rs, MSG1, NULL, "FROM_ADDR") == 1);
+    ck_assert(value(rs, MSG1, NULL, "FROM_NAME") == 1);
+    ck_assert(value(rs, MSG1, NULL, "HAS_MID") == 1);
+    ck_assert(value(rs, MSG1, NULL, "NO_REFS") == 0);
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(body_semantics)
+{
+    rules_t *rs = load(
+        "body SUBJ_IN_BODY /^Cheap watches today$/\n"
+        "body JOINED /about watches and prices/\n"
+        "body ACROSS /prices.*Second/s\n"
+        "body PARA_START /^Second paragraph/\n"
+        "body BUY /buy/i\n"
+        "body BUY_MULTI /buy/i\n"
+        "tflags BUY_MULTI multiple\n"
+        "body BUY_MAX /buy/i\n"
+        "tflags BUY_MAX multiple maxhits=2\n"
+        "uri  URI_SHOP /^http:\\/\\/shop\\.example\\.net\\/buy$/\n"
+        "rawbody RAW_NL /about\\nwatches/\n"
+        "full FULL_HDR /^Message-ID: <123\\@example\\.com>$/m\n");
+    /* Subject is the first body line */
+    ck_assert(value(rs, MSG1, NULL, "SUBJ_IN_BODY") == 1);
+    /* lines of one paragraph are joined with a space */
+    ck_assert(value(rs, MSG1, NULL, "JOINED") == 1);
+    /* paragraphs are matched separately, even with /s */
+    ck_assert(value(rs, MSG1, NULL, "ACROSS") == 0);
+    ck_assert(value(rs, MSG1, NULL, "PARA_START") == 1);
+    ck_assert(value(rs, MSG1, NULL, "BUY") == 1);
+    ck_assert(value(rs, MSG1, NULL, "BUY_MULTI") == 4); /* URL + 3 words */
+    ck_assert(value(rs, MSG1, NULL, "BUY_MAX") == 2);
+    ck_assert(value(rs, MSG1, NULL, "URI_SHOP") == 1);
+    ck_assert(value(rs, MSG1, NULL, "RAW_NL") == 1);
+    ck_assert(value(rs, MSG1, NULL, "FULL_HDR") == 1);
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(html_body_vs_rawbody)
+{
+    const char *html =
+        "From: a@example.com\nSubject: hi\nMIME-Version: 1.0\n"
+        "Content-Type: text/html; charset=us-ascii\n\n"
+        "<html><body><p>Click <b>here</b> &amp; win</p>"
+        "<a href=\"http://win.example.com/x\">link</a></body></html>\n";
+    rules_t *rs = load(
+        "body TEXT /Click here & win/\n"
+        "body TAG_IN_BODY /<b>/\n"
+        "rawbody TAG_IN_RAW /<b>here<\\/b>/\n"
+        "uri HREF /win\\.example\\.com/\n");
+    ck_assert(value(rs, html, NULL, "TEXT") == 1);
+    ck_assert(value(rs, html, NULL, "TAG_IN_BODY") == 0);
+    ck_assert(value(rs, html, NULL, "TAG_IN_RAW") == 1);
+    ck_assert(value(rs, html, NULL, "HREF") == 1);
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(latin1_case_folding)
+{
+    /* Perl folds Latin-1 letters under /i; tollgate's PCRE2 tables do too */
+    const char *raw = "Subject: x\nX-Test: \xc4rger\n\nbody\n";
+    rules_t *rs = load(
+        "header FOLD X-Test:raw =~ /\\xe4rger/i\n"
+        "header NOFOLD X-Test:raw =~ /\\xe4rger/\n"
+        "header WORD X-Test:raw =~ /^\\w/\n");
+    ck_assert(value(rs, raw, NULL, "FOLD") == 1);
+    ck_assert(value(rs, raw, NULL, "NOFOLD") == 0);
+    ck_assert(value(rs, raw, NULL, "WORD") == 0); /* \w stays ASCII (/aa) */
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(metas)
+{
+    rules_t *rs = load(
+        "body __A /watches/\n"
+        "body __B /prices/\n"
+        "body __C /nothing-here/\n"
+        "body __D /buy/i\n"
+        "tflags __D multiple\n"
+        "body ZERO /watches/\n"
+        "score ZERO 0\n"
+        "body EV eval:check_something()\n"
+        "meta AND __A && __B\n"
+        "meta OR __C || __B\n"
+        "meta NOT !__C\n"
+        "meta SUM (__A + __B + __C) >= 2\n"
+        "meta COUNT __D > 3\n"
+        "meta ARITH __D * 2 - 1\n"
+        "meta UNDEF __A && !NO_SUCH_RULE\n"
+        "meta UNDEF2 NO_SUCH_RULE\n"
+        "meta SEES_ZERO ZERO\n"
+        "meta SEES_EVAL !EV\n"
+        "meta DEEP AND && SUM && NOT\n"
+        "meta PREC 1 + 2 * 3 == 7\n"
+        "meta DIV0 __A / 0\n");
+    ck_assert(value(rs, MSG1, NULL, "AND") == 1);
+    ck_assert(value(rs, MSG1, NULL, "OR") == 1);
+    ck_assert(value(rs, MSG1, NULL, "NOT") == 1);
+    ck_assert(value(rs, MSG1, NULL, "SUM") == 1);
+    ck_assert(value(rs, MSG1, NULL, "COUNT") == 1);
+    ck_assert(value(rs, MSG1, NULL, "ARITH") == 7);
+    ck_assert(value(rs, MSG1, NULL, "UNDEF") == 1);
+    ck_assert(value(rs, MSG1, NULL, "UNDEF2") == 0);
+    ck_assert(value(rs, MSG1, NULL, "SEES_ZERO") == 0); /* score 0: not run */
+    ck_assert(value(rs, MSG1, NULL, "SEES_EVAL") == 1); /* eval: never hits */
+    ck_assert(value(rs, MSG1, NULL, "DEEP") == 1);      /* meta of metas */
+    ck_assert(value(rs, MSG1, NULL, "PREC") == 1);
+    ck_assert(value(rs, MSG1, NULL, "DIV0") == 0);
+    const rules_info_t *in = rules_get_info(rs);
+    ck_assert_uint_eq(in->disabled, 1);
+    ck_assert_uint_eq(in->skipped_eval, 1);
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(meta_cycle_is_an_error)
+{
+    rules_t *rs = NULL;
+    char err[256];
+    int rc = rules_load_string("t.cf", "meta A B && 1\nmeta B C\nmeta C A\n", NULL,
+                               &rs, err, sizeof err);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(err, "depends on itself") != NULL, "got %s", err);
+}
+END_TEST
+
+START_TEST(scores_and_thresholds)
+{
+    const char *base =
+        "body W /watches/\nscore W %s\n"
+        "body B /buy/i\ntflags B multiple\nscore B 0.5\n"
+        "body __SUB /prices/\n"
+        "meta M __SUB && W\nscore M 1.0\n"
+        "required_score 5\nthreshold quarantine 10\nthreshold reject 20\n";
+    char text[1024];
+    rules_verdict_t v;
+
+    snprintf(text, sizeof text, base, "1.0");
+    rules_t *rs = load(text);
+    classify(rs, MSG1, NULL, &v);
+    /* W 1.0 + B 4 x 0.5 + M 1.0; __SUB scores nothing and is not listed */
+    ck_assert_double_eq_tol(v.score, 4.0, 1e-9);
+    ck_assert_int_eq(v.action, RULES_ACCEPT);
+    ck_assert_int_eq(v.category, RULES_CAT_CLEAN);
+    ck_assert_uint_eq(v.nhits, 3);
+    ck_assert(!has_hit(&v, "__SUB"));
+    ck_assert_uint_eq(v.hits[1].count, 4);
+    ck_assert_ptr_null(v.reply);
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+
+    snprintf(text, sizeof text, base, "3.0");
+    rs = load(text);
+    classify(rs, MSG1, NULL, &v);
+    ck_assert_double_eq_tol(v.score, 6.0, 1e-9);
+    ck_assert_int_eq(v.action, RULES_TAG);
+    ck_assert_int_eq(v.category, RULES_CAT_TAGGED);
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+
+    snprintf(text, sizeof text, base, "8.0");
+    rs = load(text);
+    classify(rs, MSG1, NULL, &v);
+    ck_assert_int_eq(v.action, RULES_QUARANTINE);
+    ck_assert_int_eq(v.category, RULES_CAT_SPAM);
+    ck_assert_str_eq(v.reply, "tollgate: spam, score 11.0");
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+
+    snprintf(text, sizeof text, base, "18.0");
+    rs = load(text);
+    classify(rs, MSG1, NULL, &v);
+    ck_assert_int_eq(v.action, RULES_REJECT);
+    ck_assert_str_eq(v.reply, "550 5.7.1 Message rejected as spam");
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(explicit_actions)
+{
+    rules_t *rs = load(
+        "body W /watches/\nscore W 1\naction W tempfail \"Greylisted, come back later\"\n"
+        "body P /prices/\nscore P 1\ncategory P policy\n"
+        "action P reject \"554 5.7.1 Policy says no\"\n"
+        "body N /nothing-here/\naction N discard\n");
+    rules_verdict_t v;
+    classify(rs, MSG1, NULL, &v);
+    /* reject beats tempfail; the winner's category and text apply */
+    ck_assert_int_eq(v.action, RULES_REJECT);
+    ck_assert_int_eq(v.category, RULES_CAT_POLICY);
+    ck_assert_str_eq(v.decided_by, "P");
+    ck_assert_str_eq(v.reply, "554 5.7.1 Policy says no");
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+
+    rs = load("body W /watches/\nscore W 1\naction W tempfail \"Greylisted\"\n");
+    classify(rs, MSG1, NULL, &v);
+    ck_assert_int_eq(v.action, RULES_TEMPFAIL);
+    ck_assert_int_eq(v.category, RULES_CAT_TEMPFAIL);
+    ck_assert_str_eq(v.reply, "451 4.7.1 Greylisted");
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+
+    /* an explicit accept (allow-list) overrides the thresholds */
+    rs = load("body W /watches/\nscore W 50\n"
+              "header OK From:addr =~ /\\@example\\.com$/\nscore OK -1\naction OK accept\n"
+              "threshold reject 10\n");
+    classify(rs, MSG1, NULL, &v);
+    ck_assert_int_eq(v.action, RULES_ACCEPT);
+    ck_assert_int_eq(v.category, RULES_CAT_CLEAN);
+    ck_assert_double_eq_tol(v.score, 49, 1e-9);
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+
+    /* threshold decisions take the most serious category among hits */
+    rs = load("body W /watches/\nscore W 20\n"
+              "body S /prices/\nscore S 1\ncategory S security\nthreshold reject 15\n");
+    classify(rs, MSG1, NULL, &v);
+    ck_assert_int_eq(v.action, RULES_REJECT);
+    ck_assert_int_eq(v.category, RULES_CAT_SECURITY);
+    ck_assert_str_eq(v.reply, "550 5.7.1 Message rejected as a security threat");
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+
+    /* reply codes must fit the action */
+    char err[256];
+    ck_assert_int_eq(rules_load_string("t.cf", "body A /a/\naction A tempfail \"550 5.7.1 no\"\n",
+                                       NULL, &rs, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "t.cf:2:20: tempfail reply code must start with 4"), "got %s", err);
+    ck_assert_int_eq(rules_load_string("t.cf", "body A /a/\naction A reject \"4.7.1 no\"\n",
+                                       NULL, &rs, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "t.cf:2:18: reject enhanced status code must start with 5"), "got %s", err);
+}
+END_TEST
+
+START_TEST(envelope_rules)
+{
+    rules_t *rs = load(
+        "connect NET ip 203.0.113.0/24 2001:db8::/32\n"
+        "connect HOST hostname =~ /\\.dyn\\.example\\.net$/\n"
+        "helo    HELO =~ /^\\[?\\d+\\.\\d+\\.\\d+\\.\\d+\\]?$/\n"
+        "envfrom NULLS =~ /^$/\n"
+        "envrcpt ANY =~ /^postmaster\\@/\n"
+        "envrcpt NONE_LOCAL !~ /\\@example\\.org$/\n"
+        "auth    AUTHED =~ /./\n"
+        "spf     SPFBAD fail softfail\n"
+        "direction IN inbound\n"
+        "local   LOC_ENV envfrom\n"
+        "local   LOC_FROM from\n");
+    const char *rc1[] = {"bob@example.org", "postmaster@example.org"};
+    const char *locals[] = {"example.com"};
+    rules_env_t env = {
+        .client_ip = "203.0.113.9", .client_name = "h1.dyn.example.net",
+        .helo = "[203.0.113.9]", .mail_from = "", .rcpts = rc1, .nrcpts = 2,
+        .spf = RULES_SPF_SOFTFAIL, .direction = RULES_DIR_INBOUND,
+        .local_domains = locals, .nlocal_domains = 1,
+    };
+    ck_assert(value(rs, MSG1, &env, "NET") == 1);
+    ck_assert(value(rs, MSG1, &env, "HOST") == 1);
+    ck_assert(value(rs, MSG1, &env, "HELO") == 1);
+    ck_assert(value(rs, MSG1, &env, "NULLS") == 1);
+    ck_assert(value(rs, MSG1, &env, "ANY") == 1);
+    ck_assert(value(rs, MSG1, &env, "NONE_LOCAL") == 0);
+    ck_assert(value(rs, MSG1, &env, "AUTHED") == 0);
+    ck_assert(value(rs, MSG1, &env, "SPFBAD") == 1);
+    ck_assert(value(rs, MSG1, &env, "IN") == 1);
+    ck_assert(value(rs, MSG1, &env, "LOC_ENV") == 0);
+    ck_assert(value(rs, MSG1, &env, "LOC_FROM") == 1); /* alice@example.com */
+
+    env.client_ip = "2001:db8::25";
+    env.mail_from = "x@mail.example.com"; /* subdomain of a local domain */
+    env.auth = "bob";
+    env.spf = RULES_SPF_PASS;
+    env.direction = RULES_DIR_OUTBOUND;
+    ck_assert(value(rs, MSG1, &env, "NET") == 1);
+    ck_assert(value(rs, MSG1, &env, "NULLS") == 0);
+    ck_assert(value(rs, MSG1, &env, "AUTHED") == 1);
+    ck_assert(value(rs, MSG1, &env, "SPFBAD") == 0);
+    ck_assert(value(rs, MSG1, &env, "IN") == 0);
+    ck_assert(value(rs, MSG1, &env, "LOC_ENV") == 1);
+    env.client_ip = "::ffff:203.0.113.200"; /* mapped IPv4 */
+    ck_assert(value(rs, MSG1, &env, "NET") == 1);
+    env.client_ip = "198.51.100.1";
+    ck_assert(value(rs, MSG1, &env, "NET") == 0);
+    env.mail_from = "x@notexample.com"; /* not a subdomain */
+    ck_assert(value(rs, MSG1, &env, "LOC_ENV") == 0);
+    /* no environment at all: nothing envelope-based hits */
+    ck_assert(value(rs, MSG1, NULL, "NET") == 0);
+    ck_assert(value(rs, MSG1, NULL, "SPFBAD") == 0);
+    rules_unref(rs);
+}
+END_TEST
+
+static const char *ATTACH_MSG =
+    "From: x@example.net\nTo: y@example.org\nSubject: invoice\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=\"b1\"\n\n"
+    "--b1\nContent-Type: text/plain\n\nsee attached\n"
+    "--b1\nContent-Type: application/octet-stream; name=\"%s\"\n"
+    "Content-Disposition: attachment; filename=\"%s\"\n"
+    "Content-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAA\n"
+    "--b1--\n";
+
+START_TEST(attachments_size_limits)
+{
+    rules_t *rs = load(
+        "attachment EXE filename =~ /\\.exe$/i\n"
+        "attachment OCTET type =~ /^application\\/octet-stream$/\n"
+        "mimeheader MH Content-Disposition =~ /attachment/\n"
+        "size BIG > 1k\nsize SMALL <= 1k\n"
+        "limit TRUNC scan\n");
+    char raw[2048];
+    snprintf(raw, sizeof raw, ATTACH_MSG, "Invoice.EXE", "Invoice.EXE");
+    ck_assert(value(rs, raw, NULL, "EXE") == 1);
+    ck_assert(value(rs, raw, NULL, "OCTET") == 1);
+    ck_assert(value(rs, raw, NULL, "MH") == 1);
+    ck_assert(value(rs, raw, NULL, "SMALL") == 1);
+    ck_assert(value(rs, raw, NULL, "BIG") == 0);
+    ck_assert(value(rs, raw, NULL, "TRUNC") == 0);
+    ck_assert(value(rs, MSG1, NULL, "EXE") == 0);
+    ck_assert(value(rs, MSG1, NULL, "MH") == 0);
+
+    /* a message over max_scan is still classified, and flagged */
+    tg_buf big;
+    tg_buf_init(&big);
+    tg_buf_adds(&big, "Subject: big\n\n");
+    for (int i = 0; i < 2000; i++)
+        tg_buf_adds(&big, "0123456789 0123456789 0123456789 0123456789\n");
+    msg_limits_t lim;
+    msg_limits_default(&lim);
+    lim.max_scan = 4096;
+    msg_t *m = msg_new(&lim);
+    msg_feed(m, big.s, big.len);
+    msg_finish(m);
+    rules_scratch_t *sc = rules_scratch_new(rs);
+    rules_verdict_t v;
+    rules_classify(rs, sc, m, NULL, &v);
+    ck_assert(has_hit(&v, "TRUNC"));
+    ck_assert(has_hit(&v, "BIG"));
+    ck_assert(v.limits & MSG_LIMIT_SCAN);
+    rules_verdict_clear(&v);
+    rules_scratch_free(sc);
+    msg_free(m);
+    tg_buf_free(&big);
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(regex_errors_and_limits)
+{
+    rules_t *rs = NULL;
+    char err[512];
+    /* a syntax error names file:line:col inside the pattern */
+    ck_assert_int_eq(rules_load_string("t.cf", "body OK /a/\nbody BAD /a(b/\n", NULL,
+                                       &rs, err, sizeof err), -1);
+    ck_assert_msg(strncmp(err, "t.cf:2:14: invalid regular expression in BAD:", 45) == 0,
+                  "got %s", err);
+    /* a pattern too large for PCRE2 is reported and skipped, not fatal */
+    tg_buf b;
+    tg_buf_init(&b);
+    tg_buf_adds(&b, "body HUGE /(?:");
+    for (int i = 0; i < 30000; i++)
+        tg_buf_printf(&b, "%sword%d", i ? "|" : "", i);
+    tg_buf_adds(&b, ")/\nbody SMALL /x/\n");
+    ck_assert_msg(rules_load_string("t.cf", b.s, NULL, &rs, err, sizeof err) == 0, "%s", err);
+    tg_buf_free(&b);
+    ck_assert_uint_eq(rules_get_info(rs)->rejected, 1);
+    ck_assert_uint_eq(rules_nnotes(rs, 2), 1);
+    const char *where, *what;
+    size_t count;
+    rules_note(rs, 2, 0, &where, &what, &count);
+    ck_assert_str_eq(where, "t.cf:1");
+    ck_assert_msg(strstr(what, "HUGE: regular expression is too large"), "got %s", what);
+    rules_unref(rs);
+
+    /* catastrophic backtracking stops at the match limit: no hit, counted */
+    rules_options_t o = {.match_limit = 10000};
+    ck_assert(rules_load_string("t.cf", "body REDOS /^(a+)+$/\n", &o, &rs, err, sizeof err) == 0);
+    tg_buf_init(&b);
+    tg_buf_adds(&b, "Subject: s\n\n");
+    for (int i = 0; i < 40; i++)
+        tg_buf_addc(&b, 'a');
+    tg_buf_adds(&b, "!\n");
+    rules_verdict_t v;
+    classify(rs, b.s, NULL, &v);
+    ck_assert(!has_hit(&v, "REDOS"));
+    ck_assert_uint_ge(v.regex_limit_hits, 1);
+    rules_verdict_clear(&v);
+    tg_buf_free(&b);
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(verdict_keeps_ruleset_alive)
+{
+    rules_t *rs = load("body W /watches/\ndescribe W Talks about watches\n");
+    rules_verdict_t v;
+    classify(rs, MSG1, NULL, &v);
+    rules_unref(rs); /* the loader lets go (a reload swapped it out) */
+    ck_assert_str_eq(v.hits[0].name, "W");
+    ck_assert_str_eq(v.hits[0].describe, "Talks about watches");
+    rules_verdict_clear(&v); /* frees the ruleset; ASan checks the rest */
+}
+END_TEST
+
+/* ---- the shipped rules (deploy/rules) on crafted messages ------------- */
+
+static rules_t *shipped(void)
+{
+    const char *p[] = {"deploy/rules"};
+    rules_t *rs = NULL;
+    char err[512];
+    ck_assert_msg(rules_load(p, 1, NULL, &rs, err, sizeof err) == 0, "%s", err);
+    return rs;
+}
+
+static void check_attachment(rules_t *rs, const char *fname, rules_action_t act,
+                             const char *rule, const char *reply)
+{
+    char raw[2048];
+    snprintf(raw, sizeof raw, ATTACH_MSG, fname, fname);
+    rules_verdict_t v;
+    classify(rs, raw, NULL, &v);
+    ck_assert_msg(v.action == act, "%s: action %s", fname, rules_action_name(v.action));
+    if (rule)
+        ck_assert_msg(has_hit(&v, rule), "%s: %s did not hit", fname, rule);
+    if (act != RULES_ACCEPT)
+        ck_assert_int_eq(v.category, RULES_CAT_SECURITY);
+    if (reply)
+        ck_assert_str_eq(v.reply, reply);
+    rules_verdict_clear(&v);
+}
+
+START_TEST(shipped_attachment_rules)
+{
+    rules_t *rs = shipped();
+    check_attachment(rs, "setup.exe", RULES_REJECT, "TG_ATTACH_EXECUTABLE",
+                     "550 5.7.1 Executable attachments are not accepted");
+    check_attachment(rs, "run.JS", RULES_REJECT, "TG_ATTACH_EXECUTABLE", NULL);
+    check_attachment(rs, "invoice.pdf.exe", RULES_REJECT, "TG_ATTACH_DOUBLE_EXT",
+                     "550 5.7.1 Attachment with a disguised executable extension refused");
+    check_attachment(rs, "photo.jpg   .scr", RULES_REJECT, "TG_ATTACH_DOUBLE_EXT", NULL);
+    check_attachment(rs, "budget.xlsm", RULES_QUARANTINE, "TG_ATTACH_MACRO_DOC",
+                     "macro-enabled Office document");
+    check_attachment(rs, "disk.iso", RULES_QUARANTINE, "TG_ATTACH_DISK_IMAGE", NULL);
+    check_attachment(rs, "annex\xe2\x80\xae" "fdp.exe", RULES_REJECT, "TG_ATTACH_RTLO", NULL);
+    check_attachment(rs, "report.pdf", RULES_ACCEPT, NULL, NULL);
+    check_attachment(rs, "report.docx", RULES_ACCEPT, NULL, NULL);
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(shipped_sender_rules)
+{
+    rules_t *rs = shipped();
+    const char *locals[] = {"example.com"};
+    const char *rcpts[] = {"bob@example.com"};
+    rules_env_t env = {
+        .client_ip = "198.51.100.7", .mail_from = "ceo@example.com",
+        .rcpts = rcpts, .nrcpts = 1, .spf = RULES_SPF_FAIL,
+        .direction = RULES_DIR_INBOUND, .local_domains = locals,
+        .nlocal_domains = 1,
+    };
+    rules_verdict_t v;
+    classify(rs, MSG1, &env, &v);
+    ck_assert_int_eq(v.action, RULES_REJECT);
+    ck_assert_str_eq(v.decided_by, "TG_SPOOF_LOCAL_SPF_FAIL");
+    ck_assert_str_eq(v.reply, "550 5.7.23 SPF check failed for a local domain");
+    ck_assert_int_eq(v.category, RULES_CAT_SECURITY);
+    rules_verdict_clear(&v);
+
+    /* the same from inside (outbound): no spoofing, SPF alone scores */
+    env.direction = RULES_DIR_OUTBOUND;
+    classify(rs, MSG1, &env, &v);
+    ck_assert_int_eq(v.action, RULES_ACCEPT);
+    ck_assert(has_hit(&v, "TG_SPF_FAIL"));
+    ck_assert(!has_hit(&v, "TG_SPOOF_LOCAL_FROM"));
+    rules_verdict_clear(&v);
+
+    /* inbound, local From: header, SPF pass for a foreign envelope: fine */
+    env.direction = RULES_DIR_INBOUND;
+    env.mail_from = "bounce@lists.example.net";
+    env.spf = RULES_SPF_PASS;
+    classify(rs, MSG1, &env, &v);
+    ck_assert(!has_hit(&v, "TG_SPOOF_LOCAL_FROM"));
+    ck_assert_int_eq(v.action, RULES_ACCEPT);
+    rules_verdict_clear(&v);
+
+    /* inbound, local From:, SPF softfail: flagged, not rejected */
+    env.spf = RULES_SPF_SOFTFAIL;
+    classify(rs, MSG1, &env, &v);
+    ck_assert(has_hit(&v, "TG_SPOOF_LOCAL_FROM"));
+    ck_assert(has_hit(&v, "TG_SPF_SOFTFAIL"));
+    ck_assert_int_eq(v.action, RULES_TAG);
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+}
+END_TEST
+
+START_TEST(shipped_structure_rules)
+{
+    rules_t *rs = shipped();
+    rules_verdict_t v;
+    classify(rs, MSG1, NULL, &v);
+    ck_assert_int_eq(v.action, RULES_ACCEPT);
+    ck_assert_uint_eq(v.nhits, 0);
+    rules_verdict_clear(&v);
+
+    /* MIME nested past the depth limit */
+    tg_buf b;
+    tg_buf_init(&b);
+    tg_buf_adds(&b, "Subject: nest\nMIME-Version: 1.0\n");
+    for (int i = 0; i < 40; i++)
+        tg_buf_printf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i);
+    tg_buf_adds(&b, "Content-Type: text/plain\n\ndeep\n");
+    classify(rs, b.s, NULL, &v);
+    ck_assert(has_hit(&v, "TG_MIME_BOMB"));
+    ck_assert(v.limits & MSG_LIMIT_DEPTH);
+    rules_verdict_clear(&v);
+    tg_buf_free(&b);
+    rules_unref(rs);
+}
+END_TEST
+
+/* Every ```cf block of rules/README.md must load: the reference stays true. */
+START_TEST(readme_examples_load)
+{
+    char *doc;
+    char err[512];
+    ck_assert_msg(tg_read_file("rules/README.md", &doc, NULL, err, sizeof err) == 0, "%s", err);
+    int blocks = 0;
+    for (char *p = doc; (p = strstr(p, "```cf\n")) != NULL;) {
+        p += 6;
+        char *end = strstr(p, "```");
+        ck_assert_ptr_nonnull(end);
+        char *text = tg_strndup(p, (size_t)(end - p));
+        rules_t *rs = NULL;
+        char name[64];
+        snprintf(name, sizeof name, "rules/README.md#example%d", ++blocks);
+        int rc = rules_load_string(name, text, NULL, &rs, err, sizeof err);
+        ck_assert_msg(rc == 0, "example %d does not load: %s\n%s", blocks, err, text);
+        rules_unref(rs);
+        free(text);
+        p = end + 3;
+    }
+    ck_assert_int_ge(blocks, 6); /* catches a broken extraction */
+    free(doc);
+}
+END_TEST
+
+Suite *rules_suite(void)
+{
+    Suite *s = suite_create("rules");
+    TCase *tc = tcase_create("match");
+    tcase_add_test(tc, header_rules);
+    tcase_add_test(tc, body_semantics);
+    tcase_add_test(tc, html_body_vs_rawbody);
+    tcase_add_test(tc, latin1_case_folding);
+    tcase_add_test(tc, metas);
+    tcase_add_test(tc, meta_cycle_is_an_error);
+    tcase_add_test(tc, scores_and_thresholds);
+    tcase_add_test(tc, explicit_actions);
+    tcase_add_test(tc, envelope_rules);
+    tcase_add_test(tc, attachments_size_limits);
+    tcase_add_test(tc, regex_errors_and_limits);
+    tcase_add_test(tc, verdict_keeps_ruleset_alive);
+    suite_add_tcase(s, tc);
+    TCase *sh = tcase_create("shipped");
+    tcase_add_test(sh, shipped_attachment_rules);
+    tcase_add_test(sh, shipped_sender_rules);
+    tcase_add_test(sh, shipped_structure_rules);
+    tcase_add_test(sh, readme_examples_load);
+    suite_add_tcase(s, sh);
+    return s;
+}
