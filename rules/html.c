@@ -133,7 +133,7 @@ static size_t entity_at(const char *s, size_t n, tg_buf *out)
             cp = cp * (hex ? 16 : 10) + (unsigned long)d;
             i++;
         }
-        if (i == ds || (i < n && is_alnum(s[i])))
+        if (i == ds)
             return 0;
         if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
             return 0;
@@ -427,6 +427,23 @@ static size_t find_close(const char *s, size_t n, const char *name)
 void html_render(const char *s, size_t n, tg_buf *text, html_uri_fn fn,
                  void *ctx)
 {
+    /* HTML.pm turns U+201C/U+201D into '"' first (they break attributes) */
+    tg_buf q;
+    tg_buf_init(&q);
+    if (memmem(s, n, "\xe2\x80\x9c", 3) || memmem(s, n, "\xe2\x80\x9d", 3)) {
+        for (size_t i = 0; i < n; i++) {
+            if (i + 2 < n && (unsigned char)s[i] == 0xe2 &&
+                (unsigned char)s[i + 1] == 0x80 &&
+                ((unsigned char)s[i + 2] == 0x9c || (unsigned char)s[i + 2] == 0x9d)) {
+                tg_buf_addc(&q, '"');
+                i += 2;
+            } else {
+                tg_buf_addc(&q, s[i]);
+            }
+        }
+        s = q.s;
+        n = q.len;
+    }
     render_t r;
     memset(&r, 0, sizeof r);
     r.out = text;
@@ -557,4 +574,5 @@ void html_render(const char *s, size_t n, tg_buf *text, html_uri_fn fn,
         tg_buf_free(&attrs[a].val);
     tg_buf_free(&r.base);
     tg_buf_free(&r.tmp);
+    tg_buf_free(&q);
 }

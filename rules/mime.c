@@ -812,6 +812,74 @@ static void entity(mime_tree_t *t, hdr_list_t *h, const char *body, size_t n,
     ct_free(&ci);
 }
 
+static int blank_line(const char *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_ws(l[i]))
+            return 0;
+    return 1;
+}
+
+/* Message.pm keeps at most 20 of a run of blank lines in the top-level
+ * body (21 at its very start): the 1st (and 2nd) and the last 19. Returns
+ * b itself when nothing needs cutting, else a copy owned by t. */
+static const char *squash_blank_runs(mime_tree_t *t, const char *b, size_t n,
+                                     size_t *outn)
+{
+    tg_buf o;
+    tg_buf_init(&o);
+    int changed = 0;
+    size_t pos = 0, run_start = 0, run_len = 0, copied = 0;
+    int at_start = 1;
+    while (pos <= n) {
+        const char *nl = pos < n ? memchr(b + pos, '\n', n - pos) : NULL;
+        size_t next = nl ? (size_t)(nl - b) + 1 : n;
+        int blank = pos < n && blank_line(b + pos, next - pos);
+        if (blank) {
+            if (run_len++ == 0)
+                run_start = pos;
+        }
+        if (!blank || pos >= n || next >= n) {
+            size_t head = at_start && run_start == 0 ? 2 : 1;
+            size_t run_end = blank ? next : pos;
+            if (run_len > 20) {
+                /* keep `head` lines, drop the middle, keep the last 19 */
+                size_t p = run_start, k = 0, cut_from = 0, cut_to = 0;
+                for (; k < run_len; k++) {
+                    const char *e = memchr(b + p, '\n', run_end - p);
+                    size_t q = e ? (size_t)(e - b) + 1 : run_end;
+                    if (k == head)
+                        cut_from = p;
+                    if (k == run_len - 19) {
+                        cut_to = p;
+                        break;
+                    }
+                    p = q;
+                }
+                if (cut_to > cut_from) {
+                    tg_buf_add(&o, b + copied, cut_from - copied);
+                    copied = cut_to;
+                    changed = 1;
+                }
+            }
+            run_len = 0;
+            if (!blank)
+                at_start = 0;
+        }
+        if (pos >= n)
+            break;
+        pos = next;
+    }
+    if (!changed) {
+        tg_buf_free(&o);
+        *outn = n;
+        return b;
+    }
+    tg_buf_add(&o, b + copied, n - copied);
+    *outn = o.len;
+    return keep(t, &o);
+}
+
 mime_tree_t *mime_parse(const char *buf, size_t n, const msg_limits_t *lim,
                         unsigned *bits)
 {
@@ -822,7 +890,9 @@ mime_tree_t *mime_parse(const char *buf, size_t n, const msg_limits_t *lim,
                                                        : MIME_DEPTH_CEILING;
     t->top = new_hdrs(t);
     t->body_off = mime_split_headers(buf, n, 1, lim, t->top, bits);
-    entity(t, t->top, buf + t->body_off, n - t->body_off, 0, NULL, 0, 0);
+    size_t bn;
+    const char *body = squash_blank_runs(t, buf + t->body_off, n - t->body_off, &bn);
+    entity(t, t->top, body, bn, 0, NULL, 0, 0);
     return t;
 }
 
