@@ -44,6 +44,7 @@ static void rx_build_tables(void)
         t[256 + u] = (uint8_t)l;       /* fcc: flip case */
         t[256 + l] = (uint8_t)u;
     }
+    pcre2_maketables_free(NULL, base);
     rx_tables = t;
 }
 

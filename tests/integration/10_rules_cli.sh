@@ -1,0 +1,63 @@
+#!/bin/sh
+# tollgate-rules against the real SpamAssassin rules and the shared corpus.
+set -u
+T=rules_cli
+. "$(dirname "$0")/lib.sh"
+TR="$BUILD/tollgate-rules"
+SA=/usr/share/spamassassin
+
+# --- check: counts, JSON, exit codes
+"$TR" check --json "$SA" deploy/rules > "$TMP/check.json" 2> "$TMP/check.err"
+rc=$?
+[ $rc -eq 0 ] && ok "check SpamAssassin + shipped rules exits 0" || fail "check exit" "rc=$rc $(cat "$TMP/check.err")"
+num() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$TMP/check.json"; }
+regex=$(num loaded_regex); rejected=$(num rejected); seval=$(num skipped_eval); sunsup=$(num skipped_unsupported)
+echo "  check: loaded_regex=$regex rejected=$rejected skipped_eval=$seval skipped_unsupported=$sunsup"
+[ "${regex:-0}" -ge 1400 ] && ok "at least 1400 regex rules load ($regex)" || fail "regex count" "$regex"
+[ "${rejected:-0}" -eq 8 ] && ok "the 8 oversized ReplaceTags patterns are reported" || fail "rejected" "$rejected"
+[ "${seval:-0}" -gt 300 ] && ok "eval tests are counted ($seval)" || fail "eval count" "$seval"
+grep -q '"rejected_reasons":\[{"what":"__' "$TMP/check.json" && ok "rejections carry reasons" || fail "reasons" "none in JSON"
+
+"$TR" check "$SA" > "$TMP/check.txt"
+grep -q "^rejected-by-PCRE2:   8" "$TMP/check.txt" && grep -q "skipped-eval:" "$TMP/check.txt" &&
+    grep -q "first at $SA/" "$TMP/check.txt" && ok "text summary names counts and places" || fail "text summary" "$(head -8 "$TMP/check.txt")"
+
+printf 'body OK /fine/\n\nheader BAD Subject =~ /unterminated\n' > "$TMP/bad.cf"
+"$TR" check "$TMP/bad.cf" > /dev/null 2> "$TMP/bad.err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "$TMP/bad.cf:3:23: regular expression is not terminated" "$TMP/bad.err" &&
+    ok "a broken file fails with file:line:col" || fail "broken file" "rc=$rc $(cat "$TMP/bad.err")"
+"$TR" check /nonexistent/rules.cf > /dev/null 2>&1; [ $? -eq 1 ] && ok "missing path fails" || fail "missing path" "rc"
+"$TR" frobnicate > /dev/null 2>&1; [ $? -eq 2 ] && ok "usage error exits 2" || fail "usage" "rc"
+
+# --- test: the corpus, SpamAssassin + shipped rules
+[ -d "$CORPUS/spam" ] && [ -d "$CORPUS/ham" ] || { fail corpus "no corpus at $CORPUS"; finish; exit 1; }
+for kind in spam ham; do
+    "$TR" test --json --rules "$SA" --rules deploy/rules "$CORPUS/$kind"/*.eml > "$TMP/$kind.json" 2> "$TMP/$kind.err"
+    rc=$?
+    n=$(wc -l < "$TMP/$kind.json"); files=$(ls "$CORPUS/$kind" | wc -l)
+    [ $rc -eq 0 ] && [ "$n" -eq "$files" ] && ok "$kind: a verdict for each of $files messages" || fail "$kind run" "rc=$rc lines=$n files=$files"
+    lim=$(grep -vc '"regex_limit_hits":0}' "$TMP/$kind.json")
+    [ "$lim" -eq 0 ] && ok "$kind: no PCRE2 match ran into a limit" || fail "$kind limits" "$lim messages"
+    sed -n 's/^{"file":"[^"]*","score":\([-0-9.]*\),.*/\1/p' "$TMP/$kind.json" |
+        awk -v k=$kind '{s+=$1; if ($1>=5) h++; n++} END {printf "%s %d %.2f %.1f\n", k, n, s/n, 100*h/n}' >> "$TMP/means"
+done
+cat "$TMP/means" | while read k n mean share; do echo "  $k: $n messages, mean score $mean, $share% at or above 5.0"; done
+# hit counts per rule, recorded for the record (and for issue 3's diff test)
+cat "$TMP/spam.json" "$TMP/ham.json" | sed -n 's/.*"hits":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | tr -d '"' |
+    grep . | sort | uniq -c | sort -rn > "$BUILD/corpus-hits.txt"
+echo "  rule hit counts over the corpus: $BUILD/corpus-hits.txt ($(wc -l < "$BUILD/corpus-hits.txt") rules hit)"
+awk 'NR==FNR {m[$1]=$3; s[$1]=$4; next} END {
+        if (m["spam"] - m["ham"] >= 2) print "ok"; else print "bad means";
+        if (s["spam"] >= 20 && s["ham"] <= 1) print "ok"; else print "bad shares" }' "$TMP/means" /dev/null > "$TMP/verdict"
+[ "$(sed -n 1p "$TMP/verdict")" = ok ] && ok "spam scores clearly above ham (>= 2 points)" || fail "means" "$(cat "$TMP/means")"
+[ "$(sed -n 2p "$TMP/verdict")" = ok ] && ok "over 20% of spam and at most 1% of ham reach 5.0" || fail "shares" "$(cat "$TMP/means")"
+
+# --- test: envelope options reach the rules; text output like spamassassin -t
+printf 'From: boss@example.org\nTo: a@example.org\nSubject: urgent\n\nPay now.\n' > "$TMP/spoof.eml"
+"$TR" test --rules deploy/rules --client-ip 198.51.100.7 --from boss@example.org --rcpt a@example.org \
+    --spf fail --direction inbound --local-domain example.org "$TMP/spoof.eml" > "$TMP/spoof.txt"
+grep -q "action reject" "$TMP/spoof.txt" && grep -q "TG_SPOOF_LOCAL_SPF_FAIL" "$TMP/spoof.txt" &&
+    grep -q "reply: 550 5.7.23 SPF check failed for a local domain" "$TMP/spoof.txt" &&
+    ok "envelope options drive the shipped spoofing rules" || fail "spoof" "$(cat "$TMP/spoof.txt")"
+finish
