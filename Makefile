@@ -38,6 +38,8 @@ TEST_SRC  := $(wildcard tests/check_*.c)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/tests/check_tollgate
 
+BENCH_BIN := $(BUILD)/rules_bench
+
 BINS := $(RULES_TOOL)
 
 .PHONY: all deps run test test-only asan bench fuzz install clean check-build
@@ -70,6 +72,9 @@ $(TEST_BIN): $(TEST_OBJ) $(RULES_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
 
+$(BENCH_BIN): $(BUILD)/tests/bench/rules_bench.o $(RULES_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
 check-build: $(BINS) $(TEST_BIN)
 
 run: deps all
@@ -85,7 +90,7 @@ test-only: check-build
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-only
 
-bench: all
+bench: all $(BENCH_BIN)
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 fuzz:

@@ -1,0 +1,12 @@
+#!/bin/sh
+# `make bench`: figures and ratios, never pass/fail. The machine is shared
+# and noisy: read medians. BUILD selects the build directory.
+set -eu
+BUILD=${BUILD:-build}
+cd "$(dirname "$0")/../.."
+CORPUS=${TG_CORPUS:-../shared/corpus}
+echo "== rule engine (reference matcher: PCRE2 JIT per rule), shipped rules"
+"$BUILD/rules_bench" -r 3 --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam"
+echo
+echo "== rule engine (reference matcher), SpamAssassin 4.0.1 stock rules + shipped rules"
+"$BUILD/rules_bench" -r 3 --rules /usr/share/spamassassin --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam"
