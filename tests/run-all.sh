@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export TG_BUILD="$BUILD"
 echo "== unit tests (Check)"
 "$BUILD/tests/check_tollgate"
-for t in tests/integration/*.sh; do
+for t in tests/integration/[0-9]*.sh; do
     [ -e "$t" ] || continue
     echo "== $(basename "$t")"
     sh "$t"
