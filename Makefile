@@ -22,7 +22,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
-            -DTG_VERSION='"$(VERSION)"' -Irules -Istats -Imilter $(PKG_CFLAGS)
+            -DTG_VERSION='"$(VERSION)"' -DTG_PREFIX='"$(PREFIX)"' -Irules -Istats -Imilter $(PKG_CFLAGS)
 LDFLAGS  += -pthread
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -16,9 +16,10 @@
 #include "rules.h"
 #include "util.h"
 
-#ifndef TG_RULES_DIR
-#define TG_RULES_DIR "/usr/local/share/tollgate/rules"
+#ifndef TG_PREFIX
+#define TG_PREFIX "/usr/local"
 #endif
+#define TG_RULES_DIR TG_PREFIX "/share/tollgate/rules"  /* make install puts them here */
 
 static void usage(FILE *f)
 {
@@ -223,7 +224,6 @@ static int cmd_test(int argc, char **argv)
         {"auth", required_argument, 0, 'a'},
         {"max-scan", required_argument, 0, 'm'},
         {"json", no_argument, 0, 'j'},
-        {"matcher", required_argument, 0, 'M'},
         {"direction", required_argument, 0, 'd'},
         {"local-domain", required_argument, 0, 'L'},
         {0, 0, 0, 0},
@@ -273,12 +273,6 @@ static int cmd_test(int argc, char **argv)
                 lim.max_scan = (size_t)v;
             break;
         }
-        case 'M':
-            if (strcmp(optarg, "oracle") && strcmp(optarg, "fast")) {
-                fprintf(stderr, "tollgate-rules: --matcher takes oracle or fast\n");
-                rc = 2;
-            }
-            break;
         default: rc = 2; break;
         }
     }
