@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include "hdr.h"
 
 #include <stdlib.h>
@@ -9,6 +12,8 @@
 typedef struct hdr_field {
     char *name;
     size_t nlen;
+    char *orig;     /* as in the message: folding kept (SpamAssassin :raw) */
+    size_t olen;
     char *raw;      /* unfolded, leading whitespace kept (SpamAssassin :raw) */
     size_t rlen;
     size_t lead;    /* bytes of leading whitespace in raw */
@@ -39,6 +44,7 @@ void hdr_list_free(hdr_list_t *h)
         return;
     for (size_t i = 0; i < h->n; i++) {
         free(h->f[i].name);
+        free(h->f[i].orig);
         free(h->f[i].raw);
         free(h->f[i].dec);
     }
@@ -66,6 +72,8 @@ void hdr_list_add(hdr_list_t *h, const char *name, size_t nlen,
     hdr_field_t *f = &h->f[h->n++];
     f->name = tg_strndup(name, nlen);
     f->nlen = nlen;
+    f->orig = tg_strndup(raw, rlen);
+    f->olen = rlen;
     tg_buf b;
     tg_buf_init(&b);
     for (size_t i = 0; i < rlen; i++) {
@@ -613,7 +621,7 @@ int hdr_address(const char *s, size_t n, int want_name, tg_buf *out)
 static void put_value(const hdr_field_t *f, msg_hmode_t mode, tg_buf *out)
 {
     if (mode == MSG_H_RAW)
-        tg_buf_add(out, f->raw, f->rlen);
+        tg_buf_add(out, f->orig, f->olen);
     else
         tg_buf_add(out, f->dec, f->dlen);
 }
@@ -648,7 +656,7 @@ int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
             tg_buf_add(out, f->name, f->nlen);
             tg_buf_addc(out, ':');
             if (mode == MSG_H_RAW) {
-                tg_buf_add(out, f->raw, f->rlen);
+                tg_buf_add(out, f->orig, f->olen);
             } else {
                 tg_buf_addc(out, ' ');
                 tg_buf_add(out, f->dec, f->dlen);

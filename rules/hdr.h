@@ -32,8 +32,9 @@ void hdr_at(const hdr_list_t *h, size_t i, msg_str_t *name, msg_str_t *raw,
 const msg_str_t *hdr_last(const hdr_list_t *h, const char *name);
 
 /* PerMsgStatus::get for this block: see msg_get_header (ALL, ToCc and
- * MESSAGEID included; EnvelopeFrom is the caller's). Appends to out;
- * returns 1 if found. */
+ * MESSAGEID included; EnvelopeFrom is the caller's). MSG_H_RAW gives the
+ * value exactly as in the message, folding included (SpamAssassin's
+ * raw_header). Appends to out; returns 1 if found. */
 int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
             tg_buf *out);
 

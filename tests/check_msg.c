@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 /* Unit tests for the message model (rules/msg.h) and its modules. Fixtures
  * are in tests/fixtures/mime/; the runner runs from the repo root. */
 #include <check.h>
@@ -510,9 +513,14 @@ START_TEST(multiple_occurrences)
     ck_hdr(m, "received", MSG_H_DECODED,
            "from a by b; Mon, 1 Jan 2024 00:00:00 +0000\n"
            "from c by d; Mon, 1 Jan 2024 00:00:01 +0000\n");
+    /* :raw is the value as it stands in the message, folding included */
     ck_hdr(m, "Received", MSG_H_RAW,
            " from a by b; Mon, 1 Jan 2024 00:00:00 +0000\n"
-           " from c by d; Mon, 1 Jan 2024 00:00:01 +0000\n");
+           " from c\n by d; Mon, 1 Jan 2024 00:00:01 +0000\n");
+    msg_str_t nm, raw, dec;
+    msg_header_at(m, 4, &nm, &raw, &dec);
+    ck_str(nm, "Received");
+    ck_str(raw, "from c by d; Mon, 1 Jan 2024 00:00:01 +0000");
     msg_free(m);
 }
 END_TEST
