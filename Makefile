@@ -9,6 +9,7 @@
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
+SYSCONFDIR ?= /etc/tollgate
 DESTDIR  ?=
 SAN      ?=
 FUZZ_SECONDS ?= 60
@@ -22,7 +23,8 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
-            -DTG_VERSION='"$(VERSION)"' -DTG_PREFIX='"$(PREFIX)"' -Irules -Istats -Imilter $(PKG_CFLAGS)
+            -DTG_VERSION='"$(VERSION)"' -DTG_PREFIX='"$(PREFIX)"' \
+            -DTG_SYSCONFDIR='"$(SYSCONFDIR)"' -Irules -Istats -Imilter $(PKG_CFLAGS)
 LDFLAGS  += -pthread
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -34,13 +36,23 @@ RULES_LIB_OBJ := $(RULES_LIB_SRC:%.c=$(BUILD)/%.o)
 RULES_LIB     := $(BUILD)/librules.a
 RULES_TOOL    := $(BUILD)/tollgate-rules
 
+STATS_LIB_SRC := $(wildcard stats/*.c)
+STATS_LIB_OBJ := $(STATS_LIB_SRC:%.c=$(BUILD)/%.o)
+STATS_LIB     := $(BUILD)/libstats.a
+
+MILTER_SRC := $(wildcard milter/*.c)
+MILTER_LIB_OBJ := $(filter-out $(BUILD)/milter/main.o,$(MILTER_SRC:%.c=$(BUILD)/%.o))
+MILTER_LIB := $(BUILD)/libmilterglue.a
+DAEMON     := $(BUILD)/tollgate
+DAEMON_LIBS := -lmilter -lspf2 $(PKG_LIBS) -lm
+
 TEST_SRC  := $(wildcard tests/check_*.c)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/tests/check_tollgate
 
 BENCH_BIN := $(BUILD)/rules_bench
 
-BINS := $(RULES_TOOL)
+BINS := $(RULES_TOOL) $(DAEMON)
 
 .PHONY: all deps run test test-only asan bench fuzz install clean check-build
 all: $(BINS)
@@ -56,6 +68,18 @@ $(RULES_LIB): $(RULES_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(STATS_LIB): $(STATS_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(MILTER_LIB): $(MILTER_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# sigwait is exported so that it interposes libmilter's (see milter/main.c).
+$(DAEMON): $(BUILD)/milter/main.o $(MILTER_LIB) $(STATS_LIB) $(RULES_LIB)
+	$(CC) $(LDFLAGS) -Wl,--export-dynamic-symbol=sigwait -o $@ $^ $(DAEMON_LIBS)
+
 $(RULES_TOOL): $(BUILD)/rules/tollgate-rules.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
@@ -68,9 +92,9 @@ $(BUILD)/tests/suites.inc: $(TEST_SRC)
 $(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.inc
 $(BUILD)/tests/check_main.o: CFLAGS += -I$(BUILD)/tests
 
-$(TEST_BIN): $(TEST_OBJ) $(RULES_LIB)
+$(TEST_BIN): $(TEST_OBJ) $(MILTER_LIB) $(STATS_LIB) $(RULES_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(CHECK_LIBS)
 
 $(BENCH_BIN): $(BUILD)/tests/bench/rules_bench.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -98,7 +122,9 @@ fuzz:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/rules
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(RULES_TOOL) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 deploy/rules/*.cf $(DESTDIR)$(PREFIX)/share/tollgate/rules/
 
 clean:

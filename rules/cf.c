@@ -434,7 +434,7 @@ static int parse_words(ctx_t *c, loc_t l, const char *line, const char *p,
     return 0;
 }
 
-static int parse_cidr(const char *s, cf_cidr_t *out)
+int cf_parse_cidr(const char *s, cf_cidr_t *out)
 {
     char buf[128];
     if (strlen(s) >= sizeof buf)
@@ -470,6 +470,35 @@ static int parse_cidr(const char *s, cf_cidr_t *out)
     return 0;
 }
 
+int cf_cidr_match(const cf_cidr_t *c, const char *ip)
+{
+    unsigned char a[16];
+    int fam;
+    if (!ip)
+        return 0;
+    if (inet_pton(AF_INET, ip, a) == 1) {
+        fam = AF_INET;
+    } else if (inet_pton(AF_INET6, ip, a) == 1) {
+        static const unsigned char mapped[12] = {0,0,0,0,0,0,0,0,0,0,0xff,0xff};
+        fam = AF_INET6;
+        if (!memcmp(a, mapped, 12)) { /* ::ffff:a.b.c.d is IPv4 */
+            memmove(a, a + 12, 4);
+            fam = AF_INET;
+        }
+    } else {
+        return 0;
+    }
+    if (fam != c->family)
+        return 0;
+    int bits = c->bits;
+    for (int i = 0; bits > 0; i++, bits -= 8) {
+        unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+        if ((a[i] & mask) != (c->addr[i] & mask))
+            return 0;
+    }
+    return 1;
+}
+
 static int def_extension(ctx_t *c, loc_t l, const char *line, const char *key,
                          const char *v)
 {
@@ -500,7 +529,7 @@ static int def_extension(ctx_t *c, loc_t l, const char *line, const char *key,
                 int wcol = (int)(q - line) + 1;
                 q = next_word(q, word, sizeof word);
                 cf_cidr_t cidr;
-                if (parse_cidr(word, &cidr) < 0)
+                if (cf_parse_cidr(word, &cidr) < 0)
                     return cf_fail(c, l, wcol, "invalid IP address or CIDR '%s'", word);
                 r->cidrs = tg_realloc(r->cidrs, (r->ncidrs + 1) * sizeof cidr);
                 r->cidrs[r->ncidrs++] = cidr;

@@ -144,6 +144,12 @@ size_t cf_notes(const cf_set_t *set, int kind, const cf_note_t **notes);
 /* How many times note i of `kind` occurred (one note per distinct reason). */
 size_t cf_note_count(const cf_set_t *set, int kind, size_t i);
 
+/* "192.0.2.0/24", "2001:db8::/32" or a bare address. 0 / -1. */
+int cf_parse_cidr(const char *s, cf_cidr_t *out);
+/* 1 if the textual address ip is inside c (an IPv4-mapped IPv6 address
+ * counts as IPv4); 0 otherwise or if ip is NULL or not an address. */
+int cf_cidr_match(const cf_cidr_t *c, const char *ip);
+
 /* Plugins that count as present for `ifplugin`/`plugin()`: the ones that
  * SpamAssassin 4.0.1 loads by default on Debian (their eval tests are then
  * defined-but-skipped, their regex rules load). Exposed for the docs/tests. */

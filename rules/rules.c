@@ -1,6 +1,5 @@
 #include "rules.h"
 
-#include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,58 +413,12 @@ static unsigned count_str(const rule_t *r, rx_scratch_t *sc, const char *s)
     return count_one(r, sc, s, s ? strlen(s) : 0);
 }
 
-static int ip_in(const cf_cidr_t *c, const char *ip)
-{
-    unsigned char a[16];
-    int fam;
-    if (!ip)
-        return 0;
-    if (inet_pton(AF_INET, ip, a) == 1) {
-        fam = AF_INET;
-    } else if (inet_pton(AF_INET6, ip, a) == 1) {
-        static const unsigned char mapped[12] = {0,0,0,0,0,0,0,0,0,0,0xff,0xff};
-        fam = AF_INET6;
-        if (!memcmp(a, mapped, 12)) { /* ::ffff:a.b.c.d is IPv4 */
-            memmove(a, a + 12, 4);
-            fam = AF_INET;
-        }
-    } else {
-        return 0;
-    }
-    if (fam != c->family)
-        return 0;
-    int bits = c->bits;
-    for (int i = 0; bits > 0; i++, bits -= 8) {
-        unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
-        if ((a[i] & mask) != (c->addr[i] & mask))
-            return 0;
-    }
-    return 1;
-}
-
-/* 1 if the domain of addr (text after the last '@') is a local domain or
- * a subdomain of one. Case-insensitive. */
+/* 1 if addr is in one of the local domains (or a subdomain). */
 static int addr_is_local(const rules_env_t *env, const char *addr, size_t len)
 {
-    const char *at = NULL;
-    for (size_t i = 0; i < len; i++)
-        if (addr[i] == '@')
-            at = addr + i;
-    if (!at)
-        return 0;
-    const char *dom = at + 1;
-    size_t dl = len - (size_t)(dom - addr);
-    while (dl && (dom[dl - 1] == '>' || dom[dl - 1] == '.' || dom[dl - 1] == ' '))
-        dl--;
-    for (size_t i = 0; i < env->nlocal_domains; i++) {
-        const char *ld = env->local_domains[i];
-        size_t ll = strlen(ld);
-        if (ll == 0 || ll > dl)
-            continue;
-        if (tg_strncasecmp(dom + dl - ll, ld, ll) == 0 &&
-            (ll == dl || dom[dl - ll - 1] == '.'))
+    for (size_t i = 0; i < env->nlocal_domains; i++)
+        if (tg_addr_in_domain(addr, len, env->local_domains[i]))
             return 1;
-    }
     return 0;
 }
 
@@ -537,7 +490,7 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
     }
     case CF_CONNECT_IP:
         for (size_t i = 0; i < r->ncidrs; i++)
-            if (ip_in(&r->cidrs[i], env->client_ip))
+            if (cf_cidr_match(&r->cidrs[i], env->client_ip))
                 return 1;
         return 0;
     case CF_CONNECT_HOST: return count_str(r, sc->rx, env->client_name);

@@ -349,3 +349,22 @@ void tg_buf_json(tg_buf *b, const char *s, size_t n)
     }
     tg_buf_addc(b, '"');
 }
+
+int tg_addr_in_domain(const char *addr, size_t len, const char *domain)
+{
+    const char *at = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (addr[i] == '@')
+            at = addr + i;
+    if (!at)
+        return 0;
+    const char *dom = at + 1;
+    size_t dl = len - (size_t)(dom - addr);
+    while (dl && (dom[dl - 1] == '>' || dom[dl - 1] == '.' || dom[dl - 1] == ' '))
+        dl--;
+    size_t ll = strlen(domain);
+    if (ll == 0 || ll > dl)
+        return 0;
+    return tg_strncasecmp(dom + dl - ll, domain, ll) == 0 &&
+           (ll == dl || dom[dl - ll - 1] == '.');
+}

@@ -55,6 +55,9 @@ int tg_strncasecmp(const char *a, const char *b, size_t n);
 const char *tg_memcasemem(const char *hay, size_t n, const char *needle, size_t nlen);
 /* Reads a whole file into a NUL-terminated malloc'd buffer. 0 / -1 + err. */
 int tg_read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen);
+/* 1 if the domain of addr[0..len) (after its last '@', trailing '>' and
+ * '.' ignored) is `domain` or a subdomain of it, case-insensitively. */
+int tg_addr_in_domain(const char *addr, size_t len, const char *domain);
 /* Parses "10", "10k", "10K", "1.5M", "2G" into bytes. 0 / -1. */
 int tg_parse_size(const char *s, double *out);
 

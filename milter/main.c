@@ -1,0 +1,287 @@
+/*
+ * tollgate — the milter daemon.
+ *
+ *   tollgate [-c FILE] [-p SOCKET] [-f] [-t] [-V]
+ *
+ * Start-up: load config and rules (a failure is fatal and names
+ * file:line), open the socket as the starting user (root), set its mode and
+ * owner, write the PID file, drop to UserID, then serve. SIGHUP reloads
+ * config and rules; a broken file is logged and the running snapshot stays.
+ * SIGTERM/SIGINT stop accepting, let open sessions finish (30 s at most),
+ * log the counters and exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "callbacks.h"
+#include "log.h"
+#include "spf.h"
+#include "state.h"
+#include "stats.h"
+#include "util.h"
+
+#ifndef TG_SYSCONFDIR
+#define TG_SYSCONFDIR "/etc/tollgate"
+#endif
+
+static const char *conf_path = TG_SYSCONFDIR "/tollgate.conf";
+static const char *socket_override;
+
+/*
+ * libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM and SIGINT
+ * and treats SIGHUP like SIGTERM: it would stop the daemon instead of
+ * reloading it. This definition of sigwait, exported from the executable
+ * (-Wl,--export-dynamic-symbol=sigwait), takes precedence over libc's for
+ * libmilter and leaves SIGHUP out of every set; tollgate's reload thread
+ * takes SIGHUP with sigwaitinfo(), which is not interposed. Returns like
+ * sigwait(3): 0 or an error number.
+ */
+int sigwait(const sigset_t *set, int *sig)
+{
+    sigset_t s = *set;
+    sigdelset(&s, SIGHUP);
+    for (;;) {
+        int r = sigwaitinfo(&s, NULL);
+        if (r > 0) {
+            *sig = r;
+            return 0;
+        }
+        if (errno != EINTR)
+            return errno;
+    }
+}
+
+static void *reload_thread(void *arg)
+{
+    (void)arg;
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    for (;;) {
+        if (sigwaitinfo(&hup, NULL) != SIGHUP)
+            continue;
+        state_t *old = state_acquire();
+        state_t *s;
+        char err[1024];
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (state_load(conf_path, socket_override, &s, err, sizeof err) < 0) {
+            tglog(LOG_ERR, "reload failed, keeping the running configuration and rules: %s", err);
+        } else {
+            if (old && strcmp(old->cfg->socket, s->cfg->socket))
+                tglog(LOG_WARNING, "Socket changed to %s: takes effect at the next restart",
+                      s->cfg->socket);
+            state_install(s);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            const rules_info_t *in = rules_get_info(s->rules);
+            tglog(LOG_NOTICE, "reloaded %s: %zu rules (%zu regex, %zu meta) in %.0f ms",
+                  conf_path, in->loaded, in->loaded_regex, in->loaded_meta,
+                  ((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9) * 1e3);
+        }
+        state_release(old);
+    }
+    return NULL;
+}
+
+/* libmilter's listening socket is not exposed; after smfi_opensocket it is
+ * the one TCP socket in accept state. Linux copies TCP_NODELAY from a
+ * listening socket to the sockets it accepts, so setting it here fixes the
+ * Nagle stall between tollgate's header changes and its final reply. */
+static int set_nodelay_on_listener(void)
+{
+    int done = 0;
+    for (int fd = 3; fd < 1024; fd++) {
+        int acc = 0, one = 1;
+        socklen_t len = sizeof acc;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 || !acc)
+            continue;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+            continue;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0)
+            done++;
+    }
+    return done;
+}
+
+static int lookup_user(const char *spec, uid_t *uid, gid_t *gid, char *name, size_t nlen,
+                       char *err, size_t errlen)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *grp = strchr(buf, ':');
+    if (grp)
+        *grp++ = '\0';
+    struct passwd *pw = getpwnam(buf);
+    if (!pw)
+        return tg_err(err, errlen, "unknown user '%s'", buf);
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    snprintf(name, nlen, "%s", pw->pw_name);
+    if (grp) {
+        struct group *gr = getgrnam(grp);
+        if (!gr)
+            return tg_err(err, errlen, "unknown group '%s'", grp);
+        *gid = gr->gr_gid;
+    }
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tollgate [-c FILE] [-p SOCKET] [-f] [-t] [-V]\n"
+               "  -c FILE    configuration (default %s)\n"
+               "  -p SOCKET  listen here instead of the configured Socket\n"
+               "  -f         stay in the foreground and log to stderr too\n"
+               "  -t         check the configuration and rules, then exit\n"
+               "  -V         print the version\n", TG_SYSCONFDIR "/tollgate.conf");
+}
+
+int main(int argc, char **argv)
+{
+    int foreground = 0, test_only = 0, opt;
+    while ((opt = getopt(argc, argv, "c:p:ftVh")) != -1) {
+        switch (opt) {
+        case 'c': conf_path = optarg; break;
+        case 'p': socket_override = optarg; break;
+        case 'f': foreground = 1; break;
+        case 't': test_only = 1; break;
+        case 'V': printf("tollgate %s (libmilter, PCRE2)\n", TG_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    char err[1024];
+    state_t *st;
+    if (state_load(conf_path, socket_override, &st, err, sizeof err) < 0) {
+        fprintf(stderr, "tollgate: %s\n", err);
+        return 1;
+    }
+    const config_t *cfg = st->cfg;
+    const rules_info_t *in = rules_get_info(st->rules);
+    if (test_only) {
+        printf("%s: OK; socket %s; %zu rules (%zu regex, %zu meta; %zu eval and %zu "
+               "unsupported skipped, %zu rejected by PCRE2)\n", conf_path, cfg->socket,
+               in->loaded, in->loaded_regex, in->loaded_meta, in->skipped_eval,
+               in->skipped_unsupported, in->rejected);
+        state_release(st);
+        return 0;
+    }
+    uid_t uid = 0;
+    gid_t gid = 0;
+    char uname[256] = "";
+    if (cfg->user && lookup_user(cfg->user, &uid, &gid, uname, sizeof uname, err, sizeof err) < 0) {
+        fprintf(stderr, "tollgate: UserID: %s\n", err);
+        return 1;
+    }
+    tglog_open(cfg->syslog_facility, foreground);
+    spf_init(cfg->spf_timeout);
+    stats_init();
+    if (!foreground && daemon(0, 0) != 0) {
+        fprintf(stderr, "tollgate: cannot detach: %s\n", strerror(errno));
+        return 1;
+    }
+
+    /* Every thread blocks these; SIGHUP is taken by the reload thread,
+     * SIGTERM/SIGINT by libmilter's signal thread (through sigwait above).
+     * Blocked before any thread exists so that all inherit the mask. A dead
+     * MTA connection must not kill us either. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *sock = cfg->socket;
+    int is_unix = !strncmp(sock, "unix:", 5) || !strncmp(sock, "local:", 6);
+    if (smfi_register(*cb_desc()) == MI_FAILURE || smfi_setconn((char *)sock) == MI_FAILURE) {
+        tglog(LOG_ERR, "cannot register the filter on %s", sock);
+        return 1;
+    }
+    smfi_setbacklog(128);
+    smfi_settimeout(300);
+    if (smfi_opensocket(1) == MI_FAILURE) {
+        tglog(LOG_ERR, "cannot open socket %s (in use, or no permission?)", sock);
+        return 1;
+    }
+    const char *path = is_unix ? strchr(sock, ':') + 1 : NULL;
+    if (is_unix) {
+        chmod(path, cfg->socket_mode);
+        uid_t ou = cfg->user ? uid : getuid();
+        gid_t og = cfg->user ? gid : getgid();
+        if (cfg->socket_owner) {
+            char oname[256];
+            if (lookup_user(cfg->socket_owner, &ou, &og, oname, sizeof oname, err, sizeof err) < 0) {
+                tglog(LOG_ERR, "SocketOwner: %s", err);
+                return 1;
+            }
+        }
+        if (chown(path, ou, og) != 0)
+            tglog(LOG_WARNING, "cannot chown %s: %s", path, strerror(errno));
+    } else if (set_nodelay_on_listener() == 0) {
+        tglog(LOG_WARNING, "could not set TCP_NODELAY on the listening socket");
+    }
+    if (cfg->pidfile) {
+        FILE *pf = fopen(cfg->pidfile, "w");
+        if (!pf) {
+            tglog(LOG_ERR, "cannot write PID file %s: %s", cfg->pidfile, strerror(errno));
+            return 1;
+        }
+        fprintf(pf, "%ld\n", (long)getpid());
+        fclose(pf);
+    }
+    if (cfg->user && getuid() == 0) {
+        if (initgroups(uname, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+            tglog(LOG_ERR, "cannot switch to user %s: %s", cfg->user, strerror(errno));
+            return 1;
+        }
+    }
+    /* after state_install a reload may free st: keep what shutdown needs */
+    char *pidfile = cfg->pidfile ? tg_strdup(cfg->pidfile) : NULL;
+    state_install(st);
+    pthread_t rt;
+    pthread_create(&rt, NULL, reload_thread, NULL);
+    pthread_detach(rt);
+    tglog(LOG_NOTICE, "tollgate %s listening on %s: %zu rules (%zu regex, %zu meta; %zu eval "
+          "and %zu unsupported skipped, %zu rejected by PCRE2)", TG_VERSION, sock, in->loaded,
+          in->loaded_regex, in->loaded_meta, in->skipped_eval, in->skipped_unsupported,
+          in->rejected);
+
+    int rc = smfi_main();
+
+    /* Stopped: let open sessions finish their message (bounded). */
+    for (int i = 0; i < 300 && cb_active() > 0; i++) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    char sum[1024];
+    stats_summary(sum, sizeof sum);
+    tglog(LOG_NOTICE, "stopping (%d sessions still open); counters: %s", cb_active(), sum);
+    if (pidfile)
+        unlink(pidfile);
+    free(pidfile);
+    return rc == MI_SUCCESS ? 0 : 1;
+}
