@@ -424,6 +424,8 @@ static void log_message(SMFICTX *ctx, const conn_t *c, const mctx_t *m,
                   rules_category_name(v->category), rules_action_name(v->action));
     if (v->limits)
         tg_buf_printf(&b, " limits=0x%x", v->limits);
+    if (v->reply)
+        tg_buf_printf(&b, " reply=\"%s\"", v->reply);
     if (c->st->cfg->log_hits && v->nhits) {
         tg_buf_adds(&b, " hits=");
         for (size_t i = 0; i < v->nhits; i++)

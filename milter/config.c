@@ -272,6 +272,15 @@ static int set_key(cfgctx_t *x, const char *key, const char *v)
     } else if (!tg_strcasecmp(key, "SPFTimeout")) {
         if (parse_uint(x, key, v, 1, 60, &n) < 0) return -1;
         c->spf_timeout = (int)n;
+    } else if (!tg_strcasecmp(key, "SPFTestZone")) {
+        char *text, ferr[512];
+        if (tg_read_file(v, &text, NULL, ferr, sizeof ferr) < 0)
+            return bad(x, "SPFTestZone: %s", ferr);
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+            if (*l && *l != '#')
+                push(&c->spf_zone, &c->nspf_zone, l);
+        free(text);
     } else if (!tg_strcasecmp(key, "AuthservID")) {
         set_str(&c->authserv_id, v);
     } else if (!tg_strcasecmp(key, "SpamHeaders")) {
@@ -418,6 +427,9 @@ void config_free(config_t *c)
     for (size_t i = 0; i < c->ndaemon_dirs; i++)
         free(c->daemon_dirs[i].name);
     free(c->daemon_dirs);
+    for (size_t i = 0; i < c->nspf_zone; i++)
+        free(c->spf_zone[i]);
+    free(c->spf_zone);
     free(c->authserv_id);
     free(c->subject_prefix);
     free(c->redis_url);

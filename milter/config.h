@@ -26,6 +26,9 @@
  *   OnError           accept|tempfail: what an internal error does [tempfail]
  *   SPF               yes|no [yes]
  *   SPFTimeout        seconds per DNS query for SPF [5]
+ *   SPFTestZone       FILE of "domain TXT|A|AAAA|MX data" lines: SPF answers
+ *                     from these records only, never from DNS (for tests, like
+ *                     OpenDKIM's TestDNSData) [none]
  *   AuthservID        the authserv-id of Authentication-Results [host name]
  *   SpamHeaders       all|spam|none: X-Spam-Status/Score on every message,
  *                     on tagged ones only, or never [all]
@@ -90,6 +93,8 @@ typedef struct config {
     int on_error_accept;      /* OnError accept (else tempfail) */
     int spf;
     int spf_timeout;
+    char **spf_zone;          /* SPFTestZone records, or NULL */
+    size_t nspf_zone;
     char *authserv_id;
     config_headers_t spam_headers;
     char *subject_prefix;

@@ -196,7 +196,7 @@ int main(int argc, char **argv)
         return 1;
     }
     tglog_open(cfg->syslog_facility, foreground);
-    spf_init(cfg->spf_timeout);
+    spf_init(cfg->spf_timeout, (const char *const *)cfg->spf_zone, cfg->nspf_zone);
     stats_init();
     if (!foreground && daemon(0, 0) != 0) {
         fprintf(stderr, "tollgate: cannot detach: %s\n", strerror(errno));

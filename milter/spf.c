@@ -19,6 +19,8 @@ struct spf_ctx {
 };
 
 static pthread_key_t spf_key;
+static char **spf_zone;       /* SPFTestZone records, set once by spf_init */
+static size_t spf_nzone;
 static pthread_once_t spf_once = PTHREAD_ONCE_INIT;
 
 static void spf_key_free(void *p)
@@ -31,8 +33,14 @@ static void spf_make_key(void)
     pthread_key_create(&spf_key, spf_key_free);
 }
 
-void spf_init(int timeout_seconds)
+void spf_init(int timeout_seconds, const char *const *zone, size_t nzone)
 {
+    if (nzone) {
+        spf_zone = tg_calloc(nzone, sizeof *spf_zone);
+        for (size_t i = 0; i < nzone; i++)
+            spf_zone[i] = tg_strdup(zone[i]);
+        spf_nzone = nzone;
+    }
     char opt[64];
     snprintf(opt, sizeof opt, "timeout:%d attempts:2", timeout_seconds);
     setenv("RES_OPTIONS", opt, 1);
@@ -43,7 +51,10 @@ spf_ctx_t *spf_thread(void)
 {
     pthread_once(&spf_once, spf_make_key);
     spf_ctx_t *c = pthread_getspecific(spf_key);
-    if (!c) {
+    if (!c && spf_nzone) {
+        c = spf_new_zone((const char *const *)spf_zone, spf_nzone);
+        pthread_setspecific(spf_key, c);
+    } else if (!c) {
         c = tg_calloc(1, sizeof *c);
         c->server = SPF_server_new(SPF_DNS_CACHE, 0);
         if (!c->server)

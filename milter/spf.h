@@ -22,8 +22,10 @@ typedef struct spf_result {
     char identity[256];      /* domain checked: for Authentication-Results */
 } spf_result_t;
 
-/* Once, before any thread: DNS timeout per query in seconds. */
-void spf_init(int timeout_seconds);
+/* Once, before any thread: DNS timeout per query in seconds. With
+ * zone records (SPFTestZone), every thread's context answers from them
+ * instead of DNS; the records are copied. */
+void spf_init(int timeout_seconds, const char *const *zone, size_t nzone);
 /* The calling thread's resolver-backed context. Never NULL. */
 spf_ctx_t *spf_thread(void);
 
