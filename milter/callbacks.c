@@ -330,6 +330,22 @@ static int stats_action(rules_action_t a)
     }
 }
 
+/* Header values as the MTA expects them: with SMFIP_HDR_LEADSPC
+ * negotiated it sends and takes values with their leading space. */
+static int add_hdr(SMFICTX *ctx, const conn_t *c, int insert, const char *name,
+                   const char *value)
+{
+    tg_buf b;
+    tg_buf_init(&b);
+    if (c->pflags & SMFIP_HDR_LEADSPC)
+        tg_buf_addc(&b, ' ');
+    tg_buf_adds(&b, value);
+    int r = insert ? smfi_insheader(ctx, 0, (char *)name, b.s)
+                   : smfi_addheader(ctx, (char *)name, b.s);
+    tg_buf_free(&b);
+    return r == MI_SUCCESS ? 0 : -1;
+}
+
 /* Adds tollgate's headers and removes forged copies. 0, or -1 if the MTA
  * refused a change. */
 static int edit_headers(SMFICTX *ctx, const conn_t *c, const mctx_t *m,
@@ -348,31 +364,31 @@ static int edit_headers(SMFICTX *ctx, const conn_t *c, const mctx_t *m,
     tg_buf_init(&b);
     if (m->spf_done) {
         tag_auth_results(cfg->authserv_id, &m->spf, &b);
-        if (smfi_insheader(ctx, 0, "Authentication-Results", b.s) != MI_SUCCESS)
-            rc = -1;
+        rc |= add_hdr(ctx, c, 1, "Authentication-Results", b.s);
     }
     int spam = v->score >= v->required || v->action == RULES_TAG ||
                v->action == RULES_QUARANTINE;
     if (cfg->spam_headers == CONFIG_HDR_ALL ||
         (cfg->spam_headers == CONFIG_HDR_SPAM && spam)) {
-        if (spam && smfi_addheader(ctx, "X-Spam-Flag", "YES") != MI_SUCCESS)
-            rc = -1;
+        if (spam)
+            rc |= add_hdr(ctx, c, 0, "X-Spam-Flag", "YES");
         tg_buf_reset(&b);
         tag_spam_score(v, &b);
-        if (smfi_addheader(ctx, "X-Spam-Score", b.s) != MI_SUCCESS)
-            rc = -1;
+        rc |= add_hdr(ctx, c, 0, "X-Spam-Score", b.s);
         tg_buf_reset(&b);
         tag_spam_status(v, &b);
-        if (smfi_addheader(ctx, "X-Spam-Status", b.s) != MI_SUCCESS)
-            rc = -1;
+        rc |= add_hdr(ctx, c, 0, "X-Spam-Status", b.s);
     }
     if (v->action == RULES_TAG && cfg->subject_prefix && *cfg->subject_prefix) {
         tg_buf_reset(&b);
-        tg_buf_printf(&b, "%s %s", cfg->subject_prefix, m->subject ? m->subject : "");
-        int r = m->subject ? smfi_chgheader(ctx, "Subject", 1, b.s)
-                           : smfi_addheader(ctx, "Subject", b.s);
-        if (r != MI_SUCCESS)
-            rc = -1;
+        tg_buf_printf(&b, "%s%s %s", (c->pflags & SMFIP_HDR_LEADSPC) ? " " : "",
+                      cfg->subject_prefix, m->subject ? m->subject : "");
+        if (m->subject) {
+            if (smfi_chgheader(ctx, "Subject", 1, b.s) != MI_SUCCESS)
+                rc = -1;
+        } else {
+            rc |= add_hdr(ctx, c, 0, "Subject", b.s + ((c->pflags & SMFIP_HDR_LEADSPC) ? 1 : 0));
+        }
     }
     tg_buf_free(&b);
     return rc;
