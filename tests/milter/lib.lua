@@ -1,5 +1,7 @@
 -- Shared helpers for tollgate's miltertest scripts. The daemon is started by
 -- tests/integration/20_milter.sh; TG_SOCK names its socket.
+-- Header values the scripts compare start with a space: miltertest, like
+-- Postfix, negotiates SMFIP_HDR_LEADSPC, under which values keep it.
 SOCK = os.getenv("TG_SOCK")
 
 -- miltertest does not print a script's error message: say it first.

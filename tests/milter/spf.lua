@@ -7,14 +7,14 @@ local r = send(conn, "S1", "<a@spf-pass.test>", {"<rcpt@example.org>"},
                                  {"Authentication-Results", "other.example; spf=fail"}}), "hello\r\n")
 check(r == SMFIR_ACCEPT, "pass: accept")
 check(mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-      "mx.tollgate.test; spf=pass smtp.mailfrom=spf-pass.test"), "pass: A-R")
+      " mx.tollgate.test; spf=pass smtp.mailfrom=spf-pass.test"), "pass: A-R")
 check(mt.eom_check(conn, MT_HDRDELETE, "Authentication-Results"), "forged A-R not removed")
 mt.disconnect(conn)
 
 conn = session("203.0.113.66", "evil.example")
 r = send(conn, "S2", "<a@spf-fail.test>", {"<rcpt@example.org>"}, hdrs("spf fail"), "hello\r\n")
 check(mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-      "mx.tollgate.test; spf=fail smtp.mailfrom=spf-fail.test"), "fail: A-R")
+      " mx.tollgate.test; spf=fail smtp.mailfrom=spf-fail.test"), "fail: A-R")
 check(string.find(mt.getheader(conn, "X-Spam-Status", 0) or "", "TG_SPF_FAIL", 1, true),
       "fail: TG_SPF_FAIL did not hit")
 mt.disconnect(conn)
@@ -31,7 +31,7 @@ mt.disconnect(conn)
 conn = session("192.0.2.10", "mail.spf-pass.test")
 r = send(conn, "S4", "<>", {"<rcpt@example.org>"}, hdrs("bounce"), "hello\r\n")
 check(mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-      "mx.tollgate.test; spf=pass smtp.helo=mail.spf-pass.test"), "helo identity A-R")
+      " mx.tollgate.test; spf=pass smtp.helo=mail.spf-pass.test"), "helo identity A-R")
 mt.disconnect(conn)
 
 -- our own clients (InternalNetworks) are not SPF-checked
