@@ -220,6 +220,17 @@ EOF
         done || { _pf_err "PF_MAIN_CF_EXTRA rejected"; pf_stop; return 1; }
     fi
 
+    # Watchdog, started before anything else: whatever happens to the
+    # caller, the master named in the PID file is stopped after
+    # PF_MAX_LIFETIME seconds (the sink is bounded by its own timeout).
+    sh -c 'trap "kill \$s 2>/dev/null; exit 0" TERM
+           sleep "$1" & s=$!; wait $s
+           p=$(sed -n "1s/[^0-9]//gp" "$2" 2>/dev/null); [ -n "$p" ] || exit 0
+           kill -TERM "$p" 2>/dev/null; sleep 5; kill -KILL -- "-$p" 2>/dev/null' \
+        pf-watchdog "${PF_MAX_LIFETIME:-900}" "$PF_QUEUE/pid/master.pid" \
+        > /dev/null 2>&1 < /dev/null &
+    PF_WATCHDOG_PID=$!
+
     # The sink first, so that the first delivery does not have to wait for a
     # retry. It binds as root, then runs as nobody; timeout bounds its life.
     timeout "${PF_MAX_LIFETIME:-900}" smtp-sink -u nobody -t 30 \
@@ -275,13 +286,6 @@ EOF
         sleep 0.1
     done
 
-    # Watchdog: whatever happens to the caller, stop within PF_MAX_LIFETIME.
-    sh -c 'trap "kill \$s 2>/dev/null; exit 0" TERM
-           sleep "$1" & s=$!; wait $s
-           kill -TERM "$2" 2>/dev/null; sleep 5; kill -KILL -- "-$2" 2>/dev/null' \
-        pf-watchdog "${PF_MAX_LIFETIME:-900}" "$PF_MASTER_PID" \
-        > /dev/null 2>&1 < /dev/null &
-    PF_WATCHDOG_PID=$!
     return 0
 }
 
