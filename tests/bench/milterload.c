@@ -126,7 +126,7 @@
 #define SMFIP_NR_BODY 0x00080000u
 #define SMFIP_HDR_LEADSPC 0x00100000u
 
-/* What Postfix 3.7 offers with milter_protocol = 6 (MILTER8_V6_PROTO_MASK). */
+/* What Postfix 3.7 offers with milter_protocol = 6: 0x1FFFFF, every flag. */
 #define OFFER_PROTO                                                                        \
     (SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NORCPT | SMFIP_NOBODY |         \
      SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP |            \
@@ -647,6 +647,12 @@ static const char *macro_value(const char *name, const macro_ctx_t *m)
         return opt.client_ip;
     if (!strcmp(name, "{client_name}"))
         return opt.client_name;
+    if (!strcmp(name, "_")) {
+        static char u[300];
+        if (!u[0])
+            snprintf(u, sizeof u, "%s [%s]", opt.client_name, opt.client_ip);
+        return u;
+    }
     if (!strcmp(name, "i"))
         return m ? m->qid : NULL;
     if (!strcmp(name, "{auth_authen}") || !strcmp(name, "{auth_type}"))
@@ -659,11 +665,13 @@ static const char *macro_value(const char *name, const macro_ctx_t *m)
 }
 
 /* Postfix's defaults (milter_*_macros), with {client_addr} and {client_name}
- * added at connect. */
+ * added at connect. As with Postfix, "i" has no value at MAIL and RCPT (the
+ * queue file is opened after the first accepted recipient), and a list whose
+ * macros have no value (HELO's TLS macros) still sends an empty SMFIC_MACRO. */
 static const char *const default_macros[M_NCLASS] = {
-    [M_CONNECT] = "j {daemon_name} {daemon_addr} v {client_addr} {client_name}",
-    [M_HELO] = "",
-    [M_ENVFROM] = "i {auth_type} {auth_authen} {mail_addr}",
+    [M_CONNECT] = "j {daemon_name} {daemon_addr} v _ {client_addr} {client_name}",
+    [M_HELO] = "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
+    [M_ENVFROM] = "i {auth_type} {auth_authen} {auth_author} {mail_addr}",
     [M_ENVRCPT] = "i {rcpt_addr}",
     [M_DATA] = "i",
     [M_EOM] = "i",
@@ -671,7 +679,7 @@ static const char *const default_macros[M_NCLASS] = {
 };
 
 /* Queues SMFIC_MACRO for the event, with every macro of the class that has a
- * value (an empty list sends nothing). */
+ * value (an empty list sends nothing, a list without values an empty packet). */
 static int send_macros(conn_t *c, int cls, int event, const macro_ctx_t *m)
 {
     const char *list = c->symlist[cls] ? c->symlist[cls] : default_macros[cls];
@@ -891,7 +899,8 @@ static void conn_close(conn_t *c, int quit)
 {
     if (c->fd < 0)
         return;
-    if (quit) {
+    if (quit) { /* Postfix resets the transaction once more at disconnect */
+        cmd_end(c, cmd_begin(c, SMFIC_ABORT));
         size_t at = cmd_begin(c, SMFIC_QUIT);
         if (cmd_end(c, at) == 0)
             flush_out(c);
@@ -935,15 +944,17 @@ static int send_message(conn_t *c, const eml_t *e, msgres_t *res, double *lat)
     char qid[32], addr[1024];
     unsigned long q = atomic_fetch_add(&qid_seq, 1);
     snprintf(qid, sizeof qid, "%lX%05lX", (unsigned long)getpid() & 0xFFFFF, q);
-    macro_ctx_t m = {.qid = qid, .from = e->from, .rcpt = e->rcpt};
+    macro_ctx_t m = {.qid = NULL, .from = e->from, .rcpt = e->rcpt};
     *lat = -1;
     int r;
-    int l = snprintf(addr, sizeof addr, "<%s>", e->from);
+    /* MAIL argv: the address, then the client's ESMTP parameters */
+    int l = snprintf(addr, sizeof addr, "<%s>%cSIZE=%zu", e->from, '\0', e->size);
     if ((r = event(c, M_ENVFROM, SMFIC_MAIL, SMFIP_NOMAIL, SMFIP_NR_MAIL, &m, addr, (size_t)l + 1, res)) != R_CONTINUE)
         return r < 0 ? -1 : 0;
     l = snprintf(addr, sizeof addr, "<%s>", e->rcpt);
     if ((r = event(c, M_ENVRCPT, SMFIC_RCPT, SMFIP_NORCPT, SMFIP_NR_RCPT, &m, addr, (size_t)l + 1, res)) != R_CONTINUE)
         return r < 0 ? -1 : 0;
+    m.qid = qid;
     if ((r = event(c, M_DATA, SMFIC_DATA, SMFIP_NODATA, SMFIP_NR_DATA, &m, "", 0, res)) != R_CONTINUE)
         return r < 0 ? -1 : 0;
     if (!(c->pflags & SMFIP_NOHDRS)) {
