@@ -10,6 +10,8 @@
 BUILD    ?= build
 PREFIX   ?= /usr/local
 SYSCONFDIR ?= /etc/tollgate
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 DESTDIR  ?=
 SAN      ?=
 FUZZ_SECONDS ?= 60
@@ -126,6 +128,19 @@ install: all
 	install -m 0755 $(RULES_TOOL) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 deploy/rules/*.cf $(DESTDIR)$(PREFIX)/share/tollgate/rules/
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(PREFIX)/share/tollgate/postfix $(DESTDIR)$(PREFIX)/share/tollgate/sendmail \
+	    $(DESTDIR)$(SYSCONFDIR)
+	sed 's|/usr/local|$(PREFIX)|g' deploy/man/tollgate.8 > $(DESTDIR)$(MANDIR)/man8/tollgate.8
+	sed 's|/usr/local|$(PREFIX)|g' deploy/man/tollgate.conf.5 > $(DESTDIR)$(MANDIR)/man5/tollgate.conf.5
+	sed 's|/usr/local|$(PREFIX)|g' deploy/tollgate.service > $(DESTDIR)$(UNITDIR)/tollgate.service
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/tollgate.8 $(DESTDIR)$(MANDIR)/man5/tollgate.conf.5 \
+	    $(DESTDIR)$(UNITDIR)/tollgate.service
+	install -m 0644 deploy/postfix/main.cf.snippet $(DESTDIR)$(PREFIX)/share/tollgate/postfix/
+	install -m 0644 deploy/sendmail/tollgate.mc $(DESTDIR)$(PREFIX)/share/tollgate/sendmail/
+	sed 's|/usr/local|$(PREFIX)|g' deploy/tollgate.conf > $(DESTDIR)$(PREFIX)/share/tollgate/tollgate.conf.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/tollgate.conf || \
+	    install -m 0644 $(DESTDIR)$(PREFIX)/share/tollgate/tollgate.conf.example $(DESTDIR)$(SYSCONFDIR)/tollgate.conf
 
 clean:
 	rm -rf build build-asan build-fuzz

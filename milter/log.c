@@ -2,13 +2,19 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 static int tglog_stderr;
+static int tglog_syslog = 1;
 
 void tglog_open(int facility, int to_stderr)
 {
     tglog_stderr = to_stderr;
+    /* Under systemd, stderr already goes to the journal: a syslog copy
+     * would show every line twice. */
+    if (to_stderr && getenv("JOURNAL_STREAM"))
+        tglog_syslog = 0;
     openlog("tollgate", LOG_PID | LOG_NDELAY, facility);
 }
 
@@ -27,7 +33,8 @@ void tglog(int prio, const char *fmt, ...)
         gmtime_r(&ts.tv_sec, &tm);
         fprintf(stderr, "%02d:%02d:%02d.%03ld tollgate[%s]: %s\n", tm.tm_hour, tm.tm_min,
                 tm.tm_sec, ts.tv_nsec / 1000000, names[prio & 7], line);
-        syslog(prio, "%s", line);
+        if (tglog_syslog)
+            syslog(prio, "%s", line);
     } else {
         vsyslog(prio, fmt, ap);
     }
