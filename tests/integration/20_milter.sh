@@ -143,4 +143,20 @@ start_daemon && ok "daemon listens on $SOCK" || fail "unix start" "$(cat "$TMP/d
 run_lua actions
 stop_daemon
 [ $? -eq 0 ] && ok "unix: clean exit" || fail "unix exit" "nonzero"
+
+# privileges: binds as root, then runs as UserID; the socket belongs to it
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    write_conf "$SOCK"
+    sed -i "s|^PidFile .*|UserID nobody|" "$TMP/tollgate.conf"
+    chmod 755 "$TMP"
+    start_daemon && ok "daemon started as root with UserID nobody" || fail "userid start" "$(cat "$TMP/daemon.log")"
+    uid=$(awk '/^Uid:/ {print $2, $3}' "/proc/$DPID/status")
+    want=$(id -u nobody)
+    [ "$uid" = "$want $want" ] && ok "runs as nobody (real and effective uid $want)" || fail "uid" "Uid: $uid"
+    [ "$(stat -c %U "$TMP/tollgate.sock")" = nobody ] && ok "socket owned by nobody" ||
+        fail "socket owner" "$(stat -c %U "$TMP/tollgate.sock")"
+    run_lua actions
+    stop_daemon
+    [ $? -eq 0 ] && ok "UserID: clean exit" || fail "userid exit" "nonzero"
+fi
 finish
