@@ -38,7 +38,7 @@ RULES_LIB_OBJ := $(RULES_LIB_SRC:%.c=$(BUILD)/%.o)
 RULES_LIB     := $(BUILD)/librules.a
 RULES_TOOL    := $(BUILD)/tollgate-rules
 
-STATS_LIB_SRC := $(wildcard stats/*.c)
+STATS_LIB_SRC := $(filter-out stats/tollgate-stats.c,$(wildcard stats/*.c))
 STATS_LIB_OBJ := $(STATS_LIB_SRC:%.c=$(BUILD)/%.o)
 STATS_LIB     := $(BUILD)/libstats.a
 
@@ -46,7 +46,7 @@ MILTER_SRC := $(wildcard milter/*.c)
 MILTER_LIB_OBJ := $(filter-out $(BUILD)/milter/main.o,$(MILTER_SRC:%.c=$(BUILD)/%.o))
 MILTER_LIB := $(BUILD)/libmilterglue.a
 DAEMON     := $(BUILD)/tollgate
-DAEMON_LIBS := -lmilter -lspf2 $(PKG_LIBS) -lm
+DAEMON_LIBS := -lmilter -lspf2 -lhiredis $(PKG_LIBS) -lm
 
 TEST_SRC  := $(wildcard tests/check_*.c)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
