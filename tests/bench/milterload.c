@@ -7,7 +7,7 @@
  *              [--per-conn N] [--from ADDR] [--rcpt ADDR] [--client-ip IP]
  *              [--client-name NAME] [--helo NAME] [--auth USER]
  *              [--daemon-name NAME] [--tag-header NAME] [--timeout SECONDS]
- *              [--verdicts FILE] [--json] DIR
+ *              [--verdicts FILE] [--nagle] [--json] DIR
  *
  * Every *.eml of DIR is loaded once (a leading mbox "From " line is dropped,
  * as a submission program would) and replayed round robin over CONCURRENCY
@@ -28,6 +28,9 @@
  * (SMFIR_SETSYMLIST) replace the defaults. Output is buffered and flushed
  * before every read, so no-reply steps travel together like Postfix's
  * VSTREAM writes.
+ *
+ * TCP sockets get TCP_NODELAY (--nagle leaves it off, for comparison).
+ * --verdicts FILE writes "PATH ACTION" per file, from its first run.
  *
  * Latency is the time from sending the end of message (the flush that
  * carries SMFIC_BODYEOB) to the final reply. Messages are tallied by final
@@ -452,6 +455,7 @@ static struct {
     const char *from, *rcpt, *client_ip, *client_name, *helo, *auth, *daemon_name;
     const char *tag_header;
     int json;
+    int nagle; /* --nagle: leave TCP_NODELAY off, to show what it costs */
     int timeout_ms;
     const char *verdicts;
     const char *dir;
@@ -838,7 +842,7 @@ static int conn_open(conn_t *c)
     c->fd = socket(sock_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (c->fd < 0)
         return fail(c, E_CONNECT, "socket: %s", strerror(errno));
-    if (sock_family != AF_UNIX) {
+    if (sock_family != AF_UNIX && !opt.nagle) {
         int one = 1;
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
@@ -1159,7 +1163,7 @@ static void usage(const char *why)
             "usage: milterload -s unix:PATH|inet:PORT@HOST -c CONCURRENCY (-n COUNT | -t SECONDS)\n"
             "       [--per-conn N] [--from ADDR] [--rcpt ADDR] [--client-ip IP] [--client-name NAME]\n"
             "       [--helo NAME] [--auth USER] [--daemon-name NAME] [--tag-header NAME]\n"
-            "       [--timeout SECONDS] [--verdicts FILE] [--json] DIR\n");
+            "       [--timeout SECONDS] [--verdicts FILE] [--nagle] [--json] DIR\n");
     exit(2);
 }
 
@@ -1231,7 +1235,7 @@ static void parse_socket(const char *s)
 int main(int argc, char **argv)
 {
     enum { O_PERCONN = 256, O_FROM, O_RCPT, O_CIP, O_CNAME, O_HELO, O_AUTH, O_DNAME,
-           O_TAG, O_JSON, O_TIMEOUT, O_VERDICTS, O_HELP };
+           O_TAG, O_JSON, O_TIMEOUT, O_VERDICTS, O_NAGLE, O_HELP };
     static const struct option lo[] = {
         {"socket", required_argument, 0, 's'}, {"concurrency", required_argument, 0, 'c'},
         {"count", required_argument, 0, 'n'}, {"time", required_argument, 0, 't'},
@@ -1241,7 +1245,8 @@ int main(int argc, char **argv)
         {"auth", required_argument, 0, O_AUTH}, {"daemon-name", required_argument, 0, O_DNAME},
         {"tag-header", required_argument, 0, O_TAG}, {"json", no_argument, 0, O_JSON},
         {"timeout", required_argument, 0, O_TIMEOUT},
-        {"verdicts", required_argument, 0, O_VERDICTS}, {"help", no_argument, 0, O_HELP},
+        {"verdicts", required_argument, 0, O_VERDICTS}, {"nagle", no_argument, 0, O_NAGLE},
+        {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "s:c:n:t:", lo, NULL)) != -1) {
@@ -1262,6 +1267,7 @@ int main(int argc, char **argv)
         case O_JSON: opt.json = 1; break;
         case O_TIMEOUT: opt.timeout_ms = (int)(parse_dbl(optarg, "--timeout") * 1000); break;
         case O_VERDICTS: opt.verdicts = optarg; break;
+        case O_NAGLE: opt.nagle = 1; break;
         case O_HELP: usage(NULL); break;
         default: usage(NULL);
         }
