@@ -214,6 +214,8 @@ static void buf_reserve(buf_t *b, size_t more)
 
 static void buf_add(buf_t *b, const void *d, size_t n)
 {
+    if (!n)
+        return;
     buf_reserve(b, n);
     memcpy(b->p + b->len, d, n);
     b->len += n;
@@ -242,6 +244,28 @@ static void tally_add(tally_t *t, const char *name, unsigned long k)
     }
     t->name[t->len] = xstrdup(name);
     t->n[t->len++] = k;
+}
+
+static void tally_free(tally_t *t)
+{
+    for (size_t i = 0; i < t->len; i++)
+        free(t->name[i]);
+    free(t->name);
+    free(t->n);
+}
+
+/* Like tally_add(.., 1), but names beyond the first `cap` distinct ones are
+ * counted as "(other)". */
+static void tally_add_capped(tally_t *t, const char *name, size_t cap)
+{
+    if (t->len >= cap) {
+        size_t i = 0;
+        while (i < t->len && strcmp(t->name[i], name))
+            i++;
+        if (i == t->len)
+            name = "(other)";
+    }
+    tally_add(t, name, 1);
 }
 
 /* ---- the corpus ---------------------------------------------------------- */
@@ -488,6 +512,15 @@ typedef struct {
     double *lat;
     size_t nlat, latcap;
 } stats_t;
+
+static void stats_free(stats_t *s)
+{
+    tally_free(&s->hadd);
+    tally_free(&s->hchg);
+    tally_free(&s->hdel);
+    tally_free(&s->replies);
+    free(s->lat);
+}
 
 /* ---- one milter connection ----------------------------------------------- */
 
@@ -769,7 +802,7 @@ static int await_reply(conn_t *c, int event, msgres_t *res)
                 !isdigit((unsigned char)t[2]) || (t[3] != ' ' && t[3] != '-'))
                 return fail(c, E_PROTOCOL, "malformed SMFIR_REPLYCODE \"%.60s\"", t);
             res->action = reply_action_code(t);
-            tally_add(&c->st->replies, t, 1);
+            tally_add_capped(&c->st->replies, t, 100);
             return R_FINAL;
         }
         default:
@@ -1339,7 +1372,8 @@ int main(int argc, char **argv)
             all.nlat += s->nlat;
         }
     }
-    qsort(all.lat, all.nlat, sizeof *all.lat, cmp_dbl);
+    if (all.nlat)
+        qsort(all.lat, all.nlat, sizeof *all.lat, cmp_dbl);
     double mean = 0;
     for (size_t i = 0; i < all.nlat; i++)
         mean += all.lat[i];
@@ -1419,11 +1453,28 @@ int main(int argc, char **argv)
         if (fclose(f))
             die("%s: write error", opt.verdicts);
     }
-    if (errors || all.unanswered) {
-        if (!opt.json)
-            fprintf(stderr, "milterload: %lu errors, %lu messages without a valid reply\n",
-                    errors, all.unanswered);
-        return 1;
+    for (int i = 0; i < opt.concurrency; i++)
+        stats_free(&st[i]);
+    free(st);
+    free(th);
+    free(verdict);
+    for (size_t i = 0; i < ncorpus; i++) {
+        eml_t *e = &corpus[i];
+        for (size_t k = 0; k < e->nhdrs; k++) {
+            free(e->hdrs[k].name);
+            free(e->hdrs[k].value);
+        }
+        free(e->hdrs);
+        free(e->body);
+        free(e->from);
+        free(e->rcpt);
+        free(e->path);
     }
-    return 0;
+    free(corpus);
+    int bad = errors || all.unanswered;
+    if (bad && !opt.json)
+        fprintf(stderr, "milterload: %lu errors, %lu messages without a valid reply\n", errors,
+                all.unanswered);
+    stats_free(&all);
+    return bad ? 1 : 0;
 }
