@@ -262,14 +262,190 @@ static const char *tag_ws(const char *t)
     return NULL;
 }
 
-static int has_scheme(const char *u, size_t n)
+/* RFC 3986 pieces, HTML.pm's _parse_uri; a NULL ptr means undefined. */
+typedef struct uparts {
+    const char *scheme, *auth, *path, *query, *frag;
+    size_t sl, al, pl, ql, fl;
+} uparts;
+
+static void uri_split(const char *u, size_t n, uparts *p)
 {
+    memset(p, 0, sizeof *p);
     size_t i = 0;
-    if (!n || !((u[0] >= 'a' && u[0] <= 'z') || (u[0] >= 'A' && u[0] <= 'Z')))
-        return 0;
-    while (i < n && (is_alnum(u[i]) || u[i] == '+' || u[i] == '-' || u[i] == '.'))
+    while (i < n && u[i] != ':' && u[i] != '/' && u[i] != '?' && u[i] != '#')
         i++;
-    return i < n && u[i] == ':';
+    size_t pos = 0;
+    if (i > 0 && i < n && u[i] == ':') {
+        p->scheme = u;
+        p->sl = i;
+        pos = i + 1;
+    }
+    if (pos + 1 < n && u[pos] == '/' && u[pos + 1] == '/') {
+        size_t e = pos + 2;
+        while (e < n && u[e] != '/' && u[e] != '?' && u[e] != '#')
+            e++;
+        p->auth = u + pos + 2;
+        p->al = e - pos - 2;
+        pos = e;
+    }
+    size_t e = pos;
+    while (e < n && u[e] != '?' && u[e] != '#')
+        e++;
+    p->path = u + pos;
+    p->pl = e - pos;
+    pos = e;
+    if (pos < n && u[pos] == '?') {
+        e = pos + 1;
+        while (e < n && u[e] != '#')
+            e++;
+        p->query = u + pos + 1;
+        p->ql = e - pos - 1;
+        pos = e;
+    }
+    if (pos < n && u[pos] == '#') {
+        p->frag = u + pos + 1;
+        p->fl = n - pos - 1;
+    }
+}
+
+/* HTML.pm's _remove_dot_segments */
+static void remove_dots(const char *in, size_t n, tg_buf *out)
+{
+    tg_buf o;
+    tg_buf_init(&o);
+    size_t i = 0;
+    int lead = 0; /* a leading "./" or "../" became "/" */
+    if (n >= 2 && in[0] == '.' && in[1] == '/')
+        i = 2, lead = 1;
+    else if (n >= 3 && in[0] == '.' && in[1] == '.' && in[2] == '/')
+        i = 3, lead = 1;
+    tg_buf inb;
+    tg_buf_init(&inb);
+    if (lead)
+        tg_buf_addc(&inb, '/');
+    tg_buf_add(&inb, in + i, n - i);
+    const char *s = inb.s ? inb.s : "";
+    size_t len = inb.len, p = 0;
+    while (p < len && !(len - p == 1 && s[p] == '0')) {
+        if (s[p] == '/' && p + 1 < len && s[p + 1] == '.' &&
+            (p + 2 == len || s[p + 2] == '/')) {
+            p += 2; /* "/." -> "/" */
+            if (p == len) {
+                tg_buf_addc(&o, '/');
+                break;
+            }
+        } else if (s[p] == '/' && p + 2 < len && s[p + 1] == '.' && s[p + 2] == '.' &&
+                   (p + 3 == len || s[p + 3] == '/')) {
+            p += 3;
+            while (o.len && o.s[o.len - 1] != '/')
+                o.len--;
+            if (o.len)
+                o.len--;
+            if (o.s)
+                o.s[o.len] = '\0';
+            if (p == len) {
+                tg_buf_addc(&o, '/');
+                break;
+            }
+        } else {
+            size_t q = p;
+            if (s[q] == '/')
+                q++;
+            while (q < len && s[q] != '/')
+                q++;
+            tg_buf_add(&o, s + p, q - p);
+            p = q;
+        }
+    }
+    tg_buf_add(out, o.s ? o.s : "", o.len);
+    tg_buf_free(&o);
+    tg_buf_free(&inb);
+}
+
+/* HTML.pm's target_uri (non-strict): u resolved against base. */
+static void target_uri(const char *base, size_t bl, const char *u, size_t n,
+                       tg_buf *out)
+{
+    uparts r, b, t;
+    uri_split(u, n, &r);
+    uri_split(base, bl, &b);
+    memset(&t, 0, sizeof t);
+    if (r.scheme && b.scheme && r.sl == b.sl && memcmp(r.scheme, b.scheme, r.sl) == 0)
+        r.scheme = NULL;
+    tg_buf path;
+    tg_buf_init(&path);
+    if (r.scheme) {
+        t.scheme = r.scheme, t.sl = r.sl;
+        t.auth = r.auth, t.al = r.al;
+        remove_dots(r.path, r.pl, &path);
+        t.query = r.query, t.ql = r.ql;
+    } else {
+        if (r.auth) {
+            t.auth = r.auth, t.al = r.al;
+            remove_dots(r.path, r.pl, &path);
+            t.query = r.query, t.ql = r.ql;
+        } else {
+            if (r.pl == 0) {
+                tg_buf_add(&path, b.path ? b.path : "", b.pl);
+                if (r.query)
+                    t.query = r.query, t.ql = r.ql;
+                else
+                    t.query = b.query, t.ql = b.ql;
+            } else {
+                if (r.path[0] == '/') {
+                    remove_dots(r.path, r.pl, &path);
+                } else {
+                    tg_buf m;
+                    tg_buf_init(&m);
+                    if (b.auth && b.pl == 0) {
+                        tg_buf_addc(&m, '/');
+                    } else if (b.pl && memchr(b.path, '/', b.pl)) {
+                        size_t k = b.pl;
+                        while (k && b.path[k - 1] != '/')
+                            k--;
+                        tg_buf_add(&m, b.path, k);
+                    }
+                    tg_buf_add(&m, r.path, r.pl);
+                    remove_dots(m.s, m.len, &path);
+                    tg_buf_free(&m);
+                }
+                t.query = r.query, t.ql = r.ql;
+            }
+            t.auth = b.auth, t.al = b.al;
+        }
+        t.scheme = b.scheme, t.sl = b.sl;
+    }
+    if (t.scheme && t.sl) {
+        tg_buf_add(out, t.scheme, t.sl);
+        tg_buf_addc(out, ':');
+    } else if (t.auth) {
+        size_t k = 3;
+        if (t.al >= 3 && tg_strncasecmp(t.auth, "www", 3) == 0) {
+            while (k < t.al && t.auth[k] >= '0' && t.auth[k] <= '9')
+                k++;
+            if (k < t.al && t.auth[k] == '.')
+                tg_buf_adds(out, "http:");
+        } else if (t.al >= 3 && tg_strncasecmp(t.auth, "ftp", 3) == 0) {
+            while (k < t.al && t.auth[k] >= '0' && t.auth[k] <= '9')
+                k++;
+            if (k < t.al && t.auth[k] == '.')
+                tg_buf_adds(out, "ftp:");
+        }
+    }
+    if (t.auth) {
+        tg_buf_adds(out, "//");
+        tg_buf_add(out, t.auth, t.al);
+    }
+    tg_buf_add(out, path.s ? path.s : "", path.len);
+    if (t.query) {
+        tg_buf_addc(out, '?');
+        tg_buf_add(out, t.query, t.ql);
+    }
+    if (r.frag) {
+        tg_buf_addc(out, '#');
+        tg_buf_add(out, r.frag, r.fl);
+    }
+    tg_buf_free(&path);
 }
 
 static void push_uri(render_t *r, const char *u, size_t n)
@@ -282,29 +458,19 @@ static void push_uri(render_t *r, const char *u, size_t n)
         n = MAX_URI_LENGTH;
     if (n == 0 || !r->fn)
         return;
-    if (r->base.len == 0 || has_scheme(u, n)) {
+    if ((n >= 5 && tg_strncasecmp(u, "data:", 5) == 0) ||
+        (n >= 7 && tg_strncasecmp(u, "mailto:", 7) == 0) ||
+        (n >= 5 && tg_strncasecmp(u, "file:", 5) == 0) ||
+        (n >= 4 && tg_strncasecmp(u, "cid:", 4) == 0) ||
+        (n >= 4 && tg_strncasecmp(u, "tel:", 4) == 0)) {
         r->fn(r->ctx, u, n);
         return;
     }
-    /* relative to <base href>: scheme://authority/dir/ */
     tg_buf t;
     tg_buf_init(&t);
-    const char *b = r->base.s;
-    const char *colon = strchr(b, ':');
-    const char *auth_end = colon && colon[1] == '/' && colon[2] == '/'
-                               ? strchr(colon + 3, '/')
-                               : NULL;
-    if (n >= 2 && u[0] == '/' && u[1] == '/' && colon) {
-        tg_buf_add(&t, b, (size_t)(colon - b) + 1);
-    } else if (u[0] == '/' && auth_end) {
-        tg_buf_add(&t, b, (size_t)(auth_end - b));
-    } else if (u[0] == '/') {
-        tg_buf_add(&t, b, r->base.len - 1);
-    } else {
-        tg_buf_add(&t, b, r->base.len);
-    }
-    tg_buf_add(&t, u, n);
-    r->fn(r->ctx, t.s, t.len);
+    target_uri(r->base.s ? r->base.s : "", r->base.len, u, n, &t);
+    if (t.len) /* <iframe src=""> and the like */
+        r->fn(r->ctx, t.s, t.len);
     tg_buf_free(&t);
 }
 
@@ -341,6 +507,18 @@ static void tag_uris(render_t *r, const char *t, const attr_t *a, size_t na)
     } else if (!strcmp(t, "a") || !strcmp(t, "area") || !strcmp(t, "link")) {
         if ((v = attr_get_loose(a, na, "href")))
             push_uri(r, v->val.s, v->val.len);
+        if (!strcmp(t, "a") && r->fn) {
+            /* HTML.pm also records every <a> under its href as written
+             * (unresolved, "" without one) for the anchor text */
+            const attr_t *h = attr_get(a, na, "href");
+            const char *u = h ? h->val.s : "";
+            size_t ul = h ? h->val.len : 0;
+            while (ul && (is_space(*u) || (unsigned char)*u == 0xa0))
+                u++, ul--;
+            while (ul && (is_space(u[ul - 1]) || (unsigned char)u[ul - 1] == 0xa0))
+                ul--;
+            r->fn(r->ctx, u, ul < MAX_URI_LENGTH ? ul : MAX_URI_LENGTH);
+        }
         if ((v = attr_get(a, na, "data-saferedirecturl")))
             push_uri(r, v->val.s, v->val.len);
     } else if (!strcmp(t, "img") || !strcmp(t, "frame") || !strcmp(t, "iframe") ||
@@ -491,7 +669,9 @@ void html_render(const char *s, size_t n, tg_buf *text, html_uri_fn fn,
             continue;
         }
         size_t ne = ns;
-        while (ne < n && (is_alnum(s[ne]) || s[ne] == ':' || s[ne] == '-' || s[ne] == '_'))
+        /* HTML::Parser: a tag name runs to whitespace, '/' or '>' ("<a<br>" is
+         * one tag named "a<br") */
+        while (ne < n && !is_space(s[ne]) && s[ne] != '/' && s[ne] != '>')
             ne++;
         char tag[16];
         size_t tl = ne - ns < sizeof tag - 1 ? ne - ns : sizeof tag - 1;
@@ -553,8 +733,10 @@ void html_render(const char *s, size_t n, tg_buf *text, html_uri_fn fn,
                 na++;
         }
         if (p >= n) {
-            /* unterminated tag: the rest is text, as HTML::Parser does */
-            i = k + 1;
+            /* unterminated tag at the end: HTML::Parser drops it */
+            if (k > text_start)
+                push_text(&r, s + text_start, k - text_start);
+            text_start = n;
             break;
         }
         if (k > text_start)

@@ -402,8 +402,6 @@ static void uri_set_add(void *ctx, const char *u, size_t n)
     uri_set *us = ctx;
     if (n > MAX_URI_LENGTH)
         n = MAX_URI_LENGTH;
-    if (n == 0)
-        return;
     if ((us->list.n + 1) * 2 > us->nslots) {
         size_t ns = us->nslots ? us->nslots * 2 : 64;
         size_t *sl = tg_calloc(ns, sizeof *sl);
@@ -434,9 +432,39 @@ static void uri_set_add(void *ctx, const char *u, size_t n)
     span_add(us->m, &us->list, u, n);
 }
 
+/* Canonical variants of one text URI, kept until we know whether any of
+ * them has a valid domain (add_uri_detail_list with valid_domain). */
+typedef struct variants {
+    tg_buf store;
+    size_t *off, *len;
+    size_t n, cap, lcap;
+    int any_domain;
+} variants;
+
+static void variant_add(void *ctx, const char *u, size_t n)
+{
+    variants *v = ctx;
+    if (n > MAX_URI_LENGTH)
+        n = MAX_URI_LENGTH;
+    tg_grow(&v->off, &v->cap, v->n + 1, sizeof *v->off);
+    tg_grow(&v->len, &v->lcap, v->n + 1, sizeof *v->len);
+    v->off[v->n] = v->store.len;
+    v->len[v->n++] = n;
+    tg_buf_add(&v->store, u, n);
+    v->any_domain |= uri_has_domain(u, n);
+}
+
 static void uri_canon_add(void *ctx, const char *u, size_t n)
 {
-    uri_canonicalize(u, n, uri_set_add, ctx);
+    variants v;
+    memset(&v, 0, sizeof v);
+    uri_canonicalize(u, n, variant_add, &v);
+    if (v.any_domain)
+        for (size_t i = 0; i < v.n; i++)
+            uri_set_add(ctx, v.store.s + v.off[i], v.len[i]);
+    tg_buf_free(&v.store);
+    free(v.off);
+    free(v.len);
 }
 
 /* HTML URIs are collected first and canonicalised after the text ones. */

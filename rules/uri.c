@@ -3,6 +3,7 @@
 #endif
 #include "uri.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -84,23 +85,224 @@ static size_t known_scheme(const char *s, size_t n)
     return 0;
 }
 
+/* IANA top-level domains (the list SpamAssassin's 20_aux_tlds.cf gives
+ * util_rb_tld), sorted for bsearch. */
 static const char *const tlds[] = {
-    "aero", "app", "asia", "biz", "cat", "club", "com", "coop", "dev", "edu",
-    "gov", "info", "int", "io", "jobs", "link", "live", "mil", "mobi",
-    "museum", "name", "net", "online", "org", "pro", "shop", "site", "store",
-    "tech", "tel", "top", "travel", "xyz",
+    "aaa", "aarp", "abb", "abbott", "abbvie", "abc", "able", "abogado",
+    "abudhabi", "ac", "academy", "accenture", "accountant", "accountants",
+    "aco", "actor", "ad", "ads", "adult", "ae", "aeg", "aero", "aetna", "af",
+    "afl", "africa", "ag", "agakhan", "agency", "ai", "aig", "airbus",
+    "airforce", "airtel", "akdn", "al", "alibaba", "alipay", "allfinanz",
+    "allstate", "ally", "alsace", "alstom", "am", "amazon", "americanexpress",
+    "americanfamily", "amex", "amfam", "amica", "amsterdam", "analytics",
+    "android", "anquan", "anz", "ao", "aol", "apartments", "app", "apple",
+    "aq", "aquarelle", "ar", "arab", "aramco", "archi", "army", "arpa", "art",
+    "arte", "as", "asda", "asia", "associates", "at", "athleta", "attorney",
+    "au", "auction", "audi", "audible", "audio", "auspost", "author", "auto",
+    "autos", "avianca", "aw", "aws", "ax", "axa", "az", "azure", "ba", "baby",
+    "baidu", "banamex", "bananarepublic", "band", "bank", "bar", "barcelona",
+    "barclaycard", "barclays", "barefoot", "bargains", "baseball",
+    "basketball", "bauhaus", "bayern", "bb", "bbc", "bbt", "bbva", "bcg",
+    "bcn", "bd", "be", "beats", "beauty", "beer", "bentley", "berlin", "best",
+    "bestbuy", "bet", "bf", "bg", "bh", "bharti", "bi", "bible", "bid", "bike",
+    "bing", "bingo", "bio", "biz", "bj", "black", "blackfriday", "blockbuster",
+    "blog", "bloomberg", "blue", "bm", "bms", "bmw", "bn", "bnpparibas", "bo",
+    "boats", "boehringer", "bofa", "bom", "bond", "boo", "book", "booking",
+    "bosch", "bostik", "boston", "bot", "boutique", "box", "br", "bradesco",
+    "bridgestone", "broadway", "broker", "brother", "brussels", "bs", "bt",
+    "build", "builders", "business", "buy", "buzz", "bv", "bw", "by", "bz",
+    "bzh", "ca", "cab", "cafe", "cal", "call", "calvinklein", "cam", "camera",
+    "camp", "canon", "capetown", "capital", "capitalone", "car", "caravan",
+    "cards", "care", "career", "careers", "cars", "casa", "case", "cash",
+    "casino", "cat", "catering", "catholic", "cba", "cbn", "cbre", "cc", "cd",
+    "center", "ceo", "cern", "cf", "cfa", "cfd", "cg", "ch", "chanel",
+    "channel", "charity", "chase", "chat", "cheap", "chintai", "christmas",
+    "chrome", "church", "ci", "cipriani", "circle", "cisco", "citadel", "citi",
+    "citic", "city", "ck", "cl", "claims", "cleaning", "click", "clinic",
+    "clinique", "clothing", "cloud", "club", "clubmed", "cm", "cn", "co",
+    "coach", "codes", "coffee", "college", "cologne", "com", "comcast",
+    "commbank", "community", "company", "compare", "computer", "comsec",
+    "condos", "construction", "consulting", "contact", "contractors",
+    "cooking", "cool", "coop", "corsica", "country", "coupon", "coupons",
+    "courses", "cpa", "cr", "credit", "creditcard", "creditunion", "cricket",
+    "crown", "crs", "cruise", "cruises", "cu", "cuisinella", "cv", "cw", "cx",
+    "cy", "cymru", "cyou", "cz", "dabur", "dad", "dance", "data", "date",
+    "dating", "datsun", "day", "dclk", "dds", "de", "deal", "dealer", "deals",
+    "degree", "delivery", "dell", "deloitte", "delta", "democrat", "dental",
+    "dentist", "desi", "design", "dev", "dhl", "diamonds", "diet", "digital",
+    "direct", "directory", "discount", "discover", "dish", "diy", "dj", "dk",
+    "dm", "dnp", "do", "docs", "doctor", "dog", "domains", "dot", "download",
+    "drive", "dtv", "dubai", "dunlop", "dupont", "durban", "dvag", "dvr", "dz",
+    "earth", "eat", "ec", "eco", "edeka", "edu", "education", "ee", "eg",
+    "email", "emerck", "energy", "engineer", "engineering", "enterprises",
+    "epson", "equipment", "er", "ericsson", "erni", "es", "esq", "estate",
+    "et", "etisalat", "eu", "eurovision", "eus", "events", "exchange",
+    "expert", "exposed", "express", "extraspace", "fage", "fail", "fairwinds",
+    "faith", "family", "fan", "fans", "farm", "farmers", "fashion", "fast",
+    "fedex", "feedback", "ferrari", "ferrero", "fi", "fidelity", "fido",
+    "film", "final", "finance", "financial", "fire", "firestone", "firmdale",
+    "fish", "fishing", "fit", "fitness", "fj", "fk", "flickr", "flights",
+    "flir", "florist", "flowers", "fly", "fm", "fo", "foo", "food", "football",
+    "ford", "forex", "forsale", "forum", "foundation", "fox", "fr", "free",
+    "fresenius", "frl", "frogans", "frontier", "ftr", "fujitsu", "fun", "fund",
+    "furniture", "futbol", "fyi", "ga", "gal", "gallery", "gallo", "gallup",
+    "game", "games", "gap", "garden", "gay", "gb", "gbiz", "gd", "gdn", "ge",
+    "gea", "gent", "genting", "george", "gf", "gg", "ggee", "gh", "gi", "gift",
+    "gifts", "gives", "giving", "gl", "glass", "gle", "global", "globo", "gm",
+    "gmail", "gmbh", "gmo", "gmx", "gn", "godaddy", "gold", "goldpoint",
+    "golf", "goo", "goodyear", "goog", "google", "gop", "got", "gov", "gp",
+    "gq", "gr", "grainger", "graphics", "gratis", "green", "gripe", "grocery",
+    "group", "gs", "gt", "gu", "guardian", "gucci", "guge", "guide", "guitars",
+    "guru", "gw", "gy", "hair", "hamburg", "hangout", "haus", "hbo", "hdfc",
+    "hdfcbank", "health", "healthcare", "help", "helsinki", "here", "hermes",
+    "hiphop", "hisamitsu", "hitachi", "hiv", "hk", "hkt", "hm", "hn", "hockey",
+    "holdings", "holiday", "homedepot", "homegoods", "homes", "homesense",
+    "honda", "horse", "hospital", "host", "hosting", "hot", "hotels",
+    "hotmail", "house", "how", "hr", "hsbc", "ht", "hu", "hughes", "hyatt",
+    "hyundai", "ibm", "icbc", "ice", "icu", "id", "ie", "ieee", "ifm", "ikano",
+    "il", "im", "imamat", "imdb", "immo", "immobilien", "in", "inc",
+    "industries", "infiniti", "info", "ing", "ink", "institute", "insurance",
+    "insure", "int", "international", "intuit", "investments", "io",
+    "ipiranga", "iq", "ir", "irish", "is", "ismaili", "ist", "istanbul", "it",
+    "itau", "itv", "jaguar", "java", "jcb", "je", "jeep", "jetzt", "jewelry",
+    "jio", "jll", "jm", "jmp", "jnj", "jo", "jobs", "joburg", "jot", "joy",
+    "jp", "jpmorgan", "jprs", "juegos", "juniper", "kaufen", "kddi", "ke",
+    "kerryhotels", "kerrylogistics", "kerryproperties", "kfh", "kg", "kh",
+    "ki", "kia", "kids", "kim", "kindle", "kitchen", "kiwi", "km", "kn",
+    "koeln", "komatsu", "kosher", "kp", "kpmg", "kpn", "kr", "krd", "kred",
+    "kuokgroup", "kw", "ky", "kyoto", "kz", "la", "lacaixa", "lamborghini",
+    "lamer", "lancaster", "land", "landrover", "lanxess", "lasalle", "lat",
+    "latino", "latrobe", "law", "lawyer", "lb", "lc", "lds", "lease",
+    "leclerc", "lefrak", "legal", "lego", "lexus", "lgbt", "li", "lidl",
+    "life", "lifeinsurance", "lifestyle", "lighting", "like", "lilly",
+    "limited", "limo", "lincoln", "link", "lipsy", "live", "living", "lk",
+    "llc", "llp", "loan", "loans", "locker", "locus", "lol", "london", "lotte",
+    "lotto", "love", "lpl", "lplfinancial", "lr", "ls", "lt", "ltd", "ltda",
+    "lu", "lundbeck", "luxe", "luxury", "lv", "ly", "ma", "madrid", "maif",
+    "maison", "makeup", "man", "management", "mango", "map", "market",
+    "marketing", "markets", "marriott", "marshalls", "mattel", "mba", "mc",
+    "mckinsey", "md", "me", "med", "media", "meet", "melbourne", "meme",
+    "memorial", "men", "menu", "merckmsd", "mg", "mh", "miami", "microsoft",
+    "mil", "mini", "mint", "mit", "mitsubishi", "mk", "ml", "mlb", "mls", "mm",
+    "mma", "mn", "mo", "mobi", "mobile", "moda", "moe", "moi", "mom", "monash",
+    "money", "monster", "mormon", "mortgage", "moscow", "moto", "motorcycles",
+    "mov", "movie", "mp", "mq", "mr", "ms", "msd", "mt", "mtn", "mtr", "mu",
+    "museum", "music", "mv", "mw", "mx", "my", "mz", "na", "nab", "nagoya",
+    "name", "natura", "navy", "nba", "nc", "ne", "nec", "net", "netbank",
+    "netflix", "network", "neustar", "new", "news", "next", "nextdirect",
+    "nexus", "nf", "nfl", "ng", "ngo", "nhk", "ni", "nico", "nike", "nikon",
+    "ninja", "nissan", "nissay", "nl", "no", "nokia", "norton", "now",
+    "nowruz", "nowtv", "np", "nr", "nra", "nrw", "ntt", "nu", "nyc", "nz",
+    "obi", "observer", "office", "okinawa", "olayan", "olayangroup", "oldnavy",
+    "ollo", "om", "omega", "one", "ong", "onl", "online", "ooo", "open",
+    "oracle", "orange", "org", "organic", "origins", "osaka", "otsuka", "ott",
+    "ovh", "pa", "page", "panasonic", "paris", "pars", "partners", "parts",
+    "party", "pay", "pccw", "pe", "pet", "pf", "pfizer", "pg", "ph",
+    "pharmacy", "phd", "philips", "phone", "photo", "photography", "photos",
+    "physio", "pics", "pictet", "pictures", "pid", "pin", "ping", "pink",
+    "pioneer", "pizza", "pk", "pl", "place", "play", "playstation", "plumbing",
+    "plus", "pm", "pn", "pnc", "pohl", "poker", "politie", "porn", "post",
+    "pr", "pramerica", "praxi", "press", "prime", "pro", "prod", "productions",
+    "prof", "progressive", "promo", "properties", "property", "protection",
+    "pru", "prudential", "ps", "pt", "pub", "pw", "pwc", "py", "qa", "qpon",
+    "quebec", "quest", "racing", "radio", "re", "read", "realestate",
+    "realtor", "realty", "recipes", "red", "redstone", "redumbrella", "rehab",
+    "reise", "reisen", "reit", "reliance", "ren", "rent", "rentals", "repair",
+    "report", "republican", "rest", "restaurant", "review", "reviews",
+    "rexroth", "rich", "richardli", "ricoh", "ril", "rio", "rip", "ro",
+    "rocks", "rodeo", "rogers", "room", "rs", "rsvp", "ru", "rugby", "ruhr",
+    "run", "rw", "rwe", "ryukyu", "sa", "saarland", "safe", "safety", "sakura",
+    "sale", "salon", "samsclub", "samsung", "sandvik", "sandvikcoromant",
+    "sanofi", "sap", "sarl", "sas", "save", "saxo", "sb", "sbi", "sbs", "sc",
+    "sca", "scb", "schaeffler", "schmidt", "scholarships", "school", "schule",
+    "schwarz", "science", "scot", "sd", "se", "search", "seat", "secure",
+    "security", "seek", "select", "sener", "services", "seven", "sew", "sex",
+    "sexy", "sfr", "sg", "sh", "shangrila", "sharp", "shaw", "shell", "shia",
+    "shiksha", "shoes", "shop", "shopping", "shouji", "show", "si", "silk",
+    "sina", "singles", "site", "sj", "sk", "ski", "skin", "sky", "skype", "sl",
+    "sling", "sm", "smart", "smile", "sn", "sncf", "so", "soccer", "social",
+    "softbank", "software", "sohu", "solar", "solutions", "song", "sony",
+    "soy", "spa", "space", "sport", "spot", "sr", "srl", "ss", "st", "stada",
+    "staples", "star", "statebank", "statefarm", "stc", "stcgroup",
+    "stockholm", "storage", "store", "stream", "studio", "study", "style",
+    "su", "sucks", "supplies", "supply", "support", "surf", "surgery",
+    "suzuki", "sv", "swatch", "swiss", "sx", "sy", "sydney", "systems", "sz",
+    "tab", "taipei", "talk", "taobao", "target", "tatamotors", "tatar",
+    "tattoo", "tax", "taxi", "tc", "tci", "td", "tdk", "team", "tech",
+    "technology", "tel", "temasek", "tennis", "teva", "tf", "tg", "th", "thd",
+    "theater", "theatre", "tiaa", "tickets", "tienda", "tips", "tires",
+    "tirol", "tj", "tjmaxx", "tjx", "tk", "tkmaxx", "tl", "tm", "tmall", "tn",
+    "to", "today", "tokyo", "tools", "top", "toray", "toshiba", "total",
+    "tours", "town", "toyota", "toys", "tr", "trade", "trading", "training",
+    "travel", "travelers", "travelersinsurance", "trust", "trv", "tt", "tube",
+    "tui", "tunes", "tushu", "tv", "tvs", "tw", "tz", "ua", "ubank", "ubs",
+    "ug", "uk", "unicom", "university", "uno", "uol", "ups", "us", "uy", "uz",
+    "va", "vacations", "vana", "vanguard", "vc", "ve", "vegas", "ventures",
+    "verisign", "versicherung", "vet", "vg", "vi", "viajes", "video", "vig",
+    "viking", "villas", "vin", "vip", "virgin", "visa", "vision", "viva",
+    "vivo", "vlaanderen", "vn", "vodka", "volkswagen", "volvo", "vote",
+    "voting", "voto", "voyage", "vu", "wales", "walmart", "walter", "wang",
+    "wanggou", "watch", "watches", "weather", "weatherchannel", "webcam",
+    "weber", "website", "wed", "wedding", "weibo", "weir", "wf", "whoswho",
+    "wien", "wiki", "williamhill", "win", "windows", "wine", "winners", "wme",
+    "wolterskluwer", "woodside", "work", "works", "world", "wow", "ws", "wtc",
+    "wtf", "xbox", "xerox", "xfinity", "xihuan", "xin", "xn--11b4c3d",
+    "xn--1ck2e1b", "xn--1qqw23a", "xn--2scrj9c", "xn--30rr7y", "xn--3bst00m",
+    "xn--3ds443g", "xn--3e0b707e", "xn--3hcrj9c", "xn--3pxu8k", "xn--42c2d9a",
+    "xn--45br5cyl", "xn--45brj9c", "xn--45q11c", "xn--4dbrk0ce", "xn--4gbrim",
+    "xn--54b7fta0cc", "xn--55qw42g", "xn--55qx5d", "xn--5su34j936bgsg",
+    "xn--5tzm5g", "xn--6frz82g", "xn--6qq986b3xl", "xn--80adxhks",
+    "xn--80ao21a", "xn--80aqecdr1a", "xn--80asehdb", "xn--80aswg",
+    "xn--8y0a063a", "xn--90a3ac", "xn--90ae", "xn--90ais", "xn--9dbq2a",
+    "xn--9et52u", "xn--9krt00a", "xn--b4w605ferd", "xn--bck1b9a5dre4c",
+    "xn--c1avg", "xn--c2br7g", "xn--cck2b3b", "xn--cckwcxetd", "xn--cg4bki",
+    "xn--clchc0ea0b2g2a9gcd", "xn--czr694b", "xn--czrs0t", "xn--czru2d",
+    "xn--d1acj3b", "xn--d1alf", "xn--e1a4c", "xn--eckvdtc9d", "xn--efvy88h",
+    "xn--fct429k", "xn--fhbei", "xn--fiq228c5hs", "xn--fiq64b", "xn--fiqs8s",
+    "xn--fiqz9s", "xn--fjq720a", "xn--flw351e", "xn--fpcrj9c3d",
+    "xn--fzc2c9e2c", "xn--fzys8d69uvgm", "xn--g2xx48c", "xn--gckr3f0f",
+    "xn--gecrj9c", "xn--gk3at1e", "xn--h2breg3eve", "xn--h2brj9c",
+    "xn--h2brj9c8c", "xn--hxt814e", "xn--i1b6b1a6a2e", "xn--imr513n",
+    "xn--io0a7i", "xn--j1aef", "xn--j1amh", "xn--j6w193g", "xn--jlq480n2rg",
+    "xn--jvr189m", "xn--kcrx77d1x4a", "xn--kprw13d", "xn--kpry57d",
+    "xn--kput3i", "xn--l1acc", "xn--lgbbat1ad8j", "xn--mgb9awbf",
+    "xn--mgba3a3ejt", "xn--mgba3a4f16a", "xn--mgba7c0bbn0a", "xn--mgbaakc7dvf",
+    "xn--mgbaam7a8h", "xn--mgbab2bd", "xn--mgbah1a3hjkrd", "xn--mgbai9azgqp6j",
+    "xn--mgbayh7gpa", "xn--mgbbh1a", "xn--mgbbh1a71e", "xn--mgbc0a9azcg",
+    "xn--mgbca7dzdo", "xn--mgbcpq6gpa1a", "xn--mgberp4a5d4ar", "xn--mgbgu82a",
+    "xn--mgbi4ecexp", "xn--mgbpl2fh", "xn--mgbt3dhd", "xn--mgbtx2b",
+    "xn--mgbx4cd0ab", "xn--mix891f", "xn--mk1bu44c", "xn--mxtq1m",
+    "xn--ngbc5azd", "xn--ngbe9e0a", "xn--ngbrx", "xn--node", "xn--nqv7f",
+    "xn--nqv7fs00ema", "xn--nyqy26a", "xn--o3cw4h", "xn--ogbpf8fl",
+    "xn--otu796d", "xn--p1acf", "xn--p1ai", "xn--pgbs0dh", "xn--pssy2u",
+    "xn--q7ce6a", "xn--q9jyb4c", "xn--qcka1pmc", "xn--qxa6a", "xn--qxam",
+    "xn--rhqv96g", "xn--rovu88b", "xn--rvc1e0am3e", "xn--s9brj9c",
+    "xn--ses554g", "xn--t60b56a", "xn--tckwe", "xn--tiq49xqyj", "xn--unup4y",
+    "xn--vermgensberater-ctb", "xn--vermgensberatung-pwb", "xn--vhquv",
+    "xn--vuq861b", "xn--w4r85el8fhu5dnra", "xn--w4rs40l", "xn--wgbh1c",
+    "xn--wgbl6a", "xn--xhq521b", "xn--xkc2al3hye2a", "xn--xkc2dl3a5ee0h",
+    "xn--y9a3aq", "xn--yfro4i67o", "xn--ygbi2ammx", "xn--zfr164b", "xxx",
+    "xyz", "yachts", "yahoo", "yamaxun", "yandex", "ye", "yodobashi", "yoga",
+    "yokohama", "you", "youtube", "yt", "yun", "za", "zappos", "zara", "zero",
+    "zip", "zm", "zone", "zuerich", "zw",
 };
 
-/* 1 if [s, s+n) is a plausible TLD: a known generic one or two letters. */
+static int tld_cmp(const void *k, const void *e)
+{
+    return strcmp(k, *(const char *const *)e);
+}
+
+/* 1 if [s, s+n) is a valid TLD (any case). */
 static int tld_ok(const char *s, size_t n)
 {
-    if (n == 2 && ((lc(s[0]) >= 'a' && lc(s[0]) <= 'z') &&
-                   (lc(s[1]) >= 'a' && lc(s[1]) <= 'z')))
-        return 1;
-    for (size_t i = 0; i < sizeof tlds / sizeof *tlds; i++)
-        if (strlen(tlds[i]) == n && tg_strncasecmp(s, tlds[i], n) == 0)
-            return 1;
-    return 0;
+    char buf[32];
+    if (n == 0 || n >= sizeof buf)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)lc((unsigned char)s[i]);
+    buf[n] = '\0';
+    return bsearch(buf, tlds, sizeof tlds / sizeof *tlds, sizeof *tlds,
+                   tld_cmp) != NULL;
 }
 
 /* Host ends in a valid TLD and has at least two labels. */
@@ -116,7 +318,8 @@ static int host_ok(const char *h, size_t n)
     return tld_ok(h + i, n - i);
 }
 
-/* Schemeless: [a-z\d][a-z\d._-]{0,251}\.TLD \.? (:\d{1,5})? (/[^delim]+)? */
+/* Schemeless: [a-z\d][a-z\d._-]{0,251}\.TLD \.? (:\d{1,5})? (/[^delim]+)?
+ * followed by an end delimiter. Returns the length matched or 0. */
 static size_t schemeless(const char *s, size_t n)
 {
     if (!n || !((lc(s[0]) >= 'a' && lc(s[0]) <= 'z') || (s[0] >= '0' && s[0] <= '9')))
@@ -125,19 +328,23 @@ static size_t schemeless(const char *s, size_t n)
     while (i < n && i < 253 &&
            (is_word((unsigned char)s[i]) || s[i] == '.' || s[i] == '-'))
         i++;
-    /* the host must end in .TLD */
+    /* the host ends with .TLD, or with .TLD. */
     size_t he = i;
-    while (he > 0 && s[he - 1] == '.')
+    if (he > 0 && s[he - 1] == '.')
         he--;
-    if (!host_ok(s, he))
+    size_t d = he;
+    while (d > 0 && s[d - 1] != '.')
+        d--;
+    if (d < 2 || !tld_ok(s + d, he - d))
         return 0;
     size_t j = i;
     if (j < n && s[j] == ':') {
         size_t k = j + 1;
         while (k < n && k - j <= 5 && s[k] >= '0' && s[k] <= '9')
             k++;
-        if (k > j + 1)
-            j = k;
+        if (k == j + 1 || (k < n && s[k] >= '0' && s[k] <= '9'))
+            return 0;
+        j = k;
     }
     if (j < n && s[j] == '/') {
         size_t k = j + 1;
@@ -145,6 +352,7 @@ static size_t schemeless(const char *s, size_t n)
             k++;
         if (k > j + 1)
             return k; /* capped paths are taken as they are: keeps this linear */
+        return 0;
     }
     if (j < n && !end_delim((unsigned char)s[j]))
         return 0;
@@ -375,6 +583,90 @@ static int has_pct(const char *s, size_t n)
     return 0;
 }
 
+/* One octet of a dotted host: 0x.. hex, 0-prefixed octal, or decimal,
+ * normalised as Util::uri_list_canonicalize does. */
+static void octet(const char *s, size_t n, tg_buf *out)
+{
+    if (n > 2 && s[0] == '0' && lc((unsigned char)s[1]) == 'x') {
+        unsigned long long v = 0;
+        for (size_t i = 2; i < n && i < 18; i++)
+            v = v * 16 + (unsigned long long)hexv(s[i]);
+        tg_buf_printf(out, "%llu", v);
+        return;
+    }
+    size_t z = 0;
+    while (z < n && s[z] == '0')
+        z++;
+    /* s/^0+([1-3][0-7]{0,2}|[4-7][0-7]?)\b/oct/ */
+    if (z > 0 && z < n) {
+        size_t k = z, max = (s[z] >= '1' && s[z] <= '3') ? 3 : (s[z] >= '4' && s[z] <= '7') ? 2 : 0;
+        while (k < n && k - z < max && s[k] >= '0' && s[k] <= '7')
+            k++;
+        if (max && k == n) {
+            unsigned v = 0;
+            for (size_t i = z; i < k; i++)
+                v = v * 8 + (unsigned)(s[i] - '0');
+            tg_buf_printf(out, "%u", v);
+            return;
+        }
+    }
+    if (z == n) /* s/^0+// leaves nothing */
+        return;
+    tg_buf_add(out, s + z, n - z);
+}
+
+/* Dotted-quad of decimal/hex/octal parts, 0x-hex or decimal integer host:
+ * appends the plain IPv4 form to out and returns 1. */
+static int ip_variant(const char *h, size_t n, tg_buf *out)
+{
+    size_t parts = 0, st = 0;
+    int ok = n > 0;
+    for (size_t i = 0; i <= n && ok; i++) {
+        if (i == n || h[i] == '.') {
+            size_t l = i - st;
+            if (l == 0)
+                ok = 0;
+            else if (l > 2 && h[st] == '0' && lc((unsigned char)h[st + 1]) == 'x') {
+                for (size_t k = st + 2; k < i; k++)
+                    ok &= hexv(h[k]) >= 0;
+            } else {
+                for (size_t k = st; k < i; k++)
+                    ok &= h[k] >= '0' && h[k] <= '9';
+            }
+            parts++;
+            st = i + 1;
+        }
+    }
+    if (!ok)
+        return 0;
+    if (parts == 4) {
+        st = 0;
+        for (size_t i = 0; i <= n; i++)
+            if (i == n || h[i] == '.') {
+                octet(h + st, i - st, out);
+                if (i < n)
+                    tg_buf_addc(out, '.');
+                st = i + 1;
+            }
+        return 1;
+    }
+    if (parts != 1)
+        return 0;
+    unsigned long long v = 0;
+    if (n > 2 && h[0] == '0' && lc((unsigned char)h[1]) == 'x') {
+        size_t from = n - 2 > 8 ? n - 8 : 2; /* the last 4 octets */
+        for (size_t i = from; i < n; i++)
+            v = v * 16 + (unsigned long long)hexv(h[i]);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            v = v * 10 + (unsigned long long)(h[i] - '0');
+    }
+    v &= 0xffffffffull;
+    tg_buf_printf(out, "%llu.%llu.%llu.%llu", v >> 24, (v >> 16) & 255,
+                  (v >> 8) & 255, v & 255);
+    return 1;
+}
+
 static void canon(const char *u0, size_t n0, uri_fn fn, void *ctx, int depth)
 {
     tg_buf u, nu, t;
@@ -391,7 +683,8 @@ static void canon(const char *u0, size_t n0, uri_fn fn, void *ctx, int depth)
         en--;
     const char *s = u.s ? u.s + st : "";
     size_t n = en - st;
-    fn(ctx, u0, n0);
+    (void)n0;
+    fn(ctx, s, n); /* the original, after newline/CR/whitespace cleanup */
     if (n <= 1 || s[0] == '#' || s[0] == '?' || s[0] == '&' ||
         (s[0] == '/' && s[1] != '/'))
         goto out;
@@ -411,6 +704,42 @@ static void canon(const char *u0, size_t n0, uri_fn fn, void *ctx, int depth)
         }
         if (amp && amp > at + 1)
             fn(ctx, s, (size_t)(amp - s));
+        /* "%20" padding around the address */
+        if (memmem(s, n, "%20", 3)) {
+            size_t k = prefix_ci(s, n, "mailto:") ? 7 : 0;
+            while (k + 3 <= n && memcmp(s + k, "%20", 3) == 0)
+                k += 3;
+            size_t e = k;
+            while (e < n && s[e] != '@')
+                e++;
+            if (e < n && e > k) {
+                size_t f = e + 1;
+                while (f < n && s[f] != '?' && s[f] != '&' && s[f] != '%')
+                    f++;
+                if (f > e + 1) {
+                    tg_buf_adds(&t, "mailto:");
+                    tg_buf_add(&t, s + k, f - k);
+                    fn(ctx, t.s, t.len);
+                    tg_buf_reset(&t);
+                }
+            }
+        }
+        /* mailto:"Foo Bar" <foo.bar@example.com> */
+        {
+            size_t k = 0;
+            while (k < n && s[k] != '?' && s[k] != '&' && s[k] != '<')
+                k++;
+            if (k < n && s[k] == '<') {
+                const char *gt = memchr(s + k, '>', n - k);
+                const char *a2 = memchr(s + k, '@', n - k);
+                if (gt && a2 && a2 < gt && a2 > s + k + 1 && gt > a2 + 1) {
+                    tg_buf_adds(&t, "mailto:");
+                    tg_buf_add(&t, s + k + 1, (size_t)(gt - s) - k - 1);
+                    fn(ctx, t.s, t.len);
+                    tg_buf_reset(&t);
+                }
+            }
+        }
         goto out;
     }
     for (size_t i = 0; i < n; i++)
@@ -519,12 +848,6 @@ static void canon(const char *u0, size_t n0, uri_fn fn, void *ctx, int depth)
                 fn(ctx, t.s, t.len);
                 tg_buf_reset(&t);
             }
-            if (hstart > hs) { /* user@host: drop the user part */
-                tg_buf_add(&t, nu.s, hs);
-                tg_buf_add(&t, nu.s + hstart, nu.len - hstart);
-                fn(ctx, t.s, t.len);
-                tg_buf_reset(&t);
-            }
             size_t hx = he;
             while (hx > hstart && !((nu.s[hx - 1] >= '0' && nu.s[hx - 1] <= '9') ||
                                     (lc(nu.s[hx - 1]) >= 'a' && lc(nu.s[hx - 1]) <= 'z')))
@@ -532,6 +855,39 @@ static void canon(const char *u0, size_t n0, uri_fn fn, void *ctx, int depth)
             if (hx < he) { /* "http://example.biz!!!" */
                 tg_buf_add(&t, nu.s, hs);
                 tg_buf_add(&t, nu.s + hstart, hx - hstart);
+                tg_buf_add(&t, rest, rl);
+                fn(ctx, t.s, t.len);
+                tg_buf_reset(&t);
+            }
+            /* hosts that are IPv4 addresses in disguise */
+            if (ip_variant(nu.s + hstart, he - hstart, &t)) {
+                tg_buf v;
+                tg_buf_init(&v);
+                tg_buf_add(&v, nu.s, hs);
+                tg_buf_add(&v, t.s, t.len);
+                tg_buf_add(&v, rest, rl);
+                fn(ctx, v.s, v.len);
+                tg_buf_free(&v);
+                tg_buf_reset(&t);
+            }
+            /* http://foobar -> http://www.foobar.com, as Firefox does */
+            /* no port, an empty one or :80 */
+            size_t pd = 1;
+            while (rl && pd < rl && rest[pd] >= '0' && rest[pd] <= '9')
+                pd++;
+            int port80 = rl == 0 || rest[0] != ':' || pd == 1 ||
+                         (pd == 3 && rest[1] == '8' && rest[2] == '0');
+            size_t ls = hstart;
+            if (he - hstart > 4 && tg_strncasecmp(nu.s + hstart, "www.", 4) == 0)
+                ls += 4;
+            if (hs == 7 && hstart == hs && port80 && he > ls &&
+                !memchr(nu.s + ls, '.', he - ls) &&
+                !(he - hstart == 9 && tg_strncasecmp(nu.s + hstart, "localhost", 9) == 0)) {
+                tg_buf_add(&t, nu.s, hs);
+                tg_buf_adds(&t, "www.");
+                for (size_t k2 = ls; k2 < he; k2++)
+                    tg_buf_addc(&t, (char)lc((unsigned char)nu.s[k2]));
+                tg_buf_adds(&t, ".com");
                 tg_buf_add(&t, rest, rl);
                 fn(ctx, t.s, t.len);
                 tg_buf_reset(&t);
@@ -561,4 +917,124 @@ out:
 void uri_canonicalize(const char *u, size_t n, uri_fn fn, void *ctx)
 {
     canon(u, n, fn, ctx, 0);
+}
+
+/* Util::is_fqdn_valid on an ASCII host */
+static int fqdn_valid(const char *h, size_t n)
+{
+    while (n && h[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253)
+        return 0;
+    size_t labels = 1;
+    for (size_t i = 0; i < n; i++)
+        labels += h[i] == '.';
+    if (labels < 2)
+        return 0;
+    size_t i = 0, left = labels;
+    while (i <= n) {
+        size_t j = i;
+        while (j < n && h[j] != '.')
+            j++;
+        size_t l = j - i;
+        if (l < 1 || l > 63)
+            return 0;
+        for (size_t k = i; k < j; k++) {
+            int c = lc((unsigned char)h[k]);
+            int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                     (c == '-' && k != i && k != j - 1);
+            if (!ok || (c == '_' && left <= 2))
+                return 0;
+        }
+        left--;
+        i = j + 1;
+    }
+    return 1;
+}
+
+static int is_ipv4(const char *h, size_t n)
+{
+    int dots = 0, digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (h[i] == '.') {
+            if (!digits)
+                return 0;
+            dots++;
+            digits = 0;
+        } else if (h[i] >= '0' && h[i] <= '9') {
+            if (++digits > 3)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return dots == 3 && digits;
+}
+
+int uri_has_domain(const char *u, size_t n)
+{
+    if (prefix_ci(u, n, "javascript:") || prefix_ci(u, n, "cid:") ||
+        prefix_ci(u, n, "file:"))
+        return 0;
+    const char *h;
+    size_t hl;
+    if (prefix_ci(u, n, "mailto:")) {
+        const char *q = memchr(u, '?', n);
+        size_t e = q ? (size_t)(q - u) : n;
+        const char *at = memchr(u + 7, '@', e - 7);
+        if (!at)
+            return 0;
+        if (memchr(at + 1, '@', e - (size_t)(at + 1 - u)))
+            return 0;
+        h = at + 1;
+        hl = e - (size_t)(h - u);
+    } else {
+        size_t i = 0;
+        while (i < n && lc((unsigned char)u[i]) >= 'a' && lc((unsigned char)u[i]) <= 'z')
+            i++;
+        if (i > 0 && i < n && u[i] == ':') {
+            i++;
+            for (int k = 0; k < 2 && i < n && u[i] == '/'; k++)
+                i++;
+        } else {
+            i = 0;
+        }
+        size_t e = i;
+        while (e < n && u[e] != '/' && u[e] != '?' && u[e] != '#')
+            e++;
+        h = u + i;
+        hl = e - i;
+        const char *at = NULL;
+        for (size_t k = 0; k < hl; k++)
+            if (h[k] == '@')
+                at = h + k;
+        if (at) {
+            hl -= (size_t)(at + 1 - h);
+            h = at + 1;
+        }
+        size_t p = hl;
+        while (p > 0 && h[p - 1] >= '0' && h[p - 1] <= '9')
+            p--;
+        if (p > 0 && h[p - 1] == ':')
+            hl = p - 1;
+    }
+    for (size_t k = 0; k + 2 < hl; k++) { /* %-encoded printable: abort */
+        if (h[k] != '%')
+            continue;
+        int a = lc((unsigned char)h[k + 1]), b = lc((unsigned char)h[k + 2]);
+        int v = (a >= '0' && a <= '9' ? a - '0' : a >= 'a' && a <= 'f' ? a - 'a' + 10 : -100) * 16 +
+                (b >= '0' && b <= '9' ? b - '0' : b >= 'a' && b <= 'f' ? b - 'a' + 10 : -100);
+        if (v >= 0x21 && v <= 0x7e)
+            return 0;
+    }
+    if (is_ipv4(h, hl))
+        return 1;
+    if (!fqdn_valid(h, hl))
+        return 0;
+    while (hl && h[hl - 1] == '.')
+        hl--;
+    size_t d = hl;
+    while (d > 0 && h[d - 1] != '.')
+        d--;
+    return d > 0 && tld_ok(h + d, hl - d);
 }

@@ -20,4 +20,9 @@ void uri_from_text(const char *s, size_t n, uri_fn fn, void *ctx);
  * Duplicates are possible; the caller dedups. */
 void uri_canonicalize(const char *u, size_t n, uri_fn fn, void *ctx);
 
+/* 1 if a host (or mailto domain) can be taken from u and it is an IPv4
+ * address or a valid name under a known TLD (RegistryBoundaries::
+ * uri_to_domain). Text URIs are kept only if a variant has one. */
+int uri_has_domain(const char *u, size_t n);
+
 #endif
