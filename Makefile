@@ -53,6 +53,7 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/tests/check_tollgate
 
 BENCH_BIN := $(BUILD)/rules_bench
+MILTERLOAD := $(BUILD)/milterload
 
 BINS := $(RULES_TOOL) $(DAEMON)
 
@@ -101,7 +102,10 @@ $(TEST_BIN): $(TEST_OBJ) $(MILTER_LIB) $(STATS_LIB) $(RULES_LIB)
 $(BENCH_BIN): $(BUILD)/tests/bench/rules_bench.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-check-build: $(BINS) $(TEST_BIN)
+$(MILTERLOAD): $(BUILD)/tests/bench/milterload.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+check-build: $(BINS) $(TEST_BIN) $(MILTERLOAD)
 
 run: deps all
 	@sh deploy/run.sh $(BUILD)
@@ -116,7 +120,7 @@ test-only: check-build
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-only
 
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) $(MILTERLOAD)
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 fuzz:

@@ -29,6 +29,8 @@
 #include <libmilter/mfapi.h>
 
 #include "callbacks.h"
+#include "flush.h"
+#include "keys.h"
 #include "log.h"
 #include "spf.h"
 #include "state.h"
@@ -86,6 +88,11 @@ static void *reload_thread(void *arg)
             if (old && strcmp(old->cfg->socket, s->cfg->socket))
                 tglog(LOG_WARNING, "Socket changed to %s: takes effect at the next restart",
                       s->cfg->socket);
+            if (old && (strcmp(old->cfg->redis_url, s->cfg->redis_url) ||
+                        strcmp(old->cfg->spool_dir, s->cfg->spool_dir) ||
+                        strcmp(old->cfg->timezone, s->cfg->timezone)))
+                tglog(LOG_WARNING, "RedisURL, StatsSpoolDir or TimeZone changed: takes effect "
+                      "at the next restart");
             state_install(s);
             clock_gettime(CLOCK_MONOTONIC, &t1);
             const rules_info_t *in = rules_get_info(s->rules);
@@ -196,6 +203,10 @@ int main(int argc, char **argv)
         return 1;
     }
     tglog_open(cfg->syslog_facility, foreground);
+    if (keys_set_timezone(cfg->timezone) < 0) {
+        fprintf(stderr, "tollgate: unknown TimeZone %s\n", cfg->timezone);
+        return 1;
+    }
     spf_init(cfg->spf_timeout, (const char *const *)cfg->spf_zone, cfg->nspf_zone);
     stats_init();
     if (!foreground && daemon(0, 0) != 0) {
@@ -253,11 +264,26 @@ int main(int argc, char **argv)
         fprintf(pf, "%ld\n", (long)getpid());
         fclose(pf);
     }
+    int use_redis = cfg->redis_url && *cfg->redis_url;
+    if (use_redis) {
+        /* made as root, handed to the user the daemon is about to become */
+        if (mkdir(cfg->spool_dir, 0750) != 0 && errno != EEXIST) {
+            tglog(LOG_ERR, "StatsSpoolDir %s: %s", cfg->spool_dir, strerror(errno));
+            return 1;
+        }
+        if (cfg->user && getuid() == 0 && chown(cfg->spool_dir, uid, gid) != 0)
+            tglog(LOG_WARNING, "cannot chown %s: %s", cfg->spool_dir, strerror(errno));
+    }
     if (cfg->user && getuid() == 0) {
         if (initgroups(uname, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
             tglog(LOG_ERR, "cannot switch to user %s: %s", cfg->user, strerror(errno));
             return 1;
         }
+    }
+    if (use_redis && flush_start(cfg->redis_url, cfg->spool_dir, cfg->flush_interval, tglog,
+                                 err, sizeof err) < 0) {
+        tglog(LOG_ERR, "counters: %s", err);
+        return 1;
     }
     /* after state_install a reload may free st: keep what shutdown needs */
     char *pidfile = cfg->pidfile ? tg_strdup(cfg->pidfile) : NULL;
@@ -277,6 +303,7 @@ int main(int argc, char **argv)
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    flush_stop();   /* the last counters go to the spool, and to Redis if it answers */
     char sum[1024];
     stats_summary(sum, sizeof sum);
     tglog(LOG_NOTICE, "stopping (%d sessions still open); counters: %s", cb_active(), sum);

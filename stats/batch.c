@@ -47,6 +47,14 @@ batch_t *batch_new(const char *sender, uint64_t seq, int64_t watermark)
     return b;
 }
 
+void batch_seal(batch_t *b, const char *sender, uint64_t seq, int64_t watermark)
+{
+    free(b->sender);
+    b->sender = tg_strdup(sender);
+    b->seq = seq;
+    b->watermark = watermark;
+}
+
 void batch_free(batch_t *b)
 {
     if (!b)

@@ -19,6 +19,8 @@
 typedef struct batch batch_t;
 
 batch_t *batch_new(const char *sender, uint64_t seq, int64_t watermark);
+/* Stamps a batch that was filled before its number was known. */
+void batch_seal(batch_t *b, const char *sender, uint64_t seq, int64_t watermark);
 void batch_free(batch_t *b);
 
 /* Adds delta to key/field (merged with an earlier increment of the same

@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "keys.h"
 #include "util.h"
 
 typedef struct slot {
@@ -15,6 +17,11 @@ static tg_map *stats_tenants;   /* name -> index into stats_slots */
 static slot_t *stats_slots;     /* [0] is _all */
 static size_t stats_nslots, stats_cap;
 static tg_map *stats_rules;     /* rule -> index into stats_rule_hits_v */
+static int stats_pending_on;
+static batch_t *stats_pending;  /* increments not yet taken by the flusher */
+static time_t stats_bucket_t = -1; /* the second the bucket names are for */
+static char stats_h[11], stats_d[9], stats_m[7];
+static int64_t stats_exp_h, stats_exp_d, stats_exp_m;
 static uint64_t *stats_rule_v;
 static size_t stats_nrules, stats_rcap;
 
@@ -55,6 +62,48 @@ static void add(stats_counts_t *c, const stats_rec_t *r)
     c->action[r->action]++;
 }
 
+void stats_set_pending(int on)
+{
+    pthread_mutex_lock(&stats_mu);
+    stats_pending_on = on;
+    pthread_mutex_unlock(&stats_mu);
+}
+
+/* Caller holds stats_mu. Adds r's increments for one tenant (or _all). */
+static void fold(const stats_rec_t *r, const char *tenant)
+{
+    static const char kinds[3] = {'h', 'd', 'm'};
+    const char *buckets[3] = {stats_h, stats_d, stats_m};
+    const int64_t exps[3] = {stats_exp_h, stats_exp_d, stats_exp_m};
+    const char *dn = stats_dir_name(r->dir);
+    char key[256], f[64];
+    for (int k = 0; k < 3; k++) {
+        keys_counter(key, sizeof key, tenant, kinds[k], buckets[k]);
+        snprintf(f, sizeof f, "%s:msgs", dn);
+        batch_incr(stats_pending, key, f, 1);
+        snprintf(f, sizeof f, "%s:rcpts", dn);
+        batch_incr(stats_pending, key, f, r->rcpts);
+        snprintf(f, sizeof f, "%s:bytes", dn);
+        batch_incr(stats_pending, key, f, (int64_t)r->bytes);
+        snprintf(f, sizeof f, "%s:v:%s", dn, stats_verdict_name(r->verdict));
+        batch_incr(stats_pending, key, f, 1);
+        snprintf(f, sizeof f, "%s:a:%s", dn, stats_action_name(r->action));
+        batch_incr(stats_pending, key, f, 1);
+        batch_expire(stats_pending, key, exps[k]);
+    }
+    if (!r->nhits)
+        return;
+    int delivered = r->verdict == STATS_V_CLEAN || r->verdict == STATS_V_TAGGED;
+    for (int k = 1; k < 3 + delivered; k++) {
+        /* r:d, r:m and, for delivered mail, rd:m */
+        char kind = k == 1 ? 'd' : 'm';
+        keys_rules(key, sizeof key, tenant, kind, k == 1 ? stats_d : stats_m, k == 3);
+        for (size_t i = 0; i < r->nhits; i++)
+            batch_incr(stats_pending, key, r->hits[i], 1);
+        batch_expire(stats_pending, key, k == 1 ? stats_exp_d : stats_exp_m);
+    }
+}
+
 void stats_record(const stats_rec_t *r)
 {
     if (r->dir < 0 || r->dir >= STATS_NDIR || r->verdict < 0 ||
@@ -62,6 +111,25 @@ void stats_record(const stats_rec_t *r)
         return;
     stats_init();
     pthread_mutex_lock(&stats_mu);
+    if (stats_pending_on) {
+        time_t now = time(NULL);
+        if (now != stats_bucket_t) {
+            keys_hour(now, stats_h);
+            keys_day(now, stats_d);
+            keys_month(now, stats_m);
+            stats_exp_h = keys_expiry(now, 'h');
+            stats_exp_d = keys_expiry(now, 'd');
+            stats_exp_m = keys_expiry(now, 'm');
+            stats_bucket_t = now;
+        }
+        if (!stats_pending)
+            stats_pending = batch_new("pending", 0, 0);
+        fold(r, KEYS_ALL);
+        for (size_t i = 0; i < r->ntenants; i++) {
+            fold(r, r->tenants[i]);
+            batch_add_tenant(stats_pending, r->tenants[i]);
+        }
+    }
     add(&slot_for(NULL)->c[r->dir], r);
     for (size_t i = 0; i < r->ntenants; i++)
         add(&slot_for(r->tenants[i])->c[r->dir], r);
@@ -76,6 +144,19 @@ void stats_record(const stats_rec_t *r)
         stats_rule_v[idx]++;
     }
     pthread_mutex_unlock(&stats_mu);
+}
+
+batch_t *stats_take(int64_t *watermark)
+{
+    pthread_mutex_lock(&stats_mu);
+    batch_t *b = stats_pending;
+    stats_pending = NULL;
+    /* Records take their time under this mutex, so every record of an
+     * earlier second is in this batch or before; one of this second may
+     * still come after the take. */
+    *watermark = (int64_t)time(NULL) - 1;
+    pthread_mutex_unlock(&stats_mu);
+    return b;
 }
 
 stats_counts_t stats_get(const char *tenant, int dir)
@@ -129,6 +210,10 @@ void stats_shutdown(void)
     tg_map_free(stats_rules);
     free(stats_slots);
     free(stats_rule_v);
+    batch_free(stats_pending);
+    stats_pending = NULL;
+    stats_pending_on = 0;
+    stats_bucket_t = -1;
     stats_tenants = stats_rules = NULL;
     stats_slots = NULL;
     stats_rule_v = NULL;

@@ -1,10 +1,11 @@
 /*
  * stats — per-message counters, recorded in memory by message threads.
  *
- * stats_record never does I/O and holds one mutex for a few hundred
- * nanoseconds. This is the in-memory recorder; the Redis flusher, spool and
- * key schema (DESIGN.md "Counters in Redis") build on the same record.
- * stats knows nothing of rules internals: it receives a finished record.
+ * stats_record never does I/O and holds one mutex for a few microseconds:
+ * it adds the message to totals since start and, when counters go to
+ * Redis, to the pending batch (key schema in stats/README.md) that the
+ * flusher (flush.h) takes, spools and applies. stats knows nothing of
+ * rules internals: it receives a finished record.
  */
 #ifndef TG_STATS_H
 #define TG_STATS_H
@@ -39,8 +40,19 @@ typedef struct stats_counts {
     uint64_t action[STATS_NACTION];
 } stats_counts_t;
 
+#include "batch.h"
+
+/* Idempotent. With pending = 1 every record is also folded into the
+ * pending batch that stats_take hands to the flusher (only when counters
+ * go to Redis: otherwise they would pile up). */
 void stats_init(void);
+void stats_set_pending(int on);
+/* Records one message at the current time. No I/O. */
 void stats_record(const stats_rec_t *r);
+/* Takes the increments recorded since the last call (NULL if none): a
+ * batch to seal, owned by the caller. *watermark is the time up to which
+ * every record is in this batch or an earlier one. */
+batch_t *stats_take(int64_t *watermark);
 /* Totals for tenant (NULL = "_all") and direction since start. */
 stats_counts_t stats_get(const char *tenant, int dir);
 /* Hits of one rule since start (all directions). */
