@@ -287,6 +287,7 @@ int main(int argc, char **argv)
     }
     /* after state_install a reload may free st: keep what shutdown needs */
     char *pidfile = cfg->pidfile ? tg_strdup(cfg->pidfile) : NULL;
+    char *sockpath = path ? tg_strdup(path) : NULL;
     state_install(st);
     pthread_t rt;
     pthread_create(&rt, NULL, reload_thread, NULL);
@@ -310,5 +311,8 @@ int main(int argc, char **argv)
     if (pidfile)
         unlink(pidfile);
     free(pidfile);
+    if (sockpath)
+        unlink(sockpath);
+    free(sockpath);
     return rc == MI_SUCCESS ? 0 : 1;
 }

@@ -143,6 +143,7 @@ start_daemon && ok "daemon listens on $SOCK" || fail "unix start" "$(cat "$TMP/d
 run_lua actions
 stop_daemon
 [ $? -eq 0 ] && ok "unix: clean exit" || fail "unix exit" "nonzero"
+[ ! -e "$TMP/tollgate.sock" ] && ok "unix socket removed at exit" || fail "socket file" "left behind"
 
 # privileges: binds as root, then runs as UserID; the socket belongs to it
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
