@@ -308,6 +308,12 @@ int main(int argc, char **argv)
     char sum[1024];
     stats_summary(sum, sizeof sum);
     tglog(LOG_NOTICE, "stopping (%d sessions still open); counters: %s", cb_active(), sum);
+    if (use_redis) {
+        flush_stats_t fs = flush_get_stats();
+        tglog(LOG_NOTICE, "counter batches: spooled=%llu applied=%llu replayed=%llu pending=%zu",
+              (unsigned long long)fs.spooled, (unsigned long long)fs.applied,
+              (unsigned long long)fs.replays, fs.pending);
+    }
     if (pidfile)
         unlink(pidfile);
     free(pidfile);

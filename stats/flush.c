@@ -192,7 +192,12 @@ static void redis_round(void)
         if ((int64_t)seq <= applied) {
             time_t at = mark_get(seq);
             if (!at) {
-                mark_set(seq, now);   /* applied by an earlier run: wait too */
+                /* Redis has it already (an earlier run applied it, or the
+                 * file came back): a replay, skipped; delete after grace */
+                mark_set(seq, now);
+                pthread_mutex_lock(&fl_mu);
+                fl_status.replays++;
+                pthread_mutex_unlock(&fl_mu);
             } else if (now - at >= FLUSH_GRACE) {
                 spool_remove(fl_spool, seq);
                 mark_drop(seq);

@@ -34,7 +34,7 @@ void flush_stop(void);
 typedef struct flush_stats {
     uint64_t spooled;    /* batches written since start */
     uint64_t applied;    /* batches Redis applied since start */
-    uint64_t replays;    /* batches Redis already had (a no-op) */
+    uint64_t replays;    /* batches Redis already had: skipped (a no-op) */
     size_t pending;      /* batch files waiting now */
     int redis_up;
 } flush_stats_t;

@@ -1,0 +1,209 @@
+/* batch: the spool file format and the Lua apply against a real
+ * redis-server started here on a loopback port (no mocks). */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "keys.h"
+
+static pid_t redis_pid;
+static int redis_port;
+
+static void redis_up(void)
+{
+    redis_port = 32000 + getpid() % 1000;
+    char port[16];
+    snprintf(port, sizeof port, "%d", redis_port);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile",
+               "/dev/null", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        redisContext *rc = redisConnect("127.0.0.1", redis_port);
+        if (rc && !rc->err) {
+            redisReply *r = redisCommand(rc, "PING");
+            int up = r && r->type == REDIS_REPLY_STATUS;
+            freeReplyObject(r);
+            redisFree(rc);
+            if (up)
+                return;
+        } else {
+            redisFree(rc);
+        }
+        usleep(50000);
+    }
+    ck_abort_msg("redis-server did not start (is it installed?)");
+}
+
+static void redis_down(void)
+{
+    kill(redis_pid, SIGTERM);
+    waitpid(redis_pid, NULL, 0);
+}
+
+static long long hget(redisContext *rc, const char *key, const char *field)
+{
+    redisReply *r = redisCommand(rc, "HGET %s %s", key, field);
+    long long v = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+START_TEST(apply_is_exactly_once_and_validated)
+{
+    redis_up();
+    redisContext *rc = redisConnect("127.0.0.1", redis_port);
+    ck_assert(rc && !rc->err);
+    char err[256];
+    const char *K = "tg:v1:c:_all:m:202611";
+    batch_t *b = batch_new("mx1:aa", 1, 1000);
+    batch_incr(b, K, "in:msgs", 5);
+    batch_incr(b, K, "in:msgs", 2); /* merged */
+    batch_incr(b, "tg:v1:r:_all:m:202611", "RULE_A", 3);
+    batch_expire(b, K, 1900000000);
+    batch_add_tenant(b, "acme");
+    ck_assert_uint_eq(batch_nincr(b), 2);
+    ck_assert_int_eq(batch_apply(rc, b, err, sizeof err), 1);
+    ck_assert_int_eq(batch_apply(rc, b, err, sizeof err), 0); /* replay: no-op */
+    ck_assert_int_eq(hget(rc, K, "in:msgs"), 7);
+    ck_assert_int_eq(hget(rc, "tg:v1:seq", "mx1:aa"), 1);
+    ck_assert_int_eq(hget(rc, "tg:v1:wm", "mx1:aa"), 1000);
+    ck_assert_int_eq(batch_applied_seq(rc, "mx1:aa", err, sizeof err), 1);
+    ck_assert_int_eq(batch_applied_seq(rc, "nobody", err, sizeof err), 0);
+    redisReply *r = redisCommand(rc, "EXPIRETIME %s", K);
+    ck_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1900000000);
+    freeReplyObject(r);
+
+    /* another sender keeps its own sequence */
+    batch_t *o = batch_new("mx2:bb", 1, 1000);
+    batch_incr(o, K, "in:msgs", 10);
+    ck_assert_int_eq(batch_apply(rc, o, err, sizeof err), 1);
+    ck_assert_int_eq(hget(rc, K, "in:msgs"), 17);
+
+    /* one bad item: nothing at all is written */
+    batch_t *bad = batch_new("mx1:aa", 2, 2000);
+    batch_incr(bad, K, "in:msgs", 100);
+    batch_incr(bad, "not:ours", "x", 1);
+    ck_assert_int_eq(batch_apply(rc, bad, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "bad increment not:ours"), "got %s", err);
+    ck_assert_int_eq(hget(rc, K, "in:msgs"), 17);
+    ck_assert_int_eq(hget(rc, "tg:v1:seq", "mx1:aa"), 1);
+
+    /* Redis lost its script cache (restart): EVAL fallback */
+    r = redisCommand(rc, "SCRIPT FLUSH");
+    freeReplyObject(r);
+    batch_t *c = batch_new("mx1:aa", 5, 3000); /* gaps are fine */
+    batch_incr(c, K, "in:msgs", 1);
+    ck_assert_int_eq(batch_apply(rc, c, err, sizeof err), 1);
+    ck_assert_int_eq(hget(rc, K, "in:msgs"), 18);
+    batch_t *old = batch_new("mx1:aa", 4, 2500); /* older than applied */
+    batch_incr(old, K, "in:msgs", 1000);
+    ck_assert_int_eq(batch_apply(rc, old, err, sizeof err), 0);
+    ck_assert_int_eq(hget(rc, K, "in:msgs"), 18);
+    batch_free(b);
+    batch_free(o);
+    batch_free(bad);
+    batch_free(c);
+    batch_free(old);
+    redisFree(rc);
+    redis_down();
+}
+END_TEST
+
+START_TEST(spool_file_round_trip)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/tg_batch_%d.tgb", (int)getpid());
+    batch_t *b = batch_new("mx1:aa", 42, 1795000000);
+    batch_incr(b, "tg:v1:c:acme:d:20261123", "out:bytes", 123456789012LL);
+    batch_incr(b, "tg:v1:c:acme:d:20261123", "out:msgs", -1);
+    batch_expire(b, "tg:v1:c:acme:d:20261123", 1830000000);
+    batch_add_tenant(b, "acme");
+    char err[256];
+    ck_assert_int_eq(batch_write(b, path, err, sizeof err), 0);
+    batch_t *r;
+    ck_assert_msg(batch_read(path, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(batch_sender(r), "mx1:aa");
+    ck_assert_uint_eq(batch_seq(r), 42);
+    ck_assert_int_eq(batch_watermark(r), 1795000000);
+    ck_assert_uint_eq(batch_nincr(r), 2);
+    batch_free(r);
+    /* a batch cut short by a crash is refused, not half-applied */
+    FILE *f = fopen(path, "r+");
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fclose(f);
+    ck_assert_int_eq(truncate(path, len - 4), 0);
+    ck_assert_int_eq(batch_read(path, &r, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "malformed or truncated"), "got %s", err);
+    /* spaces cannot sneak into the line format */
+    batch_t *w = batch_new("mx1:aa", 1, 1);
+    batch_incr(w, "tg:v1:c:a b:m:202611", "in:msgs", 1);
+    ck_assert_int_eq(batch_write(w, path, err, sizeof err), -1);
+    unlink(path);
+    batch_free(b);
+    batch_free(w);
+}
+END_TEST
+
+/* Bucket arithmetic in Europe/London across the DST changes of 2026
+ * (29 March 01:00 UTC, 25 October 01:00 UTC). */
+START_TEST(buckets_and_time_zones)
+{
+    ck_assert_int_eq(keys_set_timezone("Europe/London"), 0);
+    char h[11], d[9], m[7];
+    time_t t = 1774745999; /* 2026-03-29 00:59:59 UTC = 00:59:59 GMT */
+    keys_hour(t, h);
+    keys_day(t, d);
+    ck_assert_str_eq(h, "2026032900");
+    ck_assert_str_eq(d, "20260329");
+    t = 1774746000; /* 01:00 UTC = 02:00 BST */
+    keys_hour(t, h);
+    ck_assert_str_eq(h, "2026032901"); /* hours stay UTC */
+    t = 1774911600; /* 2026-03-30 23:00 UTC = 2026-03-31 00:00 BST */
+    keys_day(t, d);
+    ck_assert_str_eq(d, "20260331");
+    t = 1780268400; /* 2026-05-31 23:00 UTC = 2026-06-01 00:00 BST */
+    keys_month(t, m);
+    ck_assert_str_eq(m, "202606"); /* local month, not UTC's May */
+    /* the local day of 25 October 2026 has 25 hours */
+    time_t s = keys_month_start(2026, 10);
+    ck_assert_int_eq(s, 1790809200); /* 1 Oct 00:00 BST = 30 Sep 23:00 UTC */
+    ck_assert_int_eq(keys_month_start(2026, 11) - s, 31 * 86400 + 3600);
+    /* expiries from the start of each bucket */
+    t = 1795000000;
+    ck_assert_int_eq(keys_expiry(t, 'h'), (1795000000 - 1795000000 % 3600) + 40 * 86400);
+    ck_assert_int_eq(keys_expiry(keys_month_start(2026, 11) + 5, 'm'),
+                     keys_month_start(2031, 11));
+    char k[128];
+    keys_counter(k, sizeof k, "acme", 'd', "20261123");
+    ck_assert_str_eq(k, "tg:v1:c:acme:d:20261123");
+    keys_rules(k, sizeof k, "_all", 'm', "202611", 1);
+    ck_assert_str_eq(k, "tg:v1:rd:_all:m:202611");
+    ck_assert_int_eq(keys_set_timezone("Mars/Olympus"), -1);
+    ck_assert_int_eq(keys_set_timezone("UTC"), 0);
+    keys_day(1774911600, d);
+    ck_assert_str_eq(d, "20260330");
+}
+END_TEST
+
+Suite *batch_suite(void)
+{
+    Suite *s = suite_create("batch");
+    TCase *tc = tcase_create("redis");
+    tcase_add_test(tc, apply_is_exactly_once_and_validated);
+    tcase_add_test(tc, spool_file_round_trip);
+    tcase_add_test(tc, buckets_and_time_zones);
+    tcase_set_timeout(tc, 30);
+    suite_add_tcase(s, tc);
+    return s;
+}
