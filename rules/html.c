@@ -110,8 +110,9 @@ static int is_alnum(char c)
            (c >= '0' && c <= '9');
 }
 
-/* Decodes one reference at s[0] == '&'; returns bytes consumed or 0. */
-static size_t entity_at(const char *s, size_t n, tg_buf *out)
+/* Decodes one reference at s[0] == '&'; returns bytes consumed or 0.
+ * in_attr: a name without ';' followed by '=' stays ("?a=1&copy=2"). */
+static size_t entity_at(const char *s, size_t n, tg_buf *out, int in_attr)
 {
     if (n < 3)
         return 0;
@@ -146,7 +147,9 @@ static size_t entity_at(const char *s, size_t n, tg_buf *out)
     size_t i = 1;
     while (i < n && i < 10 && is_alnum(s[i]))
         i++;
-    if (i == 1 || i >= n || s[i] != ';')
+    /* "&reg " works without the ';' too (HTML::Parser), "&regard" not */
+    int semi = i < n && s[i] == ';';
+    if (i == 1 || (!semi && i < n && (is_alnum(s[i]) || (in_attr && s[i] == '='))))
         return 0;
     char name[12];
     memcpy(name, s + 1, i - 1);
@@ -157,10 +160,10 @@ static size_t entity_at(const char *s, size_t n, tg_buf *out)
         return 0;
     /* SpamAssassin turns &nbsp; into a plain space before parsing */
     put_utf8(out, e->cp == 160 ? ' ' : e->cp);
-    return i + 1;
+    return semi ? i + 1 : i;
 }
 
-void html_decode_entities(const char *s, size_t n, tg_buf *out)
+static void decode_entities(const char *s, size_t n, tg_buf *out, int in_attr)
 {
     size_t i = 0;
     while (i < n) {
@@ -169,7 +172,7 @@ void html_decode_entities(const char *s, size_t n, tg_buf *out)
         tg_buf_add(out, s + i, e - i);
         if (!amp)
             break;
-        size_t c = entity_at(s + e, n - e, out);
+        size_t c = entity_at(s + e, n - e, out, in_attr);
         if (c) {
             i = e + c;
         } else {
@@ -177,6 +180,11 @@ void html_decode_entities(const char *s, size_t n, tg_buf *out)
             i = e + 1;
         }
     }
+}
+
+void html_decode_entities(const char *s, size_t n, tg_buf *out)
+{
+    decode_entities(s, n, out, 0);
 }
 
 /* ---- renderer -------------------------------------------------------- */
@@ -725,7 +733,7 @@ void html_render(const char *s, size_t n, tg_buf *text, html_uri_fn fn,
                     ve = p;
                 }
                 if (a) {
-                    html_decode_entities(s + vs, ve - vs, &a->val);
+                    decode_entities(s + vs, ve - vs, &a->val, 1);
                     a->has_val = 1;
                 }
             }

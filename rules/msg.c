@@ -378,6 +378,66 @@ static size_t scan_cut(const char *s, size_t n, size_t max, const char *seps)
     return max;
 }
 
+static int has_8bit(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 1;
+    return 0;
+}
+
+/* 1 if the UTF-8 text has a code point above U+00FF. */
+static int has_wide(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0xc4)
+            return 1;
+    return 0;
+}
+
+/* UTF-8 U+0080..U+00FF back to single Latin-1 bytes, in place. */
+static void to_latin1(tg_buf *b)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < b->len; r++) {
+        unsigned char c = (unsigned char)b->s[r];
+        if ((c == 0xc2 || c == 0xc3) && r + 1 < b->len) {
+            b->s[w++] = (char)(((c & 0x03) << 6) | ((unsigned char)b->s[r + 1] & 0x3f));
+            r++;
+        } else {
+            b->s[w++] = (char)c;
+        }
+    }
+    b->len = w;
+    if (b->s)
+        b->s[w] = '\0';
+}
+
+/* Like scan_cut, but max and the 1024 slack count UTF-8 characters, as
+ * Perl does on the decoded text of a part. */
+static size_t scan_cut_chars(const char *s, size_t n, size_t max, const char *seps)
+{
+    size_t chars = 0, i = 0;
+    while (i < n && chars < max) {
+        chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+        i++;
+    }
+    while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
+        i++;
+    if (i >= n)
+        return n;
+    size_t at = i; /* byte offset of character number max */
+    for (const char *sp = seps; *sp; sp++) {
+        size_t c = 0;
+        for (size_t k = at; k < n && c <= 1024; k++) {
+            if (s[k] == *sp)
+                return k + 1;
+            c += ((unsigned char)s[k] & 0xc0) != 0x80;
+        }
+    }
+    return at;
+}
+
 /* URI dedup: open addressing over the arena-independent copies. */
 typedef struct uri_set {
     span_list list;
@@ -504,6 +564,10 @@ void msg_finish(msg_t *m)
     tg_buf_init(&part);
     tg_buf_init(&html_uris);
     span_list lines = {0}, raws = {0};
+    /* Perl keeps text that never held a character above U+00FF as Latin-1
+     * octets: ASCII HTML whose entities stay below U+0100 renders "&copy;"
+     * as byte A9 unless some part of the body was decoded text */
+    int any_wide = 0;
     for (size_t i = 0; i < nl; i++) {
         const mime_leaf_t *lf = mime_leaf_at(m->tree, i);
         msg_part_t *p = &m->parts[i];
@@ -528,12 +592,15 @@ void msg_finish(msg_t *m)
                 html_render(conv.s ? conv.s : "", conv.len, &part, html_uri_collect,
                             &html_uris);
                 tg_buf_free(&conv);
+                any_wide |= has_8bit(lf->decoded.ptr, lf->decoded.len) ||
+                            has_wide(part.s ? part.s : "", part.len);
             } else {
                 charset_to_utf8(lf->charset.ptr, lf->charset.len, lf->decoded.ptr,
                                 lf->decoded.len, &part, 0);
+                any_wide |= has_8bit(lf->decoded.ptr, lf->decoded.len);
             }
             tg_buf_add(&text, part.s ? part.s : "",
-                       scan_cut(part.s, part.len, BODY_PART_SCAN_SIZE, "\n "));
+                       scan_cut_chars(part.s, part.len, BODY_PART_SCAN_SIZE, "\n "));
         }
     }
     /* rawbody: text and message parts, not text/calendar; decoded bytes */
@@ -559,6 +626,8 @@ void msg_finish(msg_t *m)
         if (subj)
             tg_buf_add(&body, subj->ptr, subj->len);
         tg_buf_addc(&body, '\n');
+        if (!any_wide)
+            to_latin1(&text);
         collapse_ws(text.s ? text.s : "", text.len, &body);
         split_lines(m, &lines, body.s, body.len);
         tg_buf_free(&body);

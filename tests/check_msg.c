@@ -294,7 +294,9 @@ START_TEST(html_rendering)
     ck_assert_uint_eq(n, 6);
     ck_str(l[0], "html test\n");
     ck_str(l[2], "The Title\n");
-    ck_str(l[3], "Caf\xc3\xa9 & bar AB <tag>\n");
+    /* SpamAssassin (Perl) keeps text that never held a character above
+     * U+00FF as Latin-1 octets: &eacute; in ASCII HTML is byte E9 */
+    ck_str(l[3], "Caf\xe9 & bar AB <tag>\n");
     ck_str(l[4], "Second line click\n");
     char *t = body_text(m);
     ck_assert_ptr_null(strstr(t, "hidden script"));
