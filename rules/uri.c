@@ -359,7 +359,7 @@ static size_t schemeless(const char *s, size_t n)
     return j;
 }
 
-static void report_text_uri(const char *raw, size_t rl, int mail, int sc,
+static void report_text_uri(const char *raw, size_t rl, int mail,
                             uri_fn fn, void *ctx)
 {
     /* ')' ends the URI unless a '(' comes before it */
@@ -442,7 +442,6 @@ static void report_text_uri(const char *raw, size_t rl, int mail, int sc,
             tg_buf_add(&u, raw, rl);
         }
     }
-    (void)sc;
     if (prefix_ci(u.s, u.len, "mailto:")) {
         const char *at = memchr(u.s, '@', u.len);
         size_t hs = at ? (size_t)(at + 1 - u.s) : u.len;
@@ -487,7 +486,7 @@ void uri_from_text(const char *s, size_t n, uri_fn fn, void *ctx)
             while (e < n && e - i < URI_MAX && !end_delim((unsigned char)s[e]))
                 e++;
             if (e > i + k) {
-                report_text_uri(s + i, e - i, 0, 0, fn, ctx);
+                report_text_uri(s + i, e - i, 0, fn, ctx);
                 i = e;
                 continue;
             }
@@ -498,7 +497,7 @@ void uri_from_text(const char *s, size_t n, uri_fn fn, void *ctx)
             while (e < n && e - i < URI_MAX && !end_delim_email((unsigned char)s[e]))
                 e++;
             if (e > i + 7) {
-                report_text_uri(s + i, e - i, 1, 0, fn, ctx);
+                report_text_uri(s + i, e - i, 1, fn, ctx);
                 i = e;
                 continue;
             }
@@ -520,7 +519,7 @@ void uri_from_text(const char *s, size_t n, uri_fn fn, void *ctx)
                 while (e < n && e - a <= 251 && !end_delim_email((unsigned char)s[e]))
                     e++;
                 if (e > a + 1) {
-                    report_text_uri(s + i, e - i, 1, 0, fn, ctx);
+                    report_text_uri(s + i, e - i, 1, fn, ctx);
                     i = e;
                     continue;
                 }
@@ -529,7 +528,7 @@ void uri_from_text(const char *s, size_t n, uri_fn fn, void *ctx)
         if (i == 0 || sc_start_delim(prev)) {
             size_t e = schemeless(s + i, n - i);
             if (e) {
-                report_text_uri(s + i, e, 0, 1, fn, ctx);
+                report_text_uri(s + i, e, 0, fn, ctx);
                 i += e;
                 continue;
             }
@@ -683,7 +682,6 @@ static void canon(const char *u0, size_t n0, uri_fn fn, void *ctx, int depth)
         en--;
     const char *s = u.s ? u.s + st : "";
     size_t n = en - st;
-    (void)n0;
     fn(ctx, s, n); /* the original, after newline/CR/whitespace cleanup */
     if (n <= 1 || s[0] == '#' || s[0] == '?' || s[0] == '&' ||
         (s[0] == '/' && s[1] != '/'))
