@@ -288,8 +288,14 @@ static void collapse_ws(const char *s, size_t n, tg_buf *out)
     while (i < n) {
         size_t w = ws_len(u + i, n - i);
         if (!w) {
-            tg_buf_addc(out, s[i] == '\0' ? '\n' : s[i]);
-            i++;
+            size_t j = i + 1; /* copy the run of other bytes at once */
+            while (j < n && s[j] != '\0' && !ws_len(u + j, n - j))
+                j++;
+            if (s[i] == '\0')
+                tg_buf_addc(out, '\n');
+            else
+                tg_buf_add(out, s + i, j - i);
+            i = s[i] == '\0' ? i + 1 : j;
             continue;
         }
         size_t j = i, first_nl = (size_t)-1, last_nl = 0, nls = 0;

@@ -480,7 +480,8 @@ void uri_from_text(const char *s, size_t n, uri_fn fn, void *ctx)
             continue;
         }
         /* known scheme */
-        size_t k = known_scheme(s + i, n - i);
+        int c0 = lc(c);
+        size_t k = (c0 == 'h' || c0 == 'f' || c0 == 'w') ? known_scheme(s + i, n - i) : 0;
         if (k) {
             size_t e = i;
             while (e < n && e - i < URI_MAX && !end_delim((unsigned char)s[e]))
@@ -492,7 +493,7 @@ void uri_from_text(const char *s, size_t n, uri_fn fn, void *ctx)
             }
         }
         /* mail: mailto:... or local@domain */
-        if (prefix_ci(s + i, n - i, "mailto:")) {
+        if (c0 == 'm' && prefix_ci(s + i, n - i, "mailto:")) {
             size_t e = i + 7;
             while (e < n && e - i < URI_MAX && !end_delim_email((unsigned char)s[e]))
                 e++;
