@@ -102,6 +102,9 @@ $(TEST_BIN): $(TEST_OBJ) $(MILTER_LIB) $(STATS_LIB) $(RULES_LIB)
 $(BENCH_BIN): $(BUILD)/tests/bench/rules_bench.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+$(BUILD)/nullfilter: $(BUILD)/tests/bench/nullfilter.o $(MILTER_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lmilter
+
 $(MILTERLOAD): $(BUILD)/tests/bench/milterload.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
@@ -120,7 +123,7 @@ test-only: check-build
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-only
 
-bench: all $(BENCH_BIN) $(MILTERLOAD)
+bench: all $(BENCH_BIN) $(MILTERLOAD) $(BUILD)/nullfilter
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 fuzz:

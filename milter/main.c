@@ -13,8 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -32,6 +30,7 @@
 #include "flush.h"
 #include "keys.h"
 #include "log.h"
+#include "net.h"
 #include "spf.h"
 #include "state.h"
 #include "stats.h"
@@ -103,29 +102,6 @@ static void *reload_thread(void *arg)
         state_release(old);
     }
     return NULL;
-}
-
-/* libmilter's listening socket is not exposed; after smfi_opensocket it is
- * the one TCP socket in accept state. Linux copies TCP_NODELAY from a
- * listening socket to the sockets it accepts, so setting it here fixes the
- * Nagle stall between tollgate's header changes and its final reply. */
-static int set_nodelay_on_listener(void)
-{
-    int done = 0;
-    for (int fd = 3; fd < 1024; fd++) {
-        int acc = 0, one = 1;
-        socklen_t len = sizeof acc;
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 || !acc)
-            continue;
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
-            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
-            continue;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0)
-            done++;
-    }
-    return done;
 }
 
 static int lookup_user(const char *spec, uid_t *uid, gid_t *gid, char *name, size_t nlen,
@@ -252,7 +228,7 @@ int main(int argc, char **argv)
         }
         if (chown(path, ou, og) != 0)
             tglog(LOG_WARNING, "cannot chown %s: %s", path, strerror(errno));
-    } else if (set_nodelay_on_listener() == 0) {
+    } else if (net_nodelay_listeners() == 0) {
         tglog(LOG_WARNING, "could not set TCP_NODELAY on the listening socket");
     }
     if (cfg->pidfile) {

@@ -10,3 +10,6 @@ echo "== rule engine (reference matcher: PCRE2 JIT per rule), shipped rules"
 echo
 echo "== rule engine (reference matcher), SpamAssassin 4.0.1 stock rules + shipped rules"
 "$BUILD/rules_bench" -r 3 --rules /usr/share/spamassassin --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam"
+echo
+echo "== milter throughput (null filter vs tollgate), messages through the milter protocol"
+BUILD="$BUILD" sh tests/bench/milter_bench.sh

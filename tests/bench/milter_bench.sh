@@ -1,0 +1,83 @@
+#!/bin/sh
+# Milter throughput through the protocol, as an MTA uses it (issue 6):
+# the null filter (the ceiling: same libmilter, same no-reply flags), tollgate
+# with the shipped rules and with the SpamAssassin rules, over a unix socket
+# and TCP, at concurrency 1, 8 and 64, over the corpus. For each cell:
+# msgs/s, p50/p99 from EOM to reply, the filter process's own CPU per 1,000
+# messages (from /proc), and ratios to the null filter in the same run.
+# Figures, never pass/fail. BENCH_N (messages per cell, default 6000).
+set -u
+BUILD=${BUILD:-build}
+CORPUS=${TG_CORPUS:-../shared/corpus}
+N=${BENCH_N:-6000}
+TMP=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
+PID=
+trap 'kill -TERM $PID 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+PORT=$((33000 + $$ % 1000))
+TCK=$(getconf CLK_TCK)
+mkdir -p "$TMP/corpus"
+cp "$CORPUS"/ham/*.eml "$CORPUS"/spam/*.eml "$TMP/corpus/"
+
+conf() { # RULES...
+    {
+        echo "Rules $*"
+        echo "SPF no"
+        echo "LocalDomains example.org"
+    } > "$TMP/tollgate.conf"
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+start() { # KIND SOCKET
+    rm -f "$TMP/s.sock"
+    case $1 in
+        null) "$BUILD/nullfilter" "$2" > "$TMP/filter.log" 2>&1 & PID=$! ;;
+        *) "$BUILD/tollgate" -f -c "$TMP/tollgate.conf" -p "$2" > "$TMP/filter.log" 2>&1 & PID=$! ;;
+    esac
+    for i in $(seq 1 300); do
+        "$BUILD/milterload" -s "$2" -c 1 -n 1 "$TMP/corpus" > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "bench: filter did not start: $(tail -3 "$TMP/filter.log")" >&2
+    return 1
+}
+stop() { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; }
+json() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$TMP/out.json"; }
+
+printf '%-16s %-5s %4s %9s %8s %8s %10s %9s %9s\n' filter sock c msgs/s p50_ms p99_ms cpu_s/1k "x null" "cpu x"
+for kind in null shipped spamassassin; do
+    case $kind in
+        shipped) conf "$(pwd)/deploy/rules" ;;
+        spamassassin) conf /usr/share/spamassassin "$(pwd)/deploy/rules" ;;
+    esac
+    n=$N
+    [ $kind = spamassassin ] && n=$((N / 2))
+    for sock in unix tcp; do
+        s="unix:$TMP/s.sock"; [ $sock = tcp ] && s="inet:$PORT@127.0.0.1"
+        start $kind "$s" || continue
+        for c in 1 8 64; do
+            t0=$(cpu_ticks "$PID")
+            "$BUILD/milterload" -s "$s" -c "$c" -n "$n" --timeout 60 --json "$TMP/corpus" > "$TMP/out.json" 2>/dev/null
+            t1=$(cpu_ticks "$PID")
+            rate=$(json msgs_per_s); p50=$(json p50_ms); p99=$(json p99_ms); err=$(json errors)
+            cpu=$(awk -v a="$t0" -v b="$t1" -v t="$TCK" -v n="$n" 'BEGIN {printf "%.3f", (b - a) / t / n * 1000}')
+            key="$sock.$c"
+            if [ $kind = null ]; then
+                eval "NULL_RATE_$sock$c=$rate; NULL_CPU_$sock$c=$cpu"
+                ratio=1.00; cratio=1.00
+            else
+                eval "nr=\$NULL_RATE_$sock$c; nc=\$NULL_CPU_$sock$c"
+                ratio=$(awk -v a="$rate" -v b="$nr" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+                cratio=$(awk -v a="$cpu" -v b="$nc" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+            fi
+            printf '%-16s %-5s %4s %9s %8s %8s %10s %9s %9s%s\n' $kind $sock $c "$rate" "$p50" "$p99" "$cpu" "$ratio" "$cratio" \
+                "$([ "${err:-1}" = 0 ] || echo "  ERRORS: $err")"
+            eval "RATE_${kind}_$sock$c=$rate; CPU_${kind}_$sock$c=$cpu"
+        done
+        stop
+    done
+done
+echo
+for kind in shipped spamassassin; do
+    eval "r=\$RATE_${kind}_unix8; cpu=\$CPU_${kind}_unix8"
+    awk -v k="$kind" -v r="$r" -v c="$cpu" 'BEGIN {
+        if (r > 0) printf "month projection (%s rules, unix, c=8): 11.3 million messages take %.1f hours at %.0f msgs/s on this machine; the filter alone needs %.1f CPU-hours (%.2f ms per message)\n", k, 11.3e6 / r / 3600, r, 11.3e6 * c / 1000 / 3600, c }'
+done
