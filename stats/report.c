@@ -988,23 +988,30 @@ static void text_funnel(const report_t *r, tg_buf *b)
         col_s(b, 9, p);
         tg_buf_addc(b, '\n');
     }
-    tg_buf_adds(b, "Actions on incoming mail:");
+    tg_buf t;
+    tg_buf_init(&t);
+    tg_buf_adds(&t, "Actions on incoming mail:");
     static const char *const words[REPORT_NA] = {"accepted", "rejected", "discarded",
                                                  "quarantined", "tempfailed"};
     for (int a = 0; a < REPORT_NA; a++) {
         char n1[48], p[16];
         report_fmt_int(n1, sizeof n1, in->a[a]);
         fmt_share(p, sizeof p, in->a[a], in->msgs);
-        tg_buf_printf(b, "%s %s %s (%s)", a ? "," : "", words[a], n1, p);
+        tg_buf_printf(&t, "%s %s %s (%s)", a ? "," : "", words[a], n1, p);
     }
-    tg_buf_adds(b, "\n");
+    add_wrapped(b, t.s, "  ");
+    tg_buf_free(&t);
 }
 
 static void text_rules(const report_t *r, tg_buf *b, const char *title)
 {
     size_t n;
     rule_t *s = sorted_rules(r, &n);
-    tg_buf_printf(b, "%-36s%14s%20s%12s\n", title, "hits", "on delivered mail", "delivered");
+    int day = r->kind == REPORT_DAY;   /* hits on delivered mail are kept per month */
+    tg_buf_printf(b, "%-36s%14s", title, "hits");
+    if (!day)
+        tg_buf_printf(b, "%20s%12s", "on delivered mail", "delivered");
+    tg_buf_addc(b, '\n');
     if (n == 0)
         tg_buf_adds(b, "  (no rule hits recorded)\n");
     for (size_t i = 0; i < n; i++) {
@@ -1012,10 +1019,14 @@ static void text_rules(const report_t *r, tg_buf *b, const char *title)
         fmt_share(p, sizeof p, s[i].delivered, s[i].hits);
         tg_buf_printf(b, "  %-34s", s[i].name);
         col_n(b, 14, s[i].hits);
-        col_n(b, 20, s[i].delivered);
-        col_s(b, 12, p);
+        if (!day) {
+            col_n(b, 20, s[i].delivered);
+            col_s(b, 12, p);
+        }
         tg_buf_addc(b, '\n');
     }
+    if (day)
+        tg_buf_adds(b, "  (hits on delivered mail are counted per month: top-rules --month)\n");
     free(s);
 }
 
@@ -1577,8 +1588,8 @@ static double nice_ceil(double v)
     if (v <= 0)
         return 1;
     double p = pow(10, floor(log10(v)));
-    static const double steps[] = {1, 2, 2.5, 5, 10};
-    for (int i = 0; i < 5; i++)
+    static const double steps[] = {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10};
+    for (int i = 0; i < 11; i++)
         if (steps[i] * p >= v)
             return steps[i] * p;
     return 10 * p;
@@ -1792,6 +1803,7 @@ static const char html_css[] =
     "figure { margin: 2mm 0; break-inside: avoid; page-break-inside: avoid; }\n"
     "svg { display: block; max-width: 100%; height: auto; }\n"
     "section { break-inside: avoid-page; }\n"
+    "section.long { break-inside: auto; }\n"
     "tr { break-inside: avoid; page-break-inside: avoid; }\n"
     "thead { display: table-header-group; }\n"
     "@media print {\n"
@@ -1799,7 +1811,7 @@ static const char html_css[] =
     "  .lead { background: none; }\n"
     "  th { background: none; border-bottom: 1.5px solid #555555; }\n"
     "  h2 { break-after: avoid; page-break-after: avoid; }\n"
-    "  .pb { break-before: page; page-break-before: always; }\n"
+    "  section.long td, section.long th { padding: 0.45mm 2mm; font-size: 8.5pt; }\n"
     "  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }\n"
     "}\n";
 
@@ -1870,7 +1882,9 @@ static void html_month(const report_t *r, tg_buf *b)
     int c = report_complete(r, why, sizeof why);
     tg_buf_printf(b, "<p class=\"note\">Completeness: <span class=\"%s\">", c == 1 ? "ok" : "warn");
     report_xml_escape(b, why);
-    tg_buf_adds(b, "</span></p>\n");
+    tg_buf_adds(b, "</span>. Delivered to inboxes = clean + tagged verdicts. Days and months "
+                   "are local to the time zone above; hour buckets are UTC. Figures are "
+                   "service-wide totals of every milter host that writes to this Redis.</p>\n");
 
     /* traffic table */
     tg_buf_adds(b, "<section>\n<h2>Traffic</h2>\n<table>\n<thead><tr><th></th><th>messages</th>"
@@ -2021,7 +2035,7 @@ static void html_month(const report_t *r, tg_buf *b)
     }
 
     /* per day */
-    tg_buf_adds(b, "<section class=\"pb\">\n<h2>Per day</h2>\n<table>\n<thead><tr><th>date</th>"
+    tg_buf_adds(b, "<section class=\"long\">\n<h2>Per day</h2>\n<table>\n<thead><tr><th>date</th>"
                    "<th>incoming</th><th>delivered</th><th>share</th><th>spam</th>"
                    "<th>security</th><th>policy</th><th>outgoing</th><th>internal</th></tr>"
                    "</thead>\n<tbody>\n");
@@ -2049,10 +2063,7 @@ static void html_month(const report_t *r, tg_buf *b)
         tg_buf_adds(b, "</tr>\n");
     }
     tg_buf_adds(b, "</tbody>\n</table>\n</section>\n");
-    tg_buf_adds(b, "<p class=\"note\">Delivered to inboxes = clean + tagged verdicts. Days and "
-                   "months are local to the time zone above; hour buckets are UTC. Figures are "
-                   "service-wide totals of every milter host that writes to this Redis.</p>\n"
-                   "</body>\n</html>\n");
+    tg_buf_adds(b, "</body>\n</html>\n");
 }
 
 /* ------------------------------------------------------------ dispatch */
