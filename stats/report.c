@@ -396,7 +396,8 @@ int report_check(const report_t *r, char *err, size_t errlen)
             known |= !strcmp(r->tenants[i], r->tenant);
         if (!known) {
             char **names = tg_malloc((r->ntenants + 1) * sizeof *names);
-            memcpy(names, r->tenants, r->ntenants * sizeof *names);
+            if (r->tenants)
+                memcpy(names, r->tenants, r->ntenants * sizeof *names);
             qsort(names, r->ntenants, sizeof *names, cmp_str);
             tg_buf b;
             tg_buf_init(&b);
@@ -917,7 +918,8 @@ static int cmp_rule_delivered(const void *a, const void *b)
 static rule_t *sorted_rules(const report_t *r, size_t *n)
 {
     rule_t *s = tg_malloc((r->nrules + 1) * sizeof *s);
-    memcpy(s, r->rules, r->nrules * sizeof *s);
+    if (r->rules)
+        memcpy(s, r->rules, r->nrules * sizeof *s);
     qsort(s, r->nrules, sizeof *s, r->sort_delivered ? cmp_rule_delivered : cmp_rule_hits);
     *n = r->nrules < r->top ? r->nrules : r->top;
     return s;
@@ -935,7 +937,8 @@ static int cmp_trow(const void *a, const void *b)
 static trow_t *sorted_trows(const report_t *r)
 {
     trow_t *s = tg_malloc((r->ntrows + 1) * sizeof *s);
-    memcpy(s, r->trows, r->ntrows * sizeof *s);
+    if (r->trows)
+        memcpy(s, r->trows, r->ntrows * sizeof *s);
     qsort(s, r->ntrows, sizeof *s, cmp_trow);
     return s;
 }
