@@ -53,6 +53,7 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/tests/check_tollgate
 
 BENCH_BIN := $(BUILD)/rules_bench
+DIFFTEST  := $(BUILD)/difftest
 MILTERLOAD := $(BUILD)/milterload
 
 BINS := $(RULES_TOOL) $(DAEMON)
@@ -102,13 +103,20 @@ $(TEST_BIN): $(TEST_OBJ) $(MILTER_LIB) $(STATS_LIB) $(RULES_LIB)
 $(BENCH_BIN): $(BUILD)/tests/bench/rules_bench.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# the differential test of the fast matcher against the oracle (issue 3)
+$(DIFFTEST): $(BUILD)/tests/difftest.o $(RULES_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
 $(BUILD)/nullfilter: $(BUILD)/tests/bench/nullfilter.o $(MILTER_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmilter
+
+$(BUILD)/stats_bench: $(BUILD)/tests/bench/stats_bench.o $(STATS_LIB) $(RULES_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis -lm
 
 $(MILTERLOAD): $(BUILD)/tests/bench/milterload.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
-check-build: $(BINS) $(TEST_BIN) $(MILTERLOAD)
+check-build: $(BINS) $(TEST_BIN) $(MILTERLOAD) $(DIFFTEST)
 
 run: deps all
 	@sh deploy/run.sh $(BUILD)
@@ -123,7 +131,7 @@ test-only: check-build
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-only
 
-bench: all $(BENCH_BIN) $(MILTERLOAD) $(BUILD)/nullfilter
+bench: all $(BENCH_BIN) $(MILTERLOAD) $(BUILD)/nullfilter $(BUILD)/stats_bench
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 fuzz:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cf.h"
+#include "fast.h"
 #include "meta.h"
 #include "rx.h"
 #include "util.h"
@@ -39,6 +40,7 @@ typedef struct rule {
     unsigned local_mask;
     rx_t *re;
     meta_expr_t *meta;
+    int in_fast;              /* matched by rs->fast, not run_rule */
 } rule_t;
 
 typedef struct note {
@@ -58,6 +60,7 @@ struct rules {
     cf_thresholds_t thr;
     rules_options_t opts;
     tg_map *byname;
+    fast_t *fast;             /* NULL with the oracle matcher */
 };
 
 struct rules_scratch {
@@ -65,6 +68,7 @@ struct rules_scratch {
     tg_buf tmp;
     double *values;
     size_t nvalues;
+    fast_scratch_t *fast;     /* made on first use for rs->fast */
 };
 
 /* ---- building ---------------------------------------------------------- */
@@ -152,6 +156,7 @@ static void rules_destroy(rules_t *rs)
         rule_free(&rs->rules[i]);
     free(rs->rules);
     free(rs->meta_order);
+    fast_free(rs->fast);
     for (int k = 0; k < RULES_NOTE_KINDS; k++) {
         for (size_t i = 0; i < rs->nnotes[k]; i++) {
             free(rs->notes[k][i].where);
@@ -200,6 +205,8 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
         for (size_t i = 0; i < nn; i++)
             add_note(rs, k, notes[i].where, notes[i].what, cf_note_count(set, k, i));
     }
+    fast_rule_t *fr = NULL;    /* regex rules for the fast matcher */
+    size_t nfr = 0, frcap = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         cf_rule_t *c = cf_rule_at(set, i);
@@ -271,6 +278,13 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
             }
             rs->info.loaded_regex++;
             rs->info.jit += rx_is_jit(r->re);
+            tg_grow(&fr, &frcap, nfr + 1, sizeof *fr);
+            fr[nfr++] = (fast_rule_t){
+                .slot = rs->nrules - 1, .type = r->type, .header = r->header,
+                .hmode = r->hmode, .unset = r->unset, .negate = r->negate,
+                .pattern = c->pattern, .reflags = c->reflags,
+                .multiple = (r->tflags & CF_TF_MULTIPLE) != 0,
+                .maxhits = r->maxhits, .re = r->re, .name = r->name};
         }
         if (r->enabled)
             rs->info.loaded++;
@@ -289,6 +303,15 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
     }
     if (rc == 0)
         rc = order_metas(rs, err, errlen);
+    if (rc == 0 && rs->opts.matcher == RULES_MATCHER_FAST) {
+        fast_options_t fo = {rs->opts.cache_dir, rs->opts.match_limit,
+                             rs->opts.depth_limit};
+        rs->fast = fast_build(fr, nfr, &fo);
+        for (size_t k = 0; k < nfr; k++)
+            rs->rules[fr[k].slot].in_fast = 1;
+    }
+    rs->opts.cache_dir = NULL; /* borrowed for the build only */
+    free(fr);
     if (rc < 0) {
         rules_destroy(rs);
         return -1;
@@ -334,6 +357,8 @@ void rules_unref(rules_t *rs)
 }
 
 const rules_info_t *rules_get_info(const rules_t *rs) { return &rs->info; }
+const struct fast *rules_get_fast(const rules_t *rs) { return rs->fast; }
+struct fast_scratch *rules_scratch_get_fast(rules_scratch_t *sc) { return sc->fast; }
 size_t rules_count(const rules_t *rs) { return rs->nrules; }
 const char *rules_name(const rules_t *rs, size_t i) { return rs->rules[i].name; }
 
@@ -374,6 +399,7 @@ void rules_scratch_free(rules_scratch_t *sc)
     if (!sc)
         return;
     rx_scratch_free(sc->rx);
+    fast_scratch_free(sc->fast);
     tg_buf_free(&sc->tmp);
     free(sc->values);
     free(sc);
@@ -552,11 +578,17 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
     static const rules_env_t noenv;
     if (!env)
         env = &noenv;
+    if (rs->fast && !fast_scratch_fits(sc->fast, rs->fast)) {
+        fast_scratch_free(sc->fast);
+        sc->fast = fast_scratch_new(rs->fast);
+    }
     for (size_t i = 0; i < rs->nrules; i++) {
         const rule_t *r = &rs->rules[i];
-        values[i] = (r->enabled && r->type != CF_META)
+        values[i] = (r->enabled && r->type != CF_META && !(rs->fast && r->in_fast))
                         ? (double)run_rule(r, sc, m, env) : 0;
     }
+    if (rs->fast)
+        fast_match(rs->fast, sc->fast, sc->rx, m, env, values);
     for (size_t k = 0; k < rs->nmeta_order; k++) {
         size_t i = rs->meta_order[k];
         values[i] = meta_eval(rs->rules[i].meta, values);

@@ -84,9 +84,17 @@ typedef struct rules_verdict {
     rules_t *ruleset;         /* reference held by the verdict */
 } rules_verdict_t;
 
+typedef enum rules_matcher {
+    RULES_MATCHER_FAST = 0,     /* Vectorscan per field class (fast.h), the default */
+    RULES_MATCHER_ORACLE        /* PCRE2 per rule: the reference */
+} rules_matcher_t;
+
 typedef struct rules_options {
     unsigned long match_limit;  /* PCRE2 match limit per match, 0 = default */
     unsigned long depth_limit;  /* PCRE2 depth limit, 0 = default */
+    rules_matcher_t matcher;    /* both give identical values */
+    const char *cache_dir;      /* compiled-database cache (fast), NULL = none;
+                                   borrowed during rules_load only */
 } rules_options_t;
 
 /* What loading found, for `tollgate-rules check` and the daemon's log. */
@@ -130,6 +138,13 @@ long rules_find(const rules_t *rs, const char *name);
 
 rules_scratch_t *rules_scratch_new(const rules_t *rs);
 void rules_scratch_free(rules_scratch_t *sc);
+
+/* The fast matcher of a ruleset (NULL with the oracle) and a scratch's
+ * own fast scratch (NULL until first used), for the benchmark and tools. */
+struct fast;
+struct fast_scratch;
+const struct fast *rules_get_fast(const rules_t *rs);
+struct fast_scratch *rules_scratch_get_fast(rules_scratch_t *sc);
 
 /* Fills values[rules_count()] with each rule's value: 0 not hit, the hit
  * count, or a meta's value. The message must be finished. */

@@ -1,0 +1,134 @@
+/*
+ * fast — the fast matching core: every regex rule of a ruleset grouped by
+ * the string it reads (its "class": rendered body lines, rawbody chunks,
+ * the URI list, the full message, one header name + mode, mimeheader
+ * name + mode, each envelope string, attachment names/types), each class
+ * compiled into one Vectorscan (Hyperscan API) block-mode database that is
+ * scanned once per string with HS_FLAG_SINGLEMATCH.
+ *
+ * Each rule takes one of three paths, chosen when the ruleset is built:
+ *   FAST_EXACT      Vectorscan compiles the pattern with the same meaning
+ *                   as PCRE2 (rx.c): a report is the hit.
+ *   FAST_PREFILTER  compiled with HS_FLAG_PREFILTER (a superset of the
+ *                   matches); each candidate string is confirmed with the
+ *                   rule's PCRE2 code (rx_count).
+ *   FAST_PCRE       not in the database (Vectorscan rejects it, it would
+ *                   fold case differently, it compiles pathologically
+ *                   slowly, or its prefilter fires on ordinary text):
+ *                   PCRE2 over every string of the class, as the oracle.
+ * `tflags multiple` rules always count with PCRE2, on the strings where
+ * the database reported them (or on every string on the PCRE path).
+ *
+ * The result is by construction the oracle's (rules.c run_rule): same
+ * per-string semantics, same //g counting, same !~ and [if-unset:].
+ *
+ * Ownership: a fast_t is immutable after fast_build and may be shared by
+ * threads; it borrows every rx_t and string of its fast_rule_t inputs
+ * except where noted (rules.c keeps them alive longer than the fast_t).
+ * Each thread matches with its own fast_scratch_t (Vectorscan scratch
+ * cloned from the fast_t's prototype, candidate lists, counters).
+ */
+#ifndef TG_FAST_H
+#define TG_FAST_H
+
+#include <stddef.h>
+
+#include "msg.h"
+#include "rules.h"
+#include "rx.h"
+
+typedef struct fast fast_t;
+typedef struct fast_scratch fast_scratch_t;
+
+enum { FAST_EXACT = 0, FAST_PREFILTER = 1, FAST_PCRE = 2, FAST_NPATHS = 3 };
+
+/* One regex rule handed to fast_build. Strings are copied; re is borrowed
+ * and must outlive the fast_t. */
+typedef struct fast_rule {
+    size_t slot;            /* index into the values[] array */
+    int type;               /* cf_type_t: a regex rule type */
+    const char *header;     /* header / mimeheader name, else NULL */
+    int hmode;              /* msg_hmode_t */
+    const char *unset;      /* [if-unset:] value or NULL */
+    int negate;             /* !~ */
+    const char *pattern;    /* source as written (ReplaceTags applied) */
+    unsigned reflags;       /* CF_RE_* */
+    int multiple;           /* tflags multiple */
+    unsigned maxhits;       /* 0 = all (multiple only) */
+    const rx_t *re;         /* the rule's PCRE2 code (borrowed) */
+    const char *name;       /* for reports; copied */
+} fast_rule_t;
+
+typedef struct fast_options {
+    const char *cache_dir;       /* compiled databases cache, NULL = none */
+    unsigned long match_limit;   /* as rules_options_t */
+    unsigned long depth_limit;
+} fast_options_t;
+
+/* What building did, for tools and the benchmark. */
+typedef struct fast_build_info {
+    size_t rules;                /* regex rules handled */
+    size_t classes;
+    size_t databases;
+    size_t path[FAST_NPATHS];    /* rules per path */
+    size_t multiple;             /* rules counted with PCRE2 (tflags multiple) */
+    size_t slow_compile;         /* routed to PCRE2: compile too slow */
+    size_t always_firing;        /* routed to PCRE2: prefilter fires on text */
+    size_t latin1_fold;          /* not exact: /i with bytes >= 0x80 */
+    size_t nested_repeat;        /* routed to PCRE2: (a+)+ shapes (limits) */
+    size_t cache_hits, cache_misses, cache_errors;
+    size_t db_bytes;             /* total serialized database size */
+    double compile_seconds;      /* wall time in fast_build */
+} fast_build_info_t;
+
+/* Builds the matcher. Never fails: a pattern Vectorscan cannot take runs
+ * on the PCRE path; a failing cache is ignored (counted in cache_errors). */
+fast_t *fast_build(const fast_rule_t *rules, size_t n, const fast_options_t *opts);
+void fast_free(fast_t *f);
+const fast_build_info_t *fast_get_info(const fast_t *f);
+
+/* Per-class facts, i < fast_nclasses(f). label is "body", "header Subject",
+ * ...; owned by f. */
+size_t fast_nclasses(const fast_t *f);
+typedef struct fast_class_info {
+    const char *label;
+    size_t rules;
+    size_t path[FAST_NPATHS];
+    size_t db_bytes;
+    int from_cache;
+} fast_class_info_t;
+void fast_class_info(const fast_t *f, size_t i, fast_class_info_t *out);
+/* Path of the rule with `slot`, or -1 if fast does not handle it. */
+int fast_rule_path(const fast_t *f, size_t slot);
+
+fast_scratch_t *fast_scratch_new(const fast_t *f);
+void fast_scratch_free(fast_scratch_t *sc);
+/* 1 if sc was made for f (a scratch made for another ruleset must not be
+ * used: its sizes differ). */
+int fast_scratch_fits(const fast_scratch_t *sc, const fast_t *f);
+
+/* Sets values[slot] of every rule handled by f for a finished message,
+ * exactly as rules.c's oracle would. rx is the caller's PCRE2 scratch. */
+void fast_match(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx,
+                const msg_t *m, const rules_env_t *env, double *values);
+
+/* Profiling (benchmark): when on, fast_match accumulates nanoseconds per
+ * class and path, and per rule the PCRE2 time and candidate counts. */
+void fast_scratch_profile(fast_scratch_t *sc, int on);
+typedef struct fast_profile {
+    const double *class_ns;        /* [fast_nclasses]: whole class */
+    const double *class_scan_ns;   /* [fast_nclasses]: Vectorscan scans */
+    double path_ns[FAST_NPATHS];   /* PCRE2 confirm (prefilter/exact-multiple)
+                                      and PCRE2-only; EXACT = scans */
+    const double *rule_ns;         /* [rules], by fast rule index */
+    const unsigned long *rule_cand;  /* database reports per rule */
+    const unsigned long *rule_conf;  /* ... confirmed by PCRE2 */
+    size_t nrules;
+} fast_profile_t;
+void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out);
+/* Slot and name of fast rule i (profile index). */
+size_t fast_rule_slot(const fast_t *f, size_t i);
+const char *fast_rule_name(const fast_t *f, size_t i);
+int fast_rule_path_at(const fast_t *f, size_t i);
+
+#endif
