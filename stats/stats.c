@@ -16,12 +16,53 @@ static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;
 static tg_map *stats_tenants;   /* name -> index into stats_slots */
 static slot_t *stats_slots;     /* [0] is _all */
 static size_t stats_nslots, stats_cap;
-static tg_map *stats_rules;     /* rule -> index into stats_rule_hits_v */
+static tg_map *stats_rules;     /* rule -> index into stats_rule_v */
 static int stats_pending_on;
-static batch_t *stats_pending;  /* increments not yet taken by the flusher */
 static time_t stats_bucket_t = -1; /* the second the bucket names are for */
 static char stats_h[11], stats_d[9], stats_m[7];
-static int64_t stats_exp_h, stats_exp_d, stats_exp_m;
+
+/* Pending increments, kept as integers per (tenant, hour, day, month) and
+ * per (tenant, day, month, rule): a record costs a few map lookups; the
+ * flusher turns them into a batch outside the lock (stats_take). */
+#define NF (3 + STATS_NVERDICT + STATS_NACTION)   /* msgs rcpts bytes v* a* */
+typedef struct cslot {
+    char *tenant;
+    char h[11], d[9], m[7];
+    time_t t;                   /* a time inside the buckets (for expiry) */
+    uint64_t f[STATS_NDIR][NF];
+} cslot_t;
+typedef struct rslot {
+    char *tenant, *rule;
+    char d[9], m[7];
+    time_t t;
+    uint64_t hits, delivered;
+} rslot_t;
+typedef struct pending {
+    tg_map *cidx, *ridx;
+    cslot_t *c;
+    size_t nc, ccap;
+    rslot_t *r;
+    size_t nr, rcap;
+} pending_t;
+static pending_t *stats_pend;
+
+static void pending_free(pending_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nc; i++)
+        free(p->c[i].tenant);
+    for (size_t i = 0; i < p->nr; i++) {
+        free(p->r[i].tenant);
+        free(p->r[i].rule);
+    }
+    free(p->c);
+    free(p->r);
+    tg_map_free(p->cidx);
+    tg_map_free(p->ridx);
+    free(p);
+}
+
 static uint64_t *stats_rule_v;
 static size_t stats_nrules, stats_rcap;
 
@@ -69,39 +110,105 @@ void stats_set_pending(int on)
     pthread_mutex_unlock(&stats_mu);
 }
 
-/* Caller holds stats_mu. Adds r's increments for one tenant (or _all). */
-static void fold(const stats_rec_t *r, const char *tenant)
+/* Caller holds stats_mu. Adds r to the pending slots of one tenant. */
+static void fold(const stats_rec_t *r, const char *tenant, time_t now)
 {
-    static const char kinds[3] = {'h', 'd', 'm'};
-    const char *buckets[3] = {stats_h, stats_d, stats_m};
-    const int64_t exps[3] = {stats_exp_h, stats_exp_d, stats_exp_m};
-    const char *dn = stats_dir_name(r->dir);
-    char key[256], f[64];
-    for (int k = 0; k < 3; k++) {
-        keys_counter(key, sizeof key, tenant, kinds[k], buckets[k]);
-        snprintf(f, sizeof f, "%s:msgs", dn);
-        batch_incr(stats_pending, key, f, 1);
-        snprintf(f, sizeof f, "%s:rcpts", dn);
-        batch_incr(stats_pending, key, f, r->rcpts);
-        snprintf(f, sizeof f, "%s:bytes", dn);
-        batch_incr(stats_pending, key, f, (int64_t)r->bytes);
-        snprintf(f, sizeof f, "%s:v:%s", dn, stats_verdict_name(r->verdict));
-        batch_incr(stats_pending, key, f, 1);
-        snprintf(f, sizeof f, "%s:a:%s", dn, stats_action_name(r->action));
-        batch_incr(stats_pending, key, f, 1);
-        batch_expire(stats_pending, key, exps[k]);
+    char k[512];
+    size_t idx;
+    snprintf(k, sizeof k, "%s\t%s\t%s\t%s", tenant, stats_h, stats_d, stats_m);
+    pending_t *p = stats_pend;
+    if (!tg_map_get(p->cidx, k, &idx)) {
+        tg_grow(&p->c, &p->ccap, p->nc + 1, sizeof *p->c);
+        cslot_t *c = &p->c[p->nc];
+        memset(c, 0, sizeof *c);
+        c->tenant = tg_strdup(tenant);
+        memcpy(c->h, stats_h, sizeof c->h);
+        memcpy(c->d, stats_d, sizeof c->d);
+        memcpy(c->m, stats_m, sizeof c->m);
+        c->t = now;
+        idx = p->nc++;
+        tg_map_put(p->cidx, k, idx);
     }
-    if (!r->nhits)
-        return;
+    uint64_t *f = p->c[idx].f[r->dir];
+    f[0]++;
+    f[1] += r->rcpts;
+    f[2] += r->bytes;
+    f[3 + r->verdict]++;
+    f[3 + STATS_NVERDICT + r->action]++;
     int delivered = r->verdict == STATS_V_CLEAN || r->verdict == STATS_V_TAGGED;
-    for (int k = 1; k < 3 + delivered; k++) {
-        /* r:d, r:m and, for delivered mail, rd:m */
-        char kind = k == 1 ? 'd' : 'm';
-        keys_rules(key, sizeof key, tenant, kind, k == 1 ? stats_d : stats_m, k == 3);
-        for (size_t i = 0; i < r->nhits; i++)
-            batch_incr(stats_pending, key, r->hits[i], 1);
-        batch_expire(stats_pending, key, k == 1 ? stats_exp_d : stats_exp_m);
+    for (size_t i = 0; i < r->nhits; i++) {
+        snprintf(k, sizeof k, "%s\t%s\t%s\t%s", tenant, stats_d, stats_m, r->hits[i]);
+        if (!tg_map_get(p->ridx, k, &idx)) {
+            tg_grow(&p->r, &p->rcap, p->nr + 1, sizeof *p->r);
+            rslot_t *x = &p->r[p->nr];
+            memset(x, 0, sizeof *x);
+            x->tenant = tg_strdup(tenant);
+            x->rule = tg_strdup(r->hits[i]);
+            memcpy(x->d, stats_d, sizeof x->d);
+            memcpy(x->m, stats_m, sizeof x->m);
+            x->t = now;
+            idx = p->nr++;
+            tg_map_put(p->ridx, k, idx);
+        }
+        p->r[idx].hits++;
+        p->r[idx].delivered += delivered;
     }
+}
+
+/* Turns pending slots into a batch (schema: stats/README.md). Runs in
+ * the flusher thread, without the lock. */
+static batch_t *to_batch(const pending_t *p)
+{
+    batch_t *b = batch_new("pending", 0, 0);
+    char key[512], f[64];
+    for (size_t i = 0; i < p->nc; i++) {
+        const cslot_t *c = &p->c[i];
+        if (strcmp(c->tenant, KEYS_ALL))
+            batch_add_tenant(b, c->tenant);
+        const char kinds[3] = {'h', 'd', 'm'};
+        const char *buckets[3] = {c->h, c->d, c->m};
+        for (int k = 0; k < 3; k++) {
+            keys_counter(key, sizeof key, c->tenant, kinds[k], buckets[k]);
+            for (int d = 0; d < STATS_NDIR; d++) {
+                const uint64_t *v = c->f[d];
+                if (!v[0])
+                    continue;
+                const char *dn = stats_dir_name(d);
+                snprintf(f, sizeof f, "%s:msgs", dn);
+                batch_incr(b, key, f, (int64_t)v[0]);
+                snprintf(f, sizeof f, "%s:rcpts", dn);
+                batch_incr(b, key, f, (int64_t)v[1]);
+                snprintf(f, sizeof f, "%s:bytes", dn);
+                batch_incr(b, key, f, (int64_t)v[2]);
+                for (int x = 0; x < STATS_NVERDICT; x++)
+                    if (v[3 + x]) {
+                        snprintf(f, sizeof f, "%s:v:%s", dn, stats_verdict_name(x));
+                        batch_incr(b, key, f, (int64_t)v[3 + x]);
+                    }
+                for (int x = 0; x < STATS_NACTION; x++)
+                    if (v[3 + STATS_NVERDICT + x]) {
+                        snprintf(f, sizeof f, "%s:a:%s", dn, stats_action_name(x));
+                        batch_incr(b, key, f, (int64_t)v[3 + STATS_NVERDICT + x]);
+                    }
+            }
+            batch_expire(b, key, keys_expiry(c->t, kinds[k]));
+        }
+    }
+    for (size_t i = 0; i < p->nr; i++) {
+        const rslot_t *x = &p->r[i];
+        keys_rules(key, sizeof key, x->tenant, 'd', x->d, 0);
+        batch_incr(b, key, x->rule, (int64_t)x->hits);
+        batch_expire(b, key, keys_expiry(x->t, 'd'));
+        keys_rules(key, sizeof key, x->tenant, 'm', x->m, 0);
+        batch_incr(b, key, x->rule, (int64_t)x->hits);
+        batch_expire(b, key, keys_expiry(x->t, 'm'));
+        if (x->delivered) {
+            keys_rules(key, sizeof key, x->tenant, 'm', x->m, 1);
+            batch_incr(b, key, x->rule, (int64_t)x->delivered);
+            batch_expire(b, key, keys_expiry(x->t, 'm'));
+        }
+    }
+    return b;
 }
 
 void stats_record(const stats_rec_t *r)
@@ -117,18 +224,16 @@ void stats_record(const stats_rec_t *r)
             keys_hour(now, stats_h);
             keys_day(now, stats_d);
             keys_month(now, stats_m);
-            stats_exp_h = keys_expiry(now, 'h');
-            stats_exp_d = keys_expiry(now, 'd');
-            stats_exp_m = keys_expiry(now, 'm');
             stats_bucket_t = now;
         }
-        if (!stats_pending)
-            stats_pending = batch_new("pending", 0, 0);
-        fold(r, KEYS_ALL);
-        for (size_t i = 0; i < r->ntenants; i++) {
-            fold(r, r->tenants[i]);
-            batch_add_tenant(stats_pending, r->tenants[i]);
+        if (!stats_pend) {
+            stats_pend = tg_calloc(1, sizeof *stats_pend);
+            stats_pend->cidx = tg_map_new();
+            stats_pend->ridx = tg_map_new();
         }
+        fold(r, KEYS_ALL, now);
+        for (size_t i = 0; i < r->ntenants; i++)
+            fold(r, r->tenants[i], now);
     }
     add(&slot_for(NULL)->c[r->dir], r);
     for (size_t i = 0; i < r->ntenants; i++)
@@ -149,13 +254,17 @@ void stats_record(const stats_rec_t *r)
 batch_t *stats_take(int64_t *watermark)
 {
     pthread_mutex_lock(&stats_mu);
-    batch_t *b = stats_pending;
-    stats_pending = NULL;
+    pending_t *p = stats_pend;
+    stats_pend = NULL;
     /* Records take their time under this mutex, so every record of an
      * earlier second is in this batch or before; one of this second may
      * still come after the take. */
     *watermark = (int64_t)time(NULL) - 1;
     pthread_mutex_unlock(&stats_mu);
+    if (!p)
+        return NULL;
+    batch_t *b = to_batch(p);
+    pending_free(p);
     return b;
 }
 
@@ -210,8 +319,8 @@ void stats_shutdown(void)
     tg_map_free(stats_rules);
     free(stats_slots);
     free(stats_rule_v);
-    batch_free(stats_pending);
-    stats_pending = NULL;
+    pending_free(stats_pend);
+    stats_pend = NULL;
     stats_pending_on = 0;
     stats_bucket_t = -1;
     stats_tenants = stats_rules = NULL;

@@ -13,3 +13,7 @@ echo "== rule engine (reference matcher), SpamAssassin 4.0.1 stock rules + shipp
 echo
 echo "== milter throughput (null filter vs tollgate), messages through the milter protocol"
 BUILD="$BUILD" sh tests/bench/milter_bench.sh
+echo
+echo "== counters: stats_record cost and Redis commands per 1,000 messages"
+"$BUILD/stats_bench"
+BUILD="$BUILD" sh tests/bench/counters_bench.sh
