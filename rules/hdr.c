@@ -551,15 +551,19 @@ int hdr_address(const char *s, size_t n, int want_name, tg_buf *out)
     tg_buf_init(&r.name);
     int found = 0;
     size_t pos = 0;
-    while (pos < pn && !found) {
+    while (pos < pn) {
         size_t c = parse_one(p + pos, pn - pos, &r);
         if (c == 0)
             break;
         pos += c;
         if (!want_name && r.have_addr) {
+            if (found)
+                tg_buf_addc(out, '\n');
             tg_buf_add(out, r.addr.s, r.addr.len);
             found = 1;
         } else if (want_name && r.have_name) {
+            if (found)
+                tg_buf_addc(out, '\n');
             tg_buf dec;
             tg_buf_init(&dec);
             hdr_decode_2047(r.name.s, r.name.len, &dec);
@@ -626,7 +630,9 @@ static void put_value(const hdr_field_t *f, msg_hmode_t mode, tg_buf *out)
         tg_buf_add(out, f->dec, f->dlen);
 }
 
-/* Plain lookup: every occurrence "value\n", or first addr/name. */
+/* Plain lookup: every occurrence "value\n"; with :addr / :name every
+ * address / name of every occurrence, joined with "\n" (SpamAssassin 4's
+ * get() in list context, as its header tests use it). */
 static int get_plain(const hdr_list_t *h, const char *name, msg_hmode_t mode,
                      tg_buf *out)
 {
@@ -636,8 +642,15 @@ static int get_plain(const hdr_list_t *h, const char *name, msg_hmode_t mode,
         if (!name_is(f, name))
             continue;
         if (mode == MSG_H_ADDR || mode == MSG_H_NAME) {
-            if (hdr_address(f->raw, f->rlen, mode == MSG_H_NAME, out))
-                return 1;
+            tg_buf one;
+            tg_buf_init(&one);
+            if (hdr_address(f->raw, f->rlen, mode == MSG_H_NAME, &one)) {
+                if (found)
+                    tg_buf_addc(out, '\n');
+                tg_buf_add(out, one.s, one.len);
+                found = 1;
+            }
+            tg_buf_free(&one);
             continue;
         }
         put_value(f, mode, out);

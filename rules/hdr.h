@@ -42,8 +42,9 @@ int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
  * words joined without the whitespace between them, invalid words kept. */
 void hdr_decode_2047(const char *s, size_t n, tg_buf *out);
 
-/* First address (want_name 0) or display name (1) in a raw address-list
- * value, SpamAssassin's parse_header_addresses. Returns 1 if found. */
+/* Every address (want_name 0) or display name (1) of a raw address-list
+ * value, joined with "\n" (SpamAssassin's parse_header_addresses).
+ * Returns 1 if any was found. */
 int hdr_address(const char *s, size_t n, int want_name, tg_buf *out);
 
 #endif

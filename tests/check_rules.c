@@ -95,6 +95,16 @@ START_TEST(header_rules)
     ck_assert(value(rs, MSG1, NULL, "HAS_MID") == 1);
     ck_assert(value(rs, MSG1, NULL, "NO_REFS") == 0);
     rules_unref(rs);
+
+    /* SpamAssassin 4: :addr / :name give every address / name of every
+     * occurrence, one per line */
+    rs = load("header TO_ALL To:addr =~ /\\Aa\\@x\\.example\\nb\\@y\\.example\\nc\\@z\\.example\\z/\n"
+              "header TO_NAMES To:name =~ /^Bee$/m\n");
+    const char *multi = "From: s@example.net\nTo: a@x.example, \"Bee\" <b@y.example>\n"
+                        "To: c@z.example\nSubject: s\n\nbody\n";
+    ck_assert(value(rs, multi, NULL, "TO_ALL") == 1);
+    ck_assert(value(rs, multi, NULL, "TO_NAMES") == 1);
+    rules_unref(rs);
 }
 END_TEST
 
