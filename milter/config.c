@@ -356,9 +356,8 @@ config_t *config_default(void)
 int config_load(const char *path, config_t **out, char *err, size_t errlen)
 {
     char *text;
-    char ferr[512];
-    if (tg_read_file(path, &text, NULL, ferr, sizeof ferr) < 0)
-        return tg_err(err, errlen, "%s", ferr);
+    if (tg_read_file(path, &text, NULL, err, errlen) < 0)
+        return -1;
     config_t *c = config_default();
     c->path = tg_strdup(path);
     cfgctx_t x = {.c = c, .file = path, .err = err, .errlen = errlen};

@@ -199,9 +199,8 @@ int batch_write(const batch_t *b, const char *path, char *err, size_t errlen)
 int batch_read(const char *path, batch_t **out, char *err, size_t errlen)
 {
     char *text;
-    char ferr[512];
-    if (tg_read_file(path, &text, NULL, ferr, sizeof ferr) < 0)
-        return tg_err(err, errlen, "%s", ferr);
+    if (tg_read_file(path, &text, NULL, err, errlen) < 0)
+        return -1;
     batch_t *b = NULL;
     int line = 0, ended = 0, rc = 0;
     char *save = NULL;
