@@ -17,7 +17,7 @@
  * with bounded repeats) dominate the class compile and rarely pay back. */
 #define FAST_SLOW_COMPILE_S 0.25
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-4"
+#define FAST_ROUTE_VERSION "fast-route-5"
 
 /* Ordinary text: a prefilter that fires on it fires on nearly every
  * message (e.g. the FILL_THIS_FORM family); confirming it on every string
@@ -187,10 +187,22 @@ static size_t var_quant(const char *p)
     return var ? (size_t)(q - p) + (*q == '?' || *q == '+') : 0;
 }
 
-/* 1 if a repeated group contains a repeat ("star height" >= 2, e.g.
+/* 1 if an unboundedly repeated group contains an unbounded repeat (e.g.
  * (a+)+ or (?:\w+\s*){3,}): the shape of catastrophic backtracking, where
  * PCRE2 may stop at its match limit. Such rules take the PCRE path so the
  * fast matcher gives the oracle's answer (and its limit count) there too. */
+static int unbounded_quant(const char *p)
+{
+    if (*p == '*' || *p == '+')
+        return 1;
+    if (*p != '{' || !isdigit((unsigned char)p[1]))
+        return 0;
+    p++;
+    while (isdigit((unsigned char)*p))
+        p++;
+    return p[0] == ',' && p[1] == '}';
+}
+
 static int nested_repeat(const char *p)
 {
     unsigned char inner[64]; /* per open group: contains a repeat */
@@ -231,14 +243,120 @@ static int nested_repeat(const char *p)
             p++;
         }
         size_t q = var_quant(p);
-        if (q && atom_inner)
+        int unb = q && unbounded_quant(p);
+        if (unb && atom_inner)
             return 1;
-        last_inner = atom_inner || q;
+        last_inner = atom_inner || unb;
         if (depth > 0 && depth <= 64 && last_inner)
             inner[depth - 1] = 1;
         p += q;
     }
     return overflow;
+}
+
+
+/* Value of a non-ASCII escape at p (after the backslash): \xHH, \x{H..},
+ * \o{...} or \[0-3]OO; sets *len to the characters after the backslash.
+ * -1 if p is not such an escape or its value is ASCII. */
+static long nonascii_escape(const char *p, size_t *len)
+{
+    char *end;
+    long v = -1;
+    if (p[0] == 'x' && p[1] == '{') {
+        v = strtol(p + 2, &end, 16);
+        if (*end != '}')
+            return -1;
+        *len = (size_t)(end + 1 - p);
+    } else if (p[0] == 'o' && p[1] == '{') {
+        v = strtol(p + 2, &end, 8);
+        if (*end != '}')
+            return -1;
+        *len = (size_t)(end + 1 - p);
+    } else if (p[0] == 'x' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+        char h[3] = {p[1], p[2], 0};
+        v = strtol(h, NULL, 16);
+        *len = 3;
+    } else if (p[0] >= '0' && p[0] <= '3' && p[1] >= '0' && p[1] <= '7' && p[2] >= '0' &&
+               p[2] <= '7') {
+        v = (p[0] - '0') * 64 + (p[1] - '0') * 8 + (p[2] - '0');
+        *len = 3;
+    }
+    return v >= 0x80 ? v : -1;
+}
+
+/* A prefilter expression for a /i pattern with bytes >= 0x80, which
+ * Vectorscan would fold differently from PCRE2 (Latin-1 pairs): outside
+ * classes every non-ASCII byte becomes [\x80-\xff], every positive class
+ * naming one gets \x80-\xff added (a negated class already admits more in
+ * Vectorscan than in PCRE2). The result matches a superset of what the
+ * pattern matches; PCRE2 confirms. NULL when the pattern uses constructs
+ * this does not follow (\Q, /x). Caller frees. */
+static char *latin1_prefilter_expr(const char *pat, unsigned reflags)
+{
+    if ((reflags & CF_RE_X) || strstr(pat, "\\Q") || strstr(pat, "(?x") || strstr(pat, "(?ix") ||
+        strstr(pat, "(?xi"))
+        return NULL;
+    tg_buf b;
+    tg_buf_init(&b);
+    int in_class = 0, negated = 0, wide = 0;
+    const char *cls_first = NULL;
+    for (const char *p = pat; *p;) {
+        unsigned char c = (unsigned char)*p;
+        size_t el;
+        if (c == '\\' && p[1] && nonascii_escape(p + 1, &el) >= 0) {
+            if (in_class) {
+                tg_buf_add(&b, p, el + 1);
+                wide = 1;
+            } else {
+                tg_buf_adds(&b, "[\\x80-\\xff]");
+            }
+            p += el + 1;
+        } else if (c == '\\' && p[1]) {
+            tg_buf_add(&b, p, 2);
+            p += 2;
+        } else if (c >= 0x80) {
+            if (in_class) {
+                tg_buf_printf(&b, "\\x%02x", c);
+                wide = 1;
+            } else {
+                tg_buf_adds(&b, "[\\x80-\\xff]");
+            }
+            p++;
+        } else if (!in_class && c == '[') {
+            in_class = 1;
+            wide = 0;
+            tg_buf_addc(&b, '[');
+            p++;
+            negated = *p == '^';
+            if (negated)
+                tg_buf_addc(&b, *p++);
+            cls_first = p;
+            if (p[0] == '[' && p[1] == ':') {
+                /* leading POSIX class: copied by the generic path */
+            } else if (*p == ']') {
+                tg_buf_addc(&b, *p++); /* a literal ] first in a class */
+            }
+        } else if (in_class && c == '[' && p[1] == ':') {
+            const char *e = strstr(p + 2, ":]");
+            size_t l = e ? (size_t)(e + 2 - p) : 1;
+            tg_buf_add(&b, p, l);
+            p += l;
+        } else if (in_class && c == ']' && p != cls_first) {
+            if (wide && !negated)
+                tg_buf_adds(&b, "\\x80-\\xff");
+            tg_buf_addc(&b, ']');
+            in_class = 0;
+            p++;
+        } else {
+            tg_buf_addc(&b, (char)c);
+            p++;
+        }
+    }
+    if (in_class) {
+        tg_buf_free(&b);
+        return NULL;
+    }
+    return tg_buf_steal(&b);
 }
 
 /* The expression as Vectorscan gets it: /x becomes (?x), which Vectorscan
@@ -410,18 +528,21 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         frule_t *fr = &f->rules[c->ids[i]];
         const fast_rule_t *r = &in[src[c->ids[i]]];
         fr->path = FAST_PCRE;
-        if (needs_latin1_fold(r->pattern, r->reflags)) {
-            info->latin1_fold++;
-            continue;
-        }
         if (nested_repeat(r->pattern)) {
             info->nested_repeat++;
             continue;
         }
-        char *e = hs_expr(r->pattern, r->reflags);
+        int latin1 = needs_latin1_fold(r->pattern, r->reflags);
+        char *e = latin1 ? latin1_prefilter_expr(r->pattern, r->reflags)
+                         : hs_expr(r->pattern, r->reflags);
+        if (!e) {
+            info->latin1_fold++;
+            continue;
+        }
+        info->latin1_rewritten += latin1;
         double secs;
         int fires = 0;
-        if (try_compile(e, hs_flags(r->reflags, 0), &secs, NULL) == 0) {
+        if (!latin1 && try_compile(e, hs_flags(r->reflags, 0), &secs, NULL) == 0) {
             if (secs > FAST_SLOW_COMPILE_S)
                 info->slow_compile++;
             else

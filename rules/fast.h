@@ -74,7 +74,9 @@ typedef struct fast_build_info {
     size_t multiple;             /* rules counted with PCRE2 (tflags multiple) */
     size_t slow_compile;         /* routed to PCRE2: compile too slow */
     size_t always_firing;        /* routed to PCRE2: prefilter fires on text */
-    size_t latin1_fold;          /* not exact: /i with bytes >= 0x80 */
+    size_t latin1_fold;          /* routed to PCRE2: /i with bytes >= 0x80 that
+                                    could not be rewritten */
+    size_t latin1_rewritten;     /* ... rewritten into a prefilter */
     size_t nested_repeat;        /* routed to PCRE2: (a+)+ shapes (limits) */
     size_t cache_hits, cache_misses, cache_errors;
     size_t db_bytes;             /* total serialized database size */

@@ -96,8 +96,8 @@ int main(int argc, char **argv)
            fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->path[FAST_PCRE],
            fi->classes, fi->compile_seconds);
     printf("difftest: routed to PCRE2: %zu Latin-1 /i, %zu nested repeats, %zu slow to compile, "
-           "%zu always-firing prefilters; cache %zu hits, %zu misses, %zu errors\n",
-           fi->latin1_fold, fi->nested_repeat, fi->slow_compile, fi->always_firing,
+           "%zu always-firing prefilters (%zu Latin-1 /i as prefilters); cache %zu hits, %zu misses, %zu errors\n",
+           fi->latin1_fold, fi->nested_repeat, fi->slow_compile, fi->always_firing, fi->latin1_rewritten,
            fi->cache_hits, fi->cache_misses, fi->cache_errors);
     static const char *const rcpts[] = {"bob@example.org", "carol@example.net"};
     rules_env_t env = {.client_ip = "192.0.2.1", .client_name = "mail.example.com",

@@ -1,12 +1,18 @@
 /*
- * rules_bench — classification cost of the rule engine over a corpus.
+ * rules_bench — classification cost of the rule engine over a corpus:
+ * the oracle (PCRE2 per rule) and the fast matcher (Vectorscan per field
+ * class) in the same run.
  *
- *   rules_bench [-r RUNS] [--rules PATH]... DIR...
+ *   rules_bench [-r RUNS] [--cache DIR] [--no-cold] --rules PATH... DIR...
  *
- * Loads the rules (timing the load and compile), reads every *.eml under the
- * directories into memory, then classifies all of them RUNS times (default 3)
- * and prints per run and as the median: messages/s, MB/s, and per-message
- * latency percentiles; plus peak RSS. Figures, never pass/fail.
+ * Loads the rules with each matcher (fast: cold compile into a fresh cache
+ * directory, then again from that cache), reads every *.eml under the
+ * directories into memory, then RUNS times (default 3) parses each message
+ * once and runs rules_match_all with the oracle and with the fast matcher,
+ * timing parsing and each matcher separately. Prints messages/s and MB/s
+ * of the matchers alone and with parsing, the ratio, then one profiled
+ * pass of the fast matcher: time per class and per path, the 20 most
+ * expensive rules, database sizes; and RSS. Figures, never pass/fail.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -14,7 +20,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "fast.h"
 #include "msg.h"
 #include "rules.h"
 #include "util.h"
@@ -39,11 +47,49 @@ static int cmp_s(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* VmRSS / VmHWM in MB from /proc/self/status (0 if unavailable). */
+static double proc_mb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double v = 0;
+    size_t kl = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, kl) && line[kl] == ':')
+            v = atof(line + kl + 1) / 1024.0;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static const double *sort_key;
+static int cmp_idx_desc(const void *a, const void *b)
+{
+    double x = sort_key[*(const size_t *)a], y = sort_key[*(const size_t *)b];
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static rules_t *load(const char *const *paths, size_t npaths, rules_matcher_t mt,
+                     const char *cache, double *secs)
+{
+    rules_options_t o = {.matcher = mt, .cache_dir = cache};
+    char err[1024];
+    rules_t *rs;
+    double t0 = now();
+    if (rules_load(paths, npaths, &o, &rs, err, sizeof err) < 0) {
+        fprintf(stderr, "rules_bench: %s\n", err);
+        exit(1);
+    }
+    *secs = now() - t0;
+    return rs;
+}
+
 int main(int argc, char **argv)
 {
     const char *paths[64];
     size_t npaths = 0;
-    int runs = 3;
+    int runs = 3, cold = 1;
+    const char *cache = NULL;
     item_t *items = NULL;
     size_t n = 0, cap = 0, bytes = 0;
     char err[1024];
@@ -52,6 +98,10 @@ int main(int argc, char **argv)
             paths[npaths++] = argv[++i];
         } else if (!strcmp(argv[i], "-r") && i + 1 < argc) {
             runs = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--cache") && i + 1 < argc) {
+            cache = argv[++i];
+        } else if (!strcmp(argv[i], "--no-cold")) {
+            cold = 0;
         } else {
             DIR *d = opendir(argv[i]);
             if (!d) {
@@ -80,65 +130,168 @@ int main(int argc, char **argv)
         }
     }
     if (!npaths || !n || runs < 1) {
-        fprintf(stderr, "usage: rules_bench [-r RUNS] --rules PATH... DIR...\n");
+        fprintf(stderr, "usage: rules_bench [-r RUNS] [--cache DIR] [--no-cold] --rules PATH... DIR...\n");
         return 2;
     }
-    double t0 = now();
-    rules_t *rs;
-    if (rules_load(paths, npaths, NULL, &rs, err, sizeof err) < 0) {
-        fprintf(stderr, "rules_bench: %s\n", err);
-        return 1;
+    char tmpcache[] = "/tmp/tollgate-bench-cache.XXXXXX";
+    if (!cache) {
+        if (!mkdtemp(tmpcache)) {
+            perror("mkdtemp");
+            return 1;
+        }
+        cache = tmpcache;
     }
-    double tload = now() - t0;
-    const rules_info_t *in = rules_get_info(rs);
-    printf("rules: %zu loaded (%zu regex, %zu meta) in %.3f s\n", in->loaded,
-           in->loaded_regex, in->loaded_meta, tload);
+    double rss0 = proc_mb("VmRSS");
+    double t_cold = -1, t_cached, t_oracle;
+    rules_t *rf;
+    if (cold) {
+        rf = load(paths, npaths, RULES_MATCHER_FAST, cache, &t_cold);
+        rules_unref(rf);
+    }
+    rf = load(paths, npaths, RULES_MATCHER_FAST, cache, &t_cached);
+    double rss_fast = proc_mb("VmRSS") - rss0;
+    rules_t *ro = load(paths, npaths, RULES_MATCHER_ORACLE, NULL, &t_oracle);
+    const rules_info_t *in = rules_get_info(ro);
+    const fast_t *f = rules_get_fast(rf);
+    const fast_build_info_t *fi = fast_get_info(f);
+    printf("rules: %zu loaded (%zu regex, %zu meta)\n", in->loaded, in->loaded_regex,
+           in->loaded_meta);
+    printf("load: oracle %.3f s; fast cold compile %s%.3f s, from cache %.3f s "
+           "(cache: %zu hits, %zu misses)\n", t_oracle, t_cold < 0 ? "(skipped) " : "",
+           t_cold < 0 ? 0 : t_cold, t_cached, fi->cache_hits, fi->cache_misses);
+    printf("fast: %zu regex rules in %zu classes, %zu databases, %.1f MB of databases\n",
+           fi->rules, fi->classes, fi->databases, fi->db_bytes / 1e6);
+    printf("      paths: %zu exact, %zu prefilter+confirm, %zu PCRE2-only (%zu Latin-1 /i, "
+           "%zu nested repeats, %zu slow compiles, %zu always-firing prefilters, rest "
+           "rejected by Vectorscan); %zu tflags multiple\n",
+           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->path[FAST_PCRE],
+           fi->latin1_fold, fi->nested_repeat, fi->slow_compile, fi->always_firing,
+           fi->multiple);
+    printf("      RSS added by the fast ruleset (from cache): %.1f MB\n", rss_fast);
     printf("corpus: %zu messages, %.1f MB\n", n, bytes / 1e6);
-    rules_scratch_t *sc = rules_scratch_new(rs);
-    double *lat = tg_malloc(n * sizeof *lat);
-    double *rate = tg_malloc((size_t)runs * sizeof *rate);
-    double *p50 = tg_malloc((size_t)runs * sizeof *p50);
-    double *p99 = tg_malloc((size_t)runs * sizeof *p99);
-    printf("%-6s %10s %8s %10s %10s %10s\n", "run", "msgs/s", "MB/s", "p50 ms", "p90 ms", "p99 ms");
-    for (int r = 0; r < runs; r++) {
-        double start = now();
+
+    size_t nr = rules_count(ro);
+    double *vo = tg_calloc(nr + 1, sizeof *vo), *vf = tg_calloc(nr + 1, sizeof *vf);
+    rules_scratch_t *so = rules_scratch_new(ro), *sf = rules_scratch_new(rf);
+    double *tp = tg_malloc((size_t)runs * sizeof *tp), *to = tg_malloc((size_t)runs * sizeof *to);
+    double *tf = tg_malloc((size_t)runs * sizeof *tf);
+    size_t mism = 0;
+    printf("\n%-6s %9s | %11s %9s | %11s %9s | %7s | %s\n", "run", "parse s", "oracle m/s",
+           "MB/s", "fast m/s", "MB/s", "ratio", "with parsing: oracle / fast m/s, ratio");
+    for (int r = 0; r <= runs; r++) {
+        int prof = r == runs; /* last pass: profiled, not counted */
+        double P = 0, O = 0, F = 0;
         for (size_t i = 0; i < n; i++) {
             double a = now();
             msg_t *m = msg_new(NULL);
             msg_feed(m, items[i].data, items[i].len);
             msg_finish(m);
-            rules_verdict_t v;
-            rules_classify(rs, sc, m, NULL, &v);
-            rules_verdict_clear(&v);
+            double b = now();
+            if (!prof)
+                rules_match_all(ro, so, m, NULL, vo);
+            double c = now();
+            if (prof && i == 0) {
+                rules_match_all(rf, sf, m, NULL, vf); /* makes the fast scratch */
+                fast_scratch_profile(rules_scratch_get_fast(sf), 1);
+            }
+            rules_match_all(rf, sf, m, NULL, vf);
+            double d = now();
+            if (!prof && r == 0)
+                mism += memcmp(vo, vf, nr * sizeof *vo) != 0;
+            P += b - a, O += c - b, F += d - c;
             msg_free(m);
-            lat[i] = (now() - a) * 1e3;
         }
-        double el = now() - start;
-        qsort(lat, n, sizeof *lat, cmp_d);
-        rate[r] = n / el;
-        p50[r] = lat[n / 2];
-        p99[r] = lat[(size_t)(n * 0.99)];
-        printf("%-6d %10.0f %8.2f %10.3f %10.3f %10.3f\n", r + 1, rate[r], bytes / 1e6 / el,
-               p50[r], lat[(size_t)(n * 0.9)], p99[r]);
+        if (prof)
+            break;
+        tp[r] = P, to[r] = O, tf[r] = F;
+        printf("%-6d %9.3f | %11.0f %9.2f | %11.0f %9.2f | %6.1fx | %.0f / %.0f, %.1fx\n",
+               r + 1, P, n / O, bytes / 1e6 / O, n / F, bytes / 1e6 / F, O / F, n / (P + O),
+               n / (P + F), (P + O) / (P + F));
     }
-    qsort(rate, (size_t)runs, sizeof *rate, cmp_d);
-    qsort(p50, (size_t)runs, sizeof *p50, cmp_d);
-    qsort(p99, (size_t)runs, sizeof *p99, cmp_d);
-    double med = rate[runs / 2];
-    printf("%-6s %10.0f %8.2f %10.3f %10s %10.3f\n", "median", med, med * (bytes / 1e6) / n,
-           p50[runs / 2], "", p99[runs / 2]);
-    printf("cpu per message: %.3f ms (median run)\n", 1e3 / med);
+    qsort(tp, (size_t)runs, sizeof *tp, cmp_d);
+    qsort(to, (size_t)runs, sizeof *to, cmp_d);
+    qsort(tf, (size_t)runs, sizeof *tf, cmp_d);
+    double P = tp[runs / 2], O = to[runs / 2], F = tf[runs / 2];
+    printf("%-6s %9.3f | %11.0f %9.2f | %11.0f %9.2f | %6.1fx | %.0f / %.0f, %.1fx\n", "median",
+           P, n / O, bytes / 1e6 / O, n / F, bytes / 1e6 / F, O / F, n / (P + O), n / (P + F),
+           (P + O) / (P + F));
+    printf("per message: parse %.3f ms, oracle match %.3f ms, fast match %.3f ms\n",
+           1e3 * P / n, 1e3 * O / n, 1e3 * F / n);
+    printf("messages whose values differ between the matchers: %zu (the differential test "
+           "asserts 0)\n", mism);
+
+    /* the profiled pass */
+    fast_profile_t pr;
+    fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
+    size_t nc = fast_nclasses(f);
+    double tot = 0;
+    for (size_t c = 0; c < nc; c++)
+        tot += pr.class_ns[c];
+    printf("\nfast matcher, profiled pass (timer overhead included): %.3f ms per message\n",
+           tot / 1e6 / n);
+    printf("by path: Vectorscan scans %.1f%%, PCRE2 confirms (prefilter, multiple) %.1f%%, "
+           "PCRE2-only %.1f%%, rest (header fetch, bookkeeping) %.1f%%\n",
+           100 * pr.path_ns[FAST_EXACT] / tot, 100 * pr.path_ns[FAST_PREFILTER] / tot,
+           100 * pr.path_ns[FAST_PCRE] / tot,
+           100 * (tot - pr.path_ns[FAST_EXACT] - pr.path_ns[FAST_PREFILTER] - pr.path_ns[FAST_PCRE]) / tot);
+    size_t *idx = tg_malloc((nc > pr.nrules ? nc : pr.nrules) * sizeof *idx + 1);
+    for (size_t c = 0; c < nc; c++)
+        idx[c] = c;
+    sort_key = pr.class_ns;
+    qsort(idx, nc, sizeof *idx, cmp_idx_desc);
+    printf("%-34s %6s %5s %5s %5s %9s %6s %8s %8s\n", "class (top 15 by time)", "rules", "exact",
+           "pref", "pcre", "db KB", "time%", "us/msg", "scan%");
+    for (size_t k = 0; k < nc && k < 15; k++) {
+        fast_class_info_t ci;
+        fast_class_info(f, idx[k], &ci);
+        double ct = pr.class_ns[idx[k]];
+        printf("%-34.34s %6zu %5zu %5zu %5zu %9.1f %5.1f%% %8.1f %7.1f%%\n", ci.label, ci.rules,
+               ci.path[FAST_EXACT], ci.path[FAST_PREFILTER], ci.path[FAST_PCRE],
+               ci.db_bytes / 1024.0, 100 * ct / tot, ct / 1e3 / n,
+               ct > 0 ? 100 * pr.class_scan_ns[idx[k]] / ct : 0);
+    }
+    for (size_t i = 0; i < pr.nrules; i++)
+        idx[i] = i;
+    sort_key = pr.rule_ns;
+    qsort(idx, pr.nrules, sizeof *idx, cmp_idx_desc);
+    static const char *const pn[] = {"exact", "prefilter", "pcre"};
+    printf("\n20 most expensive rules (PCRE2 time in the fast matcher):\n");
+    printf("%-28s %-9s %8s %6s %10s %10s\n", "rule", "path", "us/msg", "time%", "reports",
+           "confirmed");
+    for (size_t k = 0; k < pr.nrules && k < 20; k++) {
+        size_t i = idx[k];
+        printf("%-28.28s %-9s %8.2f %5.1f%% %10lu %10lu\n", fast_rule_name(f, i),
+               pn[fast_rule_path_at(f, i)], pr.rule_ns[i] / 1e3 / n, 100 * pr.rule_ns[i] / tot,
+               pr.rule_cand[i], pr.rule_conf[i]);
+    }
+    unsigned long rep = 0, conf = 0;
+    for (size_t i = 0; i < pr.nrules; i++)
+        if (fast_rule_path_at(f, i) == FAST_PREFILTER)
+            rep += pr.rule_cand[i], conf += pr.rule_conf[i];
+    printf("prefilter reports: %lu, confirmed %lu (%.0f%% false)\n", rep, conf,
+           rep ? 100.0 * (rep - conf) / rep : 0);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("peak RSS: %.1f MB\n", ru.ru_maxrss / 1024.0);
-    rules_scratch_free(sc);
-    rules_unref(rs);
+    printf("\npeak RSS of this process (corpus in memory, both rulesets): %.1f MB\n",
+           ru.ru_maxrss / 1024.0);
+    rules_scratch_free(so);
+    rules_scratch_free(sf);
+    rules_unref(ro);
+    rules_unref(rf);
+    if (cache == tmpcache) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpcache);
+        if (system(cmd) != 0)
+            fprintf(stderr, "rules_bench: could not remove %s\n", tmpcache);
+    }
     for (size_t i = 0; i < n; i++)
         free(items[i].data);
     free(items);
-    free(lat);
-    free(rate);
-    free(p50);
-    free(p99);
+    free(vo);
+    free(vf);
+    free(tp);
+    free(to);
+    free(tf);
+    free(idx);
     return 0;
 }
