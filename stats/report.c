@@ -1679,7 +1679,7 @@ static void svg_daily(const report_t *r, tg_buf *b)
         tg_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                          "fill=\"%s\"><title>%04d-%02d-%02d: %s outgoing</title></rect>\n",
                       sx + bw, y0 + h - hout, bw, hout, C_OUT, r->year, r->month, d + 1, n1);
-        if (r->ndays <= 16 || d % 2 == 0 || d + 1 == r->ndays)
+        if (r->ndays <= 16 || d % 2 == 0)
             tg_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n",
                           sx + bw, y0 + h + 15, d + 1);
     }
