@@ -56,7 +56,10 @@ BENCH_BIN := $(BUILD)/rules_bench
 DIFFTEST  := $(BUILD)/difftest
 MILTERLOAD := $(BUILD)/milterload
 
-BINS := $(RULES_TOOL) $(DAEMON)
+STATS_TOOL := $(BUILD)/tollgate-stats
+STATSGEN   := $(BUILD)/statsgen
+
+BINS := $(RULES_TOOL) $(DAEMON) $(STATS_TOOL)
 
 .PHONY: all deps run test test-only asan bench fuzz install clean check-build
 all: $(BINS)
@@ -83,6 +86,12 @@ $(MILTER_LIB): $(MILTER_LIB_OBJ)
 # sigwait is exported so that it interposes libmilter's (see milter/main.c).
 $(DAEMON): $(BUILD)/milter/main.o $(MILTER_LIB) $(STATS_LIB) $(RULES_LIB)
 	$(CC) $(LDFLAGS) -Wl,--export-dynamic-symbol=sigwait -o $@ $^ $(DAEMON_LIBS)
+
+$(STATS_TOOL): $(BUILD)/stats/tollgate-stats.o $(STATS_LIB) $(RULES_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(PKG_LIBS) -lm
+
+$(STATSGEN): $(BUILD)/tests/statsgen.o $(STATS_LIB) $(RULES_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(PKG_LIBS) -lm
 
 $(RULES_TOOL): $(BUILD)/rules/tollgate-rules.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -116,7 +125,7 @@ $(BUILD)/stats_bench: $(BUILD)/tests/bench/stats_bench.o $(STATS_LIB) $(RULES_LI
 $(MILTERLOAD): $(BUILD)/tests/bench/milterload.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
-check-build: $(BINS) $(TEST_BIN) $(MILTERLOAD) $(DIFFTEST)
+check-build: $(BINS) $(TEST_BIN) $(MILTERLOAD) $(STATSGEN) $(DIFFTEST)
 
 run: deps all
 	@sh deploy/run.sh $(BUILD)
@@ -140,7 +149,7 @@ fuzz:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/rules
 	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(RULES_TOOL) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(RULES_TOOL) $(STATS_TOOL) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 deploy/rules/*.cf $(DESTDIR)$(PREFIX)/share/tollgate/rules/
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \

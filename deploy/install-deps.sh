@@ -7,7 +7,7 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libmilter-dev libspf2-dev libhiredis-dev \
 libpcre2-dev libvectorscan-dev check"
-TEST_PKGS="redis-server miltertest postfix swaks spamassassin clang \
+TEST_PKGS="redis-server miltertest postfix swaks spamassassin clang libxml2-utils \
 libclang-rt-14-dev"
 
 case "${1:-all}" in

@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 
 #include "batch.h"
+#include "rconn.h"
 #include "spool.h"
 #include "stats.h"
 #include "util.h"
@@ -69,44 +70,6 @@ static void mark_drop(uint64_t seq)
             fl_marks[i] = fl_marks[--fl_nmarks];
             return;
         }
-}
-
-/* redis://HOST:PORT[/DB] with a 1 s connect and 2 s command timeout. */
-static redisContext *fl_connect(char *err, size_t errlen)
-{
-    char host[256] = "127.0.0.1";
-    int port = 6379, db = 0;
-    const char *p = fl_url + 8;
-    const char *colon = strrchr(p, ':'), *slash = strchr(p, '/');
-    size_t hl = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
-    if (hl && hl < sizeof host) {
-        memcpy(host, p, hl);
-        host[hl] = '\0';
-    }
-    if (colon)
-        port = atoi(colon + 1);
-    if (slash)
-        db = atoi(slash + 1);
-    struct timeval ct = {1, 0}, rt = {2, 0};
-    redisContext *rc = redisConnectWithTimeout(host, port, ct);
-    if (!rc || rc->err) {
-        tg_err(err, errlen, "cannot reach Redis at %s:%d: %s", host, port,
-               rc ? rc->errstr : "out of memory");
-        redisFree(rc);
-        return NULL;
-    }
-    redisSetTimeout(rc, rt);
-    if (db) {
-        redisReply *r = redisCommand(rc, "SELECT %d", db);
-        int ok = r && r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-        if (!ok) {
-            tg_err(err, errlen, "Redis at %s:%d: SELECT %d failed", host, port, db);
-            redisFree(rc);
-            return NULL;
-        }
-    }
-    return rc;
 }
 
 static void set_up(int up, const char *why)
@@ -170,7 +133,7 @@ static void spool_round(void)
 static void redis_round(void)
 {
     char err[512];
-    if (!fl_rc && !(fl_rc = fl_connect(err, sizeof err))) {
+    if (!fl_rc && !(fl_rc = rconn_connect(fl_url, 1000, err, sizeof err))) {
         set_up(0, err);
         return;
     }
