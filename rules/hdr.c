@@ -679,8 +679,21 @@ int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
         return h->n > 0;
     }
     if (tg_strcasecmp(name, "ToCc") == 0) {
-        if (mode == MSG_H_ADDR || mode == MSG_H_NAME)
-            return get_plain(h, "To", mode, out) || get_plain(h, "Cc", mode, out);
+        if (mode == MSG_H_ADDR || mode == MSG_H_NAME) {
+            /* every address/name of To, then of Cc, one per line */
+            size_t start = out->len;
+            int to = get_plain(h, "To", mode, out);
+            tg_buf cc;
+            tg_buf_init(&cc);
+            int c = get_plain(h, "Cc", mode, &cc);
+            if (c) {
+                if (to && out->len > start)
+                    tg_buf_addc(out, '\n');
+                tg_buf_add(out, cc.s, cc.len);
+            }
+            tg_buf_free(&cc);
+            return to || c;
+        }
         int found = 0;
         for (size_t i = 0; i < h->n; i++) {
             const hdr_field_t *f = &h->f[i];

@@ -487,11 +487,13 @@ START_TEST(addr_and_name)
     msg_t *m = load("headers.eml");
     ck_hdr(m, "From", MSG_H_ADDR, "joe@example.com");
     ck_hdr(m, "From", MSG_H_NAME, "Joe Q. Public");
-    ck_hdr(m, "To", MSG_H_ADDR, "ann@example.com");
+    /* SpamAssassin 4 header tests: every address / name, one per line */
+    ck_hdr(m, "To", MSG_H_ADDR, "ann@example.com\nbob@example.org");
     ck_hdr(m, "To", MSG_H_NAME, "Smith, Ann");
     ck_hdr(m, "Cc", MSG_H_ADDR, "carol@example.net");
     ck_hdr(m, "Cc", MSG_H_NAME, "Carol C"); /* comment stands in for a name */
-    ck_hdr(m, "ToCc", MSG_H_ADDR, "ann@example.com");
+    ck_hdr(m, "ToCc", MSG_H_ADDR, "ann@example.com\nbob@example.org\ncarol@example.net");
+    ck_hdr(m, "ToCc", MSG_H_NAME, "Smith, Ann\nCarol C");
     msg_free(m);
     m = build_str("From: <only@example.com>\nTo: Undisclosed recipients:;\n"
                   "Cc: 'Quoted' <q@example.com>\nReply-To: plain@example.org\n\n\n");
