@@ -108,6 +108,14 @@ int hsdb_store(const char *dir, const hsdb_key_t *key, const unsigned char *meta
     size_t dl = 0;
     if (db && hs_serialize_database(db, &bytes, &dl) != HS_SUCCESS)
         return -1;
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    for (char *s = parent + 1; *s; s++) /* mkdir -p */
+        if (*s == '/') {
+            *s = 0;
+            mkdir(parent, 0755);
+            *s = '/';
+        }
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
         free(bytes);
         return -1;

@@ -29,7 +29,10 @@ static void usage(FILE *f)
         "                           [--from ADDR] [--rcpt ADDR]... [--spf RESULT]\n"
         "                           [--direction inbound|outbound|internal]\n"
         "                           [--local-domain DOMAIN]... [--auth USER]\n"
-        "                           [--max-scan SIZE] [--json] MSG.eml...\n"
+        "                           [--max-scan SIZE] [--matcher fast|oracle]\n"
+        "                           [--cache DIR] [--json] MSG.eml...\n"
+        "--cache DIR keeps compiled databases of the fast matcher (default\n"
+        "$XDG_CACHE_HOME/tollgate or ~/.cache/tollgate; --cache '' for none)\n"
         "PATH is a rule file, a directory of *.cf files or a glob; default %s\n",
         TG_RULES_DIR);
 }
@@ -85,9 +88,11 @@ static int cmd_check(int argc, char **argv)
     }
     if (!n)
         paths[n++] = TG_RULES_DIR;
+    /* check compiles for PCRE2 only: the fast matcher is not needed */
+    rules_options_t ro = {.matcher = RULES_MATCHER_ORACLE};
     rules_t *rs;
     char err[1024];
-    if (rules_load(paths, n, NULL, &rs, err, sizeof err) < 0) {
+    if (rules_load(paths, n, &ro, &rs, err, sizeof err) < 0) {
         fprintf(stderr, "tollgate-rules: %s\n", err);
         if (json) {
             tg_buf b;
@@ -226,6 +231,8 @@ static int cmd_test(int argc, char **argv)
         {"json", no_argument, 0, 'j'},
         {"direction", required_argument, 0, 'd'},
         {"local-domain", required_argument, 0, 'L'},
+        {"matcher", required_argument, 0, 'M'},
+        {"cache", required_argument, 0, 'C'},
         {0, 0, 0, 0},
     };
     const char **paths = tg_calloc((size_t)argc + 1, sizeof *paths);
@@ -235,6 +242,9 @@ static int cmd_test(int argc, char **argv)
     rules_env_t env = {0};
     msg_limits_t lim;
     msg_limits_default(&lim);
+    rules_options_t ro = {.matcher = RULES_MATCHER_FAST};
+    int cache_set = 0;
+    char cache_buf[4096];
     int json = 0, c, rc = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -257,6 +267,17 @@ static int cmd_test(int argc, char **argv)
             }
             break;
         case 'j': json = 1; break;
+        case 'M':
+            if (!strcmp(optarg, "fast"))
+                ro.matcher = RULES_MATCHER_FAST;
+            else if (!strcmp(optarg, "oracle"))
+                ro.matcher = RULES_MATCHER_ORACLE;
+            else {
+                fprintf(stderr, "tollgate-rules: --matcher takes fast or oracle\n");
+                rc = 2;
+            }
+            break;
+        case 'C': ro.cache_dir = *optarg ? optarg : NULL; cache_set = 1; break;
         case 's':
             env.spf = parse_spf(optarg);
             if (env.spf == RULES_SPF_UNKNOWN) {
@@ -286,11 +307,21 @@ static int cmd_test(int argc, char **argv)
         free(locals);
         return 2;
     }
+    if (!cache_set) {
+        const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+        if (x && *x)
+            snprintf(cache_buf, sizeof cache_buf, "%s/tollgate", x);
+        else if (h && *h)
+            snprintf(cache_buf, sizeof cache_buf, "%s/.cache/tollgate", h);
+        else
+            cache_buf[0] = 0;
+        ro.cache_dir = cache_buf[0] ? cache_buf : NULL;
+    }
     if (!npaths)
         paths[npaths++] = TG_RULES_DIR;
     rules_t *rs;
     char err[1024];
-    if (rules_load(paths, npaths, NULL, &rs, err, sizeof err) < 0) {
+    if (rules_load(paths, npaths, &ro, &rs, err, sizeof err) < 0) {
         fprintf(stderr, "tollgate-rules: %s\n", err);
         free(paths);
         free(rcpts);
