@@ -1,0 +1,335 @@
+/* The fast matcher (rules/fast.c): crafted edge cases, each run with both
+ * matchers; every rule's value must be the oracle's. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fast.h"
+#include "msg.h"
+#include "rules.h"
+#include "util.h"
+
+typedef struct {
+    rules_t *ro, *rf;
+    double *vo, *vf;
+} pair_t;
+
+static void pair_load(pair_t *p, const char *text)
+{
+    char err[512] = "";
+    rules_options_t oo = {.matcher = RULES_MATCHER_ORACLE};
+    rules_options_t fo = {.matcher = RULES_MATCHER_FAST};
+    ck_assert_msg(rules_load_string("t.cf", text, &oo, &p->ro, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rules_load_string("t.cf", text, &fo, &p->rf, err, sizeof err) == 0, "%s", err);
+    ck_assert_ptr_nonnull(rules_get_fast(p->rf));
+    ck_assert_ptr_null(rules_get_fast(p->ro));
+    p->vo = calloc(rules_count(p->ro) + 1, sizeof *p->vo);
+    p->vf = calloc(rules_count(p->rf) + 1, sizeof *p->vf);
+}
+
+static void pair_free(pair_t *p)
+{
+    rules_unref(p->ro);
+    rules_unref(p->rf);
+    free(p->vo);
+    free(p->vf);
+}
+
+/* Runs both matchers on raw; asserts identical values for every rule. */
+static void pair_run(pair_t *p, const char *raw, const rules_env_t *env)
+{
+    msg_t *m = msg_new(NULL);
+    msg_feed(m, raw, strlen(raw));
+    msg_finish(m);
+    rules_scratch_t *so = rules_scratch_new(p->ro), *sf = rules_scratch_new(p->rf);
+    rules_match_all(p->ro, so, m, env, p->vo);
+    rules_match_all(p->rf, sf, m, env, p->vf);
+    for (size_t i = 0; i < rules_count(p->ro); i++)
+        ck_assert_msg(p->vo[i] == p->vf[i], "%s: oracle %g, fast %g (path %d)",
+                      rules_name(p->ro, i), p->vo[i], p->vf[i],
+                      fast_rule_path(rules_get_fast(p->rf), i));
+    rules_scratch_free(so);
+    rules_scratch_free(sf);
+    msg_free(m);
+}
+
+static double val(pair_t *p, const char *name)
+{
+    long i = rules_find(p->rf, name);
+    ck_assert_msg(i >= 0, "no rule %s", name);
+    return p->vf[i];
+}
+
+static int path(pair_t *p, const char *name)
+{
+    return fast_rule_path(rules_get_fast(p->rf), (size_t)rules_find(p->rf, name));
+}
+
+static const char *MSG =
+    "From: Alice Example <alice@example.com>\n"
+    "To: bob@example.org\n"
+    "Subject: Cheap watches today\n"
+    "Content-Type: text/plain; charset=iso-8859-1\n"
+    "\n"
+    "First paragraph talks about watches\n"
+    "and prices.\n"
+    "\n"
+    "Second: visit http://shop.example.net/buy now!\n"
+    "Buy buy buy BUY.\n"
+    "\n"
+    "Gr\xfc\xdf""e aus K\xd6LN und M\xdcnchen\n";
+
+/* Raw header bytes stay Latin-1 (the rendered body may be converted). */
+static const char *MSG_L1 =
+    "From: a@example.com\n"
+    "Subject: Gr\xfc\xdf""e aus K\xd6LN und M\xdcnchen\n"
+    "\n"
+    "Gr\xfc\xdf""e aus K\xd6LN und M\xdcnchen\n";
+
+START_TEST(anchors_per_line)
+{
+    pair_t p;
+    pair_load(&p,
+        "body B_START /^Second/\n"
+        "body B_END /now!$/\n"
+        "body B_ACROSS /watches\\s+and/\n"
+        "body B_SUBJ /^Cheap watches today$/\n"
+        "body B_M /^and prices\\.$/m\n"
+        "body B_WHOLE /\\Afirst/i\n"
+        "body B_DOT_S /about.watches/s\n"
+        "rawbody R_ANCH /^Buy buy/\n"
+        "full F_M /^Subject: Cheap/m\n"
+        "full F_NOM /^Subject: Cheap/\n"
+        "uri U_HOST /^http:\\/\\/shop\\.example\\.net\\//\n");
+    pair_run(&p, MSG, NULL);
+    ck_assert(val(&p, "B_START") == 1);
+    ck_assert(val(&p, "B_SUBJ") == 1);
+    ck_assert(val(&p, "F_M") == 1);
+    ck_assert(val(&p, "F_NOM") == 0);
+    ck_assert(val(&p, "U_HOST") == 1);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(case_folding_latin1)
+{
+    pair_t p;
+    pair_load(&p,
+        "header L_I Subject:raw =~ /k\\xf6ln/i\n"  /* \xf6 under /i also matches \xd6 */
+        "header L_NOI Subject:raw =~ /k\\xf6ln/\n"
+        "header L_RAW Subject:raw =~ /gr\xdc\xdf""e/i\n"
+        "header L_CLASS Subject:raw =~ /m[\\xfc\\xfd]nchen/i\n"
+        "header L_RANGE Subject:raw =~ /M[\\xe0-\\xfe]NCHEN/i\n"
+        "header L_NEG Subject:raw =~ /K[^\\xf6]LN/i\n"
+        "header L_INLINE Subject:raw =~ /(?i)K\\xf6LN/\n"
+        "header A_I Subject:raw =~ /AUS K/i\n"
+        "header A_NOI Subject:raw =~ /AUS K/\n"
+        "body LB_I /k\\xf6ln/i\n"
+        "rawbody LR_I /k\\xf6ln/i\n"
+        "full LF_I /k\\xf6ln/i\n");
+    pair_run(&p, MSG_L1, NULL);
+    ck_assert(val(&p, "LF_I") == 1);
+    ck_assert(val(&p, "L_I") == 1);
+    ck_assert(val(&p, "L_NOI") == 0);
+    ck_assert(val(&p, "L_RAW") == 1);
+    ck_assert(val(&p, "L_CLASS") == 1);
+    ck_assert(val(&p, "L_RANGE") == 1);
+    ck_assert(val(&p, "L_NEG") == 0);
+    ck_assert(val(&p, "L_INLINE") == 1);
+    ck_assert(val(&p, "A_I") == 1);
+    ck_assert(val(&p, "A_NOI") == 0);
+    /* never exact: Vectorscan folds ASCII only */
+    ck_assert_int_ne(path(&p, "L_I"), FAST_EXACT);
+    ck_assert_int_ne(path(&p, "L_RANGE"), FAST_EXACT);
+    ck_assert_int_eq(path(&p, "L_NOI"), FAST_EXACT);
+    ck_assert_int_eq(path(&p, "A_I"), FAST_EXACT);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(empty_matches_and_multiple)
+{
+    pair_t p;
+    pair_load(&p,
+        "body E_STAR /x*/\n"
+        "body E_EMPTYLINE /^$/\n"
+        "body M_BUY /buy/i\n"
+        "tflags M_BUY multiple\n"
+        "body M_MAX /buy/i\n"
+        "tflags M_MAX multiple maxhits=2\n"
+        "body M_EMPTY /\\b/\n"
+        "tflags M_EMPTY multiple\n"
+        "rawbody M_RAW /u/\n"
+        "tflags M_RAW multiple\n"
+        "body M_NONE /zzzz/\n"
+        "tflags M_NONE multiple\n");
+    pair_run(&p, MSG, NULL);
+    ck_assert(val(&p, "E_STAR") == 1);
+    ck_assert(val(&p, "M_BUY") == 5);
+    ck_assert(val(&p, "M_MAX") == 2);
+    ck_assert(val(&p, "M_EMPTY") > 10);
+    ck_assert(val(&p, "M_NONE") == 0);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(headers_negation_unset)
+{
+    pair_t p;
+    pair_load(&p,
+        "header H_SUBJ Subject =~ /watches/\n"
+        "header H_NEG Subject !~ /watches/\n"
+        "header H_NEG2 Subject !~ /rolex/\n"
+        "header H_ABSENT X-Mailer =~ /^$/\n"
+        "header H_ABSENT_NEG X-Mailer !~ /./\n"
+        "header H_UNSET X-Mailer =~ /^none$/ [if-unset: none]\n"
+        "header H_UNSET_NEG X-Mailer !~ /none/ [if-unset: none]\n"
+        "header H_SET_UNSET Subject =~ /none/ [if-unset: none]\n"
+        "header H_ADDR From:addr =~ /^alice\\@example\\.com$/\n"
+        "header H_NAME From:name =~ /^Alice/\n"
+        "header H_ALL ALL =~ /^To: bob/m\n"
+        "header H_CASE subject =~ /Cheap/\n"
+        "header H_MULTI Subject =~ /e/\n"
+        "tflags H_MULTI multiple\n"
+        "mimeheader MH_CT Content-Type =~ /iso-8859-1/\n"
+        "mimeheader MH_NEG Content-Type !~ /utf-8/\n"
+        "mimeheader MH_UNSET X-Foo =~ /^dflt$/ [if-unset: dflt]\n"
+        "helo HELO_X =~ /example/\n"
+        "helo HELO_NEG !~ /example/\n"
+        "envfrom EF_EMPTY =~ /^$/\n"
+        "envrcpt RC_ANY =~ /carol/\n"
+        "envrcpt RC_NEG !~ /carol/\n"
+        "attachment AT_NAME filename =~ /\\.exe$/i\n"
+        "attachment AT_TYPE type =~ /^text\\//\n");
+    pair_run(&p, MSG, NULL);
+    ck_assert(val(&p, "H_SUBJ") == 1);
+    ck_assert(val(&p, "H_NEG") == 0);
+    ck_assert(val(&p, "H_NEG2") == 1);
+    ck_assert(val(&p, "H_ABSENT") == 1);
+    ck_assert(val(&p, "H_ABSENT_NEG") == 1);
+    ck_assert(val(&p, "H_UNSET") == 1);
+    ck_assert(val(&p, "H_UNSET_NEG") == 0);
+    ck_assert(val(&p, "H_SET_UNSET") == 0);
+    ck_assert(val(&p, "H_ADDR") == 1);
+    ck_assert(val(&p, "H_CASE") == 1);
+    ck_assert(val(&p, "H_MULTI") == 2);
+    ck_assert(val(&p, "MH_CT") == 1);
+    ck_assert(val(&p, "MH_UNSET") == 1);
+    ck_assert(val(&p, "EF_EMPTY") == 1); /* NULL envelope sender matches "" */
+    ck_assert(val(&p, "RC_NEG") == 1);   /* no recipients: none matches */
+    static const char *const rcpts[] = {"bob@example.org", "carol@example.net"};
+    rules_env_t env = {.helo = "mx.example.com", .mail_from = "a@b.example",
+                       .rcpts = rcpts, .nrcpts = 2};
+    pair_run(&p, MSG, &env);
+    ck_assert(val(&p, "HELO_X") == 1);
+    ck_assert(val(&p, "HELO_NEG") == 0);
+    ck_assert(val(&p, "EF_EMPTY") == 0);
+    ck_assert(val(&p, "RC_ANY") == 1);
+    ck_assert(val(&p, "RC_NEG") == 0);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(paths_prefilter_and_pcre)
+{
+    pair_t p;
+    pair_load(&p,
+        "body P_LOOKBEHIND /(?<!Buy )buy\\b/\n"
+        "body P_BACKREF /\\b(\\w)\\1/\n"
+        "body P_LOOKAHEAD /watches(?= and)/\n"
+        "body P_POSSESSIVE /b++uy/\n"
+        "body P_ATOMIC /(?>Bu)y/\n"
+        "body P_COND /(a)?(?(1)b|c)/\n"
+        "body P_REDOS /^(a+)+$/\n"
+        "body P_EXTENDED /wat ches/x\n"
+        "body P_BACKREF_MISS /(z)\\1\\1/\n");
+    pair_run(&p, MSG, NULL);
+    ck_assert(val(&p, "P_LOOKBEHIND") == 1);
+    ck_assert(val(&p, "P_BACKREF") == 0 || val(&p, "P_BACKREF") == 1);
+    ck_assert(val(&p, "P_EXTENDED") == 1);
+    ck_assert(val(&p, "P_BACKREF_MISS") == 0);
+    ck_assert_int_eq(path(&p, "P_LOOKBEHIND"), FAST_PREFILTER);
+    ck_assert_int_eq(path(&p, "P_BACKREF_MISS"), FAST_PREFILTER);
+    ck_assert_int_eq(path(&p, "P_REDOS"), FAST_PCRE);
+    ck_assert_int_eq(path(&p, "P_EXTENDED"), FAST_EXACT);
+    pair_run(&p, "Subject: aa\n\nbook keeping\n", NULL);
+    ck_assert(val(&p, "P_BACKREF") == 1);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(metas_and_verdicts_agree)
+{
+    pair_t p;
+    pair_load(&p,
+        "body __A /watches/\n"
+        "header __B Subject =~ /cheap/i\n"
+        "meta BOTH __A && __B\n"
+        "score BOTH 3\n"
+        "body CNT /buy/i\n"
+        "tflags CNT multiple\n"
+        "score CNT 0.5\n");
+    pair_run(&p, MSG, NULL);
+    ck_assert(val(&p, "BOTH") == 1);
+    rules_scratch_t *s1 = rules_scratch_new(p.ro), *s2 = rules_scratch_new(p.rf);
+    msg_t *m = msg_new(NULL);
+    msg_feed(m, MSG, strlen(MSG));
+    msg_finish(m);
+    rules_verdict_t a, b;
+    rules_classify(p.ro, s1, m, NULL, &a);
+    rules_classify(p.rf, s2, m, NULL, &b);
+    ck_assert(a.score == b.score && a.nhits == b.nhits && a.action == b.action);
+    ck_assert(b.score == 3 + 0.5 * 5);
+    rules_verdict_clear(&a);
+    rules_verdict_clear(&b);
+    /* a scratch made for one ruleset is renewed for another */
+    rules_classify(p.rf, s1, m, NULL, &b);
+    ck_assert(b.score == 3 + 0.5 * 5);
+    rules_verdict_clear(&b);
+    msg_free(m);
+    rules_scratch_free(s1);
+    rules_scratch_free(s2);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(cache_roundtrip)
+{
+    char dir[] = "/tmp/check-fast-cache.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    const char *text = "body A /watch(?=es)/\nbody B /cheap/i\nheader C Subject =~ /\\bw/\n";
+    rules_options_t o = {.matcher = RULES_MATCHER_FAST, .cache_dir = dir};
+    rules_t *r1, *r2;
+    char err[256];
+    ck_assert(rules_load_string("t.cf", text, &o, &r1, err, sizeof err) == 0);
+    const fast_build_info_t *i1 = fast_get_info(rules_get_fast(r1));
+    ck_assert_uint_eq(i1->cache_hits, 0);
+    ck_assert_uint_eq(i1->cache_misses, 2);
+    ck_assert(rules_load_string("t.cf", text, &o, &r2, err, sizeof err) == 0);
+    const fast_build_info_t *i2 = fast_get_info(rules_get_fast(r2));
+    ck_assert_uint_eq(i2->cache_hits, 2);
+    ck_assert_uint_eq(i2->path[FAST_PREFILTER], 1);
+    rules_unref(r1);
+    rules_unref(r2);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+Suite *fast_suite(void)
+{
+    Suite *s = suite_create("fast");
+    TCase *tc = tcase_create("match");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, anchors_per_line);
+    tcase_add_test(tc, case_folding_latin1);
+    tcase_add_test(tc, empty_matches_and_multiple);
+    tcase_add_test(tc, headers_negation_unset);
+    tcase_add_test(tc, paths_prefilter_and_pcre);
+    tcase_add_test(tc, metas_and_verdicts_agree);
+    tcase_add_test(tc, cache_roundtrip);
+    suite_add_tcase(s, tc);
+    return s;
+}
