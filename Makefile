@@ -137,8 +137,11 @@ test: deps
 test-only: check-build
 	@BUILD=$(BUILD) sh tests/run-all.sh
 
+# ASan keeps up to 256 MB of freed memory in quarantine by default; the
+# Vectorscan compiler churns through that much, which the daemon memory-bound
+# test would count. A 32 MB quarantine keeps it meaningful.
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-only
+	@ASAN_OPTIONS=$${ASAN_OPTIONS:-quarantine_size_mb=32} $(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-only
 
 bench: all $(BENCH_BIN) $(MILTERLOAD) $(BUILD)/nullfilter $(BUILD)/stats_bench
 	@BUILD=$(BUILD) sh tests/bench/run.sh

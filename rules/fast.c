@@ -524,12 +524,16 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     unsigned *ids = tg_calloc(c->n + 1, sizeof *ids);
     char **owned = tg_calloc(c->n + 1, sizeof *owned);
     size_t ne = 0;
+    int debug = getenv("TG_FAST_DEBUG") != NULL; /* routing reasons to stderr */
     for (size_t i = 0; i < c->n; i++) {
         frule_t *fr = &f->rules[c->ids[i]];
         const fast_rule_t *r = &in[src[c->ids[i]]];
         fr->path = FAST_PCRE;
+        const char *why = "rejected by Vectorscan";
         if (nested_repeat(r->pattern)) {
             info->nested_repeat++;
+            if (debug)
+                fprintf(stderr, "fast: %s: %s: pcre (nested repeat)\n", c->label, fr->name);
             continue;
         }
         int latin1 = needs_latin1_fold(r->pattern, r->reflags);
@@ -540,21 +544,25 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             continue;
         }
         info->latin1_rewritten += latin1;
-        double secs;
+        double secs = 0;
         int fires = 0;
         if (!latin1 && try_compile(e, hs_flags(r->reflags, 0), &secs, NULL) == 0) {
             if (secs > FAST_SLOW_COMPILE_S)
-                info->slow_compile++;
+                info->slow_compile++, why = "slow compile";
             else
                 fr->path = FAST_EXACT;
         } else if (try_compile(e, hs_flags(r->reflags, 1), &secs, &fires) == 0) {
             if (secs > FAST_SLOW_COMPILE_S)
-                info->slow_compile++;
+                info->slow_compile++, why = "slow prefilter compile";
             else if (fires)
-                info->always_firing++;
+                info->always_firing++, why = "prefilter fires on plain text";
             else
                 fr->path = FAST_PREFILTER;
         }
+        if (debug && fr->path != FAST_EXACT)
+            fprintf(stderr, "fast: %s: %s: %s (%.3f s)\n", c->label, fr->name,
+                    fr->path == FAST_PREFILTER ? (latin1 ? "prefilter (Latin-1 /i)" : "prefilter") : why,
+                    secs);
         if (fr->path == FAST_PCRE) {
             free(e);
             continue;
