@@ -23,6 +23,7 @@ sed -e "s|^Socket .*|Socket inet:$MPORT@127.0.0.1|" \
     -e "s|^UserID .*|# UserID: not switched when run from the source tree|" \
     deploy/tollgate.conf > "$RUN/tollgate.conf"
 echo "RedisURL redis://127.0.0.1:$RPORT" >> "$RUN/tollgate.conf"
+echo "RulesCacheDir $RUN/cache" >> "$RUN/tollgate.conf"
 "$BUILD/tollgate" -t -c "$RUN/tollgate.conf"
 
 command -v redis-server >/dev/null || { echo "run: redis-server missing (deploy/install-deps.sh)" >&2; exit 1; }

@@ -263,6 +263,12 @@ static int set_key(cfgctx_t *x, const char *key, const char *v)
     } else if (!tg_strcasecmp(key, "MatchLimit")) {
         if (parse_uint(x, key, v, 1000, 4000000000UL, &n) < 0) return -1;
         c->match_limit = n;
+    } else if (!tg_strcasecmp(key, "Matcher")) {
+        if (!tg_strcasecmp(v, "fast")) c->matcher_oracle = 0;
+        else if (!tg_strcasecmp(v, "oracle")) c->matcher_oracle = 1;
+        else return bad(x, "Matcher takes fast or oracle, not '%s'", v);
+    } else if (!tg_strcasecmp(key, "RulesCacheDir")) {
+        set_str(&c->cache_dir, v);
     } else if (!tg_strcasecmp(key, "OnError")) {
         if (!tg_strcasecmp(v, "accept")) c->on_error_accept = 1;
         else if (!tg_strcasecmp(v, "tempfail")) c->on_error_accept = 0;
@@ -339,6 +345,7 @@ config_t *config_default(void)
     c->max_headers = 1000;
     c->max_header_len = 64 * 1024;
     c->match_limit = 1000000;
+    c->cache_dir = tg_strdup("/var/cache/tollgate");
     c->spf = 1;
     c->spf_timeout = 5;
     char host[256] = "localhost";
@@ -386,7 +393,8 @@ int config_load(const char *path, config_t **out, char *err, size_t errlen)
             *v++ = '\0';
         while (isspace((unsigned char)*v))
             v++;
-        if (!*v && tg_strcasecmp(k, "RedisURL") && tg_strcasecmp(k, "SubjectPrefix"))
+        if (!*v && tg_strcasecmp(k, "RedisURL") && tg_strcasecmp(k, "SubjectPrefix") &&
+            tg_strcasecmp(k, "RulesCacheDir"))
             rc = bad(&x, "%s needs a value", k);
         else
             rc = set_key(&x, k, v);
@@ -429,6 +437,7 @@ void config_free(config_t *c)
     for (size_t i = 0; i < c->nspf_zone; i++)
         free(c->spf_zone[i]);
     free(c->spf_zone);
+    free(c->cache_dir);
     free(c->authserv_id);
     free(c->subject_prefix);
     free(c->redis_url);

@@ -23,6 +23,11 @@
  *   MaxMimeDepth [20] MaxMimeParts [1000] MaxHeaders [1000]
  *   MaxHeaderLength   [64K]
  *   MatchLimit        PCRE2 match limit per regex [1000000]
+ *   Matcher           fast|oracle: Vectorscan core or PCRE2 per rule; both
+ *                     give identical hits [fast]
+ *   RulesCacheDir     compiled Vectorscan databases, so a restart with
+ *                     unchanged rules skips the compile; empty = none
+ *                     [/var/cache/tollgate]
  *   OnError           accept|tempfail: what an internal error does [tempfail]
  *   SPF               yes|no [yes]
  *   SPFTimeout        seconds per DNS query for SPF [5]
@@ -90,6 +95,8 @@ typedef struct config {
     unsigned max_depth, max_parts, max_headers;
     size_t max_header_len;
     unsigned long match_limit;
+    int matcher_oracle;       /* Matcher oracle */
+    char *cache_dir;          /* RulesCacheDir; "" = none */
     int on_error_accept;      /* OnError accept (else tempfail) */
     int spf;
     int spf_timeout;

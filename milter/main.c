@@ -250,6 +250,11 @@ int main(int argc, char **argv)
         if (cfg->user && getuid() == 0 && chown(cfg->spool_dir, uid, gid) != 0)
             tglog(LOG_WARNING, "cannot chown %s: %s", cfg->spool_dir, strerror(errno));
     }
+    /* the first load (as root) may have made the rules cache: reloads run
+     * as UserID and must be able to add to it */
+    if (cfg->user && getuid() == 0 && *cfg->cache_dir && chown(cfg->cache_dir, uid, gid) != 0 &&
+        errno != ENOENT)
+        tglog(LOG_WARNING, "cannot chown %s: %s", cfg->cache_dir, strerror(errno));
     if (cfg->user && getuid() == 0) {
         if (initgroups(uname, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
             tglog(LOG_ERR, "cannot switch to user %s: %s", cfg->user, strerror(errno));

@@ -27,7 +27,11 @@ int state_load(const char *path, const char *socket_override, state_t **out,
         free(cfg->socket);
         cfg->socket = tg_strdup(socket_override);
     }
-    rules_options_t ro = {.match_limit = cfg->match_limit};
+    rules_options_t ro = {
+        .match_limit = cfg->match_limit,
+        .matcher = cfg->matcher_oracle ? RULES_MATCHER_ORACLE : RULES_MATCHER_FAST,
+        .cache_dir = *cfg->cache_dir ? cfg->cache_dir : NULL,
+    };
     rules_t *rs;
     if (rules_load((const char *const *)cfg->rules, cfg->nrules, &ro, &rs, err,
                    errlen) < 0) {

@@ -13,8 +13,8 @@ DPID= RPID=
 trap 'kill -TERM $DPID $RPID 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
 redis-server --bind 127.0.0.1 --port $RPORT --save '' --appendonly no --daemonize no --logfile /dev/null &
 RPID=$!
-printf 'Rules %s/deploy/rules\nSPF no\nRedisURL redis://127.0.0.1:%s\nStatsSpoolDir %s/spool\nLocalDomains example.org\nTenant acme example.org\nLogHits no\n' \
-    "$(pwd)" $RPORT "$TMP" > "$TMP/t.conf"
+printf 'Rules %s/deploy/rules\nSPF no\nRulesCacheDir %s/cache\nRedisURL redis://127.0.0.1:%s\nStatsSpoolDir %s/spool\nLocalDomains example.org\nTenant acme example.org\nLogHits no\n' \
+    "$(pwd)" "$TMP" $RPORT "$TMP" > "$TMP/t.conf"
 "$BUILD/tollgate" -f -c "$TMP/t.conf" -p "unix:$TMP/s.sock" > /dev/null 2>&1 &
 DPID=$!
 sleep 1

@@ -38,6 +38,7 @@ InternalNetworks 127.0.0.0/8
 LocalDomains  example.org
 Tenant        org example.org
 SPF           yes
+RulesCacheDir $TMP/cache
 SPFTestZone   $TMP/zone
 AuthservID    mx.tollgate.test
 SubjectPrefix [SPAM]
@@ -76,7 +77,7 @@ write_conf "$SOCK"
 echo "Sockett nowhere" >> "$TMP/tollgate.conf"
 "$DAEMON" -t -c "$TMP/tollgate.conf" > "$TMP/t.out" 2>&1
 rc=$?
-[ $rc -eq 1 ] && grep -q "$TMP/tollgate.conf:12: unknown key 'Sockett'" "$TMP/t.out" &&
+[ $rc -eq 1 ] && grep -q "$TMP/tollgate.conf:13: unknown key 'Sockett'" "$TMP/t.out" &&
     ok "-t names file:line of a bad key" || fail "-t" "rc=$rc $(cat "$TMP/t.out")"
 write_conf "$SOCK"
 "$DAEMON" -t -c "$TMP/tollgate.conf" > "$TMP/t.out" 2>&1 && grep -q "OK" "$TMP/t.out" &&

@@ -67,7 +67,7 @@ free_port() {
 # start_daemon SOCKET: tollgate in the foreground on SOCKET, killed after
 # 300 s at the latest; waits until it accepts connections.
 start_daemon() {
-    printf 'Socket %s\nRules %s/deploy/rules %s/t.cf\nSPF no\n' "$1" "$(pwd)" "$TMP" > "$TMP/tollgate.conf"
+    printf 'Socket %s\nRules %s/deploy/rules %s/t.cf\nSPF no\nRulesCacheDir %s/cache\n' "$1" "$(pwd)" "$TMP" "$TMP" > "$TMP/tollgate.conf"
     "$BUILD/tollgate" -f -c "$TMP/tollgate.conf" > "$TMP/daemon.log" 2>&1 &
     DPID=$!
     ( i=0; while [ $i -lt 3000 ]; do sleep 0.1; kill -0 "$DPID" || exit 0; i=$((i + 1)); done

@@ -31,6 +31,7 @@ Rules         $ROOT/deploy/rules $TMP/test.cf
 InternalNetworks 10.99.0.0/16
 LocalDomains  example.org
 SPF           yes
+RulesCacheDir $TMP/cache
 SPFTestZone   $TMP/zone
 AuthservID    mx.tollgate.test
 SubjectPrefix [SPAM]

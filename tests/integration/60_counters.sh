@@ -30,6 +30,7 @@ cat > "$TMP/tollgate.conf" <<CONF
 Socket        $SOCK
 Rules         $ROOT/deploy/rules
 SPF           no
+RulesCacheDir $TMP/cache
 LocalDomains  example.org
 Tenant        acme example.org
 RedisURL      redis://127.0.0.1:$RPORT
