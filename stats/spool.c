@@ -65,7 +65,8 @@ static void rescan(spool_t *sp)
         }
     }
     closedir(d);
-    qsort(sp->pending, sp->npending, sizeof *sp->pending, cmp_u64);
+    if (sp->npending > 1) /* qsort's array must not be NULL, even when empty */
+        qsort(sp->pending, sp->npending, sizeof *sp->pending, cmp_u64);
 }
 
 int spool_open(const char *dir, spool_t **out, char *err, size_t errlen)
