@@ -15,3 +15,13 @@ if [ "${TG_BENCH_COLD:-1}" = 0 ]; then
 else
     "$BUILD/rules_bench" -r 3 --rules /usr/share/spamassassin --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam"
 fi
+echo
+echo "== milter throughput (null filter vs tollgate), messages through the milter protocol"
+BUILD="$BUILD" sh tests/bench/milter_bench.sh
+echo
+echo "== counters: stats_record cost and Redis commands per 1,000 messages"
+"$BUILD/stats_bench"
+BUILD="$BUILD" sh tests/bench/counters_bench.sh
+echo
+echo "== soak: RSS across a long run (SOAK_N, default 200000)"
+BUILD="$BUILD" sh tests/bench/soak.sh
