@@ -256,7 +256,8 @@ static const char batch_lua[] =
     "local sender = ARGV[1]\n"
     "local seq, wm, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
     "local nt, ni, ne = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
-    "if not (seq and wm and now and nt and ni and ne) or seq < 1 or nt < 0 or ni < 0 or ne < 0 then\n"
+    "if not (seq and wm and now and nt and ni and ne) or seq < 1 or nt < 0 or ni < 0 or ne < 0\n"
+    "   or not string.match(ARGV[2], '^%d+$') or not string.match(ARGV[3], '^%-?%d+$') then\n"
     "  return redis.error_reply('ERR tollgate batch: bad header') end\n"
     "if #ARGV ~= 7 + nt + 3 * ni + 2 * ne then\n"
     "  return redis.error_reply('ERR tollgate batch: wrong number of arguments') end\n"
@@ -281,9 +282,10 @@ static const char batch_lua[] =
     "for k = 1, nt do redis.call('SADD', p .. 'tenants', ARGV[i]); i = i + 1 end\n"
     "for k = 1, ni do redis.call('HINCRBY', ARGV[i], ARGV[i + 1], ARGV[i + 2]); i = i + 3 end\n"
     "for k = 1, ne do redis.call('EXPIREAT', ARGV[i], ARGV[i + 1]); i = i + 2 end\n"
-    "redis.call('HSET', p .. 'seq', sender, seq)\n"
-    "redis.call('HSET', p .. 'wm', sender, wm)\n"
-    "redis.call('HSET', p .. 'senders', sender, now)\n"
+    "-- store the argument strings: Lua 5.1 would print a 16-digit number as 1.7e+15\n"
+    "redis.call('HSET', p .. 'seq', sender, ARGV[2])\n"
+    "redis.call('HSET', p .. 'wm', sender, ARGV[3])\n"
+    "redis.call('HSET', p .. 'senders', sender, ARGV[4])\n"
     "return 1\n";
 
 /* The script's SHA1 as Redis reports it (SCRIPT LOAD); the same for every

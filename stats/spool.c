@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -143,12 +144,21 @@ const char *spool_sender(const spool_t *sp)
 
 int spool_next_seq(spool_t *sp, uint64_t *seq, char *err, size_t errlen)
 {
+    /* The number is at least the current time in microseconds: even if
+     * DIR/seq were lost, later batches still outnumber everything Redis
+     * has applied for this sender (the file guards against a clock that
+     * goes back). Stays below 2^53, exact in Lua's numbers. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    uint64_t s = sp->next > now_us ? sp->next : now_us;
     char path[4096], line[32];
     snprintf(path, sizeof path, "%s/seq", sp->dir);
-    snprintf(line, sizeof line, "%" PRIu64 "\n", sp->next + 1);
+    snprintf(line, sizeof line, "%" PRIu64 "\n", s + 1);
     if (write_small(path, line, err, errlen) < 0)
         return -1;
-    *seq = sp->next++;
+    *seq = s;
+    sp->next = s + 1;
     return 0;
 }
 

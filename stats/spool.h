@@ -2,8 +2,10 @@
  * spool — the directory where batches wait, fsynced, until Redis has them
  * (StatsSpoolDir). Owns this instance's identity: the sender name
  * "hostname:id" (id made once, kept in DIR/instance-id) and the next
- * sequence number (DIR/seq, persisted before a batch with that number is
- * written, so a number is never reused; gaps are harmless).
+ * sequence number: at least the current time in microseconds, and above
+ * every number handed out before (DIR/seq, persisted before a batch with
+ * that number is written), so a number is never reused, even if DIR/seq is
+ * lost; gaps are harmless.
  * Used by one thread (the flusher) at a time.
  */
 #ifndef TG_SPOOL_H

@@ -105,6 +105,11 @@ START_TEST(apply_is_exactly_once_and_validated)
     batch_incr(c, K, "in:msgs", 1);
     ck_assert_int_eq(batch_apply(rc, c, err, sizeof err), 1);
     ck_assert_int_eq(hget(rc, K, "in:msgs"), 18);
+    /* a time-based 16-digit sequence number is stored exactly */
+    batch_t *big = batch_new("mx1:aa", 1795000000123456ULL, 3000);
+    batch_incr(big, K, "in:msgs", 0);
+    ck_assert_int_eq(batch_apply(rc, big, err, sizeof err), 1);
+    ck_assert_int_eq(batch_applied_seq(rc, "mx1:aa", err, sizeof err), 1795000000123456LL);
     batch_t *old = batch_new("mx1:aa", 4, 2500); /* older than applied */
     batch_incr(old, K, "in:msgs", 1000);
     ck_assert_int_eq(batch_apply(rc, old, err, sizeof err), 0);
@@ -113,6 +118,7 @@ START_TEST(apply_is_exactly_once_and_validated)
     batch_free(o);
     batch_free(bad);
     batch_free(c);
+    batch_free(big);
     batch_free(old);
     redisFree(rc);
     redis_down();

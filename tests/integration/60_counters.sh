@@ -109,6 +109,12 @@ stop_daemon
 grep -q "replayed=[1-9]" "$TMP/daemon.$RUN.log" && ok "the re-spooled batch was a no-op replay" ||
     fail "replay" "$(grep 'counter batches' "$TMP/daemon.$RUN.log")"
 
+# the spool's sequence file lost: numbering stays above what Redis has
+rm -f "$TMP/spool/seq"
+start_daemon && ok "daemon restarted without its sequence file" || fail "restart noseq" "$(cat "$TMP/daemon.$RUN.log")"
+load 100 "after losing the sequence file"
+stop_daemon
+
 # --- every counter equals what was sent
 sum() { # PATTERN FIELD: sum of FIELD over every key matching PATTERN
     total=0
