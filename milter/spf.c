@@ -42,7 +42,8 @@ void spf_init(int timeout_seconds, const char *const *zone, size_t nzone)
         spf_nzone = nzone;
     }
     char opt[64];
-    snprintf(opt, sizeof opt, "timeout:%d attempts:2", timeout_seconds);
+    /* one attempt: SPFTimeout is then the real bound of each query */
+    snprintf(opt, sizeof opt, "timeout:%d attempts:1", timeout_seconds);
     setenv("RES_OPTIONS", opt, 1);
     pthread_once(&spf_once, spf_make_key);
 }
