@@ -133,9 +133,20 @@ static void spool_round(void)
 static void redis_round(void)
 {
     char err[512];
-    if (!fl_rc && !(fl_rc = rconn_connect(fl_url, 1000, err, sizeof err))) {
-        set_up(0, err);
-        return;
+    if (!fl_rc) {
+        if (!(fl_rc = rconn_connect(fl_url, 1000, err, sizeof err))) {
+            set_up(0, err);
+            return;
+        }
+        /* evicted counters would be lost silently: say so once per
+         * connection (a server that refuses CONFIG is not judged) */
+        redisReply *r = redisCommand(fl_rc, "CONFIG GET maxmemory-policy");
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[1]->type == REDIS_REPLY_STRING &&
+            strcmp(r->element[1]->str, "noeviction") != 0)
+            fl_log(LOG_WARNING, "Redis at %s runs with maxmemory-policy %s: counters can be "
+                   "evicted; use noeviction", fl_url, r->element[1]->str);
+        freeReplyObject(r);
     }
     int64_t applied = batch_applied_seq(fl_rc, spool_sender(fl_spool), err, sizeof err);
     if (applied < 0) {

@@ -115,6 +115,17 @@ start_daemon && ok "daemon restarted without its sequence file" || fail "restart
 load 100 "after losing the sequence file"
 stop_daemon
 
+grep -q "maxmemory-policy" "$TMP"/daemon.*.log && fail "noeviction" "warned although Redis runs noeviction" ||
+    ok "no eviction warning with noeviction"
+redis-cli -p $RPORT config set maxmemory-policy allkeys-lru > /dev/null
+start_daemon
+load 10 "with an evicting Redis"
+for i in $(seq 1 30); do grep -q "maxmemory-policy allkeys-lru" "$TMP/daemon.$RUN.log" && break; sleep 0.1; done
+grep -q "runs with maxmemory-policy allkeys-lru: counters can be evicted" "$TMP/daemon.$RUN.log" &&
+    ok "an evicting Redis is reported" || fail "eviction warning" "$(tail -3 "$TMP/daemon.$RUN.log")"
+stop_daemon
+redis-cli -p $RPORT config set maxmemory-policy noeviction > /dev/null
+
 # --- every counter equals what was sent
 sum() { # PATTERN FIELD: sum of FIELD over every key matching PATTERN
     total=0
