@@ -26,7 +26,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
             -DTG_VERSION='"$(VERSION)"' -DTG_PREFIX='"$(PREFIX)"' \
-            -DTG_SYSCONFDIR='"$(SYSCONFDIR)"' -Irules -Istats -Imilter $(PKG_CFLAGS)
+            -DTG_SYSCONFDIR='"$(SYSCONFDIR)"' -Irules -Istats -Imilter -Itests $(PKG_CFLAGS)
 LDFLAGS  += -pthread
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -109,11 +109,11 @@ $(TEST_BIN): $(TEST_OBJ) $(MILTER_LIB) $(STATS_LIB) $(RULES_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(CHECK_LIBS)
 
-$(BENCH_BIN): $(BUILD)/tests/bench/rules_bench.o $(RULES_LIB)
+$(BENCH_BIN): $(BUILD)/tests/bench/rules_bench.o $(BUILD)/tests/corpus.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # the differential test of the fast matcher against the oracle (issue 3)
-$(DIFFTEST): $(BUILD)/tests/difftest.o $(RULES_LIB)
+$(DIFFTEST): $(BUILD)/tests/difftest.o $(BUILD)/tests/corpus.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/nullfilter: $(BUILD)/tests/bench/nullfilter.o $(MILTER_LIB)

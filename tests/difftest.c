@@ -10,53 +10,16 @@
  * the envelope classes run. Prints the first mismatches and a summary;
  * exits 1 on any mismatch, 2 on usage or load errors.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "fast.h"
+#include "corpus.h"
 #include "msg.h"
 #include "rules.h"
 #include "util.h"
-
-static int cmp_s(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void add_path(char ***files, size_t *n, size_t *cap, const char *p)
-{
-    struct stat st;
-    if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(p);
-        if (!d)
-            return;
-        char **names = NULL;
-        size_t nn = 0, nc = 0;
-        struct dirent *de;
-        while ((de = readdir(d)))
-            if (strstr(de->d_name, ".eml")) {
-                tg_grow(&names, &nc, nn + 1, sizeof *names);
-                names[nn++] = tg_strdup(de->d_name);
-            }
-        closedir(d);
-        qsort(names, nn, sizeof *names, cmp_s);
-        for (size_t k = 0; k < nn; k++) {
-            tg_buf b;
-            tg_buf_init(&b);
-            tg_buf_printf(&b, "%s/%s", p, names[k]);
-            tg_grow(files, cap, *n + 1, sizeof **files);
-            (*files)[(*n)++] = tg_buf_steal(&b);
-            free(names[k]);
-        }
-        free(names);
-        return;
-    }
-    tg_grow(files, cap, *n + 1, sizeof **files);
-    (*files)[(*n)++] = tg_strdup(p);
-}
 
 int main(int argc, char **argv)
 {
@@ -73,7 +36,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--env"))
             use_env = 1;
         else
-            add_path(&files, &nfiles, &fcap, argv[i]);
+            if (corpus_add(argv[i], &files, &nfiles, &fcap) < 0) {
+                fprintf(stderr, "difftest: %s: cannot open\n", argv[i]);
+                return 2;
+            }
     }
     if (!npaths || !nfiles) {
         fprintf(stderr, "usage: difftest [--cache DIR] [--env] --rules PATH... FILE|DIR...\n");

@@ -14,7 +14,6 @@
  * pass of the fast matcher: time per class and per path, the 20 most
  * expensive rules, database sizes; and RSS. Figures, never pass/fail.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "fast.h"
+#include "corpus.h"
 #include "msg.h"
 #include "rules.h"
 #include "util.h"
@@ -40,11 +40,6 @@ static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-static int cmp_s(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* VmRSS / VmHWM in MB from /proc/self/status (0 if unavailable). */
@@ -103,30 +98,19 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--no-cold")) {
             cold = 0;
         } else {
-            DIR *d = opendir(argv[i]);
-            if (!d) {
+            char **files = NULL;
+            size_t nf = 0, fcap = 0;
+            if (corpus_add(argv[i], &files, &nf, &fcap) < 0) {
                 fprintf(stderr, "rules_bench: %s: cannot open\n", argv[i]);
                 return 1;
             }
-            char **names = NULL;
-            size_t nn = 0, nc = 0;
-            struct dirent *de;
-            while ((de = readdir(d)))
-                if (strstr(de->d_name, ".eml")) {
-                    tg_grow(&names, &nc, nn + 1, sizeof *names);
-                    names[nn++] = tg_strdup(de->d_name);
-                }
-            closedir(d);
-            qsort(names, nn, sizeof *names, cmp_s);
-            for (size_t k = 0; k < nn; k++) {
-                char p[4096];
-                snprintf(p, sizeof p, "%s/%s", argv[i], names[k]);
+            for (size_t k = 0; k < nf; k++) {
                 tg_grow(&items, &cap, n + 1, sizeof *items);
-                if (tg_read_file(p, &items[n].data, &items[n].len, err, sizeof err) == 0)
+                if (tg_read_file(files[k], &items[n].data, &items[n].len, err, sizeof err) == 0)
                     bytes += items[n++].len;
-                free(names[k]);
+                free(files[k]);
             }
-            free(names);
+            free(files);
         }
     }
     if (!npaths || !n || runs < 1) {
