@@ -238,6 +238,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     if (auth && *auth)
         m->auth = tg_strdup(auth);
     m->msg = msg_new(&c->st->limits);
+    msg_set_views(m->msg, rules_views(c->st->rules)); /* build only what rules read */
     msg_set_envelope_from(m->msg, m->from);
     /* SPF is about mail from outside: not for our own clients */
     if (c->st->cfg->spf && !m->auth && c->have_ip && !is_internal_client(c)) {

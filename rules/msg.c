@@ -22,6 +22,7 @@
 #define HEADER_BLOCK_CAP (8u << 20)
 
 struct msg {
+    unsigned views;            /* MSG_VIEW_* to build at finish */
     msg_limits_t lim;
     size_t size;        /* bytes fed */
     unsigned bits;
@@ -57,6 +58,7 @@ void msg_limits_default(msg_limits_t *lim)
 msg_t *msg_new(const msg_limits_t *lim)
 {
     msg_t *m = tg_calloc(1, sizeof *m);
+    m->views = MSG_VIEW_ALL;
     if (lim)
         m->lim = *lim;
     else
@@ -548,11 +550,18 @@ static int is_type(msg_str_t t, const char *s)
     return t.len == strlen(s) && memcmp(t.ptr, s, t.len) == 0;
 }
 
+void msg_set_views(msg_t *m, unsigned views)
+{
+    m->views = views;
+}
+
 void msg_finish(msg_t *m)
 {
     if (m->finished)
         return;
     m->finished = 1;
+    /* URIs come from the rendered lines and the HTML: they need rendering */
+    int render = (m->views & (MSG_VIEW_BODY | MSG_VIEW_URIS)) != 0;
     if (m->pending_cr) {
         m->pending_cr = 0;
         put(m, "\r", 1);
@@ -585,6 +594,8 @@ void msg_finish(msg_t *m)
         p->depth = lf->depth;
 
         /* rendered body: text/plain and text/html only */
+        if (!render)
+            continue;
         if (text.len)
             tg_buf_addc(&text, '\n');
         int html = is_type(lf->sa_type, "text/html");
@@ -610,7 +621,7 @@ void msg_finish(msg_t *m)
         }
     }
     /* rawbody: text and message parts, not text/calendar; decoded bytes */
-    for (size_t i = 0; i < nl; i++) {
+    for (size_t i = 0; i < nl && (m->views & MSG_VIEW_RAWBODY); i++) {
         const mime_leaf_t *lf = mime_leaf_at(m->tree, i);
         const char *t = lf->sa_type.ptr;
         size_t tl = lf->sa_type.len;
@@ -625,7 +636,7 @@ void msg_finish(msg_t *m)
         split_paragraphs(m, &raws, lf->decoded.ptr, n);
     }
 
-    if (nl) {
+    if (nl && render) {
         tg_buf body;
         tg_buf_init(&body);
         const msg_str_t *subj = hdr_last(mime_headers(m->tree), "subject");
@@ -643,19 +654,21 @@ void msg_finish(msg_t *m)
     uri_set us;
     memset(&us, 0, sizeof us);
     us.m = m;
-    for (size_t i = 0; i < lines.n; i++) {
+    for (size_t i = 0; i < lines.n && (m->views & MSG_VIEW_URIS); i++) {
         /* the arena may move while adding: copy the line out first */
         tg_buf_reset(&part);
         tg_buf_add(&part, m->arena.s + lines.off[i], lines.len[i]);
         uri_from_text(part.s, part.len, uri_canon_add, &us);
     }
-    for (size_t o = 0; o + sizeof(size_t) <= html_uris.len;) {
+    for (size_t o = 0; (m->views & MSG_VIEW_URIS) && o + sizeof(size_t) <= html_uris.len;) {
         size_t n;
         memcpy(&n, html_uris.s + o, sizeof n);
         o += sizeof n;
         uri_canonicalize(html_uris.s + o, n, uri_set_add, &us);
         o += n;
     }
+    if (!(m->views & MSG_VIEW_BODY))
+        lines.n = 0;   /* rendered only for the URIs */
     m->lines = span_finish(m, &lines, &m->nlines);
     m->raw = span_finish(m, &raws, &m->nraw);
     m->uris = span_finish(m, &us.list, &m->nuris);

@@ -92,7 +92,19 @@ void msg_feed(msg_t *m, const void *data, size_t len);
  * Copied. Call before or after feeding; takes effect in accessors. */
 void msg_set_envelope_from(msg_t *m, const char *addr);
 
-/* Parses what was fed and builds every view. Idempotent. */
+/* Views msg_finish builds beyond headers, parts and full (always built). */
+enum {
+    MSG_VIEW_BODY = 1u << 0,     /* msg_body_lines */
+    MSG_VIEW_RAWBODY = 1u << 1,  /* msg_rawbody_chunks */
+    MSG_VIEW_URIS = 1u << 2,     /* msg_uris */
+    MSG_VIEW_ALL = 7u
+};
+/* Restricts msg_finish to the views a consumer reads (rules_views()):
+ * a view not asked for is empty. Default MSG_VIEW_ALL. Call before
+ * msg_finish. */
+void msg_set_views(msg_t *m, unsigned views);
+
+/* Parses what was fed and builds the views. Idempotent. */
 void msg_finish(msg_t *m);
 
 /* Total bytes fed, including bytes not kept. */

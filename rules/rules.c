@@ -368,6 +368,23 @@ long rules_find(const rules_t *rs, const char *name)
     return tg_map_get(rs->byname, name, &idx) ? (long)idx : -1;
 }
 
+unsigned rules_views(const rules_t *rs)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const rule_t *r = &rs->rules[i];
+        if (!r->enabled)
+            continue;
+        if (r->type == CF_BODY)
+            v |= MSG_VIEW_BODY;
+        else if (r->type == CF_RAWBODY)
+            v |= MSG_VIEW_RAWBODY;
+        else if (r->type == CF_URI)
+            v |= MSG_VIEW_URIS;
+    }
+    return v;
+}
+
 size_t rules_nnotes(const rules_t *rs, int kind)
 {
     return kind >= 0 && kind < RULES_NOTE_KINDS ? rs->nnotes[kind] : 0;

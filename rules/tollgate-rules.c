@@ -338,6 +338,7 @@ static int cmd_test(int argc, char **argv)
             continue;
         }
         msg_t *m = msg_new(&lim);
+        msg_set_views(m, rules_views(rs)); /* as the daemon does */
         if (env.mail_from)
             msg_set_envelope_from(m, env.mail_from);
         msg_feed(m, data, len);

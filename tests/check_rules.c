@@ -498,6 +498,51 @@ START_TEST(regex_errors_and_limits)
 }
 END_TEST
 
+/* A message builds only the views its rules read; verdicts do not change. */
+START_TEST(views_follow_the_rules)
+{
+    const char *p[] = {"deploy/rules"};
+    rules_t *rs = NULL;
+    char err[512];
+    ck_assert_msg(rules_load(p, 1, NULL, &rs, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(rules_views(rs), 0); /* headers, parts, size: no text views */
+    rules_t *b = load("body B /x/\nuri U /y/\n");
+    ck_assert_uint_eq(rules_views(b), MSG_VIEW_BODY | MSG_VIEW_URIS);
+    rules_unref(b);
+    rules_t *r = load("rawbody R /x/\nbody Z /z/\nscore Z 0\n"); /* disabled: not read */
+    ck_assert_uint_eq(rules_views(r), MSG_VIEW_RAWBODY);
+    rules_unref(r);
+
+    char raw[2048];
+    snprintf(raw, sizeof raw, ATTACH_MSG, "setup.exe", "setup.exe");
+    msg_t *m = msg_new(NULL);
+    msg_set_views(m, rules_views(rs));
+    msg_feed(m, raw, strlen(raw));
+    msg_finish(m);
+    size_t n;
+    msg_body_lines(m, &n);
+    ck_assert_uint_eq(n, 0);
+    msg_uris(m, &n);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(msg_nparts(m), 2); /* parts are always there */
+    rules_scratch_t *sc = rules_scratch_new(rs);
+    rules_verdict_t v1, v2;
+    rules_classify(rs, sc, m, NULL, &v1);
+    msg_t *all = mkmsg(raw);
+    rules_classify(rs, sc, all, NULL, &v2);
+    ck_assert_int_eq(v1.action, v2.action);
+    ck_assert_double_eq(v1.score, v2.score);
+    ck_assert_uint_eq(v1.nhits, v2.nhits);
+    ck_assert_int_eq(v1.action, RULES_REJECT);
+    rules_verdict_clear(&v1);
+    rules_verdict_clear(&v2);
+    rules_scratch_free(sc);
+    msg_free(m);
+    msg_free(all);
+    rules_unref(rs);
+}
+END_TEST
+
 START_TEST(verdict_keeps_ruleset_alive)
 {
     rules_t *rs = load("body W /watches/\ndescribe W Talks about watches\n");
@@ -677,6 +722,7 @@ Suite *rules_suite(void)
     tcase_add_test(sh, shipped_sender_rules);
     tcase_add_test(sh, shipped_structure_rules);
     tcase_add_test(sh, readme_examples_load);
+    tcase_add_test(sh, views_follow_the_rules);
     suite_add_tcase(s, sh);
     return s;
 }
