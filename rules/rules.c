@@ -58,6 +58,7 @@ struct rules {
     note_t *notes[RULES_NOTE_KINDS];
     size_t nnotes[RULES_NOTE_KINDS], notecap[RULES_NOTE_KINDS];
     cf_thresholds_t thr;
+    unsigned views;           /* MSG_VIEW_* the enabled rules read */
     rules_options_t opts;
     tg_map *byname;
     fast_t *fast;             /* NULL with the oracle matcher */
@@ -289,6 +290,17 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
         if (r->enabled)
             rs->info.loaded++;
     }
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const rule_t *r = &rs->rules[i];
+        if (!r->enabled)
+            continue;
+        if (r->type == CF_BODY)
+            rs->views |= MSG_VIEW_BODY;
+        else if (r->type == CF_RAWBODY)
+            rs->views |= MSG_VIEW_RAWBODY;
+        else if (r->type == CF_URI)
+            rs->views |= MSG_VIEW_URIS;
+    }
     /* Bind meta names to rule slots; names of undefined rules stay -1 and
      * read as 0, as in SpamAssassin. */
     for (size_t i = 0; i < rs->nrules && rc == 0; i++) {
@@ -370,19 +382,7 @@ long rules_find(const rules_t *rs, const char *name)
 
 unsigned rules_views(const rules_t *rs)
 {
-    unsigned v = 0;
-    for (size_t i = 0; i < rs->nrules; i++) {
-        const rule_t *r = &rs->rules[i];
-        if (!r->enabled)
-            continue;
-        if (r->type == CF_BODY)
-            v |= MSG_VIEW_BODY;
-        else if (r->type == CF_RAWBODY)
-            v |= MSG_VIEW_RAWBODY;
-        else if (r->type == CF_URI)
-            v |= MSG_VIEW_URIS;
-    }
-    return v;
+    return rs->views;
 }
 
 size_t rules_nnotes(const rules_t *rs, int kind)

@@ -136,8 +136,9 @@ size_t rules_count(const rules_t *rs);
 const char *rules_name(const rules_t *rs, size_t i);
 long rules_find(const rules_t *rs, const char *name);
 
-/* The message views (MSG_VIEW_*) the enabled rules read: pass it to
- * msg_set_views so a message builds nothing no rule looks at. */
+/* The message views (MSG_VIEW_*) the enabled rules read, worked out once
+ * when the ruleset is built: pass it to msg_set_views so a message builds
+ * nothing no rule looks at. */
 unsigned rules_views(const rules_t *rs);
 
 rules_scratch_t *rules_scratch_new(const rules_t *rs);
