@@ -216,15 +216,6 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helo)
     return nothing(c, SMFIP_NR_HELO);
 }
 
-static int is_internal_client(const conn_t *c)
-{
-    const config_t *cfg = c->st->cfg;
-    for (size_t i = 0; i < cfg->ninternal; i++)
-        if (cf_cidr_match(&cfg->internal[i], c->have_ip ? c->ip : NULL))
-            return 1;
-    return 0;
-}
-
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
     conn_t *c = conn_get(ctx);
@@ -241,7 +232,8 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     msg_set_views(m->msg, rules_views(c->st->rules)); /* build only what rules read */
     msg_set_envelope_from(m->msg, m->from);
     /* SPF is about mail from outside: not for our own clients */
-    if (c->st->cfg->spf && !m->auth && c->have_ip && !is_internal_client(c)) {
+    if (c->st->cfg->spf && !m->auth && c->have_ip &&
+        !dir_is_internal(c->st->cfg, c->ip)) {
         spf_check(spf_thread(), c->ip, c->helo, m->from, &m->spf);
         m->spf_done = 1;
     }

@@ -14,6 +14,14 @@ static int is_local(const config_t *c, const char *addr)
     return 0;
 }
 
+int dir_is_internal(const config_t *c, const char *ip)
+{
+    for (size_t i = 0; i < c->ninternal; i++)
+        if (cf_cidr_match(&c->internal[i], ip))
+            return 1;
+    return 0;
+}
+
 rules_direction_t dir_classify(const config_t *c, const dir_input_t *in)
 {
     if (in->daemon_name) {
@@ -27,9 +35,7 @@ rules_direction_t dir_classify(const config_t *c, const dir_input_t *in)
             }
         }
     }
-    int ours = in->auth && *in->auth;
-    for (size_t i = 0; !ours && i < c->ninternal; i++)
-        ours = cf_cidr_match(&c->internal[i], in->client_ip);
+    int ours = (in->auth && *in->auth) || dir_is_internal(c, in->client_ip);
     if (!ours)
         return RULES_DIR_INBOUND;
     for (size_t i = 0; i < in->nrcpts; i++)

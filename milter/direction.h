@@ -28,6 +28,9 @@ typedef struct dir_input {
 
 rules_direction_t dir_classify(const config_t *c, const dir_input_t *in);
 
+/* 1 if ip (textual, may be NULL) is in InternalNetworks. */
+int dir_is_internal(const config_t *c, const char *ip);
+
 /* Indices into c->tenants of the tenants touched, each once, in config
  * order; at most `max` are written. Returns how many were found. */
 size_t dir_tenants(const config_t *c, rules_direction_t d, const dir_input_t *in,
