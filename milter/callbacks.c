@@ -428,7 +428,7 @@ static void log_message(SMFICTX *ctx, const conn_t *c, const mctx_t *m,
             tg_buf_printf(&b, "%s%s", i ? "," : "", tenants[i]);
     }
     if (m->spf_done)
-        tg_buf_printf(&b, " spf=%s", spf_result_name(m->spf.result));
+        tg_buf_printf(&b, " spf=%s", rules_spf_name(m->spf.result));
     tg_buf_printf(&b, " score=%.1f/%.1f verdict=%s action=%s", v->score, v->required,
                   rules_category_name(v->category), rules_action_name(v->action));
     if (v->limits)

@@ -143,10 +143,3 @@ void spf_check(spf_ctx_t *c, const char *ip, const char *helo,
     }
     SPF_request_free(req);
 }
-
-const char *spf_result_name(rules_spf_t r)
-{
-    static const char *const n[] = {"none", "pass", "fail", "softfail", "neutral",
-                                    "none", "temperror", "permerror"};
-    return n[r];
-}

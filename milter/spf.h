@@ -40,7 +40,5 @@ void spf_free(spf_ctx_t *c);
 void spf_check(spf_ctx_t *c, const char *ip, const char *helo,
                const char *mail_from, spf_result_t *out);
 
-/* "pass", "fail", ... as used in Authentication-Results. */
-const char *spf_result_name(rules_spf_t r);
 
 #endif

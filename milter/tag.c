@@ -45,7 +45,7 @@ void tag_spam_status(const rules_verdict_t *v, tg_buf *out)
 
 void tag_auth_results(const char *authserv, const spf_result_t *spf, tg_buf *out)
 {
-    tg_buf_printf(out, "%s; spf=%s %s=%s", authserv, spf_result_name(spf->result),
+    tg_buf_printf(out, "%s; spf=%s %s=%s", authserv, rules_spf_name(spf->result),
                   spf->helo_identity ? "smtp.helo" : "smtp.mailfrom",
                   spf->identity[0] ? spf->identity : "unknown");
 }

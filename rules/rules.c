@@ -620,6 +620,19 @@ static const char *const cat_names[] = {"clean", "tagged", "spam",
                                         "security", "policy", "tempfail"};
 
 const char *rules_action_name(rules_action_t a) { return act_names[a]; }
+
+static const char *const spf_names[] = {"none", "pass", "fail", "softfail", "neutral",
+                                        "none", "temperror", "permerror"};
+
+const char *rules_spf_name(rules_spf_t r) { return spf_names[r]; }
+
+rules_spf_t rules_spf_parse(const char *name)
+{
+    for (int i = RULES_SPF_PASS; i <= RULES_SPF_PERMERROR; i++)
+        if (!tg_strcasecmp(name, spf_names[i]))
+            return (rules_spf_t)i;
+    return RULES_SPF_UNKNOWN;
+}
 const char *rules_category_name(rules_category_t c) { return cat_names[c]; }
 
 static rules_action_t map_action(cf_action_t a)

@@ -163,6 +163,10 @@ void rules_classify(rules_t *rs, rules_scratch_t *sc, const msg_t *m,
 void rules_verdict_clear(rules_verdict_t *v);
 
 const char *rules_action_name(rules_action_t a);
+/* "pass", "fail", "softfail", ... (RFC 7208 names; "none" for UNKNOWN);
+ * rules_spf_parse is its inverse (case-insensitive), UNKNOWN if no name. */
+const char *rules_spf_name(rules_spf_t r);
+rules_spf_t rules_spf_parse(const char *name);
 const char *rules_category_name(rules_category_t c);
 
 #endif

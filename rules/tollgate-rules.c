@@ -148,16 +148,6 @@ static int cmd_check(int argc, char **argv)
     return 0;
 }
 
-static rules_spf_t parse_spf(const char *s)
-{
-    static const char *const names[] = {"pass", "fail", "softfail", "neutral",
-                                        "none", "temperror", "permerror"};
-    for (int i = 0; i < 7; i++)
-        if (!tg_strcasecmp(s, names[i]))
-            return (rules_spf_t)(i + 1);
-    return RULES_SPF_UNKNOWN;
-}
-
 static void print_verdict(const char *file, const rules_verdict_t *v, int json)
 {
     if (json) {
@@ -279,7 +269,7 @@ static int cmd_test(int argc, char **argv)
             break;
         case 'C': ro.cache_dir = *optarg ? optarg : NULL; cache_set = 1; break;
         case 's':
-            env.spf = parse_spf(optarg);
+            env.spf = rules_spf_parse(optarg);
             if (env.spf == RULES_SPF_UNKNOWN) {
                 fprintf(stderr, "tollgate-rules: unknown SPF result '%s'\n", optarg);
                 rc = 2;

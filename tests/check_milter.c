@@ -272,7 +272,7 @@ START_TEST(spf_over_zone_dns)
     spf_check(z, "2001:db8::1", "x", "a@example.com", &r);
     ck_assert_int_eq(r.result, RULES_SPF_FAIL);
     spf_free(z);
-    ck_assert_str_eq(spf_result_name(RULES_SPF_SOFTFAIL), "softfail");
+    ck_assert_str_eq(rules_spf_name(RULES_SPF_SOFTFAIL), "softfail");
 }
 END_TEST
 
