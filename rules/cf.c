@@ -639,6 +639,17 @@ static int parse_number(const char *s, double *out)
     return 0;
 }
 
+size_t cf_reply_code_len(const char *t)
+{
+    return t[0] >= '2' && t[0] <= '5' && isdigit((unsigned char)t[1]) &&
+           isdigit((unsigned char)t[2]) && (t[3] == ' ' || t[3] == '-' || !t[3]) ? 3 : 0;
+}
+
+int cf_reply_has_ext(const char *t)
+{
+    return t[0] >= '2' && t[0] <= '5' && t[1] == '.';
+}
+
 static int attr_score(ctx_t *c, loc_t l, const char *line, const char *v)
 {
     char name[256], w[64];
@@ -738,12 +749,11 @@ static int attr_simple(ctx_t *c, loc_t l, const char *line, const char *key,
         char want = acts[k].a == CF_ACT_REJECT ? '5' : '4';
         const char *t = text;
         int bad = 0;
-        if (t[0] >= '2' && t[0] <= '5' && isdigit((unsigned char)t[1]) &&
-            isdigit((unsigned char)t[2]) && (t[3] == ' ' || t[3] == '-' || !t[3])) {
+        if (cf_reply_code_len(t)) {
             bad = t[0] != want;
             t += t[3] ? 4 : 3;
         }
-        if (!bad && t[0] >= '2' && t[0] <= '5' && t[1] == '.')
+        if (!bad && cf_reply_has_ext(t))
             bad = t[0] != want ? 2 : 0;
         if (bad) {
             free(text);

@@ -150,6 +150,13 @@ int cf_parse_cidr(const char *s, cf_cidr_t *out);
  * counts as IPv4); 0 otherwise or if ip is NULL or not an address. */
 int cf_cidr_match(const cf_cidr_t *c, const char *ip);
 
+/* Length of the SMTP reply code that starts an action's text ("550 ...",
+ * "451-...", or just "550"): 3, or 0 if the text does not start with one.
+ * The code's separator, if any, follows at t[3]. */
+size_t cf_reply_code_len(const char *t);
+/* 1 if t starts with an enhanced status code ("5.7.1 ..."). */
+int cf_reply_has_ext(const char *t);
+
 /* Plugins that count as present for `ifplugin`/`plugin()`: the ones that
  * SpamAssassin 4.0.1 loads by default on Debian (their eval tests are then
  * defined-but-skipped, their regex rules load). Exposed for the docs/tests. */

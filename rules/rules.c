@@ -656,13 +656,13 @@ static char *make_reply(rules_action_t a, const char *text, const char *dflt)
     tg_buf_init(&b);
     if (!text || !*text)
         text = dflt;
-    int has_code = text[0] >= '2' && text[0] <= '5' && text[1] >= '0' &&
-                   text[1] <= '9' && text[2] >= '0' && text[2] <= '9' &&
-                   (text[3] == ' ' || text[3] == '-');
-    const char *rest = has_code ? text + 4 : text;
-    int has_ext = rest[0] >= '2' && rest[0] <= '5' && rest[1] == '.';
+    /* the same recognisers the parser validated the text with */
+    int has_code = cf_reply_code_len(text) != 0;
+    const char *rest = has_code ? text + (text[3] ? 4 : 3) : text;
+    if (!*rest)
+        rest = dflt; /* a code alone: the default text after it */
     tg_buf_printf(&b, "%.3s ", has_code ? text : code);
-    if (!has_ext)
+    if (!cf_reply_has_ext(rest))
         tg_buf_printf(&b, "%s ", ext);
     tg_buf_adds(&b, rest);
     return tg_buf_steal(&b);

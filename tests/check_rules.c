@@ -329,6 +329,13 @@ START_TEST(explicit_actions)
     rules_verdict_clear(&v);
     rules_unref(rs);
 
+    /* a reply code alone gets the default text after it */
+    rs = load("body W /watches/\nscore W 1\naction W reject \"554\"\n");
+    classify(rs, MSG1, NULL, &v);
+    ck_assert_str_eq(v.reply, "554 5.7.1 Message rejected as spam");
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+
     /* reply codes must fit the action */
     char err[256];
     ck_assert_int_eq(rules_load_string("t.cf", "body A /a/\naction A tempfail \"550 5.7.1 no\"\n",
