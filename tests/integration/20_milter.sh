@@ -46,21 +46,8 @@ MaxScanSize   64K
 PidFile       $TMP/tollgate.pid
 CONF
 }
-start_daemon() {
-    "$DAEMON" -f -c "$TMP/tollgate.conf" > "$TMP/daemon.log" 2>&1 &
-    DPID=$!
-    for i in $(seq 1 50); do
-        grep -q "listening on" "$TMP/daemon.log" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-stop_daemon() { # -> exit code of the daemon
-    kill -TERM "$DPID" 2>/dev/null
-    for i in $(seq 1 150); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$DPID" 2>/dev/null
-    wait "$DPID"
-}
+start_daemon() { daemon_start "$TMP/tollgate.conf" "$TMP/daemon.log"; }
+stop_daemon() { daemon_stop; }
 trap 'kill -KILL ${DPID:-0} 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
 run_lua() { # NAME [ENV=VALUE...]
     name=$1; shift

@@ -36,10 +36,7 @@ SPFTestZone   $TMP/zone
 AuthservID    mx.tollgate.test
 SubjectPrefix [SPAM]
 CONF
-"$BUILD/tollgate" -f -c "$TMP/tollgate.conf" > "$TMP/daemon.log" 2>&1 &
-DPID=$!
-for i in $(seq 1 50); do grep -q "listening on" "$TMP/daemon.log" && break; sleep 0.1; done
-grep -q "listening on" "$TMP/daemon.log" && ok "tollgate listens on 127.0.0.1:$MPORT" ||
+daemon_start "$TMP/tollgate.conf" "$TMP/daemon.log" && ok "tollgate listens on 127.0.0.1:$MPORT" ||
     { fail "tollgate start" "$(cat "$TMP/daemon.log")"; finish; exit 1; }
 
 mkdir "$TMP/pf"
@@ -101,7 +98,7 @@ qid=$(grep -o 'queued as [0-9A-Z]*' "$PF_DIR/smtp/1.txt" 2>/dev/null | head -1 |
     ok "per-message log line uses Postfix's queue id $qid" || fail "queue id" "qid=$qid $(grep 'dir=' "$TMP/daemon.log" | head -2)"
 
 # milter down: Postfix applies milter_default_action (tempfail), mail is not lost
-kill -TERM "$DPID"; wait "$DPID"; DPID=
+daemon_stop; DPID=
 send "while down" "hello"
 rc=$?
 [ $rc -ne 0 ] && pf_reply | grep -q '^451 4.7.1' && ok "daemon down: Postfix tempfails ($(pf_reply))" ||

@@ -40,16 +40,9 @@ CONF
 RUN=0
 start_daemon() {
     RUN=$((RUN + 1))
-    "$BUILD/tollgate" -f -c "$TMP/tollgate.conf" > "$TMP/daemon.$RUN.log" 2>&1 &
-    DPID=$!
-    for i in $(seq 1 50); do grep -q "listening on" "$TMP/daemon.$RUN.log" && return 0; sleep 0.1; done
-    return 1
+    daemon_start "$TMP/tollgate.conf" "$TMP/daemon.$RUN.log"
 }
-stop_daemon() {
-    kill -TERM "$DPID"
-    for i in $(seq 1 150); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-    wait "$DPID"
-}
+stop_daemon() { daemon_stop; }
 SENT=0
 load() { # N: send N messages, all must be answered
     "$BUILD/milterload" -s "$SOCK" -c 4 -n "$1" --rcpt user@example.org --timeout 20 "$TMP/corpus" \

@@ -1,6 +1,7 @@
 # Helpers for shell integration tests: `ok NAME`, `fail NAME WHY`, `check
-# NAME CMD...`, and `finish` which prints "NAME: N passed, N failed" and
-# exits non-zero on any failure. Source it; set T to the test's name.
+# NAME CMD...`, `finish` which prints "NAME: N passed, N failed" and exits
+# non-zero on any failure, and daemon_start/daemon_stop. Source it; set T to
+# the test's name.
 PASS=0
 FAIL=0
 ok() { PASS=$((PASS + 1)); echo "  ok   $1"; }
@@ -14,6 +15,24 @@ finish() {
     [ "$FAIL" -eq 0 ]
 }
 BUILD=${TG_BUILD:-build}
+# daemon_start CONF LOG: starts $BUILD/tollgate -f -c CONF, output to LOG,
+# sets DPID; 0 once it listens, 1 if it does not within 5 s.
+daemon_start() {
+    "$BUILD/tollgate" -f -c "$1" > "$2" 2>&1 &
+    DPID=$!
+    for i in $(seq 1 50); do
+        grep -q "listening on" "$2" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# daemon_stop: SIGTERM to $DPID, SIGKILL after 15 s; returns its exit status.
+daemon_stop() {
+    kill -TERM "$DPID" 2>/dev/null
+    for i in $(seq 1 150); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$DPID" 2>/dev/null
+    wait "$DPID"
+}
 CORPUS=${TG_CORPUS:-../shared/corpus}
 TMP=$(mktemp -d /tmp/tollgate-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
