@@ -1,0 +1,595 @@
+#include "hsexpr.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cf.h"
+#include "rx.h"
+#include "util.h"
+
+/* 1 if the pattern names a byte >= 0x80: raw, \xHH, \x{...}, \o{...} or a
+ * three-digit octal escape. Conservative (a backreference \2nn counts). */
+static int has_nonascii(const char *p)
+{
+    for (; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x80)
+            return 1;
+        if (c != '\\')
+            continue;
+        p++;
+        if (!*p)
+            break;
+        if (*p == 'x') {
+            if (p[1] == '{')
+                return 1;
+            if (isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+                (p[1] >= '8' || isalpha((unsigned char)p[1])))
+                return 1;
+        } else if (*p == 'o' && p[1] == '{') {
+            return 1;
+        } else if ((*p == '2' || *p == '3') && p[1] >= '0' && p[1] <= '7' &&
+                   p[2] >= '0' && p[2] <= '7') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 if an inline option group turns on caseless matching: (?i) (?xi:...). */
+static int has_inline_i(const char *p)
+{
+    for (; *p; p++) {
+        if (*p == '\\') {
+            if (!*++p)
+                break;
+            continue;
+        }
+        if (p[0] == '(' && p[1] == '?')
+            for (const char *q = p + 2; *q && (isalpha((unsigned char)*q) || *q == '-' || *q == '^'); q++)
+                if (*q == 'i')
+                    return 1;
+    }
+    return 0;
+}
+
+/* Under /i PCRE2 (rx.c's tables) folds Latin-1 letters, Vectorscan only
+ * ASCII: such a pattern can be neither exact nor a safe prefilter. */
+int hsexpr_needs_latin1_fold(const char *pat, unsigned reflags)
+{
+    return has_nonascii(pat) && ((reflags & CF_RE_I) || has_inline_i(pat));
+}
+
+
+/* Length of a variable repeat quantifier at p (*, +, {n,}, {n,m} with
+ * m > n; a following ? or + modifier included), 0 if none. */
+static size_t var_quant(const char *p)
+{
+    if (*p == '*' || *p == '+')
+        return 1 + (p[1] == '?' || p[1] == '+');
+    if (*p != '{')
+        return 0;
+    const char *q = p + 1;
+    char *end;
+    if (!isdigit((unsigned char)*q))
+        return 0;
+    unsigned long lo = strtoul(q, &end, 10), hi = lo;
+    q = end;
+    int var = 0;
+    if (*q == ',') {
+        q++;
+        if (isdigit((unsigned char)*q)) {
+            hi = strtoul(q, &end, 10);
+            q = end;
+            var = hi > lo;
+        } else {
+            var = 1;
+        }
+    }
+    if (*q != '}')
+        return 0;
+    q++;
+    return var ? (size_t)(q - p) + (*q == '?' || *q == '+') : 0;
+}
+
+static int unbounded_quant(const char *p)
+{
+    if (*p == '*' || *p == '+')
+        return 1;
+    if (*p != '{' || !isdigit((unsigned char)p[1]))
+        return 0;
+    p++;
+    while (isdigit((unsigned char)*p))
+        p++;
+    return p[0] == ',' && p[1] == '}';
+}
+
+int hsexpr_nested_repeat(const char *p)
+{
+    unsigned char inner[64]; /* per open group: contains a repeat */
+    int depth = 0, overflow = 0, last_inner = 0;
+    while (*p) {
+        int atom_inner = 0;
+        if (*p == '\\') {
+            p++;
+            if (*p)
+                p++;
+        } else if (*p == '[') {
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            while (*p && *p != ']') {
+                if (*p == '\\' && p[1])
+                    p++;
+                p++;
+            }
+            if (*p)
+                p++;
+        } else if (*p == '(') {
+            if (depth < 64)
+                inner[depth] = 0;
+            else
+                overflow = 1;
+            depth++;
+            p++;
+            continue;
+        } else if (*p == ')') {
+            if (depth > 0)
+                depth--;
+            atom_inner = depth < 64 ? inner[depth] : 1;
+            p++;
+        } else {
+            p++;
+        }
+        size_t q = var_quant(p);
+        int unb = q && unbounded_quant(p);
+        if (unb && atom_inner)
+            return 1;
+        last_inner = atom_inner || unb;
+        if (depth > 0 && depth <= 64 && last_inner)
+            inner[depth - 1] = 1;
+        p += q;
+    }
+    return overflow;
+}
+
+
+/* Value of a non-ASCII escape at p (after the backslash): \xHH, \x{H..},
+ * \o{...} or \[0-3]OO; sets *len to the characters after the backslash.
+ * -1 if p is not such an escape or its value is ASCII. */
+static long nonascii_escape(const char *p, size_t *len)
+{
+    char *end;
+    long v = -1;
+    if (p[0] == 'x' && p[1] == '{') {
+        v = strtol(p + 2, &end, 16);
+        if (*end != '}')
+            return -1;
+        *len = (size_t)(end + 1 - p);
+    } else if (p[0] == 'o' && p[1] == '{') {
+        v = strtol(p + 2, &end, 8);
+        if (*end != '}')
+            return -1;
+        *len = (size_t)(end + 1 - p);
+    } else if (p[0] == 'x' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+        char h[3] = {p[1], p[2], 0};
+        v = strtol(h, NULL, 16);
+        *len = 3;
+    } else if (p[0] >= '0' && p[0] <= '3' && p[1] >= '0' && p[1] <= '7' && p[2] >= '0' &&
+               p[2] <= '7') {
+        v = (p[0] - '0') * 64 + (p[1] - '0') * 8 + (p[2] - '0');
+        *len = 3;
+    }
+    return v >= 0x80 ? v : -1;
+}
+
+/* A prefilter expression for a /i pattern with bytes >= 0x80, which
+ * Vectorscan would fold differently from PCRE2 (Latin-1 pairs): outside
+ * classes every non-ASCII byte becomes [\x80-\xff], every positive class
+ * naming one gets \x80-\xff added (a negated class already admits more in
+ * Vectorscan than in PCRE2). The result matches a superset of what the
+ * pattern matches; PCRE2 confirms. NULL when the pattern uses constructs
+ * this does not follow (\Q, /x). Caller frees. */
+char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags)
+{
+    if ((reflags & CF_RE_X) || strstr(pat, "\\Q") || strstr(pat, "(?x") || strstr(pat, "(?ix") ||
+        strstr(pat, "(?xi"))
+        return NULL;
+    tg_buf b;
+    tg_buf_init(&b);
+    int in_class = 0, negated = 0, wide = 0;
+    const char *cls_first = NULL;
+    for (const char *p = pat; *p;) {
+        unsigned char c = (unsigned char)*p;
+        size_t el;
+        if (c == '\\' && p[1] && nonascii_escape(p + 1, &el) >= 0) {
+            if (in_class) {
+                tg_buf_add(&b, p, el + 1);
+                wide = 1;
+            } else {
+                tg_buf_adds(&b, "[\\x80-\\xff]");
+            }
+            p += el + 1;
+        } else if (c == '\\' && p[1]) {
+            tg_buf_add(&b, p, 2);
+            p += 2;
+        } else if (c >= 0x80) {
+            if (in_class) {
+                tg_buf_printf(&b, "\\x%02x", c);
+                wide = 1;
+            } else {
+                tg_buf_adds(&b, "[\\x80-\\xff]");
+            }
+            p++;
+        } else if (!in_class && c == '[') {
+            in_class = 1;
+            wide = 0;
+            tg_buf_addc(&b, '[');
+            p++;
+            negated = *p == '^';
+            if (negated)
+                tg_buf_addc(&b, *p++);
+            cls_first = p;
+            if (p[0] == '[' && p[1] == ':') {
+                /* leading POSIX class: copied by the generic path */
+            } else if (*p == ']') {
+                tg_buf_addc(&b, *p++); /* a literal ] first in a class */
+            }
+        } else if (in_class && c == '[' && p[1] == ':') {
+            const char *e = strstr(p + 2, ":]");
+            size_t l = e ? (size_t)(e + 2 - p) : 1;
+            tg_buf_add(&b, p, l);
+            p += l;
+        } else if (in_class && c == ']' && p != cls_first) {
+            if (wide && !negated)
+                tg_buf_adds(&b, "\\x80-\\xff");
+            tg_buf_addc(&b, ']');
+            in_class = 0;
+            p++;
+        } else {
+            tg_buf_addc(&b, (char)c);
+            p++;
+        }
+    }
+    if (in_class) {
+        tg_buf_free(&b);
+        return NULL;
+    }
+    return tg_buf_steal(&b);
+}
+
+/* The expression as Vectorscan gets it: /x becomes (?x), which Vectorscan
+ * parses as PCRE does. Caller frees. */
+char *hsexpr_plain(const char *pat, unsigned reflags)
+{
+    tg_buf b;
+    tg_buf_init(&b);
+    if (reflags & CF_RE_X)
+        tg_buf_adds(&b, "(?x)");
+    tg_buf_adds(&b, pat);
+    return tg_buf_steal(&b);
+}
+
+
+/* ---- exact Latin-1 rewrite ---------------------------------------------- */
+
+typedef struct hx_mode {
+    unsigned char i, x, s;   /* caseless, extended, dotall in force */
+} hx_mode_t;
+
+static const unsigned char no_bytes[32];
+
+/* Value of a one-character escape at p (after the backslash) and its
+ * length in *len: \xHH \x{..} \o{..} \0oo \cX \a \e \f \n \r \t. -1 if p
+ * is not such an escape, -2 if it is one this does not follow. */
+static long char_escape(const char *p, size_t *len)
+{
+    char *end;
+    long v;
+    switch (*p) {
+    case 'x':
+        if (p[1] == '{') {
+            v = strtol(p + 2, &end, 16);
+            if (*end != '}' || end == p + 2)
+                return -2;
+            *len = (size_t)(end + 1 - p);
+            return v;
+        }
+        v = 0;
+        *len = 1;
+        for (int k = 1; k <= 2 && isxdigit((unsigned char)p[k]); k++) {
+            int d = p[k];
+            v = v * 16 + (isdigit(d) ? d - '0' : tolower(d) - 'a' + 10);
+            (*len)++;
+        }
+        return v;
+    case 'o':
+        if (p[1] != '{')
+            return -2;
+        v = strtol(p + 2, &end, 8);
+        if (*end != '}' || end == p + 2)
+            return -2;
+        *len = (size_t)(end + 1 - p);
+        return v;
+    case '0':
+        v = 0;
+        *len = 1;
+        for (int k = 1; k <= 2 && p[k] >= '0' && p[k] <= '7'; k++) {
+            v = v * 8 + (p[k] - '0');
+            (*len)++;
+        }
+        return v;
+    case 'c':
+        if (!p[1] || (unsigned char)p[1] >= 0x80)
+            return -2;
+        *len = 2;
+        return toupper((unsigned char)p[1]) ^ 0x40;
+    case 'a': *len = 1; return 7;
+    case 'e': *len = 1; return 27;
+    case 'f': *len = 1; return 12;
+    case 'n': *len = 1; return 10;
+    case 'r': *len = 1; return 13;
+    case 't': *len = 1; return 9;
+    default:
+        return isdigit((unsigned char)*p) ? -2 : -1;
+    }
+}
+
+/* One literal byte as an atom: alphanumerics as themselves, other bytes
+ * escaped; under /i a byte with a Latin-1 partner as a two-byte class. */
+static void emit_byte(tg_buf *b, unsigned c, int caseless, int ascii)
+{
+    if (ascii && c >= 0x80) {
+        tg_buf_adds(b, "[^\\x00-\\xff]"); /* cannot match ASCII text */
+        return;
+    }
+    unsigned o = caseless && c >= 0x80 ? rx_other_case((unsigned char)c) : c;
+    if (o != c)
+        tg_buf_printf(b, "[\\x%02x\\x%02x]", c, o);
+    else if (c < 0x80 && isalnum((int)c))
+        tg_buf_addc(b, (char)c);
+    else
+        tg_buf_printf(b, "\\x%02x", c);
+}
+
+/* A byte set as an explicit class of \xHH ranges (only its ASCII bytes
+ * if ascii); an empty set as a class nothing matches. */
+static void emit_set(tg_buf *b, const unsigned char set_in[32], int ascii)
+{
+    unsigned char set[32];
+    memcpy(set, set_in, 32);
+    if (ascii)
+        memset(set + 16, 0, 16);
+    if (!memcmp(set, no_bytes, 32)) {
+        tg_buf_adds(b, "[^\\x00-\\xff]");
+        return;
+    }
+    tg_buf_addc(b, '[');
+    for (unsigned c = 0; c < 256;) {
+        if (!(set[c >> 3] & (1u << (c & 7)))) {
+            c++;
+            continue;
+        }
+        unsigned e = c;
+        while (e + 1 < 256 && (set[(e + 1) >> 3] & (1u << ((e + 1) & 7))))
+            e++;
+        if (e == c)
+            tg_buf_printf(b, "\\x%02x", c);
+        else
+            tg_buf_printf(b, "\\x%02x-\\x%02x", c, e);
+        c = e + 1;
+    }
+    tg_buf_addc(b, ']');
+}
+
+/* End of the bracket class opening at p (one past its ']'), NULL if it
+ * does not end or uses \Q. PCRE2's rules: a ']' first (after '^') is a
+ * literal; [:name:] [.x.] [=x=] are POSIX items. */
+static const char *class_end(const char *p)
+{
+    p++;
+    if (*p == '^')
+        p++;
+    if (*p == ']')
+        p++;
+    while (*p) {
+        if (*p == '\\') {
+            if (p[1] == 'Q' || !p[1])
+                return NULL;
+            p += 2;
+        } else if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+            char close[3] = {p[1], ']', 0};
+            const char *e = strstr(p + 2, close);
+            p = e ? e + 2 : p + 1;
+        } else if (*p == ']') {
+            return p + 1;
+        } else {
+            p++;
+        }
+    }
+    return NULL;
+}
+
+/* Applies an inline option setting (?imsx-imsx^) at p (after "(?") to *m;
+ * returns its length up to and excluding the ')' or ':' that ends it, 0
+ * if p is not an option setting. */
+static size_t option_letters(const char *p, hx_mode_t *m)
+{
+    hx_mode_t t = *m;
+    int on = 1;
+    const char *q = p;
+    for (; isalpha((unsigned char)*q) || *q == '-' || *q == '^'; q++) {
+        if (*q == '-')
+            on = 0;
+        else if (*q == '^')
+            t.i = t.x = t.s = 0;
+        else if (*q == 'i')
+            t.i = (unsigned char)on;
+        else if (*q == 'x')
+            t.x = (unsigned char)on;
+        else if (*q == 's')
+            t.s = (unsigned char)on;
+        else if (!strchr("mnJU", *q))
+            return 0;
+    }
+    if (q == p || (*q != ')' && *q != ':'))
+        return 0;
+    *m = t;
+    return (size_t)(q - p);
+}
+
+/* A counted repeat {m} {m,} {m,n} at p: its length, with *lo and *hi
+ * (-1 = unbounded); 0 if p is a literal brace as PCRE2 10.42 reads it. */
+static size_t counted_repeat(const char *p, long *lo, long *hi)
+{
+    if (*p != '{' || !isdigit((unsigned char)p[1]))
+        return 0;
+    char *end;
+    *lo = strtol(p + 1, &end, 10);
+    *hi = *lo;
+    if (*end == ',') {
+        if (isdigit((unsigned char)end[1]))
+            *hi = strtol(end + 1, &end, 10);
+        else
+            *hi = -1, end++;
+    }
+    return *end == '}' ? (size_t)(end + 1 - p) : 0;
+}
+
+/* The rewrite behind hsexpr_latin1_exact, hsexpr_ascii, hsexpr_relaxed.
+ * relax 1: counted repeats with an upper bound over 8 lose it; 2: every
+ * counted repeat becomes * or +. */
+static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
+{
+    tg_buf b;
+    tg_buf_init(&b);
+    hx_mode_t stack[64];
+    int depth = 0;
+    hx_mode_t cur = {(reflags & CF_RE_I) != 0, (reflags & CF_RE_X) != 0,
+                     (reflags & CF_RE_S) != 0};
+    if (cur.x)
+        tg_buf_adds(&b, "(?x)");
+    const char *p = pat;
+    while (*p) {
+        unsigned char c = (unsigned char)*p;
+        if (cur.x && (c == '#')) {
+            while (*p && *p != '\n')
+                p++;
+        } else if (c == '\\') {
+            size_t el = 0;
+            long v = char_escape(p + 1, &el);
+            if (p[1] == 'Q') {
+                for (p += 2; *p && !(p[0] == '\\' && p[1] == 'E'); p++)
+                    emit_byte(&b, (unsigned char)*p, cur.i, ascii);
+                if (*p)
+                    p += 2;
+            } else if (p[1] == 'E') {
+                p += 2;
+            } else if (v >= 0 && v <= 0xff) {
+                emit_byte(&b, (unsigned)v, cur.i, ascii);
+                p += 1 + el;
+            } else if (v != -1 || !p[1]) {
+                goto fail;
+            } else if ((unsigned char)p[1] >= 0x80) {
+                emit_byte(&b, (unsigned char)p[1], cur.i, ascii);
+                p += 2;
+            } else if (ascii && strchr("WDSHVN", p[1])) {
+                unsigned char set[32]; /* the class escapes that admit bytes >= 0x80 */
+                if (rx_class_bytes(p, 2, cur.i, set) < 0)
+                    goto fail;
+                emit_set(&b, set, ascii);
+                p += 2;
+            } else if (ascii && strchr("XCpP", p[1])) {
+                goto fail;
+            } else {
+                tg_buf_add(&b, p, 2);
+                p += 2;
+            }
+        } else if (c == '[') {
+            const char *e = class_end(p);
+            unsigned char set[32];
+            if (!e || rx_class_bytes(p, (size_t)(e - p), cur.i, set) < 0)
+                goto fail;
+            emit_set(&b, set, ascii);
+            p = e;
+        } else if (c == '.' && ascii) {
+            tg_buf_adds(&b, cur.s ? "[\\x00-\\x7f]" : "[\\x00-\\x09\\x0b-\\x7f]");
+            p++;
+        } else if (c == '(') {
+            if (p[1] == '?' && p[2] == '#') {
+                const char *e = strchr(p, ')');
+                if (!e)
+                    goto fail;
+                p = e + 1;
+                continue;
+            }
+            hx_mode_t m = cur;
+            size_t ol = p[1] == '?' ? option_letters(p + 2, &m) : 0;
+            if (ol && p[2 + ol] == ')') {
+                cur = m; /* to the end of the enclosing group */
+                tg_buf_add(&b, p, ol + 3);
+                p += ol + 3;
+                continue;
+            }
+            if (depth >= 64)
+                goto fail;
+            stack[depth++] = cur;
+            cur = m;
+            tg_buf_addc(&b, '(');
+            p++;
+            if (ol) {
+                tg_buf_add(&b, p, ol + 2);
+                p += ol + 2;
+            }
+        } else if (c == '{' && relax) {
+            long lo, hi;
+            size_t ql = counted_repeat(p, &lo, &hi);
+            if (!ql) {
+                tg_buf_addc(&b, '{');
+                p++;
+            } else if (relax >= 2) {
+                tg_buf_addc(&b, lo ? '+' : '*');
+                p += ql;
+            } else if (hi > 8) {
+                tg_buf_printf(&b, "{%ld,}", lo);
+                p += ql;
+            } else {
+                tg_buf_add(&b, p, ql);
+                p += ql;
+            }
+        } else if (c == ')') {
+            if (depth > 0)
+                cur = stack[--depth];
+            tg_buf_addc(&b, ')');
+            p++;
+        } else if (c >= 0x80) {
+            emit_byte(&b, c, cur.i, ascii);
+            p++;
+        } else {
+            tg_buf_addc(&b, (char)c);
+            p++;
+        }
+    }
+    return tg_buf_steal(&b);
+fail:
+    tg_buf_free(&b);
+    return NULL;
+}
+
+char *hsexpr_latin1_exact(const char *pat, unsigned reflags)
+{
+    return rewrite(pat, reflags, 0, 0);
+}
+
+char *hsexpr_ascii(const char *pat, unsigned reflags, int relax)
+{
+    return rewrite(pat, reflags, 1, relax < 0 ? 0 : relax > 2 ? 2 : relax);
+}
+
+char *hsexpr_relaxed(const char *pat, unsigned reflags, int level)
+{
+    return rewrite(pat, reflags, 0, level < 1 ? 1 : level > 2 ? 2 : level);
+}

@@ -1,0 +1,58 @@
+/*
+ * hsexpr — what a rule's PCRE2 pattern becomes for Vectorscan, and the
+ * pattern shapes the fast matcher routes around.
+ *
+ * Vectorscan folds only ASCII letters under HS_FLAG_CASELESS; rx.c's
+ * tables also pair the Latin-1 letters (0xC0-0xDE <-> 0xE0-0xFE), as Perl
+ * does for SpamAssassin. hsexpr_latin1_exact spells that folding out:
+ * every byte >= 0x80 that /i pairs becomes a two-byte class and every
+ * bracket class becomes the explicit byte set PCRE2 itself computes for
+ * it (rx_class_bytes), so the expression means to Vectorscan exactly what
+ * the pattern means to PCRE2.
+ *
+ * All functions are pure; returned strings are malloc'd and owned by the
+ * caller.
+ */
+#ifndef TG_HSEXPR_H
+#define TG_HSEXPR_H
+
+/* The pattern as Vectorscan gets it when nothing needs rewriting: /x
+ * becomes a leading (?x), which Vectorscan parses as PCRE does. */
+char *hsexpr_plain(const char *pat, unsigned reflags);
+
+/* 1 if the pattern names a byte >= 0x80 (raw or escaped) and /i is on
+ * (flag or inline (?i)): Vectorscan would fold it differently. */
+int hsexpr_needs_latin1_fold(const char *pat, unsigned reflags);
+
+/* The equivalent expression with Latin-1 folding explicit (see top), or
+ * NULL for constructs this does not follow (numbered backreferences or
+ * octal escapes \1-\9, \Q inside a class, code points > 0xFF, classes
+ * PCRE2 rejects, more than 64 nested groups). */
+char *hsexpr_latin1_exact(const char *pat, unsigned reflags);
+
+/* The pattern restricted to ASCII text: every atom keeps only the bytes
+ * < 0x80 it matches (an atom left with none can never match), so on a
+ * string with no byte >= 0x80 it matches exactly where the pattern does,
+ * and branches only text with such bytes could take are gone. Latin-1
+ * folding is moot there. NULL as for hsexpr_latin1_exact, or for \X \C
+ * \p \P. */
+char *hsexpr_ascii(const char *pat, unsigned reflags, int relax);
+
+/* A superset of the pattern that Vectorscan takes more easily, for a
+ * prefilter whose reports PCRE2 confirms: level 1 drops upper bounds over
+ * 8 ({1,100} becomes {1,}), level 2 every count ({3} becomes +, {0,5}
+ * becomes *). Latin-1 folding spelt out as hsexpr_latin1_exact does. NULL
+ * as there. */
+char *hsexpr_relaxed(const char *pat, unsigned reflags, int level);
+
+/* A superset expression for the same patterns, for HS_FLAG_PREFILTER:
+ * non-ASCII bytes become [\x80-\xff]. NULL if it cannot (\Q, /x). */
+char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags);
+
+/* 1 if an unboundedly repeated group contains an unbounded repeat (e.g.
+ * (a+)+ or (?:\w+\s*){3,}): where PCRE2 may stop at its match limit and
+ * so answer "no match" where Vectorscan, which never backtracks, matches.
+ * Conservative. */
+int hsexpr_nested_repeat(const char *pat);
+
+#endif

@@ -1,0 +1,185 @@
+/* rules/hsexpr.c: what a pattern becomes for Vectorscan. Each rewrite is
+ * checked against PCRE2 (rx.c, the oracle's engine) on crafted subjects:
+ * the Latin-1 form must match exactly where PCRE2 does, the ASCII form
+ * exactly where PCRE2 does on ASCII subjects, the relaxed form wherever
+ * PCRE2 does (a superset). */
+#include <check.h>
+#include <hs/hs.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cf.h"
+#include "hsexpr.h"
+#include "rx.h"
+
+static const char *const SUBJECTS[] = {
+    "K\xf6ln", "K\xd6LN", "k\xf6ln", "koln", "KOLN", "M\xfcnchen", "M\xdcNCHEN",
+    "caf\xe9", "CAF\xc9", "cafe", "na\xefve", "\xe9t\xe9", "\xc9T\xc9",
+    "name: ___ address: ___ phone: ___", "name address phone", "a.b", "a\xe9" "b",
+    "x\xd7y", "x\xf7y", "aaa", "ab", "", "wat\nches", "\xff\xfe", "v\xce\xbd\xd0\x86" "agra",
+};
+#define NSUBJ (sizeof SUBJECTS / sizeof *SUBJECTS)
+
+static int on_report(unsigned id, unsigned long long from, unsigned long long to,
+                     unsigned flags, void *ctx)
+{
+    (void)id, (void)from, (void)to, (void)flags;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+static int hs_hit(const char *expr, unsigned flags, const char *s)
+{
+    hs_database_t *db = NULL;
+    hs_compile_error_t *ce = NULL;
+    hs_error_t rc = hs_compile(expr, flags | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY,
+                               HS_MODE_BLOCK, NULL, &db, &ce);
+    ck_assert_msg(rc == HS_SUCCESS, "%s: %s", expr, ce ? ce->message : "?");
+    hs_free_compile_error(ce);
+    hs_scratch_t *sc = NULL;
+    ck_assert(hs_alloc_scratch(db, &sc) == HS_SUCCESS);
+    int hit = 0;
+    hs_scan(db, s, (unsigned)strlen(s), 0, sc, on_report, &hit);
+    hs_free_scratch(sc);
+    hs_free_database(db);
+    return hit;
+}
+
+static int rx_hit(const char *pat, unsigned reflags, const char *s)
+{
+    rx_t *re = NULL;
+    size_t eo;
+    int big;
+    char err[256];
+    ck_assert_msg(rx_compile(pat, reflags, &re, &eo, &big, err, sizeof err) == 0, "%s", err);
+    rx_scratch_t *sc = rx_scratch_new(0, 0);
+    unsigned n = rx_count(re, sc, s, strlen(s), 1);
+    rx_scratch_free(sc);
+    rx_free(re);
+    return n > 0;
+}
+
+static unsigned hs_flags_of(unsigned reflags)
+{
+    return (reflags & CF_RE_I ? HS_FLAG_CASELESS : 0) | (reflags & CF_RE_M ? HS_FLAG_MULTILINE : 0) |
+           (reflags & CF_RE_S ? HS_FLAG_DOTALL : 0);
+}
+
+static int is_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 0;
+    return 1;
+}
+
+typedef struct { const char *pat; unsigned flags; } case_t;
+static const case_t CASES[] = {
+    {"k\\xf6ln", CF_RE_I}, {"k\xf6ln", CF_RE_I}, {"k\\xf6ln", 0}, {"M[\\xe0-\\xfe]NCHEN", CF_RE_I},
+    {"K[^\\xf6]LN", CF_RE_I}, {"(?i)K\\xf6LN", 0}, {"(?i)k(?-i:\\xf6)ln", 0},
+    {"caf\\x{e9}", CF_RE_I}, {"\\Qcaf\xe9\\E", CF_RE_I}, {"na[[:alpha:]\\xef]ve", CF_RE_I},
+    {"x\\xd7y", CF_RE_I}, {"\\xe9t\\xe9", CF_RE_I}, {"(?x) caf \\xe9 # comment (\n", CF_RE_I},
+    {"a.b", 0}, {"a\\Wb", 0}, {"[^a]b", CF_RE_I}, {"(?:[vV\\xe3]|\\xce\\xbd)(?:[iI\\xed]|\\xd0\\x86)agra", CF_RE_I},
+    {"wat.ches", CF_RE_S}, {"\\xff\\xfe", CF_RE_I}, {"^$", 0}, {"a{2,3}", 0},
+};
+#define NCASES (sizeof CASES / sizeof *CASES)
+
+START_TEST(latin1_exact_matches_as_pcre2)
+{
+    for (size_t c = 0; c < NCASES; c++) {
+        char *e = hsexpr_latin1_exact(CASES[c].pat, CASES[c].flags);
+        ck_assert_msg(e != NULL, "%s", CASES[c].pat);
+        for (size_t s = 0; s < NSUBJ; s++)
+            ck_assert_msg(hs_hit(e, hs_flags_of(CASES[c].flags), SUBJECTS[s]) ==
+                              rx_hit(CASES[c].pat, CASES[c].flags, SUBJECTS[s]),
+                          "/%s/ as %s on \"%s\"", CASES[c].pat, e, SUBJECTS[s]);
+        free(e);
+    }
+}
+END_TEST
+
+START_TEST(ascii_form_on_ascii_text)
+{
+    for (size_t c = 0; c < NCASES; c++) {
+        char *e = hsexpr_ascii(CASES[c].pat, CASES[c].flags, 0);
+        ck_assert_msg(e != NULL, "%s", CASES[c].pat);
+        int never = 0;
+        hs_database_t *db = NULL;
+        hs_compile_error_t *ce = NULL;
+        if (hs_compile(e, hs_flags_of(CASES[c].flags) | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, NULL,
+                       &db, &ce) != HS_SUCCESS) {
+            never = strstr(ce->message, "never match") != NULL;
+            ck_assert_msg(never, "%s: %s", e, ce->message);
+            hs_free_compile_error(ce);
+        } else {
+            hs_free_database(db);
+        }
+        for (size_t s = 0; s < NSUBJ; s++) {
+            if (!is_ascii(SUBJECTS[s]))
+                continue;
+            int want = rx_hit(CASES[c].pat, CASES[c].flags, SUBJECTS[s]);
+            int got = never ? 0 : hs_hit(e, hs_flags_of(CASES[c].flags), SUBJECTS[s]);
+            ck_assert_msg(got == want, "/%s/ as %s on \"%s\"", CASES[c].pat, e, SUBJECTS[s]);
+        }
+        free(e);
+    }
+    /* bytes >= 0x80 cannot match: the pattern cannot match ASCII text */
+    char *e = hsexpr_ascii("caf\\xe9", CF_RE_I, 0);
+    ck_assert_str_eq(e, "caf[^\\x00-\\xff]");
+    free(e);
+}
+END_TEST
+
+START_TEST(relaxed_is_a_superset)
+{
+    static const case_t R[] = {
+        {"(?:(?:name|address|phone):\\s_{3}\\s?){3}", CF_RE_I},
+        {"(?:name|address|phone)[\\s:]{1,100}_{2,50}", CF_RE_I},
+        {"a{2,3}b{0,20}", 0}, {"x\\{1,2}", 0}, {"k\\xf6ln{1,2}", CF_RE_I},
+    };
+    for (size_t c = 0; c < sizeof R / sizeof *R; c++)
+        for (int level = 1; level <= 2; level++) {
+            char *e = hsexpr_relaxed(R[c].pat, R[c].flags, level);
+            ck_assert_ptr_nonnull(e);
+            for (size_t s = 0; s < NSUBJ; s++)
+                if (rx_hit(R[c].pat, R[c].flags, SUBJECTS[s]))
+                    ck_assert_msg(hs_hit(e, hs_flags_of(R[c].flags), SUBJECTS[s]),
+                                  "/%s/ relaxed %d as %s misses \"%s\"", R[c].pat, level, e,
+                                  SUBJECTS[s]);
+            free(e);
+        }
+    char *e = hsexpr_relaxed("a{1,100}b{3}c{2,5}", 0, 1);
+    ck_assert_str_eq(e, "a{1,}b{3}c{2,5}");
+    free(e);
+    e = hsexpr_relaxed("a{1,100}b{3}c{0,5}x\\{3}", 0, 2);
+    ck_assert_str_eq(e, "a+b+c*x\\{3}");
+    free(e);
+}
+END_TEST
+
+START_TEST(shapes)
+{
+    ck_assert(hsexpr_needs_latin1_fold("k\\xf6ln", CF_RE_I));
+    ck_assert(hsexpr_needs_latin1_fold("(?i)k\xf6ln", 0));
+    ck_assert(!hsexpr_needs_latin1_fold("k\\xf6ln", 0));
+    ck_assert(!hsexpr_needs_latin1_fold("koln", CF_RE_I));
+    ck_assert(hsexpr_nested_repeat("(a+)+"));
+    ck_assert(hsexpr_nested_repeat("(?:\\w+\\s*){3,}"));
+    ck_assert(!hsexpr_nested_repeat("(ab)+c+"));
+    /* what the rewrite does not follow */
+    ck_assert_ptr_null(hsexpr_latin1_exact("(a)\\1", CF_RE_I));
+    ck_assert_ptr_null(hsexpr_latin1_exact("[\\Qa]\\E]", CF_RE_I));
+}
+END_TEST
+
+Suite *hsexpr_suite(void)
+{
+    Suite *s = suite_create("hsexpr");
+    TCase *tc = tcase_create("rewrite");
+    tcase_add_test(tc, latin1_exact_matches_as_pcre2);
+    tcase_add_test(tc, ascii_form_on_ascii_text);
+    tcase_add_test(tc, relaxed_is_a_superset);
+    tcase_add_test(tc, shapes);
+    suite_add_tcase(s, tc);
+    return s;
+}
