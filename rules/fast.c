@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <hs/hs.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,25 +11,50 @@
 
 #include "cf.h"
 #include "hsdb.h"
+#include "hsexpr.h"
 #include "util.h"
 
 /* Routing thresholds. A pattern whose individual Vectorscan compile takes
- * longer than this goes to the PCRE path: such patterns (huge alternations
- * with bounded repeats) dominate the class compile and rarely pay back. */
+ * longer than this goes into the class's second database: such patterns
+ * (huge alternations with bounded repeats, the FILL_THIS_FORM family)
+ * would dominate the main compile, yet scan cheaply where PCRE2 costs
+ * 100 us a message. */
 #define FAST_SLOW_COMPILE_S 0.25
+/* ... and one that takes longer than this runs on PCRE2. */
+#define FAST_MAX_COMPILE_S 5.0
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-5"
+#define FAST_ROUTE_VERSION "fast-route-7"
 
-/* Ordinary text: a prefilter that fires on it fires on nearly every
- * message (e.g. the FILL_THIS_FORM family); confirming it on every string
- * costs more than running PCRE2 alone, so such rules take the PCRE path. */
+/* Ordinary mail text, one string per body paragraph or header value. A
+ * prefilter that fires on many of these fires on most messages (e.g. the
+ * FILL_THIS_FORM family's own prefilters): confirming it on nearly every
+ * string costs more than running PCRE2 alone, so such a rule takes the
+ * PCRE path. One that fires on a few still saves most of the PCRE2 work. */
 static const char *const fast_sample[] = {
     "Hello John, thanks for your message of yesterday.",
     "I will send you the report tomorrow morning, as we discussed.",
     "Best regards, Mary",
     "Subject: Re: meeting notes",
     "http://www.example.com/index.html",
+    "Dear colleagues, please find attached the minutes of the last board meeting. "
+    "The next meeting will take place on Tuesday 14 March at 10:00 in room 2.15; "
+    "if you cannot attend, let the secretary know by Friday so that we can arrange "
+    "a video link. Your comments on the draft budget are welcome until the end of the month.",
+    "Name: Peter Smith, Department of Finance, phone +44 20 7946 0000, address 10 High Street, "
+    "London. Please update your contact details in the staff directory if they have changed.",
+    "-- \nSent from my phone. This e-mail and any attachments are confidential and intended "
+    "solely for the addressee. If you have received it in error, please notify the sender "
+    "and delete it.",
+    "The new version of the software fixes the login problem that some users reported last "
+    "week; the password reset page now works again. Thank you for your patience.",
+    "On Mon, 3 Jan 2022 at 09:12, Alice <alice@example.org> wrote:\n> Could you send me the "
+    "figures for the second quarter?\n> Thanks, Alice",
 };
+/* Classes with fewer rules in databases than this have no ASCII form. */
+#define FAST_ASCII_MIN_RULES 32
+/* Share of fast_sample strings, in percent, on which a prefilter may
+ * report and still be used. */
+#define FAST_FIRE_PCT 40
 
 enum fast_kind {
     K_BODY, K_RAWBODY, K_URI, K_FULL, K_HEADER, K_MIMEHEADER, K_HOST, K_HELO,
@@ -49,7 +75,14 @@ typedef struct frule {
     unsigned want;           /* max for rx_count (0 = all) */
     unsigned absent;         /* raw count on the [if-unset] value or "" */
     unsigned char path, multiple, negate;
+    unsigned char aux;       /* in the class's second database (slow compile) */
 } frule_t;
+
+/* A class's databases: the main one and one for rules slow to compile
+ * (kept apart so they do not slow the main compile), each also in a form
+ * for strings without bytes >= 0x80, where patterns shrink (no Latin-1
+ * or UTF-8 branches) and scan faster. NULL where no rule goes. */
+enum { DB_MAIN, DB_AUX, DB_MAIN_ASCII, DB_AUX_ASCII, FAST_NDB };
 
 typedef struct fclass {
     int kind, mode, hmode;
@@ -59,7 +92,7 @@ typedef struct fclass {
     size_t n;
     size_t *pcre;            /* fast rule indexes on the PCRE path */
     size_t npcre;
-    hs_database_t *db;       /* owned; NULL if no rule is in a database */
+    hs_database_t *db[FAST_NDB]; /* owned */
     size_t db_bytes;
     int from_cache;
 } fclass_t;
@@ -100,277 +133,6 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* ---- pattern analysis ---------------------------------------------------- */
-
-/* 1 if the pattern names a byte >= 0x80: raw, \xHH, \x{...}, \o{...} or a
- * three-digit octal escape. Conservative (a backreference \2nn counts). */
-static int has_nonascii(const char *p)
-{
-    for (; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x80)
-            return 1;
-        if (c != '\\')
-            continue;
-        p++;
-        if (!*p)
-            break;
-        if (*p == 'x') {
-            if (p[1] == '{')
-                return 1;
-            if (isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
-                (p[1] >= '8' || isalpha((unsigned char)p[1])))
-                return 1;
-        } else if (*p == 'o' && p[1] == '{') {
-            return 1;
-        } else if ((*p == '2' || *p == '3') && p[1] >= '0' && p[1] <= '7' &&
-                   p[2] >= '0' && p[2] <= '7') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* 1 if an inline option group turns on caseless matching: (?i) (?xi:...). */
-static int has_inline_i(const char *p)
-{
-    for (; *p; p++) {
-        if (*p == '\\') {
-            if (!*++p)
-                break;
-            continue;
-        }
-        if (p[0] == '(' && p[1] == '?')
-            for (const char *q = p + 2; *q && (isalpha((unsigned char)*q) || *q == '-' || *q == '^'); q++)
-                if (*q == 'i')
-                    return 1;
-    }
-    return 0;
-}
-
-/* Under /i PCRE2 (rx.c's tables) folds Latin-1 letters, Vectorscan only
- * ASCII: such a pattern can be neither exact nor a safe prefilter. */
-static int needs_latin1_fold(const char *pat, unsigned reflags)
-{
-    return has_nonascii(pat) && ((reflags & CF_RE_I) || has_inline_i(pat));
-}
-
-
-/* Length of a variable repeat quantifier at p (*, +, {n,}, {n,m} with
- * m > n; a following ? or + modifier included), 0 if none. */
-static size_t var_quant(const char *p)
-{
-    if (*p == '*' || *p == '+')
-        return 1 + (p[1] == '?' || p[1] == '+');
-    if (*p != '{')
-        return 0;
-    const char *q = p + 1;
-    char *end;
-    if (!isdigit((unsigned char)*q))
-        return 0;
-    unsigned long lo = strtoul(q, &end, 10), hi = lo;
-    q = end;
-    int var = 0;
-    if (*q == ',') {
-        q++;
-        if (isdigit((unsigned char)*q)) {
-            hi = strtoul(q, &end, 10);
-            q = end;
-            var = hi > lo;
-        } else {
-            var = 1;
-        }
-    }
-    if (*q != '}')
-        return 0;
-    q++;
-    return var ? (size_t)(q - p) + (*q == '?' || *q == '+') : 0;
-}
-
-/* 1 if an unboundedly repeated group contains an unbounded repeat (e.g.
- * (a+)+ or (?:\w+\s*){3,}): the shape of catastrophic backtracking, where
- * PCRE2 may stop at its match limit. Such rules take the PCRE path so the
- * fast matcher gives the oracle's answer (and its limit count) there too. */
-static int unbounded_quant(const char *p)
-{
-    if (*p == '*' || *p == '+')
-        return 1;
-    if (*p != '{' || !isdigit((unsigned char)p[1]))
-        return 0;
-    p++;
-    while (isdigit((unsigned char)*p))
-        p++;
-    return p[0] == ',' && p[1] == '}';
-}
-
-static int nested_repeat(const char *p)
-{
-    unsigned char inner[64]; /* per open group: contains a repeat */
-    int depth = 0, overflow = 0, last_inner = 0;
-    while (*p) {
-        int atom_inner = 0;
-        if (*p == '\\') {
-            p++;
-            if (*p)
-                p++;
-        } else if (*p == '[') {
-            p++;
-            if (*p == '^')
-                p++;
-            if (*p == ']')
-                p++;
-            while (*p && *p != ']') {
-                if (*p == '\\' && p[1])
-                    p++;
-                p++;
-            }
-            if (*p)
-                p++;
-        } else if (*p == '(') {
-            if (depth < 64)
-                inner[depth] = 0;
-            else
-                overflow = 1;
-            depth++;
-            p++;
-            continue;
-        } else if (*p == ')') {
-            if (depth > 0)
-                depth--;
-            atom_inner = depth < 64 ? inner[depth] : 1;
-            p++;
-        } else {
-            p++;
-        }
-        size_t q = var_quant(p);
-        int unb = q && unbounded_quant(p);
-        if (unb && atom_inner)
-            return 1;
-        last_inner = atom_inner || unb;
-        if (depth > 0 && depth <= 64 && last_inner)
-            inner[depth - 1] = 1;
-        p += q;
-    }
-    return overflow;
-}
-
-
-/* Value of a non-ASCII escape at p (after the backslash): \xHH, \x{H..},
- * \o{...} or \[0-3]OO; sets *len to the characters after the backslash.
- * -1 if p is not such an escape or its value is ASCII. */
-static long nonascii_escape(const char *p, size_t *len)
-{
-    char *end;
-    long v = -1;
-    if (p[0] == 'x' && p[1] == '{') {
-        v = strtol(p + 2, &end, 16);
-        if (*end != '}')
-            return -1;
-        *len = (size_t)(end + 1 - p);
-    } else if (p[0] == 'o' && p[1] == '{') {
-        v = strtol(p + 2, &end, 8);
-        if (*end != '}')
-            return -1;
-        *len = (size_t)(end + 1 - p);
-    } else if (p[0] == 'x' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
-        char h[3] = {p[1], p[2], 0};
-        v = strtol(h, NULL, 16);
-        *len = 3;
-    } else if (p[0] >= '0' && p[0] <= '3' && p[1] >= '0' && p[1] <= '7' && p[2] >= '0' &&
-               p[2] <= '7') {
-        v = (p[0] - '0') * 64 + (p[1] - '0') * 8 + (p[2] - '0');
-        *len = 3;
-    }
-    return v >= 0x80 ? v : -1;
-}
-
-/* A prefilter expression for a /i pattern with bytes >= 0x80, which
- * Vectorscan would fold differently from PCRE2 (Latin-1 pairs): outside
- * classes every non-ASCII byte becomes [\x80-\xff], every positive class
- * naming one gets \x80-\xff added (a negated class already admits more in
- * Vectorscan than in PCRE2). The result matches a superset of what the
- * pattern matches; PCRE2 confirms. NULL when the pattern uses constructs
- * this does not follow (\Q, /x). Caller frees. */
-static char *latin1_prefilter_expr(const char *pat, unsigned reflags)
-{
-    if ((reflags & CF_RE_X) || strstr(pat, "\\Q") || strstr(pat, "(?x") || strstr(pat, "(?ix") ||
-        strstr(pat, "(?xi"))
-        return NULL;
-    tg_buf b;
-    tg_buf_init(&b);
-    int in_class = 0, negated = 0, wide = 0;
-    const char *cls_first = NULL;
-    for (const char *p = pat; *p;) {
-        unsigned char c = (unsigned char)*p;
-        size_t el;
-        if (c == '\\' && p[1] && nonascii_escape(p + 1, &el) >= 0) {
-            if (in_class) {
-                tg_buf_add(&b, p, el + 1);
-                wide = 1;
-            } else {
-                tg_buf_adds(&b, "[\\x80-\\xff]");
-            }
-            p += el + 1;
-        } else if (c == '\\' && p[1]) {
-            tg_buf_add(&b, p, 2);
-            p += 2;
-        } else if (c >= 0x80) {
-            if (in_class) {
-                tg_buf_printf(&b, "\\x%02x", c);
-                wide = 1;
-            } else {
-                tg_buf_adds(&b, "[\\x80-\\xff]");
-            }
-            p++;
-        } else if (!in_class && c == '[') {
-            in_class = 1;
-            wide = 0;
-            tg_buf_addc(&b, '[');
-            p++;
-            negated = *p == '^';
-            if (negated)
-                tg_buf_addc(&b, *p++);
-            cls_first = p;
-            if (p[0] == '[' && p[1] == ':') {
-                /* leading POSIX class: copied by the generic path */
-            } else if (*p == ']') {
-                tg_buf_addc(&b, *p++); /* a literal ] first in a class */
-            }
-        } else if (in_class && c == '[' && p[1] == ':') {
-            const char *e = strstr(p + 2, ":]");
-            size_t l = e ? (size_t)(e + 2 - p) : 1;
-            tg_buf_add(&b, p, l);
-            p += l;
-        } else if (in_class && c == ']' && p != cls_first) {
-            if (wide && !negated)
-                tg_buf_adds(&b, "\\x80-\\xff");
-            tg_buf_addc(&b, ']');
-            in_class = 0;
-            p++;
-        } else {
-            tg_buf_addc(&b, (char)c);
-            p++;
-        }
-    }
-    if (in_class) {
-        tg_buf_free(&b);
-        return NULL;
-    }
-    return tg_buf_steal(&b);
-}
-
-/* The expression as Vectorscan gets it: /x becomes (?x), which Vectorscan
- * parses as PCRE does. Caller frees. */
-static char *hs_expr(const char *pat, unsigned reflags)
-{
-    tg_buf b;
-    tg_buf_init(&b);
-    if (reflags & CF_RE_X)
-        tg_buf_adds(&b, "(?x)");
-    tg_buf_adds(&b, pat);
-    return tg_buf_steal(&b);
-}
-
 static unsigned hs_flags(unsigned reflags, int prefilter)
 {
     unsigned fl = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
@@ -390,7 +152,8 @@ static int count_cb(unsigned id, unsigned long long from, unsigned long long to,
 }
 
 /* Compiles one pattern alone: 0 ok, -1 rejected; *secs = compile time;
- * *fires = 1 if it reports on the sample text (only when fires != NULL). */
+ * *fires = 1 if it reports on more than FAST_FIRE_PCT of the sample
+ * strings (only when fires != NULL). */
 static int try_compile(const char *expr, unsigned flags, double *secs, int *fires)
 {
     hs_database_t *db = NULL;
@@ -403,14 +166,18 @@ static int try_compile(const char *expr, unsigned flags, double *secs, int *fire
         return -1;
     }
     if (fires) {
-        *fires = 0;
+        size_t n = sizeof fast_sample / sizeof *fast_sample, hit = 0;
         hs_scratch_t *s = NULL;
         if (hs_alloc_scratch(db, &s) == HS_SUCCESS) {
-            for (size_t i = 0; i < sizeof fast_sample / sizeof *fast_sample && !*fires; i++)
+            for (size_t i = 0; i < n; i++) {
+                int one = 0;
                 hs_scan(db, fast_sample[i], (unsigned)strlen(fast_sample[i]), 0, s,
-                        count_cb, fires);
+                        count_cb, &one);
+                hit += one > 0;
+            }
             hs_free_scratch(s);
         }
+        *fires = hit * 100 > FAST_FIRE_PCT * n;
     }
     hs_free_database(db);
     return 0;
@@ -473,7 +240,156 @@ static size_t class_for(fast_t *f, size_t *cap, int kind, const char *header, in
     return f->nclasses++;
 }
 
-/* Routes the rules of class c (fills path), compiles its database. */
+/* What routing decided for one rule of a class being built. */
+typedef struct route {
+    char *expr, *ascii;      /* owned; ascii NULL = use expr on ASCII text */
+    unsigned flags, aflags;
+    int omit_ascii;          /* cannot match text without bytes >= 0x80 */
+} route_t;
+
+/* Compile error of one expression alone, or NULL: a Vectorscan message
+ * (static) when it fails. */
+static const char *compile_error(const char *expr, unsigned flags)
+{
+    hs_database_t *db = NULL;
+    hs_compile_error_t *ce = NULL;
+    if (hs_compile(expr, flags, HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS) {
+        hs_free_database(db);
+        return NULL;
+    }
+    /* the messages are fixed strings of the library; keep the one we test */
+    const char *m = ce && ce->message && strstr(ce->message, "never match")
+                        ? "never match" : "rejected";
+    hs_free_compile_error(ce);
+    return m;
+}
+
+/* Routes rule fr (input r) of class c: sets fr->path and fr->aux, fills rt
+ * for a rule that goes into a database. */
+static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rule_t *r,
+                       route_t *rt, int debug)
+{
+    fast_build_info_t *info = &f->info;
+    memset(rt, 0, sizeof *rt);
+    fr->path = FAST_PCRE;
+    fr->aux = 0;
+    const char *why = "rejected by Vectorscan";
+    /* a nested repeat compiles exactly but each report is confirmed:
+     * PCRE2 may stop at its match limit where Vectorscan matches */
+    int nested = hsexpr_nested_repeat(r->pattern);
+    int latin1 = hsexpr_needs_latin1_fold(r->pattern, r->reflags);
+    int approx = 0; /* e is only a superset of the pattern */
+    int relax = 0;  /* ... made by relaxing counted repeats (level) */
+    char *e = latin1 ? hsexpr_latin1_exact(r->pattern, r->reflags)
+                     : hsexpr_plain(r->pattern, r->reflags);
+    double secs = 0;
+    int fires = 0, pref = 1, ok = 0;
+    if (e && try_compile(e, hs_flags(r->reflags, 0), &secs, NULL) == 0 &&
+        secs <= FAST_MAX_COMPILE_S) {
+        ok = 1;
+        pref = 0;
+    } else if (e && try_compile(e, hs_flags(r->reflags, 1), &secs, &fires) == 0 && !fires &&
+               secs <= FAST_MAX_COMPILE_S) {
+        ok = 1;
+    }
+    /* Vectorscan cannot take it, its own prefilter fires on ordinary text
+     * or compiles too slowly: a superset without the counted repeats
+     * (what makes FILL_THIS_FORM "too large"), confirmed by PCRE2 */
+    for (int level = 1; !ok && level <= 2; level++) {
+        char *x = hsexpr_relaxed(r->pattern, r->reflags, level);
+        for (int pf = 0; x && !ok && pf <= 1; pf++) {
+            int fx = 0;
+            double sx = 0;
+            if (try_compile(x, hs_flags(r->reflags, pf), &sx, &fx) == 0 && !fx &&
+                sx <= FAST_MAX_COMPILE_S) {
+                free(e);
+                e = x, x = NULL;
+                ok = 1, pref = pf, relax = level, secs = sx, fires = 0;
+            }
+        }
+        free(x);
+    }
+    if (!ok && latin1) {
+        /* a coarser superset: non-ASCII bytes as [\x80-\xff] */
+        free(e);
+        e = hsexpr_latin1_prefilter(r->pattern, r->reflags);
+        approx = 1;
+        ok = e && try_compile(e, hs_flags(r->reflags, 1), &secs, &fires) == 0;
+        pref = 1;
+    }
+    if (!e && latin1)
+        info->latin1_fold++;
+    if (!ok) {
+        /* rejected */
+    } else if (fires) {
+        info->always_firing++, why = "prefilter fires on plain text";
+    } else if (secs > FAST_MAX_COMPILE_S) {
+        info->slow_compile++, why = "compile too slow";
+    } else {
+        fr->path = pref || nested || relax ? FAST_PREFILTER : FAST_EXACT;
+        fr->aux = secs > FAST_SLOW_COMPILE_S;
+        info->nested_repeat += nested;
+        info->latin1_exact += latin1 && !approx;
+        info->latin1_rewritten += latin1 && approx;
+        info->relaxed += relax > 0;
+        info->aux += fr->aux;
+    }
+    if (debug && (fr->path != FAST_EXACT || debug > 1))
+        fprintf(stderr, "fast: %s: %s: %s%s%s%s%s (%.3f s)\n", c->label, fr->name,
+                fr->path == FAST_EXACT ? "exact"
+                : fr->path == FAST_PREFILTER ? (pref ? "prefilter" : "exact, confirmed") : why,
+                relax ? (relax > 1 ? ", counts relaxed" : ", upper bounds relaxed") : "",
+                latin1 ? (approx ? ", Latin-1 /i approximated" : ", Latin-1 /i spelt out") : "",
+                nested ? ", nested repeat" : "", fr->aux ? ", own database (slow compile)" : "",
+                secs);
+    if (fr->path == FAST_PCRE) {
+        if (debug && getenv("TG_FAST_EXPR")) {
+            char *x = hsexpr_relaxed(r->pattern, r->reflags, 2);
+            fprintf(stderr, "EXPR %u %s\t%s\n", hs_flags(r->reflags, 0), fr->name, x ? x : "-");
+            free(x);
+        }
+        free(e);
+        return;
+    }
+    rt->expr = e;
+    rt->flags = hs_flags(r->reflags, pref);
+    /* the same rule for text that is all ASCII */
+    char *a = hsexpr_ascii(r->pattern, r->reflags, relax);
+    if (a && !strcmp(a, e)) {
+        free(a);
+        a = NULL;
+    }
+    if (a) {
+        const char *err = compile_error(a, rt->flags);
+        if (err && !strcmp(err, "never match")) {
+            rt->omit_ascii = 1;
+            free(a);
+            a = NULL;
+        } else if (err && !pref) {
+            /* keep the report meaning "hit": use the full expression */
+            free(a);
+            a = NULL;
+        } else if (err) {
+            err = compile_error(a, hs_flags(r->reflags, 1));
+            if (err) {
+                rt->omit_ascii = !strcmp(err, "never match");
+                free(a);
+                a = NULL;
+            }
+        }
+    }
+    rt->ascii = a;
+    rt->aflags = rt->flags;
+}
+
+/* The cache entry of database d of a class. */
+static void db_key(const hsdb_key_t *base, int d, hsdb_key_t *out)
+{
+    *out = *base;
+    hsdb_key_add(out, &d, sizeof d);
+}
+
+/* Routes the rules of class c (fills path), compiles its databases. */
 static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
                         const size_t *src, const fast_options_t *o)
 {
@@ -489,138 +405,130 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         hsdb_key_adds(&key, r->pattern);
         hsdb_key_add(&key, v, sizeof v);
     }
-    unsigned char *meta = NULL;
-    size_t metalen = 0;
-    hs_database_t *db = NULL;
-    if (o->cache_dir && hsdb_load(o->cache_dir, &key, &meta, &metalen, &db)) {
-        int good = metalen == c->n;
-        size_t indb = 0;
-        for (size_t i = 0; good && i < c->n; i++) {
-            good = meta[i] < FAST_NPATHS;
-            indb += good && meta[i] != FAST_PCRE;
+    if (o->cache_dir) {
+        hs_database_t *dbs[FAST_NDB] = {0};
+        int good = 1;
+        for (int d = 0; d < FAST_NDB && good; d++) {
+            hsdb_key_t dk;
+            db_key(&key, d, &dk);
+            unsigned char *meta = NULL;
+            size_t metalen = 0;
+            good = hsdb_load(o->cache_dir, &dk, &meta, &metalen, &dbs[d]) && metalen == c->n;
+            for (size_t i = 0; good && i < c->n; i++) {
+                good = (meta[i] & 3) < FAST_NPATHS;
+                if (d == 0) {
+                    f->rules[c->ids[i]].path = meta[i] & 3;
+                    f->rules[c->ids[i]].aux = (meta[i] >> 2) & 1;
+                } else {
+                    good = f->rules[c->ids[i]].path == (meta[i] & 3) &&
+                           f->rules[c->ids[i]].aux == ((meta[i] >> 2) & 1);
+                }
+            }
+            free(meta);
         }
-        if (good && (indb > 0) == (db != NULL)) {
-            for (size_t i = 0; i < c->n; i++)
-                f->rules[c->ids[i]].path = meta[i];
-            c->db = db;
+        if (good) {
+            memcpy(c->db, dbs, sizeof dbs);
             c->from_cache = 1;
             info->cache_hits++;
-            free(meta);
             goto done;
         }
-        info->cache_errors++;
-        free(meta);
-        if (db)
-            hs_free_database(db);
-        db = NULL;
-    }
-    if (o->cache_dir)
+        for (int d = 0; d < FAST_NDB; d++)
+            if (dbs[d])
+                hs_free_database(dbs[d]);
         info->cache_misses++;
+    }
 
     /* route: test-compile every pattern alone (one bad pattern would fail
      * the whole database) */
+    const char *dbg = getenv("TG_FAST_DEBUG"); /* routing reasons to stderr; 2: all */
+    int debug = dbg ? atoi(dbg) > 1 ? 2 : 1 : 0;
+    route_t *rt = tg_calloc(c->n + 1, sizeof *rt);
+    for (size_t i = 0; i < c->n; i++)
+        route_rule(f, c, &f->rules[c->ids[i]], &in[src[c->ids[i]]], &rt[i], debug);
+    /* ASCII databases where some rule reads differently there, in classes
+     * big enough for the second compile to pay back */
+    int ascii = 0;
+    size_t indb = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        ascii |= rt[i].ascii != NULL || rt[i].omit_ascii;
+        indb += f->rules[c->ids[i]].path != FAST_PCRE;
+    }
+    ascii = ascii && indb >= FAST_ASCII_MIN_RULES;
     const char **exprs = tg_calloc(c->n + 1, sizeof *exprs);
     unsigned *flags = tg_calloc(c->n + 1, sizeof *flags);
     unsigned *ids = tg_calloc(c->n + 1, sizeof *ids);
-    char **owned = tg_calloc(c->n + 1, sizeof *owned);
-    size_t ne = 0;
-    int debug = getenv("TG_FAST_DEBUG") != NULL; /* routing reasons to stderr */
-    for (size_t i = 0; i < c->n; i++) {
-        frule_t *fr = &f->rules[c->ids[i]];
-        const fast_rule_t *r = &in[src[c->ids[i]]];
-        fr->path = FAST_PCRE;
-        const char *why = "rejected by Vectorscan";
-        if (nested_repeat(r->pattern)) {
-            info->nested_repeat++;
-            if (debug)
-                fprintf(stderr, "fast: %s: %s: pcre (nested repeat)\n", c->label, fr->name);
+    for (int d = 0; d < FAST_NDB; d++) {
+        int aux = d & 1, asc = d >= 2;
+        size_t ne = 0;
+        for (size_t i = 0; i < c->n && (ascii || !asc); i++) {
+            const frule_t *fr = &f->rules[c->ids[i]];
+            if (fr->path == FAST_PCRE || fr->aux != aux || (asc && rt[i].omit_ascii))
+                continue;
+            exprs[ne] = asc && rt[i].ascii ? rt[i].ascii : rt[i].expr;
+            flags[ne] = asc && rt[i].ascii ? rt[i].aflags : rt[i].flags;
+            ids[ne++] = (unsigned)i;
+        }
+        if (!ne)
             continue;
-        }
-        int latin1 = needs_latin1_fold(r->pattern, r->reflags);
-        char *e = latin1 ? latin1_prefilter_expr(r->pattern, r->reflags)
-                         : hs_expr(r->pattern, r->reflags);
-        if (!e) {
-            info->latin1_fold++;
-            continue;
-        }
-        info->latin1_rewritten += latin1;
-        double secs = 0;
-        int fires = 0;
-        if (!latin1 && try_compile(e, hs_flags(r->reflags, 0), &secs, NULL) == 0) {
-            if (secs > FAST_SLOW_COMPILE_S)
-                info->slow_compile++, why = "slow compile";
-            else
-                fr->path = FAST_EXACT;
-        } else if (try_compile(e, hs_flags(r->reflags, 1), &secs, &fires) == 0) {
-            if (secs > FAST_SLOW_COMPILE_S)
-                info->slow_compile++, why = "slow prefilter compile";
-            else if (fires)
-                info->always_firing++, why = "prefilter fires on plain text";
-            else
-                fr->path = FAST_PREFILTER;
-        }
-        if (debug && fr->path != FAST_EXACT)
-            fprintf(stderr, "fast: %s: %s: %s (%.3f s)\n", c->label, fr->name,
-                    fr->path == FAST_PREFILTER ? (latin1 ? "prefilter (Latin-1 /i)" : "prefilter") : why,
-                    secs);
-        if (fr->path == FAST_PCRE) {
-            free(e);
-            continue;
-        }
-        exprs[ne] = e;
-        owned[ne] = e;
-        flags[ne] = hs_flags(r->reflags, fr->path == FAST_PREFILTER);
-        ids[ne++] = (unsigned)i;
-    }
-    if (ne) {
         hs_compile_error_t *ce = NULL;
         if (hs_compile_multi(exprs, flags, ids, (unsigned)ne, HS_MODE_BLOCK, NULL,
-                             &db, &ce) != HS_SUCCESS) {
+                             &c->db[d], &ce) != HS_SUCCESS) {
             /* should not happen after the individual compiles; stay exact
              * by running the whole class on PCRE2 */
             fprintf(stderr, "tollgate: fast: %s: database not built (%s); using PCRE2\n",
                     c->label, ce && ce->message ? ce->message : "?");
             hs_free_compile_error(ce);
-            db = NULL;
+            for (int e = 0; e < FAST_NDB; e++)
+                if (c->db[e])
+                    hs_free_database(c->db[e]), c->db[e] = NULL;
             for (size_t i = 0; i < c->n; i++)
                 f->rules[c->ids[i]].path = FAST_PCRE;
+            break;
         }
     }
-    for (size_t i = 0; i < ne; i++)
-        free(owned[i]);
+    for (size_t i = 0; i < c->n; i++) {
+        free(rt[i].expr);
+        free(rt[i].ascii);
+    }
+    free(rt);
     free(exprs);
     free(flags);
     free(ids);
-    free(owned);
-    c->db = db;
     if (o->cache_dir) {
-        meta = tg_malloc(c->n + 1);
+        unsigned char *meta = tg_malloc(c->n + 1);
         for (size_t i = 0; i < c->n; i++)
-            meta[i] = f->rules[c->ids[i]].path;
-        if (hsdb_store(o->cache_dir, &key, meta, c->n, db) < 0)
-            info->cache_errors++;
+            meta[i] = (unsigned char)(f->rules[c->ids[i]].path | f->rules[c->ids[i]].aux << 2);
+        for (int d = 0; d < FAST_NDB; d++) {
+            hsdb_key_t dk;
+            db_key(&key, d, &dk);
+            if (hsdb_store(o->cache_dir, &dk, meta, c->n, c->db[d]) < 0)
+                info->cache_errors++;
+        }
         free(meta);
     }
 done:
-    for (size_t i = 0; i < c->n; i++) {
-        const frule_t *fr = &f->rules[c->ids[i]];
-        if (fr->path == FAST_PCRE) {
+    for (size_t i = 0; i < c->n; i++)
+        if (f->rules[c->ids[i]].path == FAST_PCRE)
             c->pcre[c->npcre++] = c->ids[i];
-        }
-    }
-    if (c->db) {
-        hs_database_size(c->db, &c->db_bytes);
-        info->db_bytes += c->db_bytes;
+    for (int d = 0; d < FAST_NDB; d++) {
+        if (!c->db[d])
+            continue;
+        size_t sz = 0;
+        hs_database_size(c->db[d], &sz);
+        c->db_bytes += sz;
+        info->db_bytes += sz;
         info->databases++;
-        if (hs_alloc_scratch(c->db, &f->proto) != HS_SUCCESS) {
+        if (hs_alloc_scratch(c->db[d], &f->proto) != HS_SUCCESS) {
             fprintf(stderr, "tollgate: fast: %s: no scratch; using PCRE2\n", c->label);
-            hs_free_database(c->db);
-            c->db = NULL;
+            for (int e = 0; e < FAST_NDB; e++)
+                if (c->db[e])
+                    hs_free_database(c->db[e]), c->db[e] = NULL;
             c->npcre = 0;
             for (size_t i = 0; i < c->n; i++) {
                 f->rules[c->ids[i]].path = FAST_PCRE;
                 c->pcre[c->npcre++] = c->ids[i];
             }
+            break;
         }
     }
 }
@@ -699,8 +607,9 @@ void fast_free(fast_t *f)
         free(fc->label);
         free(fc->ids);
         free(fc->pcre);
-        if (fc->db)
-            hs_free_database(fc->db);
+        for (int d = 0; d < FAST_NDB; d++)
+            if (fc->db[d])
+                hs_free_database(fc->db[d]);
     }
     if (f->proto)
         hs_free_scratch(f->proto);
@@ -849,6 +758,20 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
     }
 }
 
+/* 1 if no byte of s is >= 0x80. */
+static int is_ascii(const char *s, size_t len)
+{
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < len; i++)
+        acc |= (unsigned char)s[i];
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
 /* One string of class c: one database scan, then the reports and the
  * PCRE-path rules. */
 static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size_t ci,
@@ -858,9 +781,13 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     if (!s)
         s = "", len = 0;
     sc->ncand = 0;
-    if (c->db) {
+    int ascii = (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII]) && is_ascii(s, len);
+    for (int d = DB_MAIN; d <= DB_AUX; d++) {
+        hs_database_t *db = ascii && c->db[d + 2] ? c->db[d + 2] : c->db[d];
+        if (!db)
+            continue;
         double t0 = sc->prof ? now_ns() : 0;
-        hs_error_t rc = hs_scan(c->db, s, (unsigned)len, 0, sc->hs, on_match, sc);
+        hs_error_t rc = hs_scan(db, s, (unsigned)len, 0, sc->hs, on_match, sc);
         if (sc->prof)
             sc->class_scan_ns[ci] += now_ns() - t0;
         if (rc != HS_SUCCESS || len > 0xffffffffu) {
@@ -908,6 +835,12 @@ static void run_class(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, siz
     case K_BODY: case K_RAWBODY: case K_URI:
         a = c->kind == K_BODY ? msg_body_lines(m, &n)
           : c->kind == K_RAWBODY ? msg_rawbody_chunks(m, &n) : msg_uris(m, &n);
+        if (getenv("TG_DUMPBODY") && c->kind == K_BODY) {
+            FILE *df = fopen(getenv("TG_DUMPBODY"), "a");
+            unsigned nn = (unsigned)n; fwrite(&nn, 4, 1, df);
+            for (size_t j = 0; j < n; j++) { unsigned l = (unsigned)a[j].len; fwrite(&l, 4, 1, df); fwrite(a[j].ptr, 1, l, df); }
+            fclose(df);
+        }
         for (size_t j = 0; j < n; j++)
             scan_str(f, sc, rx, ci, a[j].ptr, a[j].len);
         break;

@@ -73,11 +73,16 @@ typedef struct fast_build_info {
     size_t path[FAST_NPATHS];    /* rules per path */
     size_t multiple;             /* rules counted with PCRE2 (tflags multiple) */
     size_t slow_compile;         /* routed to PCRE2: compile too slow */
+    size_t aux;                  /* in a class's second database: slow compile */
+    size_t relaxed;              /* prefiltered by the pattern without its
+                                    counted repeats (hsexpr_relaxed) */
     size_t always_firing;        /* routed to PCRE2: prefilter fires on text */
     size_t latin1_fold;          /* routed to PCRE2: /i with bytes >= 0x80 that
                                     could not be rewritten */
+    size_t latin1_exact;         /* ... folding spelt out: exact */
     size_t latin1_rewritten;     /* ... rewritten into a prefilter */
-    size_t nested_repeat;        /* routed to PCRE2: (a+)+ shapes (limits) */
+    size_t nested_repeat;        /* (a+)+ shapes: every report confirmed
+                                    with PCRE2 (its match limit) */
     size_t cache_hits, cache_misses, cache_errors;
     size_t db_bytes;             /* total serialized database size */
     double compile_seconds;      /* wall time in fast_build */

@@ -356,8 +356,12 @@ static void emit_byte(tg_buf *b, unsigned c, int caseless, int ascii)
 }
 
 /* A byte set as an explicit class of \xHH ranges (only its ASCII bytes
- * if ascii); an empty set as a class nothing matches. */
-static void emit_set(tg_buf *b, const unsigned char set_in[32], int ascii)
+ * if ascii); an empty set as a class nothing matches. Under caseless the
+ * upper-case ASCII letters are left to Vectorscan's own folding (its
+ * caseless state follows PCRE2's: same flag, inline options copied), and
+ * a set of one byte is written as that byte: Vectorscan limits the length
+ * of a pattern, and ReplaceTags patterns are long. */
+static void emit_set(tg_buf *b, const unsigned char set_in[32], int ascii, int caseless)
 {
     unsigned char set[32];
     memcpy(set, set_in, 32);
@@ -365,6 +369,21 @@ static void emit_set(tg_buf *b, const unsigned char set_in[32], int ascii)
         memset(set + 16, 0, 16);
     if (!memcmp(set, no_bytes, 32)) {
         tg_buf_adds(b, "[^\\x00-\\xff]");
+        return;
+    }
+    if (caseless)
+        for (unsigned u = 'A'; u <= 'Z'; u++)
+            if ((set[u >> 3] & (1u << (u & 7))) && (set[(u + 32) >> 3] & (1u << ((u + 32) & 7))))
+                set[u >> 3] &= (unsigned char)~(1u << (u & 7));
+    unsigned n = 0, only = 0;
+    for (unsigned c = 0; c < 256; c++)
+        if (set[c >> 3] & (1u << (c & 7)))
+            n++, only = c;
+    if (n == 1) {
+        if (only < 0x80 && isalnum((int)only))
+            tg_buf_addc(b, (char)only);
+        else
+            tg_buf_printf(b, "\\x%02x", only);
         return;
     }
     tg_buf_addc(b, '[');
@@ -500,7 +519,7 @@ static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
                 unsigned char set[32]; /* the class escapes that admit bytes >= 0x80 */
                 if (rx_class_bytes(p, 2, cur.i, set) < 0)
                     goto fail;
-                emit_set(&b, set, ascii);
+                emit_set(&b, set, ascii, cur.i);
                 p += 2;
             } else if (ascii && strchr("XCpP", p[1])) {
                 goto fail;
@@ -513,7 +532,7 @@ static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
             unsigned char set[32];
             if (!e || rx_class_bytes(p, (size_t)(e - p), cur.i, set) < 0)
                 goto fail;
-            emit_set(&b, set, ascii);
+            emit_set(&b, set, ascii, cur.i);
             p = e;
         } else if (c == '.' && ascii) {
             tg_buf_adds(&b, cur.s ? "[\\x00-\\x7f]" : "[\\x00-\\x09\\x0b-\\x7f]");

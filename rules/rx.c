@@ -79,6 +79,45 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
     return 0;
 }
 
+int rx_class_bytes(const char *cls, size_t len, int caseless, unsigned char set[32])
+{
+    pthread_once(&rx_tables_once, rx_build_tables);
+    pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
+    pcre2_set_character_tables(cctx, rx_tables);
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)cls, len, caseless ? PCRE2_CASELESS : 0,
+                                     &ec, &eo, cctx);
+    pcre2_compile_context_free(cctx);
+    if (!code)
+        return -1;
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    memset(set, 0, 32);
+    int rc = 0;
+    for (unsigned b = 0; b < 256 && rc == 0; b++) {
+        unsigned char c = (unsigned char)b;
+        int m = pcre2_match(code, &c, 1, 0, PCRE2_ANCHORED, md, NULL);
+        if (m > 0) {
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            if (ov[1] != 1)
+                rc = -1; /* not a one-byte atom */
+            else
+                set[b >> 3] |= (unsigned char)(1u << (b & 7));
+        } else if (m != PCRE2_ERROR_NOMATCH) {
+            rc = -1;
+        }
+    }
+    pcre2_match_data_free(md);
+    pcre2_code_free(code);
+    return rc;
+}
+
+unsigned char rx_other_case(unsigned char c)
+{
+    pthread_once(&rx_tables_once, rx_build_tables);
+    return rx_tables[256 + c];
+}
+
 void rx_free(rx_t *rx)
 {
     if (!rx)

@@ -24,6 +24,15 @@ typedef struct rx_scratch rx_scratch_t;
 int rx_compile(const char *pattern, unsigned flags, rx_t **out,
                size_t *erroff, int *toolarge, char *err, size_t errlen);
 void rx_free(rx_t *rx);
+
+/* The bytes a one-character atom matches, under the same tables: cls is a
+ * bracket class or an escape such as "\\w" (len bytes, not NUL-terminated
+ * necessarily); caseless as /i at that point. set is a 256-bit map, bit b
+ * of set[b / 8] for byte b. -1 if PCRE2 rejects it or it is not a
+ * one-byte atom. Compiles once per call: for building, not matching. */
+int rx_class_bytes(const char *cls, size_t len, int caseless, unsigned char set[32]);
+/* The byte /i pairs with c under these tables (c itself if none). */
+unsigned char rx_other_case(unsigned char c);
 /* 1 if PCRE2 JIT compiled the pattern. */
 int rx_is_jit(const rx_t *rx);
 

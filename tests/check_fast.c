@@ -139,9 +139,11 @@ START_TEST(case_folding_latin1)
     ck_assert(val(&p, "L_INLINE") == 1);
     ck_assert(val(&p, "A_I") == 1);
     ck_assert(val(&p, "A_NOI") == 0);
-    /* never exact: Vectorscan folds ASCII only */
-    ck_assert_int_ne(path(&p, "L_I"), FAST_EXACT);
-    ck_assert_int_ne(path(&p, "L_RANGE"), FAST_EXACT);
+    /* exact: the Latin-1 pairs are spelt out for Vectorscan (hsexpr) */
+    ck_assert_int_eq(path(&p, "L_I"), FAST_EXACT);
+    ck_assert_int_eq(path(&p, "L_RANGE"), FAST_EXACT);
+    ck_assert_int_eq(path(&p, "L_NEG"), FAST_EXACT);
+    ck_assert_int_eq(path(&p, "L_INLINE"), FAST_EXACT);
     ck_assert_int_eq(path(&p, "L_NOI"), FAST_EXACT);
     ck_assert_int_eq(path(&p, "A_I"), FAST_EXACT);
     pair_free(&p);
@@ -242,6 +244,7 @@ START_TEST(paths_prefilter_and_pcre)
         "body P_ATOMIC /(?>Bu)y/\n"
         "body P_COND /(a)?(?(1)b|c)/\n"
         "body P_REDOS /^(a+)+$/\n"
+        "body P_LIMIT /(a+)+b/\n"
         "body P_EXTENDED /wat ches/x\n"
         "body P_BACKREF_MISS /(z)\\1\\1/\n");
     pair_run(&p, MSG, NULL);
@@ -251,10 +254,42 @@ START_TEST(paths_prefilter_and_pcre)
     ck_assert(val(&p, "P_BACKREF_MISS") == 0);
     ck_assert_int_eq(path(&p, "P_LOOKBEHIND"), FAST_PREFILTER);
     ck_assert_int_eq(path(&p, "P_BACKREF_MISS"), FAST_PREFILTER);
-    ck_assert_int_eq(path(&p, "P_REDOS"), FAST_PCRE);
+    /* nested repeats: in the database, every report confirmed by PCRE2 */
+    ck_assert_int_eq(path(&p, "P_REDOS"), FAST_PREFILTER);
+    ck_assert_int_eq(path(&p, "P_LIMIT"), FAST_PREFILTER);
     ck_assert_int_eq(path(&p, "P_EXTENDED"), FAST_EXACT);
     pair_run(&p, "Subject: aa\n\nbook keeping\n", NULL);
     ck_assert(val(&p, "P_BACKREF") == 1);
+    /* where PCRE2 stops at its match limit, the fast matcher answers as
+     * the oracle does although Vectorscan finds the match */
+    pair_run(&p, "Subject: x\n\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac aab\n", NULL);
+    pair_free(&p);
+}
+END_TEST
+
+/* Lines without bytes >= 0x80 are scanned with the ASCII form of each
+ * database, lines with them with the full form: both must give the
+ * oracle's values. */
+START_TEST(ascii_and_8bit_lines)
+{
+    pair_t p;
+    pair_load(&p,
+        "body A_DOT /wat.hes/\n"
+        "body A_NONW /prices\\W/\n"
+        "body A_NEGCLASS /K[^a-z]LN/i\n"
+        "body A_FUZZY /(?:[vV\\xe3]|\\xce\\xbd)(?:[iI1\\xed]|\\xd0\\x86)agra/i\n"
+        "body A_HIGH /\\xfc\\xdf/\n"
+        "body A_HIGH_I /\\xdc\\xdf/i\n"
+        "body A_RANGE /[\\x00-\\xff]{3}nchen/\n"
+        "rawbody A_RAW /aus\\s\\S+/\n"
+        "header A_SUBJ Subject =~ /\\Wwatches/\n");
+    pair_run(&p, MSG, NULL);
+    ck_assert(val(&p, "A_DOT") == 1);
+    pair_run(&p, "Subject: cheap watches\n\nbuy v\xce\xbd\xd0\x86" "agra and VIAGRA now\n", NULL);
+    ck_assert(val(&p, "A_FUZZY") == 1);
+    pair_run(&p, "Subject: cheap watches\n\nbuy \xe3\xed" "agra here\n", NULL);
+    pair_run(&p, "Subject: plain\n\nnothing to see here\n", NULL);
+    ck_assert(val(&p, "A_FUZZY") == 0);
     pair_free(&p);
 }
 END_TEST
@@ -325,6 +360,7 @@ Suite *fast_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, anchors_per_line);
     tcase_add_test(tc, case_folding_latin1);
+    tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, empty_matches_and_multiple);
     tcase_add_test(tc, headers_negation_unset);
     tcase_add_test(tc, paths_prefilter_and_pcre);

@@ -487,14 +487,15 @@ START_TEST(regex_errors_and_limits)
     ck_assert_msg(strstr(what, "HUGE: regular expression is too large"), "got %s", what);
     rules_unref(rs);
 
-    /* catastrophic backtracking stops at the match limit: no hit, counted */
+    /* catastrophic backtracking stops at the match limit: no hit, counted
+     * (Vectorscan finds "aab", PCRE2 gives up first: the oracle's answer) */
     rules_options_t o = {.match_limit = 10000};
-    ck_assert(rules_load_string("t.cf", "body REDOS /^(a+)+$/\n", &o, &rs, err, sizeof err) == 0);
+    ck_assert(rules_load_string("t.cf", "body REDOS /(a+)+b/\n", &o, &rs, err, sizeof err) == 0);
     tg_buf_init(&b);
     tg_buf_adds(&b, "Subject: s\n\n");
     for (int i = 0; i < 40; i++)
         tg_buf_addc(&b, 'a');
-    tg_buf_adds(&b, "!\n");
+    tg_buf_adds(&b, "c aab\n");
     rules_verdict_t v;
     classify(rs, b.s, NULL, &v);
     ck_assert(!has_hit(&v, "REDOS"));

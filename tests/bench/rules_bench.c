@@ -145,12 +145,14 @@ int main(int argc, char **argv)
            t_cold < 0 ? 0 : t_cold, t_cached, fi->cache_hits, fi->cache_misses);
     printf("fast: %zu regex rules in %zu classes, %zu databases, %.1f MB of databases\n",
            fi->rules, fi->classes, fi->databases, fi->db_bytes / 1e6);
-    printf("      paths: %zu exact, %zu prefilter+confirm, %zu PCRE2-only (%zu Latin-1 /i, "
-           "%zu nested repeats, %zu slow compiles, %zu always-firing prefilters, rest "
-           "rejected by Vectorscan); %zu tflags multiple\n",
-           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->path[FAST_PCRE],
-           fi->latin1_fold, fi->nested_repeat, fi->slow_compile, fi->always_firing,
-           fi->multiple);
+    printf("      paths: %zu exact, %zu prefilter+confirm, %zu PCRE2-only; %zu tflags multiple\n",
+           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->path[FAST_PCRE], fi->multiple);
+    if (fi->cache_misses)
+        printf("      routing (cold compile): Latin-1 /i spelt out %zu, approximated %zu, not "
+               "followed %zu; nested repeats confirmed %zu; relaxed counts %zu; in a slow-compile "
+               "database %zu; to PCRE2: too slow %zu, always-firing prefilter %zu\n",
+               fi->latin1_exact, fi->latin1_rewritten, fi->latin1_fold, fi->nested_repeat,
+               fi->relaxed, fi->aux, fi->slow_compile, fi->always_firing);
     printf("      RSS added by the fast ruleset (from cache): %.1f MB\n", rss_fast);
     printf("corpus: %zu messages, %.1f MB\n", n, bytes / 1e6);
 
