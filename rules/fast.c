@@ -389,6 +389,21 @@ static void db_key(const hsdb_key_t *base, int d, hsdb_key_t *out)
     hsdb_key_add(out, &d, sizeof d);
 }
 
+/* Gives up class c's databases: every rule runs on PCRE2 (listed in
+ * c->pcre when `list`). */
+static void class_to_pcre(fast_t *f, fclass_t *c, int list)
+{
+    for (int d = 0; d < FAST_NDB; d++)
+        if (c->db[d])
+            hs_free_database(c->db[d]), c->db[d] = NULL;
+    c->npcre = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        f->rules[c->ids[i]].path = FAST_PCRE;
+        if (list)
+            c->pcre[c->npcre++] = c->ids[i];
+    }
+}
+
 /* Routes the rules of class c (fills path), compiles its databases. */
 static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
                         const size_t *src, const fast_options_t *o)
@@ -478,11 +493,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             fprintf(stderr, "tollgate: fast: %s: database not built (%s); using PCRE2\n",
                     c->label, ce && ce->message ? ce->message : "?");
             hs_free_compile_error(ce);
-            for (int e = 0; e < FAST_NDB; e++)
-                if (c->db[e])
-                    hs_free_database(c->db[e]), c->db[e] = NULL;
-            for (size_t i = 0; i < c->n; i++)
-                f->rules[c->ids[i]].path = FAST_PCRE;
+            class_to_pcre(f, c, 0);
             break;
         }
     }
@@ -520,14 +531,7 @@ done:
         info->databases++;
         if (hs_alloc_scratch(c->db[d], &f->proto) != HS_SUCCESS) {
             fprintf(stderr, "tollgate: fast: %s: no scratch; using PCRE2\n", c->label);
-            for (int e = 0; e < FAST_NDB; e++)
-                if (c->db[e])
-                    hs_free_database(c->db[e]), c->db[e] = NULL;
-            c->npcre = 0;
-            for (size_t i = 0; i < c->n; i++) {
-                f->rules[c->ids[i]].path = FAST_PCRE;
-                c->pcre[c->npcre++] = c->ids[i];
-            }
+            class_to_pcre(f, c, 1);
             break;
         }
     }

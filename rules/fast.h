@@ -3,19 +3,24 @@
  * the string it reads (its "class": rendered body lines, rawbody chunks,
  * the URI list, the full message, one header name + mode, mimeheader
  * name + mode, each envelope string, attachment names/types), each class
- * compiled into one Vectorscan (Hyperscan API) block-mode database that is
- * scanned once per string with HS_FLAG_SINGLEMATCH.
+ * compiled into Vectorscan (Hyperscan API) block-mode databases scanned
+ * once per string with HS_FLAG_SINGLEMATCH: a main one, a second one for
+ * patterns slow to compile, and in big classes an ASCII form of each for
+ * strings without bytes >= 0x80 (hsexpr_ascii: smaller automata).
  *
  * Each rule takes one of three paths, chosen when the ruleset is built:
  *   FAST_EXACT      Vectorscan compiles the pattern with the same meaning
- *                   as PCRE2 (rx.c): a report is the hit.
- *   FAST_PREFILTER  compiled with HS_FLAG_PREFILTER (a superset of the
- *                   matches); each candidate string is confirmed with the
- *                   rule's PCRE2 code (rx_count).
- *   FAST_PCRE       not in the database (Vectorscan rejects it, it would
- *                   fold case differently, it compiles pathologically
- *                   slowly, or its prefilter fires on ordinary text):
- *                   PCRE2 over every string of the class, as the oracle.
+ *                   as PCRE2 (rx.c; Latin-1 /i spelt out by hsexpr): a
+ *                   report is the hit.
+ *   FAST_PREFILTER  compiled as a superset of the pattern (HS_FLAG_PREFILTER,
+ *                   or the pattern with its counted repeats relaxed); or
+ *                   exact but with nested repeats, where PCRE2 may stop at
+ *                   its match limit: each candidate string is confirmed
+ *                   with the rule's PCRE2 code (rx_count).
+ *   FAST_PCRE       not in a database (Vectorscan rejects every form, it
+ *                   compiles too slowly, or its prefilter fires on
+ *                   ordinary text): PCRE2 over every string of the class,
+ *                   as the oracle.
  * `tflags multiple` rules always count with PCRE2, on the strings where
  * the database reported them (or on every string on the PCRE path).
  *
