@@ -154,6 +154,8 @@ static int count_cb(unsigned id, unsigned long long from, unsigned long long to,
 /* Compiles one pattern alone: 0 ok, -1 rejected; *secs = compile time;
  * *fires = 1 if it reports on more than FAST_FIRE_PCT of the sample
  * strings (only when fires != NULL). */
+static _Thread_local char last_error[160];
+
 static int try_compile(const char *expr, unsigned flags, double *secs, int *fires)
 {
     hs_database_t *db = NULL;
@@ -162,6 +164,9 @@ static int try_compile(const char *expr, unsigned flags, double *secs, int *fire
     hs_error_t rc = hs_compile(expr, flags, HS_MODE_BLOCK, NULL, &db, &ce);
     *secs = now_s() - t0;
     if (rc != HS_SUCCESS) {
+        /* the last rejection, for TG_FAST_DEBUG (the building thread's) */
+        snprintf(last_error, sizeof last_error, "%s (%zu bytes)",
+                 ce && ce->message ? ce->message : "?", strlen(expr));
         hs_free_compile_error(ce);
         return -1;
     }
@@ -295,7 +300,7 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
     /* Vectorscan cannot take it, its own prefilter fires on ordinary text
      * or compiles too slowly: a superset without the counted repeats
      * (what makes FILL_THIS_FORM "too large"), confirmed by PCRE2 */
-    for (int level = 1; !ok && level <= 2; level++) {
+    for (int level = 1; !ok && level <= 4; level++) {
         char *x = hsexpr_relaxed(r->pattern, r->reflags, level);
         for (int pf = 0; x && !ok && pf <= 1; pf++) {
             int fx = 0;
@@ -320,7 +325,7 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
     if (!e && latin1)
         info->latin1_fold++;
     if (!ok) {
-        /* rejected */
+        why = debug ? last_error : why;
     } else if (fires) {
         info->always_firing++, why = "prefilter fires on plain text";
     } else if (secs > FAST_MAX_COMPILE_S) {
@@ -335,10 +340,11 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
         info->aux += fr->aux;
     }
     if (debug && (fr->path != FAST_EXACT || debug > 1))
-        fprintf(stderr, "fast: %s: %s: %s%s%s%s%s (%.3f s)\n", c->label, fr->name,
+        fprintf(stderr, "fast: %s: %s: %s%s%s%s%s%s (%.3f s)\n", c->label, fr->name,
                 fr->path == FAST_EXACT ? "exact"
                 : fr->path == FAST_PREFILTER ? (pref ? "prefilter" : "exact, confirmed") : why,
-                relax ? (relax > 1 ? ", counts relaxed" : ", upper bounds relaxed") : "",
+                relax ? (relax % 2 ? ", upper bounds relaxed" : ", counts relaxed") : "",
+                relax > 2 ? ", assertions dropped" : "",
                 latin1 ? (approx ? ", Latin-1 /i approximated" : ", Latin-1 /i spelt out") : "",
                 nested ? ", nested repeat" : "", fr->aux ? ", own database (slow compile)" : "",
                 secs);

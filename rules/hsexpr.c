@@ -478,8 +478,35 @@ static size_t counted_repeat(const char *p, long *lo, long *hi)
     return *end == '}' ? (size_t)(end + 1 - p) : 0;
 }
 
+/* One past the ')' closing the group that opens at p, NULL if none. */
+static const char *group_end(const char *p)
+{
+    int depth = 0;
+    while (*p) {
+        if (*p == '\\') {
+            if (!p[1])
+                return NULL;
+            p += 2;
+        } else if (*p == '[') {
+            p = class_end(p);
+            if (!p)
+                return NULL;
+        } else if (*p == '(') {
+            depth++, p++;
+        } else if (*p == ')') {
+            p++;
+            if (--depth == 0)
+                return p;
+        } else {
+            p++;
+        }
+    }
+    return NULL;
+}
+
 /* The rewrite behind hsexpr_latin1_exact, hsexpr_ascii, hsexpr_relaxed.
- * relax 1: counted repeats with an upper bound over 8 lose it; 2: every
+ * relax 3 and 4 are 1 and 2 without assertions (anchors, \b, lookaround
+ * groups); relax 1: counted repeats with an upper bound over 8 lose it; 2: every
  * counted repeat becomes * or +. */
 static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
 {
@@ -491,10 +518,20 @@ static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
                      (reflags & CF_RE_S) != 0};
     if (cur.x)
         tg_buf_adds(&b, "(?x)");
+    int noassert = relax >= 3;
+    if (relax >= 3)
+        relax -= 2;
     const char *p = pat;
     while (*p) {
         unsigned char c = (unsigned char)*p;
-        if (cur.x && (c == '#')) {
+        if (noassert && (c == '^' || c == '$')) {
+            p++;
+        } else if (noassert && c == '(' && p[1] == '?' &&
+                   (p[2] == '=' || p[2] == '!' || (p[2] == '<' && (p[3] == '=' || p[3] == '!')))) {
+            p = group_end(p);
+            if (!p)
+                goto fail;
+        } else if (cur.x && (c == '#')) {
             while (*p && *p != '\n')
                 p++;
         } else if (c == '\\') {
@@ -520,6 +557,8 @@ static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
                 if (rx_class_bytes(p, 2, cur.i, set) < 0)
                     goto fail;
                 emit_set(&b, set, ascii, cur.i);
+                p += 2;
+            } else if (noassert && strchr("bBAzZG", p[1])) {
                 p += 2;
             } else if (ascii && strchr("XCpP", p[1])) {
                 goto fail;
@@ -605,10 +644,10 @@ char *hsexpr_latin1_exact(const char *pat, unsigned reflags)
 
 char *hsexpr_ascii(const char *pat, unsigned reflags, int relax)
 {
-    return rewrite(pat, reflags, 1, relax < 0 ? 0 : relax > 2 ? 2 : relax);
+    return rewrite(pat, reflags, 1, relax < 0 ? 0 : relax > 4 ? 4 : relax);
 }
 
 char *hsexpr_relaxed(const char *pat, unsigned reflags, int level)
 {
-    return rewrite(pat, reflags, 0, level < 1 ? 1 : level > 2 ? 2 : level);
+    return rewrite(pat, reflags, 0, level < 1 ? 1 : level > 4 ? 4 : level);
 }

@@ -41,7 +41,9 @@ char *hsexpr_ascii(const char *pat, unsigned reflags, int relax);
 /* A superset of the pattern that Vectorscan takes more easily, for a
  * prefilter whose reports PCRE2 confirms: level 1 drops upper bounds over
  * 8 ({1,100} becomes {1,}), level 2 every count ({3} becomes +, {0,5}
- * becomes *). Latin-1 folding spelt out as hsexpr_latin1_exact does. NULL
+ * becomes *); levels 3 and 4 are 1 and 2 with every assertion dropped
+ * (^ $ \\b \\B \\A \\z \\Z \\G and lookaround groups), which Vectorscan
+ * takes in few places. Latin-1 folding spelt out as hsexpr_latin1_exact does. NULL
  * as there. */
 char *hsexpr_relaxed(const char *pat, unsigned reflags, int level);
 

@@ -17,6 +17,7 @@ static const char *const SUBJECTS[] = {
     "caf\xe9", "CAF\xc9", "cafe", "na\xefve", "\xe9t\xe9", "\xc9T\xc9",
     "name: ___ address: ___ phone: ___", "name address phone", "a.b", "a\xe9" "b",
     "x\xd7y", "x\xf7y", "aaa", "ab", "", "wat\nches", "\xff\xfe", "v\xce\xbd\xd0\x86" "agra",
+    "V1AGRA", "name: x\nphone: y", "the address is", "in k\xd6ln.", "caf\xc9 ",
 };
 #define NSUBJ (sizeof SUBJECTS / sizeof *SUBJECTS)
 
@@ -148,7 +149,27 @@ START_TEST(relaxed_is_a_superset)
                                   SUBJECTS[s]);
             free(e);
         }
-    char *e = hsexpr_relaxed("a{1,100}b{3}c{2,5}", 0, 1);
+    /* without assertions: lookarounds and embedded anchors Vectorscan rejects */
+    static const case_t A[] = {
+        {"(?!viagra)v[i1]agra", CF_RE_I}, {"^name:.*^phone", CF_RE_M}, {"(?<!no )address\\b", 0},
+        {"(?:^|\\W)(?=k)k\\xf6ln(?:$|\\W)", CF_RE_I}, {"\\bcaf\\xe9\\b", CF_RE_I},
+    };
+    for (size_t c = 0; c < sizeof A / sizeof *A; c++)
+        for (int level = 3; level <= 4; level++) {
+            char *e = hsexpr_relaxed(A[c].pat, A[c].flags, level);
+            ck_assert_ptr_nonnull(e);
+            ck_assert_msg(!strchr(e, '^') || strstr(e, "[^"), "%s", e);
+            for (size_t s = 0; s < NSUBJ; s++)
+                if (rx_hit(A[c].pat, A[c].flags, SUBJECTS[s]))
+                    ck_assert_msg(hs_hit(e, hs_flags_of(A[c].flags), SUBJECTS[s]),
+                                  "/%s/ relaxed %d as %s misses \"%s\"", A[c].pat, level, e,
+                                  SUBJECTS[s]);
+            free(e);
+        }
+    char *e = hsexpr_relaxed("(?!x)a(?<=a)\\bb$", 0, 3);
+    ck_assert_str_eq(e, "ab");
+    free(e);
+    e = hsexpr_relaxed("a{1,100}b{3}c{2,5}", 0, 1);
     ck_assert_str_eq(e, "a{1,}b{3}c{2,5}");
     free(e);
     e = hsexpr_relaxed("a{1,100}b{3}c{0,5}x\\{3}", 0, 2);
