@@ -23,7 +23,7 @@
 /* ... and one that takes longer than this runs on PCRE2. */
 #define FAST_MAX_COMPILE_S 5.0
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-7"
+#define FAST_ROUTE_VERSION "fast-route-8"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -151,11 +151,13 @@ static int count_cb(unsigned id, unsigned long long from, unsigned long long to,
     return 1; /* one report is enough */
 }
 
-/* Compiles one pattern alone: 0 ok, -1 rejected; *secs = compile time;
- * *fires = 1 if it reports on more than FAST_FIRE_PCT of the sample
- * strings (only when fires != NULL). */
+/* Vectorscan's reason for the last rejection in try_compile (the calling
+ * thread's): for TG_FAST_DEBUG, and to tell "can never match". */
 static _Thread_local char last_error[160];
 
+/* Compiles one pattern alone: 0 ok, -1 rejected (reason in last_error);
+ * *secs = compile time; *fires = 1 if it reports on more than
+ * FAST_FIRE_PCT of the sample strings (only when fires != NULL). */
 static int try_compile(const char *expr, unsigned flags, double *secs, int *fires)
 {
     hs_database_t *db = NULL;
@@ -164,7 +166,6 @@ static int try_compile(const char *expr, unsigned flags, double *secs, int *fire
     hs_error_t rc = hs_compile(expr, flags, HS_MODE_BLOCK, NULL, &db, &ce);
     *secs = now_s() - t0;
     if (rc != HS_SUCCESS) {
-        /* the last rejection, for TG_FAST_DEBUG (the building thread's) */
         snprintf(last_error, sizeof last_error, "%s (%zu bytes)",
                  ce && ce->message ? ce->message : "?", strlen(expr));
         hs_free_compile_error(ce);
@@ -248,26 +249,9 @@ static size_t class_for(fast_t *f, size_t *cap, int kind, const char *header, in
 /* What routing decided for one rule of a class being built. */
 typedef struct route {
     char *expr, *ascii;      /* owned; ascii NULL = use expr on ASCII text */
-    unsigned flags, aflags;
+    unsigned flags;          /* for both */
     int omit_ascii;          /* cannot match text without bytes >= 0x80 */
 } route_t;
-
-/* Compile error of one expression alone, or NULL: a Vectorscan message
- * (static) when it fails. */
-static const char *compile_error(const char *expr, unsigned flags)
-{
-    hs_database_t *db = NULL;
-    hs_compile_error_t *ce = NULL;
-    if (hs_compile(expr, flags, HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS) {
-        hs_free_database(db);
-        return NULL;
-    }
-    /* the messages are fixed strings of the library; keep the one we test */
-    const char *m = ce && ce->message && strstr(ce->message, "never match")
-                        ? "never match" : "rejected";
-    hs_free_compile_error(ce);
-    return m;
-}
 
 /* Routes rule fr (input r) of class c: sets fr->path and fr->aux, fills rt
  * for a rule that goes into a database. */
@@ -349,11 +333,6 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
                 nested ? ", nested repeat" : "", fr->aux ? ", own database (slow compile)" : "",
                 secs);
     if (fr->path == FAST_PCRE) {
-        if (debug && getenv("TG_FAST_EXPR")) {
-            char *x = hsexpr_relaxed(r->pattern, r->reflags, 2);
-            fprintf(stderr, "EXPR %u %s\t%s\n", hs_flags(r->reflags, 0), fr->name, x ? x : "-");
-            free(x);
-        }
         free(e);
         return;
     }
@@ -365,27 +344,15 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
         free(a);
         a = NULL;
     }
-    if (a) {
-        const char *err = compile_error(a, rt->flags);
-        if (err && !strcmp(err, "never match")) {
-            rt->omit_ascii = 1;
-            free(a);
-            a = NULL;
-        } else if (err && !pref) {
-            /* keep the report meaning "hit": use the full expression */
-            free(a);
-            a = NULL;
-        } else if (err) {
-            err = compile_error(a, hs_flags(r->reflags, 1));
-            if (err) {
-                rt->omit_ascii = !strcmp(err, "never match");
-                free(a);
-                a = NULL;
-            }
-        }
+    double secs_a;
+    if (a && try_compile(a, rt->flags, &secs_a, NULL) < 0) {
+        /* cannot match ASCII text: left out there; rejected otherwise:
+         * the full expression serves ASCII text too */
+        rt->omit_ascii = strstr(last_error, "never match") != NULL;
+        free(a);
+        a = NULL;
     }
     rt->ascii = a;
-    rt->aflags = rt->flags;
 }
 
 /* The cache entry of database d of a class. */
@@ -486,7 +453,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             if (fr->path == FAST_PCRE || fr->aux != aux || (asc && rt[i].omit_ascii))
                 continue;
             exprs[ne] = asc && rt[i].ascii ? rt[i].ascii : rt[i].expr;
-            flags[ne] = asc && rt[i].ascii ? rt[i].aflags : rt[i].flags;
+            flags[ne] = rt[i].flags;
             ids[ne++] = (unsigned)i;
         }
         if (!ne)

@@ -105,6 +105,34 @@ static int unbounded_quant(const char *p)
     return p[0] == ',' && p[1] == '}';
 }
 
+/* End of the bracket class opening at p (one past its ']'), NULL if it
+ * does not end or uses \Q. PCRE2's rules: a ']' first (after '^') is a
+ * literal; [:name:] [.x.] [=x=] are POSIX items. */
+static const char *class_end(const char *p)
+{
+    p++;
+    if (*p == '^')
+        p++;
+    if (*p == ']')
+        p++;
+    while (*p) {
+        if (*p == '\\') {
+            if (p[1] == 'Q' || !p[1])
+                return NULL;
+            p += 2;
+        } else if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+            char close[3] = {p[1], ']', 0};
+            const char *e = strstr(p + 2, close);
+            p = e ? e + 2 : p + 1;
+        } else if (*p == ']') {
+            return p + 1;
+        } else {
+            p++;
+        }
+    }
+    return NULL;
+}
+
 int hsexpr_nested_repeat(const char *p)
 {
     unsigned char inner[64]; /* per open group: contains a repeat */
@@ -116,18 +144,9 @@ int hsexpr_nested_repeat(const char *p)
             if (*p)
                 p++;
         } else if (*p == '[') {
-            p++;
-            if (*p == '^')
-                p++;
-            if (*p == ']')
-                p++;
-            while (*p && *p != ']') {
-                if (*p == '\\' && p[1])
-                    p++;
-                p++;
-            }
-            if (*p)
-                p++;
+            p = class_end(p);
+            if (!p)
+                return 1; /* a class this does not follow: assume the worst */
         } else if (*p == '(') {
             if (depth < 64)
                 inner[depth] = 0;
@@ -402,34 +421,6 @@ static void emit_set(tg_buf *b, const unsigned char set_in[32], int ascii, int c
         c = e + 1;
     }
     tg_buf_addc(b, ']');
-}
-
-/* End of the bracket class opening at p (one past its ']'), NULL if it
- * does not end or uses \Q. PCRE2's rules: a ']' first (after '^') is a
- * literal; [:name:] [.x.] [=x=] are POSIX items. */
-static const char *class_end(const char *p)
-{
-    p++;
-    if (*p == '^')
-        p++;
-    if (*p == ']')
-        p++;
-    while (*p) {
-        if (*p == '\\') {
-            if (p[1] == 'Q' || !p[1])
-                return NULL;
-            p += 2;
-        } else if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-            char close[3] = {p[1], ']', 0};
-            const char *e = strstr(p + 2, close);
-            p = e ? e + 2 : p + 1;
-        } else if (*p == ']') {
-            return p + 1;
-        } else {
-            p++;
-        }
-    }
-    return NULL;
 }
 
 /* Applies an inline option setting (?imsx-imsx^) at p (after "(?") to *m;
