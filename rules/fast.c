@@ -2,6 +2,9 @@
 
 #include <ctype.h>
 #include <hs/hs.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,8 +25,12 @@
 #define FAST_SLOW_COMPILE_S 0.25
 /* ... and one that takes longer than this runs on PCRE2. */
 #define FAST_MAX_COMPILE_S 5.0
+/* A pattern whose counted repeats written out exceed this size
+ * (hsexpr_repeat_size) is only tried in relaxed forms: Vectorscan spends
+ * seconds and hundreds of MB on it before it is rejected as too slow. */
+#define FAST_MAX_REPEAT_SIZE 50000.0
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-8"
+#define FAST_ROUTE_VERSION "fast-route-9"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -76,7 +83,12 @@ typedef struct frule {
     unsigned absent;         /* raw count on the [if-unset] value or "" */
     unsigned char path, multiple, negate;
     unsigned char aux;       /* in the class's second database (slow compile) */
+    unsigned char ascii;     /* PCRE path only: on text without bytes >= 0x80
+                                the rule is exact in the ASCII database
+                                (FAST_ASCII_DB) or cannot match (FAST_ASCII_NEVER) */
 } frule_t;
+
+enum { FAST_ASCII_DB = 1, FAST_ASCII_NEVER = 2 };
 
 /* A class's databases: the main one and one for rules slow to compile
  * (kept apart so they do not slow the main compile), each also in a form
@@ -95,6 +107,7 @@ typedef struct fclass {
     hs_database_t *db[FAST_NDB]; /* owned */
     size_t db_bytes;
     int from_cache;
+    int ascii_pcre;          /* some PCRE-path rule has frule_t.ascii set */
 } fclass_t;
 
 struct fast {
@@ -158,6 +171,16 @@ static _Thread_local char last_error[160];
 /* Compiles one pattern alone: 0 ok, -1 rejected (reason in last_error);
  * *secs = compile time; *fires = 1 if it reports on more than
  * FAST_FIRE_PCT of the sample strings (only when fires != NULL). */
+/* Vectorscan's compiler allocates and frees up to hundreds of MB for a
+ * big database; glibc keeps freed heap mapped, and a cold compile would
+ * hold on to its peak. */
+static void trim_heap(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 static int try_compile(const char *expr, unsigned flags, double *secs, int *fires)
 {
     hs_database_t *db = NULL;
@@ -169,6 +192,8 @@ static int try_compile(const char *expr, unsigned flags, double *secs, int *fire
         snprintf(last_error, sizeof last_error, "%s (%zu bytes)",
                  ce && ce->message ? ce->message : "?", strlen(expr));
         hs_free_compile_error(ce);
+        if (*secs > FAST_SLOW_COMPILE_S)
+            trim_heap();
         return -1;
     }
     if (fires) {
@@ -186,6 +211,8 @@ static int try_compile(const char *expr, unsigned flags, double *secs, int *fire
         *fires = hit * 100 > FAST_FIRE_PCT * n;
     }
     hs_free_database(db);
+    if (*secs > FAST_SLOW_COMPILE_S)
+        trim_heap();
     return 0;
 }
 
@@ -253,8 +280,38 @@ typedef struct route {
     int omit_ascii;          /* cannot match text without bytes >= 0x80 */
 } route_t;
 
-/* Routes rule fr (input r) of class c: sets fr->path and fr->aux, fills rt
- * for a rule that goes into a database. */
+/* A rule no form of which Vectorscan takes may still go into the class's
+ * ASCII database: its ASCII form drops the Latin-1 and UTF-8 branches
+ * (__YOUR_PASSWORD: 38 KB of ReplaceTags, over Vectorscan's length limit,
+ * becomes 4 KB). Exact forms only, and no nested repeat, so a report
+ * needs no PCRE2 run; PCRE2 still runs on text with bytes >= 0x80. Sets
+ * fr->ascii and, for FAST_ASCII_DB, rt->ascii. */
+static void route_ascii_only(const fclass_t *c, frule_t *fr, const fast_rule_t *r, route_t *rt,
+                             int nested, int debug)
+{
+    if (nested || r->multiple)
+        return;
+    char *a = hsexpr_ascii(r->pattern, r->reflags, 0);
+    double secs = 0;
+    if (!a)
+        return;
+    if (try_compile(a, hs_flags(r->reflags, 0), &secs, NULL) == 0 &&
+        secs <= FAST_SLOW_COMPILE_S) {
+        fr->ascii = FAST_ASCII_DB;
+        rt->ascii = a, a = NULL;
+        rt->flags = hs_flags(r->reflags, 0);
+    } else if (strstr(last_error, "never match")) {
+        fr->ascii = FAST_ASCII_NEVER;
+    }
+    free(a);
+    if (debug && fr->ascii)
+        fprintf(stderr, "fast: %s: %s: on ASCII text %s (%.3f s)\n", c->label, fr->name,
+                fr->ascii == FAST_ASCII_DB ? "exact in the ASCII database" : "never matches",
+                secs);
+}
+
+/* Routes rule fr (input r) of class c: sets fr->path, fr->aux and
+ * fr->ascii, fills rt for a rule that goes into a database. */
 static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rule_t *r,
                        route_t *rt, int debug)
 {
@@ -262,6 +319,7 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
     memset(rt, 0, sizeof *rt);
     fr->path = FAST_PCRE;
     fr->aux = 0;
+    fr->ascii = 0;
     const char *why = "rejected by Vectorscan";
     /* a nested repeat compiles exactly but each report is confirmed:
      * PCRE2 may stop at its match limit where Vectorscan matches */
@@ -269,7 +327,9 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
     int latin1 = hsexpr_needs_latin1_fold(r->pattern, r->reflags);
     int approx = 0; /* e is only a superset of the pattern */
     int relax = 0;  /* ... made by relaxing counted repeats (level) */
-    char *e = latin1 ? hsexpr_latin1_exact(r->pattern, r->reflags)
+    int huge = hsexpr_repeat_size(r->pattern) > FAST_MAX_REPEAT_SIZE;
+    char *e = huge ? NULL
+            : latin1 ? hsexpr_latin1_exact(r->pattern, r->reflags)
                      : hsexpr_plain(r->pattern, r->reflags);
     double secs = 0;
     int fires = 0, pref = 1, ok = 0;
@@ -298,7 +358,7 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
         }
         free(x);
     }
-    if (!ok && latin1) {
+    if (!ok && latin1 && !huge) {
         /* a coarser superset: non-ASCII bytes as [\x80-\xff] */
         free(e);
         e = hsexpr_latin1_prefilter(r->pattern, r->reflags);
@@ -306,7 +366,7 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
         ok = e && try_compile(e, hs_flags(r->reflags, 1), &secs, &fires) == 0;
         pref = 1;
     }
-    if (!e && latin1)
+    if (!e && latin1 && !huge)
         info->latin1_fold++;
     if (!ok) {
         why = debug ? last_error : why;
@@ -334,6 +394,7 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
                 secs);
     if (fr->path == FAST_PCRE) {
         free(e);
+        route_ascii_only(c, fr, r, rt, nested, debug);
         return;
     }
     rt->expr = e;
@@ -372,9 +433,16 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
     c->npcre = 0;
     for (size_t i = 0; i < c->n; i++) {
         f->rules[c->ids[i]].path = FAST_PCRE;
+        f->rules[c->ids[i]].ascii = 0;
         if (list)
             c->pcre[c->npcre++] = c->ids[i];
     }
+}
+
+/* What the cache keeps of a rule's routing. */
+static unsigned char rule_meta(const frule_t *fr)
+{
+    return (unsigned char)(fr->path | fr->aux << 2 | fr->ascii << 3);
 }
 
 /* Routes the rules of class c (fills path), compiles its databases. */
@@ -403,13 +471,14 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             size_t metalen = 0;
             good = hsdb_load(o->cache_dir, &dk, &meta, &metalen, &dbs[d]) && metalen == c->n;
             for (size_t i = 0; good && i < c->n; i++) {
-                good = (meta[i] & 3) < FAST_NPATHS;
+                frule_t *fr = &f->rules[c->ids[i]];
+                good = (meta[i] & 3) < FAST_NPATHS && (meta[i] >> 3) <= FAST_ASCII_NEVER;
                 if (d == 0) {
-                    f->rules[c->ids[i]].path = meta[i] & 3;
-                    f->rules[c->ids[i]].aux = (meta[i] >> 2) & 1;
+                    fr->path = meta[i] & 3;
+                    fr->aux = (meta[i] >> 2) & 1;
+                    fr->ascii = meta[i] >> 3;
                 } else {
-                    good = f->rules[c->ids[i]].path == (meta[i] & 3) &&
-                           f->rules[c->ids[i]].aux == ((meta[i] >> 2) & 1);
+                    good = good && meta[i] == rule_meta(fr);
                 }
             }
             free(meta);
@@ -442,6 +511,9 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         indb += f->rules[c->ids[i]].path != FAST_PCRE;
     }
     ascii = ascii && indb >= FAST_ASCII_MIN_RULES;
+    for (size_t i = 0; i < c->n && !ascii; i++)
+        if (f->rules[c->ids[i]].ascii == FAST_ASCII_DB)
+            f->rules[c->ids[i]].ascii = 0;
     const char **exprs = tg_calloc(c->n + 1, sizeof *exprs);
     unsigned *flags = tg_calloc(c->n + 1, sizeof *flags);
     unsigned *ids = tg_calloc(c->n + 1, sizeof *ids);
@@ -450,7 +522,9 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         size_t ne = 0;
         for (size_t i = 0; i < c->n && (ascii || !asc); i++) {
             const frule_t *fr = &f->rules[c->ids[i]];
-            if (fr->path == FAST_PCRE || fr->aux != aux || (asc && rt[i].omit_ascii))
+            int member = fr->path != FAST_PCRE ? !(asc && rt[i].omit_ascii)
+                                               : asc && fr->ascii == FAST_ASCII_DB;
+            if (!member || fr->aux != aux)
                 continue;
             exprs[ne] = asc && rt[i].ascii ? rt[i].ascii : rt[i].expr;
             flags[ne] = rt[i].flags;
@@ -475,13 +549,14 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         free(rt[i].ascii);
     }
     free(rt);
+    trim_heap();
     free(exprs);
     free(flags);
     free(ids);
     if (o->cache_dir) {
         unsigned char *meta = tg_malloc(c->n + 1);
         for (size_t i = 0; i < c->n; i++)
-            meta[i] = (unsigned char)(f->rules[c->ids[i]].path | f->rules[c->ids[i]].aux << 2);
+            meta[i] = rule_meta(&f->rules[c->ids[i]]);
         for (int d = 0; d < FAST_NDB; d++) {
             hsdb_key_t dk;
             db_key(&key, d, &dk);
@@ -491,9 +566,13 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         free(meta);
     }
 done:
-    for (size_t i = 0; i < c->n; i++)
-        if (f->rules[c->ids[i]].path == FAST_PCRE)
+    for (size_t i = 0; i < c->n; i++) {
+        const frule_t *fr = &f->rules[c->ids[i]];
+        if (fr->path == FAST_PCRE) {
             c->pcre[c->npcre++] = c->ids[i];
+            c->ascii_pcre |= fr->ascii != 0;
+        }
+    }
     for (int d = 0; d < FAST_NDB; d++) {
         if (!c->db[d])
             continue;
@@ -566,8 +645,11 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
     free(src);
     f->info.rules = f->nrules;
     f->info.classes = f->nclasses;
-    for (size_t i = 0; i < f->nrules; i++)
+    for (size_t i = 0; i < f->nrules; i++) {
         f->info.path[f->rules[i].path]++;
+        f->info.ascii_db += f->rules[i].ascii == FAST_ASCII_DB;
+        f->info.ascii_never += f->rules[i].ascii == FAST_ASCII_NEVER;
+    }
     f->info.compile_seconds = now_s() - t0;
     return f;
 }
@@ -700,7 +782,7 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
         return;
     const frule_t *r = &f->rules[i];
     unsigned raw;
-    if (!pcre && r->path == FAST_EXACT && !r->multiple) {
+    if (!pcre && (r->path == FAST_EXACT || r->ascii == FAST_ASCII_DB) && !r->multiple) {
         raw = 1;
     } else {
         unsigned max = r->want;
@@ -758,7 +840,8 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     if (!s)
         s = "", len = 0;
     sc->ncand = 0;
-    int ascii = (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII]) && is_ascii(s, len);
+    int ascii = (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII] || c->ascii_pcre) &&
+                is_ascii(s, len);
     for (int d = DB_MAIN; d <= DB_AUX; d++) {
         hs_database_t *db = ascii && c->db[d + 2] ? c->db[d + 2] : c->db[d];
         if (!db)
@@ -781,7 +864,8 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         consider(f, sc, rx, c->mode, i, s, len, 0);
     }
     for (size_t k = 0; k < c->npcre; k++)
-        consider(f, sc, rx, c->mode, c->pcre[k], s, len, 1);
+        if (!(ascii && f->rules[c->pcre[k]].ascii)) /* else answered by the scan */
+            consider(f, sc, rx, c->mode, c->pcre[k], s, len, 1);
 }
 
 /* A header (or a MIME part's header) that is absent: every rule sees its
@@ -812,12 +896,6 @@ static void run_class(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, siz
     case K_BODY: case K_RAWBODY: case K_URI:
         a = c->kind == K_BODY ? msg_body_lines(m, &n)
           : c->kind == K_RAWBODY ? msg_rawbody_chunks(m, &n) : msg_uris(m, &n);
-        if (getenv("TG_DUMPBODY") && c->kind == K_BODY) {
-            FILE *df = fopen(getenv("TG_DUMPBODY"), "a");
-            unsigned nn = (unsigned)n; fwrite(&nn, 4, 1, df);
-            for (size_t j = 0; j < n; j++) { unsigned l = (unsigned)a[j].len; fwrite(&l, 4, 1, df); fwrite(a[j].ptr, 1, l, df); }
-            fclose(df);
-        }
         for (size_t j = 0; j < n; j++)
             scan_str(f, sc, rx, ci, a[j].ptr, a[j].len);
         break;

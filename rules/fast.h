@@ -88,6 +88,9 @@ typedef struct fast_build_info {
     size_t latin1_rewritten;     /* ... rewritten into a prefilter */
     size_t nested_repeat;        /* (a+)+ shapes: every report confirmed
                                     with PCRE2 (its match limit) */
+    size_t ascii_db;             /* PCRE path, but exact in the ASCII database
+                                    on text without bytes >= 0x80 */
+    size_t ascii_never;          /* PCRE path, cannot match such text */
     size_t cache_hits, cache_misses, cache_errors;
     size_t db_bytes;             /* total serialized database size */
     double compile_seconds;      /* wall time in fast_build */

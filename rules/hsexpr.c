@@ -469,6 +469,55 @@ static size_t counted_repeat(const char *p, long *lo, long *hi)
     return *end == '}' ? (size_t)(end + 1 - p) : 0;
 }
 
+double hsexpr_repeat_size(const char *p)
+{
+    double cur[65], best[65]; /* per open group: this branch, widest branch */
+    int depth = 0;
+    cur[0] = best[0] = 0;
+    while (*p) {
+        double w = 1;
+        if (*p == '\\') {
+            p += p[1] ? 2 : 1;
+        } else if (*p == '[') {
+            p = class_end(p);
+            if (!p)
+                return 1e300;
+        } else if (*p == '(') {
+            if (depth >= 64)
+                return 1e300;
+            depth++;
+            cur[depth] = best[depth] = 0;
+            p++;
+            continue;
+        } else if (*p == '|') {
+            if (cur[depth] > best[depth])
+                best[depth] = cur[depth];
+            cur[depth] = 0;
+            p++;
+            continue;
+        } else if (*p == ')' && depth > 0) {
+            w = cur[depth] > best[depth] ? cur[depth] : best[depth];
+            depth--;
+            p++;
+        } else {
+            p++;
+        }
+        long lo, hi;
+        size_t q = counted_repeat(p, &lo, &hi);
+        if (q)
+            w *= hi >= 0 ? hi : lo > 0 ? lo : 1;
+        else
+            q = var_quant(p) + (*p == '?');
+        p += q;
+        cur[depth] += w;
+    }
+    while (depth > 0) { /* unbalanced: count what is open */
+        double w = cur[depth] > best[depth] ? cur[depth] : best[depth];
+        cur[--depth] += w;
+    }
+    return cur[0] > best[0] ? cur[0] : best[0];
+}
+
 /* One past the ')' closing the group that opens at p, NULL if none. */
 static const char *group_end(const char *p)
 {
@@ -628,6 +677,177 @@ fail:
     return NULL;
 }
 
+/* ---- pruning branches the ASCII form cannot take ------------------------
+ * Works on rewrite()'s own output, whose classes are all emit_set's
+ * explicit byte sets and where an atom only text with bytes >= 0x80 could
+ * match is NEVER. An item whose atom is dead kills its branch unless its
+ * quantifier allows zero (then the item is dropped); a group with no live
+ * branch is dead; a negative lookaround of a dead group always holds and
+ * is dropped. ReplaceTags patterns shrink a lot: most of their
+ * alternatives are Latin-1 or UTF-8 look-alikes. */
+
+static const char NEVER[] = "[^\\x00-\\xff]";
+
+typedef struct prune {
+    const char *p;
+    int bail; /* a construct this does not follow: keep the expression */
+} prune_t;
+
+static int prune_alt(prune_t *st, tg_buf *out);
+
+/* Length of a quantifier at q (with its lazy/possessive suffix), 0 if
+ * none; *min = its lower bound. */
+static size_t quant_len(const char *q, long *min)
+{
+    size_t n = 0;
+    if (*q == '?' || *q == '*' || *q == '+') {
+        *min = *q == '+';
+        n = 1;
+    } else if (*q == '{') {
+        long hi;
+        n = counted_repeat(q, min, &hi);
+        if (!n)
+            return 0;
+    } else {
+        return 0;
+    }
+    if (q[n] == '?' || q[n] == '+')
+        n++;
+    return n;
+}
+
+/* One branch: appends its live items to out; 0 if it cannot match. */
+static int prune_seq(prune_t *st, tg_buf *out)
+{
+    int live = 1;
+    while (*st->p && *st->p != '|' && *st->p != ')' && !st->bail) {
+        const char *a = st->p;
+        int dead = 0, always = 0;
+        tg_buf inner;
+        tg_buf_init(&inner);
+        if (*a == '\\') {
+            st->p += a[1] == 'x' && isxdigit((unsigned char)a[2]) &&
+                     isxdigit((unsigned char)a[3]) ? 4 : a[1] ? 2 : 1;
+            tg_buf_add(&inner, a, (size_t)(st->p - a));
+        } else if (*a == '[') {
+            const char *e = a + 1;
+            while (*e && *e != ']')
+                e += e[0] == '\\' && e[1] ? 2 : 1;
+            if (!*e) {
+                st->bail = 1;
+                break;
+            }
+            st->p = e + 1;
+            dead = (size_t)(st->p - a) == sizeof NEVER - 1 &&
+                   !memcmp(a, NEVER, sizeof NEVER - 1);
+            tg_buf_add(&inner, a, (size_t)(st->p - a));
+        } else if (*a == '(') {
+            size_t pl = 1;
+            int look = 0, neg = 0;
+            if (a[1] == '*') {
+                st->bail = 1;
+            } else if (a[1] == '?') {
+                const char *q = a + 2;
+                if (*q == ':' || *q == '>' || *q == '|') {
+                    pl = 3;
+                } else if (*q == '=' || *q == '!') {
+                    pl = 3, look = 1, neg = *q == '!';
+                } else if (*q == '<' && (q[1] == '=' || q[1] == '!')) {
+                    pl = 4, look = 1, neg = q[1] == '!';
+                } else if (*q == '<' || *q == '\'' || (*q == 'P' && q[1] == '<')) {
+                    const char *e = strpbrk(q + 1, ">'");
+                    if (!e)
+                        st->bail = 1;
+                    else
+                        pl = (size_t)(e + 1 - a);
+                } else {
+                    while (*q && (isalpha((unsigned char)*q) || *q == '-' || *q == '^'))
+                        q++;
+                    if (*q == ')') { /* options to the end of the group */
+                        st->p = q + 1;
+                        tg_buf_add(out, a, (size_t)(st->p - a));
+                        tg_buf_free(&inner);
+                        continue;
+                    }
+                    if (*q != ':')
+                        st->bail = 1;
+                    pl = (size_t)(q + 1 - a);
+                }
+            }
+            if (st->bail)
+                break;
+            tg_buf_add(&inner, a, pl);
+            st->p = a + pl;
+            int any = prune_alt(st, &inner);
+            if (*st->p != ')') {
+                st->bail = 1;
+                break;
+            }
+            st->p++;
+            tg_buf_addc(&inner, ')');
+            if (look && neg)
+                always = !any;
+            else
+                dead = !any;
+        } else {
+            st->p++;
+            tg_buf_addc(&inner, *a);
+        }
+        long min = 1;
+        size_t ql = quant_len(st->p, &min);
+        if (!always && !(dead && min == 0)) {
+            if (dead)
+                live = 0;
+            tg_buf_add(out, inner.s, inner.len);
+            tg_buf_add(out, st->p, ql);
+        }
+        st->p += ql;
+        tg_buf_free(&inner);
+    }
+    return live;
+}
+
+/* Branches up to the closing ')' (not consumed) or the end; appends the
+ * live ones to out; 0 if none is live. */
+static int prune_alt(prune_t *st, tg_buf *out)
+{
+    int nlive = 0;
+    for (;;) {
+        tg_buf br;
+        tg_buf_init(&br);
+        if (prune_seq(st, &br)) {
+            if (nlive++)
+                tg_buf_addc(out, '|');
+            tg_buf_add(out, br.s, br.len);
+        }
+        tg_buf_free(&br);
+        if (st->bail || *st->p != '|')
+            return nlive > 0;
+        st->p++;
+    }
+}
+
+/* expr (owned) without the branches it cannot take; NEVER if none is left. */
+static char *prune_dead(char *expr)
+{
+    if (!expr || !strstr(expr, NEVER) || strstr(expr, "(?x") || strstr(expr, "(?-x"))
+        return expr;
+    prune_t st = {expr, 0};
+    tg_buf b;
+    tg_buf_init(&b);
+    int any = prune_alt(&st, &b);
+    if (st.bail || *st.p) {
+        tg_buf_free(&b);
+        return expr;
+    }
+    free(expr);
+    if (!any) {
+        tg_buf_free(&b);
+        return tg_strdup(NEVER);
+    }
+    return tg_buf_steal(&b);
+}
+
 char *hsexpr_latin1_exact(const char *pat, unsigned reflags)
 {
     return rewrite(pat, reflags, 0, 0);
@@ -635,7 +855,7 @@ char *hsexpr_latin1_exact(const char *pat, unsigned reflags)
 
 char *hsexpr_ascii(const char *pat, unsigned reflags, int relax)
 {
-    return rewrite(pat, reflags, 1, relax < 0 ? 0 : relax > 4 ? 4 : relax);
+    return prune_dead(rewrite(pat, reflags, 1, relax < 0 ? 0 : relax > 4 ? 4 : relax));
 }
 
 char *hsexpr_relaxed(const char *pat, unsigned reflags, int level)

@@ -294,6 +294,45 @@ START_TEST(ascii_and_8bit_lines)
 }
 END_TEST
 
+/* A pattern over Vectorscan's length limit (ReplaceTags with Latin-1 and
+ * UTF-8 look-alikes) runs on PCRE2, yet its ASCII form, without those
+ * branches, is exact in the ASCII database; one whose every branch needs
+ * a byte >= 0x80 is skipped on ASCII text. */
+START_TEST(ascii_database_for_pcre_rules)
+{
+    tg_buf cf;
+    tg_buf_init(&cf);
+    for (int i = 0; i < 40; i++) /* enough rules for ASCII databases */
+        tg_buf_printf(&cf, "body F_%d /filler%dword/\n", i, i);
+    tg_buf_adds(&cf, "body L_LONG /(?:");
+    for (int i = 0; i < 1200; i++)
+        tg_buf_adds(&cf, "\\xe9\\xe8|");
+    tg_buf_adds(&cf, "\\xc3\\xa9t\\xc3\\xa9|pass)word\\b/i\nbody L_NEVER /z(?:");
+    for (int i = 0; i < 1200; i++)
+        tg_buf_adds(&cf, "\\xe9\\xe8|");
+    tg_buf_adds(&cf, "\\xc3\\xa7)/i\n");
+    pair_t p;
+    pair_load(&p, cf.s);
+    tg_buf_free(&cf);
+    const fast_build_info_t *fi = fast_get_info(rules_get_fast(p.rf));
+    ck_assert_int_eq(path(&p, "L_LONG"), FAST_PCRE);
+    ck_assert_int_eq(path(&p, "L_NEVER"), FAST_PCRE);
+    ck_assert_uint_eq(fi->ascii_db, 1);
+    ck_assert_uint_eq(fi->ascii_never, 1);
+    pair_run(&p, "Subject: x\n\nplease change your PASSWORD today\n", NULL);
+    ck_assert(val(&p, "L_LONG") == 1);
+    pair_run(&p, "Subject: x\nContent-Type: text/plain; charset=utf-8\n\n"
+                 "passwords filler3word\n\nz\xc3\xa7 and \xc3\xa9t\xc3\xa9word\n", NULL);
+    ck_assert(val(&p, "L_LONG") == 1);
+    ck_assert(val(&p, "L_NEVER") == 1);
+    ck_assert(val(&p, "F_3") == 1);
+    pair_run(&p, "Subject: x\n\npasswords z\n\nzz caf\xe9\n", NULL);
+    ck_assert(val(&p, "L_LONG") == 0);
+    ck_assert(val(&p, "L_NEVER") == 0);
+    pair_free(&p);
+}
+END_TEST
+
 START_TEST(metas_and_verdicts_agree)
 {
     pair_t p;
@@ -361,6 +400,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, anchors_per_line);
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
+    tcase_add_test(tc, ascii_database_for_pcre_rules);
     tcase_add_test(tc, empty_matches_and_multiple);
     tcase_add_test(tc, headers_negation_unset);
     tcase_add_test(tc, paths_prefilter_and_pcre);

@@ -82,6 +82,9 @@ static const case_t CASES[] = {
     {"x\\xd7y", CF_RE_I}, {"\\xe9t\\xe9", CF_RE_I}, {"(?x) caf \\xe9 # comment (\n", CF_RE_I},
     {"a.b", 0}, {"a\\Wb", 0}, {"[^a]b", CF_RE_I}, {"(?:[vV\\xe3]|\\xce\\xbd)(?:[iI\\xed]|\\xd0\\x86)agra", CF_RE_I},
     {"wat.ches", CF_RE_S}, {"\\xff\\xfe", CF_RE_I}, {"^$", 0}, {"a{2,3}", 0},
+    /* branches only 8-bit text can take, pruned from the ASCII form */
+    {"(?:k\\xf6ln|koln)\\b", CF_RE_I}, {"caf(?:e|\\xe9)s?", CF_RE_I}, {"a(?:\\xe9)?b", 0},
+    {"(?:\\xe9|\\xe8)+z|ab", 0}, {"(?<n>\\xe9)|koln", 0}, {"(?:x|\\xe9{2,3})*ab", 0},
 };
 #define NCASES (sizeof CASES / sizeof *CASES)
 
@@ -126,7 +129,18 @@ START_TEST(ascii_form_on_ascii_text)
     }
     /* bytes >= 0x80 cannot match: the pattern cannot match ASCII text */
     char *e = hsexpr_ascii("caf\\xe9", CF_RE_I, 0);
-    ck_assert_str_eq(e, "caf[^\\x00-\\xff]");
+    ck_assert_str_eq(e, "[^\\x00-\\xff]");
+    free(e);
+    /* a branch that needs such a byte goes; an optional item goes; a
+     * negative lookaround of one always holds and goes */
+    e = hsexpr_ascii("(?:pass|p\\xe0ss)word", CF_RE_I, 0);
+    ck_assert_str_eq(e, "(?:pass)word");
+    free(e);
+    e = hsexpr_ascii("a(?:\\xe9)?b(?!\\xe8)", 0, 0);
+    ck_assert_str_eq(e, "ab");
+    free(e);
+    e = hsexpr_ascii("(?<=\\xe9)x|(?<!\\xe9)y(?=\\xe9|z)", 0, 0);
+    ck_assert_str_eq(e, "y(?=z)");
     free(e);
 }
 END_TEST

@@ -58,9 +58,9 @@ int main(int argc, char **argv)
     const fast_build_info_t *fi = fast_get_info(f);
     size_t nr = rules_count(ro);
     printf("difftest: %zu rules (%zu regex in the fast matcher: %zu exact, %zu prefilter, "
-           "%zu PCRE2-only; %zu classes), built in %.2f s\n", nr, fi->rules,
-           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->path[FAST_PCRE],
-           fi->classes, fi->compile_seconds);
+           "%zu PCRE2-only (%zu in an ASCII database); %zu classes), built in %.2f s\n", nr,
+           fi->rules, fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->path[FAST_PCRE],
+           fi->ascii_db, fi->classes, fi->compile_seconds);
     printf("difftest: Latin-1 /i spelt out %zu (approximated %zu, not followed %zu); nested "
            "repeats confirmed %zu; relaxed %zu; slow-compile databases %zu; to PCRE2: too slow %zu, "
            "always-firing %zu; cache %zu hits, %zu misses, %zu errors\n",
