@@ -166,28 +166,44 @@ int main(int argc, char **argv)
     size_t mism = 0;
     printf("\n%-6s %9s | %11s %9s | %11s %9s | %7s | %s\n", "run", "parse s", "oracle m/s",
            "MB/s", "fast m/s", "MB/s", "ratio", "with parsing: oracle / fast m/s, ratio");
+    /* Untimed: both matchers on each message, values compared. */
+    for (size_t i = 0; i < n; i++) {
+        msg_t *m = msg_new(NULL);
+        msg_feed(m, items[i].data, items[i].len);
+        msg_finish(m);
+        rules_match_all(ro, so, m, NULL, vo);
+        rules_match_all(rf, sf, m, NULL, vf);
+        mism += memcmp(vo, vf, nr * sizeof *vo) != 0;
+        msg_free(m);
+    }
+    /* Timed: each matcher in a pass of its own over freshly parsed
+     * messages, as the daemon runs it: neither finds the message's lazily
+     * built views (body lines, URIs, decoded headers) made by the other,
+     * nor runs right after the other has filled the caches with its own
+     * code and tables. The last pass is the profiled one. */
     for (int r = 0; r <= runs; r++) {
         int prof = r == runs; /* last pass: profiled, not counted */
         double P = 0, O = 0, F = 0;
-        for (size_t i = 0; i < n; i++) {
-            double a = now();
-            msg_t *m = msg_new(NULL);
-            msg_feed(m, items[i].data, items[i].len);
-            msg_finish(m);
-            double b = now();
-            if (!prof)
-                rules_match_all(ro, so, m, NULL, vo);
-            double c = now();
-            if (prof && i == 0) {
-                rules_match_all(rf, sf, m, NULL, vf); /* makes the fast scratch */
-                fast_scratch_profile(rules_scratch_get_fast(sf), 1);
+        for (int pass = prof; pass < 2; pass++) {
+            const rules_t *rs = pass ? rf : ro;
+            rules_scratch_t *sc = pass ? sf : so;
+            double *vals = pass ? vf : vo;
+            for (size_t i = 0; i < n; i++) {
+                double a = now();
+                msg_t *m = msg_new(NULL);
+                msg_feed(m, items[i].data, items[i].len);
+                msg_finish(m);
+                double b = now();
+                if (prof && i == 0)
+                    fast_scratch_profile(rules_scratch_get_fast(sf), 1);
+                rules_match_all(rs, sc, m, NULL, vals);
+                double c = now();
+                if (pass)
+                    P += b - a, F += c - b;
+                else
+                    O += c - b;
+                msg_free(m);
             }
-            rules_match_all(rf, sf, m, NULL, vf);
-            double d = now();
-            if (!prof && r == 0)
-                mism += memcmp(vo, vf, nr * sizeof *vo) != 0;
-            P += b - a, O += c - b, F += d - c;
-            msg_free(m);
         }
         if (prof)
             break;
