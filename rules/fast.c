@@ -30,7 +30,7 @@
  * seconds and hundreds of MB on it before it is rejected as too slow. */
 #define FAST_MAX_REPEAT_SIZE 50000.0
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-9"
+#define FAST_ROUTE_VERSION "fast-route-10"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -83,12 +83,18 @@ typedef struct frule {
     unsigned absent;         /* raw count on the [if-unset] value or "" */
     unsigned char path, multiple, negate;
     unsigned char aux;       /* in the class's second database (slow compile) */
+    unsigned char ends;      /* > 1: a report counts once the rule's database
+                                expression has matched at this many distinct
+                                end offsets in the string (hsexpr_min_ends);
+                                it is then compiled without SINGLEMATCH */
     unsigned char ascii;     /* PCRE path only: on text without bytes >= 0x80
                                 the rule is exact in the ASCII database
                                 (FAST_ASCII_DB) or cannot match (FAST_ASCII_NEVER) */
 } frule_t;
 
 enum { FAST_ASCII_DB = 1, FAST_ASCII_NEVER = 2 };
+/* Most distinct report ends a rule may need (frule_t.ends). */
+#define FAST_MAX_ENDS 8
 
 /* A class's databases: the main one and one for rules slow to compile
  * (kept apart so they do not slow the main compile), each also in a form
@@ -108,6 +114,9 @@ typedef struct fclass {
     size_t db_bytes;
     int from_cache;
     int ascii_pcre;          /* some PCRE-path rule has frule_t.ascii set */
+    unsigned char *ends;     /* [n] frule_t.ends by Vectorscan id; NULL if all <= 1 */
+    unsigned *multi;         /* Vectorscan ids with ends > 1 */
+    size_t nmulti;
 } fclass_t;
 
 struct fast {
@@ -129,6 +138,9 @@ struct fast_scratch {
     unsigned char *done;     /* [nrules] */
     unsigned *cand;          /* [maxclass] Vectorscan reports of one scan */
     size_t ncand;
+    const fclass_t *cur;     /* class being scanned */
+    unsigned char *nseen;    /* [maxclass] distinct ends seen (frule_t.ends) */
+    unsigned long long *seen; /* [maxclass * FAST_MAX_ENDS] those ends */
     tg_buf tmp;
     int prof;
     double *class_ns, *class_scan_ns, *rule_ns;
@@ -320,6 +332,7 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
     fr->path = FAST_PCRE;
     fr->aux = 0;
     fr->ascii = 0;
+    fr->ends = 0;
     const char *why = "rejected by Vectorscan";
     /* a nested repeat compiles exactly but each report is confirmed:
      * PCRE2 may stop at its match limit where Vectorscan matches */
@@ -358,6 +371,9 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
         }
         free(x);
     }
+    /* the relaxed form of (?:G){n} is (?:G')+: a match of the pattern is
+     * one of it at n distinct ends at least */
+    int ends = ok && !pref && relax % 2 == 0 ? hsexpr_min_ends(r->pattern, r->reflags) : 1;
     if (!ok && latin1 && !huge) {
         /* a coarser superset: non-ASCII bytes as [\x80-\xff] */
         free(e);
@@ -381,6 +397,7 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
         info->latin1_exact += latin1 && !approx;
         info->latin1_rewritten += latin1 && approx;
         info->relaxed += relax > 0;
+        fr->ends = ends > 1 ? (unsigned char)ends : 0;
         info->aux += fr->aux;
     }
     if (debug && (fr->path != FAST_EXACT || debug > 1))
@@ -390,7 +407,8 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
                 relax ? (relax % 2 ? ", upper bounds relaxed" : ", counts relaxed") : "",
                 relax > 2 ? ", assertions dropped" : "",
                 latin1 ? (approx ? ", Latin-1 /i approximated" : ", Latin-1 /i spelt out") : "",
-                nested ? ", nested repeat" : "", fr->aux ? ", own database (slow compile)" : "",
+                nested ? ", nested repeat" : fr->ends > 1 ? ", distinct ends needed" : "",
+                fr->aux ? ", own database (slow compile)" : "",
                 secs);
     if (fr->path == FAST_PCRE) {
         free(e);
@@ -399,6 +417,8 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
     }
     rt->expr = e;
     rt->flags = hs_flags(r->reflags, pref);
+    if (fr->ends > 1)
+        rt->flags &= ~(unsigned)HS_FLAG_SINGLEMATCH;
     /* the same rule for text that is all ASCII */
     char *a = hsexpr_ascii(r->pattern, r->reflags, relax);
     if (a && !strcmp(a, e)) {
@@ -434,6 +454,7 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
     for (size_t i = 0; i < c->n; i++) {
         f->rules[c->ids[i]].path = FAST_PCRE;
         f->rules[c->ids[i]].ascii = 0;
+        f->rules[c->ids[i]].ends = 0;
         if (list)
             c->pcre[c->npcre++] = c->ids[i];
     }
@@ -442,7 +463,8 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
 /* What the cache keeps of a rule's routing. */
 static unsigned char rule_meta(const frule_t *fr)
 {
-    return (unsigned char)(fr->path | fr->aux << 2 | fr->ascii << 3);
+    return (unsigned char)(fr->path | fr->aux << 2 | fr->ascii << 3 |
+                           (fr->ends > 1 ? fr->ends - 1 : 0) << 5);
 }
 
 /* Routes the rules of class c (fills path), compiles its databases. */
@@ -472,11 +494,12 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             good = hsdb_load(o->cache_dir, &dk, &meta, &metalen, &dbs[d]) && metalen == c->n;
             for (size_t i = 0; good && i < c->n; i++) {
                 frule_t *fr = &f->rules[c->ids[i]];
-                good = (meta[i] & 3) < FAST_NPATHS && (meta[i] >> 3) <= FAST_ASCII_NEVER;
+                good = (meta[i] & 3) < FAST_NPATHS && ((meta[i] >> 3) & 3) <= FAST_ASCII_NEVER;
                 if (d == 0) {
                     fr->path = meta[i] & 3;
                     fr->aux = (meta[i] >> 2) & 1;
-                    fr->ascii = meta[i] >> 3;
+                    fr->ascii = (meta[i] >> 3) & 3;
+                    fr->ends = meta[i] >> 5 ? (unsigned char)((meta[i] >> 5) + 1) : 0;
                 } else {
                     good = good && meta[i] == rule_meta(fr);
                 }
@@ -571,6 +594,13 @@ done:
         if (fr->path == FAST_PCRE) {
             c->pcre[c->npcre++] = c->ids[i];
             c->ascii_pcre |= fr->ascii != 0;
+        } else if (fr->ends > 1) {
+            if (!c->ends) {
+                c->ends = tg_calloc(c->n, 1);
+                c->multi = tg_calloc(c->n, sizeof *c->multi);
+            }
+            c->ends[i] = fr->ends;
+            c->multi[c->nmulti++] = (unsigned)i;
         }
     }
     for (int d = 0; d < FAST_NDB; d++) {
@@ -649,6 +679,7 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         f->info.path[f->rules[i].path]++;
         f->info.ascii_db += f->rules[i].ascii == FAST_ASCII_DB;
         f->info.ascii_never += f->rules[i].ascii == FAST_ASCII_NEVER;
+        f->info.min_ends += f->rules[i].ends > 1;
     }
     f->info.compile_seconds = now_s() - t0;
     return f;
@@ -666,6 +697,8 @@ void fast_free(fast_t *f)
         free(fc->label);
         free(fc->ids);
         free(fc->pcre);
+        free(fc->ends);
+        free(fc->multi);
         for (int d = 0; d < FAST_NDB; d++)
             if (fc->db[d])
                 hs_free_database(fc->db[d]);
@@ -716,6 +749,8 @@ fast_scratch_t *fast_scratch_new(const fast_t *f)
     sc->cnt = tg_calloc(n, sizeof *sc->cnt);
     sc->done = tg_calloc(n, 1);
     sc->cand = tg_calloc(f->maxclass + 1, sizeof *sc->cand);
+    sc->nseen = tg_calloc(f->maxclass + 1, 1);
+    sc->seen = tg_calloc((f->maxclass + 1) * FAST_MAX_ENDS, sizeof *sc->seen);
     tg_buf_init(&sc->tmp);
     sc->class_ns = tg_calloc(f->nclasses + 1, sizeof *sc->class_ns);
     sc->class_scan_ns = tg_calloc(f->nclasses + 1, sizeof *sc->class_scan_ns);
@@ -734,6 +769,8 @@ void fast_scratch_free(fast_scratch_t *sc)
     free(sc->cnt);
     free(sc->done);
     free(sc->cand);
+    free(sc->nseen);
+    free(sc->seen);
     tg_buf_free(&sc->tmp);
     free(sc->class_ns);
     free(sc->class_scan_ns);
@@ -766,8 +803,23 @@ static double now_ns(void)
 static int on_match(unsigned id, unsigned long long from, unsigned long long to,
                     unsigned flags, void *ctx)
 {
-    (void)from, (void)to, (void)flags;
+    (void)from, (void)flags;
     fast_scratch_t *sc = ctx;
+    const unsigned char *ends = sc->cur->ends;
+    if (ends && ends[id] > 1) {
+        /* a candidate once the expression ends at ends[id] distinct
+         * offsets (reports may repeat an offset or come out of order) */
+        unsigned char *k = &sc->nseen[id];
+        unsigned long long *seen = &sc->seen[(size_t)id * FAST_MAX_ENDS];
+        if (*k >= ends[id])
+            return 0;
+        for (unsigned j = 0; j < *k; j++)
+            if (seen[j] == to)
+                return 0;
+        seen[(*k)++] = to;
+        if (*k < ends[id])
+            return 0;
+    }
     if (sc->ncand < sc->f->maxclass)
         sc->cand[sc->ncand++] = id;
     return 0;
@@ -840,6 +892,9 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     if (!s)
         s = "", len = 0;
     sc->ncand = 0;
+    sc->cur = c;
+    for (size_t k = 0; k < c->nmulti; k++)
+        sc->nseen[c->multi[k]] = 0;
     int ascii = (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII] || c->ascii_pcre) &&
                 is_ascii(s, len);
     for (int d = DB_MAIN; d <= DB_AUX; d++) {

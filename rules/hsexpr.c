@@ -544,6 +544,171 @@ static const char *group_end(const char *p)
     return NULL;
 }
 
+/* ---- the least number of distinct match ends ----------------------------
+ * Conservative: "nullable" is assumed wherever this does not follow the
+ * syntax, which makes hsexpr_min_ends answer 1. */
+
+static int nullable_alt(const char **pp, int *bad);
+
+/* One past the escape at p (a backslash); *zero = 1 if it can match
+ * without consuming a byte (assertions, \K, backreferences). */
+static const char *escape_end(const char *p, int *zero)
+{
+    char e = p[1];
+    *zero = 0;
+    if (!e)
+        return NULL;
+    if (e == 'Q') {
+        const char *q = strstr(p + 2, "\\E");
+        *zero = q == p + 2 || (!q && !p[2]);
+        return q ? q + 2 : p + strlen(p);
+    }
+    if (strchr("bBAzZGKE", e) || isdigit((unsigned char)e) || e == 'g' || e == 'k')
+        *zero = 1;
+    p += 2;
+    if (*p == '{' || ((e == 'k' || e == 'g') && (*p == '<' || *p == '\''))) {
+        const char *q = strchr(p, *p == '{' ? '}' : *p == '<' ? '>' : '\'');
+        return q ? q + 1 : NULL;
+    }
+    if (e == 'x')
+        for (int i = 0; i < 2 && isxdigit((unsigned char)*p); i++)
+            p++;
+    else if (e == 'c' && *p)
+        p++;
+    else if (isdigit((unsigned char)e))
+        while (isdigit((unsigned char)*p))
+            p++;
+    return p;
+}
+
+static int nullable_seq(const char **pp, int *bad)
+{
+    int all = 1;
+    const char *p = *pp;
+    while (*p && *p != '|' && *p != ')' && !*bad) {
+        int n = 0;
+        if (*p == '\\') {
+            p = escape_end(p, &n);
+        } else if (*p == '[') {
+            p = class_end(p);
+        } else if (*p == '(') {
+            const char *q = p + 1;
+            if (*q == '*') {
+                p = NULL;
+            } else if (*q == '?' && (q[1] == '=' || q[1] == '!' || q[1] == '#' ||
+                                     (q[1] == '<' && (q[2] == '=' || q[2] == '!')))) {
+                p = group_end(p), n = 1; /* zero-width or a comment */
+            } else {
+                if (*q == '?') {
+                    q++;
+                    if (*q == '<' || *q == '\'' || (*q == 'P' && q[1] == '<')) {
+                        q = strpbrk(q, ">'");
+                        q = q ? q + 1 : NULL;
+                    } else if (*q == ':' || *q == '>' || *q == '|') {
+                        q++;
+                    } else {
+                        while (isalpha((unsigned char)*q) || *q == '-' || *q == '^')
+                            q++;
+                        if (*q == ')') { /* options only */
+                            p = q + 1;
+                            continue;
+                        }
+                        q = *q == ':' ? q + 1 : NULL;
+                    }
+                }
+                if (q) {
+                    n = nullable_alt(&q, bad);
+                    p = *q == ')' ? q + 1 : NULL;
+                } else {
+                    p = NULL;
+                }
+            }
+        } else {
+            n = *p == '^' || *p == '$';
+            p++;
+        }
+        if (!p) {
+            *bad = 1;
+            break;
+        }
+        long lo, hi;
+        size_t ql = counted_repeat(p, &lo, &hi);
+        if (ql)
+            n |= lo == 0;
+        else if (*p == '?' || *p == '*')
+            n = 1, ql = 1;
+        else if (*p == '+')
+            ql = 1;
+        if (ql && (p[ql] == '?' || p[ql] == '+'))
+            ql++;
+        p += ql;
+        all &= n;
+    }
+    *pp = p ? p : *pp;
+    return all || *bad;
+}
+
+/* The alternation at *pp up to ')' (not consumed) or the end. */
+static int nullable_alt(const char **pp, int *bad)
+{
+    int any = 0;
+    for (;;) {
+        any |= nullable_seq(pp, bad);
+        if (*bad)
+            return 1;
+        if (**pp != '|')
+            return any;
+        (*pp)++;
+    }
+}
+
+int hsexpr_min_ends(const char *pat, unsigned reflags)
+{
+    if ((reflags & CF_RE_X) || strstr(pat, "(?x") || strstr(pat, "(?-x"))
+        return 1;
+    /* the last top-level item: a group under {n...}, with no '|' outside */
+    const char *p = pat, *last = NULL;
+    while (*p) {
+        const char *next = NULL;
+        int zero;
+        if (*p == '|')
+            return 1;
+        if (*p == '\\')
+            next = escape_end(p, &zero);
+        else if (*p == '[')
+            next = class_end(p);
+        else if (*p == '(')
+            next = group_end(p);
+        else
+            next = p + 1;
+        if (!next)
+            return 1;
+        last = p;
+        p = next;
+        long lo, hi;
+        size_t ql = counted_repeat(p, &lo, &hi);
+        if (!ql && (*p == '?' || *p == '*' || *p == '+'))
+            ql = 1;
+        if (ql && (p[ql] == '?' || p[ql] == '+'))
+            ql++;
+        p += ql;
+    }
+    if (!last || *last != '(' || last[1] == '*' ||
+        (last[1] == '?' && (strchr("=!#(", last[2]) ||
+                            (last[2] == '<' && (last[3] == '=' || last[3] == '!')))))
+        return 1;
+    const char *close = group_end(last);
+    long lo, hi;
+    if (!close || !counted_repeat(close, &lo, &hi) || lo < 2)
+        return 1;
+    /* the group itself must consume a byte every time */
+    int bad = 0;
+    const char *q = last;
+    if (nullable_seq(&q, &bad) || bad)
+        return 1;
+    return lo > 8 ? 8 : (int)lo;
+}
+
 /* The rewrite behind hsexpr_latin1_exact, hsexpr_ascii, hsexpr_relaxed.
  * relax 3 and 4 are 1 and 2 without assertions (anchors, \b, lookaround
  * groups); relax 1: counted repeats with an upper bound over 8 lose it; 2: every

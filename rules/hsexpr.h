@@ -57,6 +57,13 @@ char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags);
  * Conservative. */
 int hsexpr_nested_repeat(const char *pat);
 
+/* n >= 2 if every match of the pattern ends with n back-to-back matches
+ * of its last item, a group counted {n...} that cannot match the empty
+ * string, with no alternation outside it: then the relaxed forms of
+ * levels 2 and 4 (the count made +) match at n distinct end offsets at
+ * least wherever the pattern matches. 1 otherwise (n is capped at 8). */
+int hsexpr_min_ends(const char *pat, unsigned reflags);
+
 /* The pattern's size with its counted repeats written out: an atom counts
  * 1, a group its widest branch, {m,n} multiplies by n ({m,} by m; ? * +
  * by 1). Vectorscan's compile time and memory grow with it (a prefilter

@@ -164,6 +164,73 @@ static void assert_supersets(const case_t *cs, size_t n, int lo, int hi)
         }
 }
 
+/* Distinct end offsets at which expr matches s (all reports). */
+static unsigned long long ends_seen[64];
+static int on_end(unsigned id, unsigned long long from, unsigned long long to,
+                  unsigned flags, void *ctx)
+{
+    (void)id, (void)from, (void)flags;
+    unsigned *n = ctx;
+    for (unsigned j = 0; j < *n; j++)
+        if (ends_seen[j] == to)
+            return 0;
+    if (*n < 64)
+        ends_seen[(*n)++] = to;
+    return 0;
+}
+
+static unsigned hs_ends(const char *expr, unsigned flags, const char *s)
+{
+    hs_database_t *db = NULL;
+    hs_compile_error_t *ce = NULL;
+    ck_assert_msg(hs_compile(expr, flags | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, NULL, &db, &ce) ==
+                  HS_SUCCESS, "%s: %s", expr, ce ? ce->message : "?");
+    hs_scratch_t *sc = NULL;
+    ck_assert(hs_alloc_scratch(db, &sc) == HS_SUCCESS);
+    unsigned n = 0;
+    hs_scan(db, s, (unsigned)strlen(s), 0, sc, on_end, &n);
+    hs_free_scratch(sc);
+    hs_free_database(db);
+    return n;
+}
+
+/* hsexpr_min_ends: wherever PCRE2 matches, the relaxed forms (count made
+ * +) end at that many distinct offsets at least. */
+START_TEST(min_ends)
+{
+    static const struct { const char *pat; unsigned flags; int want; } C[] = {
+        {"(?:(?:name|address|phone):?\\s*_*\\s?){3}", CF_RE_I, 3},
+        {"x(?:ab|a){2,}", 0, 2}, {"(?:\\w+\\s){4}?", 0, 4}, {"(?:a|(?i)b){2}", 0, 2},
+        {"(?:\\Qa.\\E){2}", 0, 2}, {"(?<n>[a-z]+[\\s.]+){9}", 0, 8},
+        /* the group can match empty, is not last, or has company */
+        {"(?:a?){3}", 0, 1}, {"(?:a|\\b){2}", 0, 1}, {"(?:ab){3}x", 0, 1},
+        {"(?:ab){3}|c", 0, 1}, {"(?=a){3}", 0, 1}, {"a{3}", 0, 1}, {"(?:a\\s){2}", CF_RE_X, 1},
+        {"(?:(?i)){2}", 0, 1}, {"(?:\\Q\\E){2}", 0, 1},
+    };
+    static const char *const S[] = {
+        "name: ___ address: ___ phone: ___", "Name Address Phone ", "name address", "xabab",
+        "xaba", "xa", "one two three four five ", "a.a.a.", "ab", "aB", "the lazy dogs are out "
+        "in the green field today.", "name:\taddress:  phone:_",
+    };
+    for (size_t c = 0; c < sizeof C / sizeof *C; c++) {
+        int n = hsexpr_min_ends(C[c].pat, C[c].flags);
+        ck_assert_msg(n == C[c].want, "%s: %d, want %d", C[c].pat, n, C[c].want);
+        if (n < 2)
+            continue;
+        for (int level = 2; level <= 4; level += 2) {
+            char *e = hsexpr_relaxed(C[c].pat, C[c].flags, level);
+            ck_assert_ptr_nonnull(e);
+            for (size_t s = 0; s < sizeof S / sizeof *S; s++)
+                if (rx_hit(C[c].pat, C[c].flags, S[s]))
+                    ck_assert_msg(hs_ends(e, hs_flags_of(C[c].flags), S[s]) >= (unsigned)n,
+                                  "/%s/ as %s on \"%s\": fewer than %d ends", C[c].pat, e, S[s],
+                                  n);
+            free(e);
+        }
+    }
+}
+END_TEST
+
 START_TEST(relaxed_is_a_superset)
 {
     static const case_t R[] = {
@@ -212,6 +279,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, latin1_exact_matches_as_pcre2);
     tcase_add_test(tc, ascii_form_on_ascii_text);
     tcase_add_test(tc, relaxed_is_a_superset);
+    tcase_add_test(tc, min_ends);
     tcase_add_test(tc, shapes);
     suite_add_tcase(s, tc);
     return s;
