@@ -30,7 +30,7 @@
  * seconds and hundreds of MB on it before it is rejected as too slow. */
 #define FAST_MAX_REPEAT_SIZE 50000.0
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-10"
+#define FAST_ROUTE_VERSION "fast-route-11"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -373,7 +373,7 @@ static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rul
     }
     /* the relaxed form of (?:G){n} is (?:G')+: a match of the pattern is
      * one of it at n distinct ends at least */
-    int ends = ok && !pref && relax % 2 == 0 ? hsexpr_min_ends(r->pattern, r->reflags) : 1;
+    int ends = ok && !pref && relax && relax % 2 == 0 ? hsexpr_min_ends(r->pattern, r->reflags) : 1;
     if (!ok && latin1 && !huge) {
         /* a coarser superset: non-ASCII bytes as [\x80-\xff] */
         free(e);

@@ -246,7 +246,8 @@ START_TEST(paths_prefilter_and_pcre)
         "body P_REDOS /^(a+)+$/\n"
         "body P_LIMIT /(a+)+b/\n"
         "body P_EXTENDED /wat ches/x\n"
-        "body P_BACKREF_MISS /(z)\\1\\1/\n");
+        "body P_BACKREF_MISS /(z)\\1\\1/\n"
+        "body P_COUNTED /(?:ab\\s){3}/\n");
     pair_run(&p, MSG, NULL);
     ck_assert(val(&p, "P_LOOKBEHIND") == 1);
     ck_assert(val(&p, "P_BACKREF") == 0 || val(&p, "P_BACKREF") == 1);
@@ -258,6 +259,10 @@ START_TEST(paths_prefilter_and_pcre)
     ck_assert_int_eq(path(&p, "P_REDOS"), FAST_PREFILTER);
     ck_assert_int_eq(path(&p, "P_LIMIT"), FAST_PREFILTER);
     ck_assert_int_eq(path(&p, "P_EXTENDED"), FAST_EXACT);
+    /* exact: one report is a match, however few ends it has */
+    pair_run(&p, "Subject: ab\n\nab ab ab here\n", NULL);
+    ck_assert(val(&p, "P_COUNTED") == 1);
+    ck_assert_int_eq(path(&p, "P_COUNTED"), FAST_EXACT);
     pair_run(&p, "Subject: aa\n\nbook keeping\n", NULL);
     ck_assert(val(&p, "P_BACKREF") == 1);
     /* where PCRE2 stops at its match limit, the fast matcher answers as
