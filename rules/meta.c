@@ -27,6 +27,7 @@ struct meta_expr {
     long *slots;
     size_t nnames, ncap;
     int root;
+    double zero;     /* the value when every name is 0 (most rules miss) */
 };
 
 typedef struct parser {
@@ -181,6 +182,8 @@ static int parse_expr(parser_t *p, int minprec)
     return lhs;
 }
 
+static double eval_node(const meta_expr_t *e, int i, const double *v);
+
 int meta_parse(const char *text, meta_expr_t **out, size_t *errpos,
                char *err, size_t errlen)
 {
@@ -201,6 +204,7 @@ int meta_parse(const char *text, meta_expr_t **out, size_t *errpos,
         return -1;
     }
     e->root = root;
+    e->zero = eval_node(e, root, NULL); /* no slot is bound yet: all names 0 */
     *out = e;
     return 0;
 }
@@ -262,5 +266,10 @@ static double eval_node(const meta_expr_t *e, int i, const double *v)
 
 double meta_eval(const meta_expr_t *e, const double *values)
 {
-    return eval_node(e, e->root, values);
+    /* the tree walk only where some input is set: it is a pure function
+     * of the inputs, and ~98% of rule values are 0 on real mail */
+    for (size_t i = 0; i < e->nnames; i++)
+        if (e->slots[i] >= 0 && values[e->slots[i]] != 0)
+            return eval_node(e, e->root, values);
+    return e->zero;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "msg.h"
+#include "meta.h"
 #include "rules.h"
 #include "util.h"
 
@@ -216,6 +217,32 @@ START_TEST(metas)
     ck_assert_uint_eq(in->disabled, 1);
     ck_assert_uint_eq(in->skipped_eval, 1);
     rules_unref(rs);
+}
+END_TEST
+
+/* meta_eval answers from the expression's all-zero value when every input
+ * is 0: the same as the tree walk, including values that are not 0. */
+START_TEST(meta_zero_inputs)
+{
+    static const struct { const char *ex; double want[4]; } C[] = {
+        {"!A && !B", {1, 0, 0, 0}},   {"(A + B) < 1", {1, 0, 0, 0}},
+        {"A * 2 - 1", {-1, 1, -1, 5}}, {"A || 5", {5, 1, 5, 3}},
+        {"!(A > B)", {1, 0, 1, 0}},   {"-A + 2", {2, 1, 2, -1}},
+        {"B && A", {0, 0, 0, 3}},
+    };
+    static const double v[4][2] = {{0, 0}, {1, 0}, {0, 2}, {3, 1}}; /* A, B */
+    for (size_t c = 0; c < sizeof C / sizeof *C; c++) {
+        meta_expr_t *e = NULL;
+        size_t pos;
+        char err[128];
+        ck_assert_msg(meta_parse(C[c].ex, &e, &pos, err, sizeof err) == 0, "%s", err);
+        for (size_t i = 0; i < meta_nnames(e); i++)
+            meta_bind(e, i, !strcmp(meta_name(e, i), "A") ? 0 : 1);
+        for (int k = 0; k < 4; k++)
+            ck_assert_msg(meta_eval(e, v[k]) == C[c].want[k], "%s with A=%g B=%g: %g", C[c].ex,
+                          v[k][0], v[k][1], meta_eval(e, v[k]));
+        meta_free(e);
+    }
 }
 END_TEST
 
@@ -717,6 +744,7 @@ Suite *rules_suite(void)
     tcase_add_test(tc, html_body_vs_rawbody);
     tcase_add_test(tc, latin1_case_folding);
     tcase_add_test(tc, metas);
+    tcase_add_test(tc, meta_zero_inputs);
     tcase_add_test(tc, meta_cycle_is_an_error);
     tcase_add_test(tc, scores_and_thresholds);
     tcase_add_test(tc, explicit_actions);
