@@ -264,6 +264,8 @@ static double eval_node(const meta_expr_t *e, int i, const double *v)
     }
 }
 
+double meta_zero(const meta_expr_t *e) { return e->zero; }
+
 double meta_eval(const meta_expr_t *e, const double *values)
 {
     /* the tree walk only where some input is set: it is a pure function

@@ -28,6 +28,9 @@ const char *meta_name(const meta_expr_t *e, size_t i);
 void meta_bind(meta_expr_t *e, size_t i, long slot);
 long meta_slot(const meta_expr_t *e, size_t i);
 
+/* The expression's value when every name is 0. */
+double meta_zero(const meta_expr_t *e);
+
 /* Evaluates with values[slot] for each bound name. Pure. */
 double meta_eval(const meta_expr_t *e, const double *values);
 

@@ -54,6 +54,16 @@ struct rules {
     size_t nrules;
     size_t *meta_order;       /* enabled metas, dependencies first */
     size_t nmeta_order;
+    /* The per-message loops, flattened: rules run_rule matches, and per
+     * meta (in meta_order) its input slots, contiguous in min[] */
+    size_t *run;
+    size_t nrun;
+    struct mstep {
+        size_t slot;
+        double zero;          /* meta_zero: the value when no input is set */
+        size_t first, n;      /* its inputs: min[first .. first+n) */
+    } *msteps;
+    size_t *min;
     rules_info_t info;
     note_t *notes[RULES_NOTE_KINDS];
     size_t nnotes[RULES_NOTE_KINDS], notecap[RULES_NOTE_KINDS];
@@ -94,6 +104,33 @@ static rules_category_t parse_category(const char *c)
 
 /* Orders enabled metas so that every meta comes after the metas it uses.
  * A cycle is an error naming one rule of it. */
+/* Fills rs->run and rs->msteps from the rules, meta_order and in_fast. */
+static void flatten(rules_t *rs)
+{
+    rs->run = tg_calloc(rs->nrules + 1, sizeof *rs->run);
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const rule_t *r = &rs->rules[i];
+        if (r->enabled && r->type != CF_META && !r->in_fast)
+            rs->run[rs->nrun++] = i;
+    }
+    size_t nin = 0;
+    for (size_t k = 0; k < rs->nmeta_order; k++)
+        nin += meta_nnames(rs->rules[rs->meta_order[k]].meta);
+    rs->msteps = tg_calloc(rs->nmeta_order + 1, sizeof *rs->msteps);
+    rs->min = tg_calloc(nin + 1, sizeof *rs->min);
+    nin = 0;
+    for (size_t k = 0; k < rs->nmeta_order; k++) {
+        size_t i = rs->meta_order[k];
+        const meta_expr_t *e = rs->rules[i].meta;
+        struct mstep *st = &rs->msteps[k];
+        st->slot = i, st->zero = meta_zero(e), st->first = nin;
+        for (size_t j = 0; j < meta_nnames(e); j++)
+            if (meta_slot(e, j) >= 0)
+                rs->min[nin++] = (size_t)meta_slot(e, j);
+        st->n = nin - st->first;
+    }
+}
+
 static int order_metas(rules_t *rs, char *err, size_t errlen)
 {
     unsigned char *state = tg_calloc(rs->nrules ? rs->nrules : 1, 1);
@@ -157,6 +194,9 @@ static void rules_destroy(rules_t *rs)
         rule_free(&rs->rules[i]);
     free(rs->rules);
     free(rs->meta_order);
+    free(rs->run);
+    free(rs->msteps);
+    free(rs->min);
     fast_free(rs->fast);
     for (int k = 0; k < RULES_NOTE_KINDS; k++) {
         for (size_t i = 0; i < rs->nnotes[k]; i++) {
@@ -322,6 +362,8 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
         for (size_t k = 0; k < nfr; k++)
             rs->rules[fr[k].slot].in_fast = 1;
     }
+    if (rc == 0)
+        flatten(rs);
     rs->opts.cache_dir = NULL; /* borrowed for the build only */
     free(fr);
     if (rc < 0) {
@@ -599,16 +641,21 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         fast_scratch_free(sc->fast);
         sc->fast = fast_scratch_new(rs->fast);
     }
-    for (size_t i = 0; i < rs->nrules; i++) {
-        const rule_t *r = &rs->rules[i];
-        values[i] = (r->enabled && r->type != CF_META && !(rs->fast && r->in_fast))
-                        ? (double)run_rule(r, sc, m, env) : 0;
-    }
+    memset(values, 0, rs->nrules * sizeof *values);
+    for (size_t k = 0; k < rs->nrun; k++)
+        values[rs->run[k]] = (double)run_rule(&rs->rules[rs->run[k]], sc, m, env);
     if (rs->fast)
         fast_match(rs->fast, sc->fast, sc->rx, m, env, values);
     for (size_t k = 0; k < rs->nmeta_order; k++) {
-        size_t i = rs->meta_order[k];
-        values[i] = meta_eval(rs->rules[i].meta, values);
+        const struct mstep *st = &rs->msteps[k];
+        const size_t *in = &rs->min[st->first];
+        double v = st->zero;
+        for (size_t j = 0; j < st->n; j++)
+            if (values[in[j]] != 0) {
+                v = meta_eval(rs->rules[st->slot].meta, values);
+                break;
+            }
+        values[st->slot] = v;
     }
 }
 
