@@ -180,9 +180,6 @@ static int count_cb(unsigned id, unsigned long long from, unsigned long long to,
  * thread's): for TG_FAST_DEBUG, and to tell "can never match". */
 static _Thread_local char last_error[160];
 
-/* Compiles one pattern alone: 0 ok, -1 rejected (reason in last_error);
- * *secs = compile time; *fires = 1 if it reports on more than
- * FAST_FIRE_PCT of the sample strings (only when fires != NULL). */
 /* Vectorscan's compiler allocates and frees up to hundreds of MB for a
  * big database; glibc keeps freed heap mapped, and a cold compile would
  * hold on to its peak. */
@@ -193,6 +190,9 @@ static void trim_heap(void)
 #endif
 }
 
+/* Compiles one pattern alone: 0 ok, -1 rejected (reason in last_error);
+ * *secs = compile time; *fires = 1 if it reports on more than
+ * FAST_FIRE_PCT of the sample strings (only when fires != NULL). */
 static int try_compile(const char *expr, unsigned flags, double *secs, int *fires)
 {
     hs_database_t *db = NULL;
