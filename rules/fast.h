@@ -16,11 +16,15 @@
  *                   or the pattern with its counted repeats relaxed); or
  *                   exact but with nested repeats, where PCRE2 may stop at
  *                   its match limit: each candidate string is confirmed
- *                   with the rule's PCRE2 code (rx_count).
+ *                   with the rule's PCRE2 code (rx_count). A relaxed
+ *                   (?:G){n} is a candidate only once it has matched at n
+ *                   distinct end offsets (hsexpr_min_ends).
  *   FAST_PCRE       not in a database (Vectorscan rejects every form, it
  *                   compiles too slowly, or its prefilter fires on
  *                   ordinary text): PCRE2 over every string of the class,
- *                   as the oracle.
+ *                   as the oracle; except on strings without bytes >= 0x80
+ *                   where the rule's ASCII form is exact in the class's
+ *                   ASCII database, or cannot match at all.
  * `tflags multiple` rules always count with PCRE2, on the strings where
  * the database reported them (or on every string on the PCRE path).
  *
