@@ -5,12 +5,14 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cf.h"
 #include "hsdb.h"
@@ -324,10 +326,9 @@ static void route_ascii_only(const fclass_t *c, frule_t *fr, const fast_rule_t *
 
 /* Routes rule fr (input r) of class c: sets fr->path, fr->aux and
  * fr->ascii, fills rt for a rule that goes into a database. */
-static void route_rule(fast_t *f, const fclass_t *c, frule_t *fr, const fast_rule_t *r,
-                       route_t *rt, int debug)
+static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
+                       const fast_rule_t *r, route_t *rt, int debug)
 {
-    fast_build_info_t *info = &f->info;
     memset(rt, 0, sizeof *rt);
     fr->path = FAST_PCRE;
     fr->aux = 0;
@@ -467,11 +468,11 @@ static unsigned char rule_meta(const frule_t *fr)
                            (fr->ends > 1 ? fr->ends - 1 : 0) << 5);
 }
 
-/* Routes the rules of class c (fills path), compiles its databases. */
+/* Routes the rules of class c (fills path), compiles its databases.
+ * Writes only c, the rules of c and *info: classes build concurrently. */
 static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
-                        const size_t *src, const fast_options_t *o)
+                        const size_t *src, const fast_options_t *o, fast_build_info_t *info)
 {
-    fast_build_info_t *info = &f->info;
     hsdb_key_t key;
     hsdb_key_init(&key);
     hsdb_key_adds(&key, FAST_ROUTE_VERSION);
@@ -524,7 +525,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     int debug = dbg ? atoi(dbg) > 1 ? 2 : 1 : 0;
     route_t *rt = tg_calloc(c->n + 1, sizeof *rt);
     for (size_t i = 0; i < c->n; i++)
-        route_rule(f, c, &f->rules[c->ids[i]], &in[src[c->ids[i]]], &rt[i], debug);
+        route_rule(info, c, &f->rules[c->ids[i]], &in[src[c->ids[i]]], &rt[i], debug);
     /* ASCII databases where some rule reads differently there, in classes
      * big enough for the second compile to pay back */
     int ascii = 0;
@@ -611,11 +612,100 @@ done:
         c->db_bytes += sz;
         info->db_bytes += sz;
         info->databases++;
-        if (hs_alloc_scratch(c->db[d], &f->proto) != HS_SUCCESS) {
-            fprintf(stderr, "tollgate: fast: %s: no scratch; using PCRE2\n", c->label);
-            class_to_pcre(f, c, 1);
+    }
+}
+
+/* Classes are built by a few threads at once (a cold compile of the
+ * SpamAssassin rules is minutes of CPU), biggest classes first. */
+typedef struct build_pool {
+    fast_t *f;
+    const fast_rule_t *in;
+    const size_t *src;
+    const fast_options_t *o;
+    size_t *order;           /* class indexes, biggest first */
+    atomic_size_t next;
+    pthread_mutex_t lock;    /* guards f->info */
+} build_pool_t;
+
+/* Adds what building classes counts (the rest is filled after). */
+static void info_add(fast_build_info_t *to, const fast_build_info_t *a)
+{
+    to->databases += a->databases;
+    to->slow_compile += a->slow_compile;
+    to->aux += a->aux;
+    to->relaxed += a->relaxed;
+    to->always_firing += a->always_firing;
+    to->latin1_fold += a->latin1_fold;
+    to->latin1_exact += a->latin1_exact;
+    to->latin1_rewritten += a->latin1_rewritten;
+    to->nested_repeat += a->nested_repeat;
+    to->cache_hits += a->cache_hits;
+    to->cache_misses += a->cache_misses;
+    to->cache_errors += a->cache_errors;
+    to->db_bytes += a->db_bytes;
+}
+
+static void *build_worker(void *arg)
+{
+    build_pool_t *p = arg;
+    fast_build_info_t info;
+    memset(&info, 0, sizeof info);
+    for (;;) {
+        size_t k = atomic_fetch_add(&p->next, 1);
+        if (k >= p->f->nclasses)
             break;
-        }
+        fclass_t *c = &p->f->classes[p->order[k]];
+        build_class(p->f, c, p->in, p->src, p->o, &info);
+    }
+    pthread_mutex_lock(&p->lock);
+    info_add(&p->f->info, &info);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static int by_size_desc(const void *a, const void *b, void *arg)
+{
+    const fast_t *f = arg;
+    size_t na = f->classes[*(const size_t *)a].n, nb = f->classes[*(const size_t *)b].n;
+    return na < nb ? 1 : na > nb ? -1 : 0;
+}
+
+static void build_classes(fast_t *f, const fast_rule_t *in, const size_t *src,
+                          const fast_options_t *o)
+{
+    build_pool_t p = {.f = f, .in = in, .src = src, .o = o};
+    p.order = tg_calloc(f->nclasses + 1, sizeof *p.order);
+    for (size_t c = 0; c < f->nclasses; c++)
+        p.order[c] = c;
+    qsort_r(p.order, f->nclasses, sizeof *p.order, by_size_desc, f);
+    atomic_init(&p.next, 0);
+    pthread_mutex_init(&p.lock, NULL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = o->threads > 0 ? o->threads : cpus > 4 ? 4 : cpus < 1 ? 1 : (int)cpus;
+    pthread_t th[16];
+    int started = 0;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 16u << 20); /* Vectorscan's compiler recurses */
+    for (int t = 1; t < nt && t < 16; t++)
+        if (pthread_create(&th[started], &attr, build_worker, &p) == 0)
+            started++;
+    pthread_attr_destroy(&attr);
+    build_worker(&p); /* this thread works too */
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&p.lock);
+    free(p.order);
+    /* one scratch prototype big enough for every database */
+    for (size_t c = 0; c < f->nclasses; c++) {
+        fclass_t *fc = &f->classes[c];
+        for (int d = 0; d < FAST_NDB; d++)
+            if (fc->db[d] && hs_alloc_scratch(fc->db[d], &f->proto) != HS_SUCCESS) {
+                fprintf(stderr, "tollgate: fast: %s: no scratch; using PCRE2\n", fc->label);
+                f->info.db_bytes -= fc->db_bytes;
+                class_to_pcre(f, fc, 1);
+                break;
+            }
     }
 }
 
@@ -670,8 +760,7 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         fc->ids[fc->n++] = i;
     }
     free(cls);
-    for (size_t c = 0; c < f->nclasses; c++)
-        build_class(f, &f->classes[c], in, src, o);
+    build_classes(f, in, src, o);
     free(src);
     f->info.rules = f->nrules;
     f->info.classes = f->nclasses;

@@ -70,6 +70,8 @@ typedef struct fast_rule {
 
 typedef struct fast_options {
     const char *cache_dir;       /* compiled databases cache, NULL = none */
+    int threads;                 /* classes compiled at once; 0 = one per
+                                    CPU, at most 4 */
     unsigned long match_limit;   /* as rules_options_t */
     unsigned long depth_limit;
 } fast_options_t;
