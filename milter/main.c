@@ -27,6 +27,7 @@
 #include <libmilter/mfapi.h>
 
 #include "callbacks.h"
+#include "fast.h"
 #include "flush.h"
 #include "keys.h"
 #include "log.h"
@@ -67,12 +68,36 @@ int sigwait(const sigset_t *set, int *sig)
     }
 }
 
+/* The fast matcher for a provisional first snapshot (state_load quick):
+ * built here, off the message threads, then installed as a reload would
+ * be; until then the oracle matcher answers, with the same verdicts. */
+static void upgrade_to_fast(void)
+{
+    state_t *s;
+    char err[1024];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (state_load(conf_path, socket_override, 0, &s, err, sizeof err) < 0) {
+        tglog(LOG_ERR, "fast matcher not built, the oracle matcher keeps answering: %s", err);
+        return;
+    }
+    state_install(s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const fast_t *f = rules_get_fast(s->rules);
+    const fast_build_info_t *fi = f ? fast_get_info(f) : NULL;
+    tglog(LOG_NOTICE, "fast matcher ready: %zu regex rules in %zu databases (%zu of %zu classes "
+          "from the cache) after %.1f s", fi ? fi->rules : 0, fi ? fi->databases : 0,
+          fi ? fi->cache_hits : 0, fi ? fi->classes : 0,
+          (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
 static void *reload_thread(void *arg)
 {
-    (void)arg;
     sigset_t hup;
     sigemptyset(&hup);
     sigaddset(&hup, SIGHUP);
+    if (arg) /* SIGHUPs meanwhile wait their turn */
+        upgrade_to_fast();
     for (;;) {
         if (sigwaitinfo(&hup, NULL) != SIGHUP)
             continue;
@@ -81,7 +106,7 @@ static void *reload_thread(void *arg)
         char err[1024];
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (state_load(conf_path, socket_override, &s, err, sizeof err) < 0) {
+        if (state_load(conf_path, socket_override, 0, &s, err, sizeof err) < 0) {
             tglog(LOG_ERR, "reload failed, keeping the running configuration and rules: %s", err);
         } else {
             if (old && strcmp(old->cfg->socket, s->cfg->socket))
@@ -157,7 +182,9 @@ int main(int argc, char **argv)
     }
     char err[1024];
     state_t *st;
-    if (state_load(conf_path, socket_override, &st, err, sizeof err) < 0) {
+    /* listening within a second: a cold compile of big rule sets takes
+     * minutes, and the oracle matcher gives the same verdicts meanwhile */
+    if (state_load(conf_path, socket_override, 1, &st, err, sizeof err) < 0) {
         fprintf(stderr, "tollgate: %s\n", err);
         return 1;
     }
@@ -250,11 +277,12 @@ int main(int argc, char **argv)
         if (cfg->user && getuid() == 0 && chown(cfg->spool_dir, uid, gid) != 0)
             tglog(LOG_WARNING, "cannot chown %s: %s", cfg->spool_dir, strerror(errno));
     }
-    /* the first load (as root) may have made the rules cache: reloads run
-     * as UserID and must be able to add to it */
-    if (cfg->user && getuid() == 0 && *cfg->cache_dir && chown(cfg->cache_dir, uid, gid) != 0 &&
-        errno != ENOENT)
-        tglog(LOG_WARNING, "cannot chown %s: %s", cfg->cache_dir, strerror(errno));
+    /* the fast matcher is built after the switch to UserID, and reloads
+     * too: the rules cache must be theirs */
+    if (cfg->user && getuid() == 0 && *cfg->cache_dir &&
+        ((mkdir(cfg->cache_dir, 0755) != 0 && errno != EEXIST) ||
+         chown(cfg->cache_dir, uid, gid) != 0))
+        tglog(LOG_WARNING, "cannot make %s %s's: %s", cfg->cache_dir, cfg->user, strerror(errno));
     if (cfg->user && getuid() == 0) {
         if (initgroups(uname, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
             tglog(LOG_ERR, "cannot switch to user %s: %s", cfg->user, strerror(errno));
@@ -269,9 +297,10 @@ int main(int argc, char **argv)
     /* after state_install a reload may free st: keep what shutdown needs */
     char *pidfile = cfg->pidfile ? tg_strdup(cfg->pidfile) : NULL;
     char *sockpath = path ? tg_strdup(path) : NULL;
+    int provisional = st->provisional;
     state_install(st);
     pthread_t rt;
-    pthread_create(&rt, NULL, reload_thread, NULL);
+    pthread_create(&rt, NULL, reload_thread, provisional ? &provisional : NULL);
     pthread_detach(rt);
     tglog(LOG_NOTICE, "tollgate %s listening on %s: %zu rules (%zu regex, %zu meta; %zu eval "
           "and %zu unsupported skipped, %zu rejected by PCRE2)", TG_VERSION, sock, in->loaded,

@@ -13,7 +13,7 @@ static pthread_mutex_t state_mu = PTHREAD_MUTEX_INITIALIZER;
 static state_t *state_current;
 static unsigned long state_gen;
 
-int state_load(const char *path, const char *socket_override, state_t **out,
+int state_load(const char *path, const char *socket_override, int quick, state_t **out,
                char *err, size_t errlen)
 {
     config_t *cfg;
@@ -27,9 +27,10 @@ int state_load(const char *path, const char *socket_override, state_t **out,
         free(cfg->socket);
         cfg->socket = tg_strdup(socket_override);
     }
+    int provisional = quick && !cfg->matcher_oracle;
     rules_options_t ro = {
         .match_limit = cfg->match_limit,
-        .matcher = cfg->matcher_oracle ? RULES_MATCHER_ORACLE : RULES_MATCHER_FAST,
+        .matcher = cfg->matcher_oracle || provisional ? RULES_MATCHER_ORACLE : RULES_MATCHER_FAST,
         .cache_dir = *cfg->cache_dir ? cfg->cache_dir : NULL,
     };
     rules_t *rs;
@@ -42,6 +43,7 @@ int state_load(const char *path, const char *socket_override, state_t **out,
     atomic_init(&s->refs, 1);
     s->cfg = cfg;
     s->rules = rs;
+    s->provisional = provisional;
     msg_limits_default(&s->limits);
     s->limits.max_scan = cfg->max_scan;
     s->limits.max_depth = cfg->max_depth;

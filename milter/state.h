@@ -21,11 +21,16 @@ typedef struct state {
     rules_t *rules;         /* one reference owned */
     msg_limits_t limits;    /* from cfg */
     unsigned long generation; /* 1 for the first snapshot, +1 per reload */
+    int provisional;        /* rules on the oracle matcher standing in while
+                               the configured fast matcher is built */
 } state_t;
 
 /* Loads config `path` (socket_override replaces Socket if not NULL) and its
- * rules. 0, or -1 with "file:line[:col]: message" in err. */
-int state_load(const char *path, const char *socket_override, state_t **out,
+ * rules. 0, or -1 with "file:line[:col]: message" in err. quick: where the
+ * configuration asks for the fast matcher, load the rules on the oracle
+ * matcher instead (same verdicts, no database compile: ready at once) and
+ * mark the snapshot provisional. */
+int state_load(const char *path, const char *socket_override, int quick, state_t **out,
                char *err, size_t errlen);
 
 /* Makes s current (taking over the caller's reference) and drops the
