@@ -29,20 +29,26 @@ static int on_report(unsigned id, unsigned long long from, unsigned long long to
     return 1;
 }
 
-static int hs_hit(const char *expr, unsigned flags, const char *s)
+/* Compiles expr alone (with ALLOWEMPTY) and scans s, reporting to cb. */
+static void hs_run(const char *expr, unsigned flags, const char *s, match_event_handler cb,
+                   void *ctx)
 {
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
-    hs_error_t rc = hs_compile(expr, flags | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY,
-                               HS_MODE_BLOCK, NULL, &db, &ce);
+    hs_error_t rc = hs_compile(expr, flags | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, NULL, &db, &ce);
     ck_assert_msg(rc == HS_SUCCESS, "%s: %s", expr, ce ? ce->message : "?");
     hs_free_compile_error(ce);
     hs_scratch_t *sc = NULL;
     ck_assert(hs_alloc_scratch(db, &sc) == HS_SUCCESS);
-    int hit = 0;
-    hs_scan(db, s, (unsigned)strlen(s), 0, sc, on_report, &hit);
+    hs_scan(db, s, (unsigned)strlen(s), 0, sc, cb, ctx);
     hs_free_scratch(sc);
     hs_free_database(db);
+}
+
+static int hs_hit(const char *expr, unsigned flags, const char *s)
+{
+    int hit = 0;
+    hs_run(expr, flags | HS_FLAG_SINGLEMATCH, s, on_report, &hit);
     return hit;
 }
 
@@ -181,16 +187,8 @@ static int on_end(unsigned id, unsigned long long from, unsigned long long to,
 
 static unsigned hs_ends(const char *expr, unsigned flags, const char *s)
 {
-    hs_database_t *db = NULL;
-    hs_compile_error_t *ce = NULL;
-    ck_assert_msg(hs_compile(expr, flags | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, NULL, &db, &ce) ==
-                  HS_SUCCESS, "%s: %s", expr, ce ? ce->message : "?");
-    hs_scratch_t *sc = NULL;
-    ck_assert(hs_alloc_scratch(db, &sc) == HS_SUCCESS);
     unsigned n = 0;
-    hs_scan(db, s, (unsigned)strlen(s), 0, sc, on_end, &n);
-    hs_free_scratch(sc);
-    hs_free_database(db);
+    hs_run(expr, flags, s, on_end, &n);
     return n;
 }
 
