@@ -62,47 +62,38 @@ int hsexpr_needs_latin1_fold(const char *pat, unsigned reflags)
 }
 
 
-/* Length of a variable repeat quantifier at p (*, +, {n,}, {n,m} with
- * m > n; a following ? or + modifier included), 0 if none. */
-static size_t var_quant(const char *p)
+/* A counted repeat {m} {m,} {m,n} at p: its length, with *lo and *hi
+ * (-1 = unbounded); 0 if p is a literal brace as PCRE2 10.42 reads it. */
+static size_t counted_repeat(const char *p, long *lo, long *hi)
 {
-    if (*p == '*' || *p == '+')
-        return 1 + (p[1] == '?' || p[1] == '+');
-    if (*p != '{')
-        return 0;
-    const char *q = p + 1;
-    char *end;
-    if (!isdigit((unsigned char)*q))
-        return 0;
-    unsigned long lo = strtoul(q, &end, 10), hi = lo;
-    q = end;
-    int var = 0;
-    if (*q == ',') {
-        q++;
-        if (isdigit((unsigned char)*q)) {
-            hi = strtoul(q, &end, 10);
-            q = end;
-            var = hi > lo;
-        } else {
-            var = 1;
-        }
-    }
-    if (*q != '}')
-        return 0;
-    q++;
-    return var ? (size_t)(q - p) + (*q == '?' || *q == '+') : 0;
-}
-
-static int unbounded_quant(const char *p)
-{
-    if (*p == '*' || *p == '+')
-        return 1;
     if (*p != '{' || !isdigit((unsigned char)p[1]))
         return 0;
-    p++;
-    while (isdigit((unsigned char)*p))
-        p++;
-    return p[0] == ',' && p[1] == '}';
+    char *end;
+    *lo = strtol(p + 1, &end, 10);
+    *hi = *lo;
+    if (*end == ',') {
+        if (isdigit((unsigned char)end[1]))
+            *hi = strtol(end + 1, &end, 10);
+        else
+            *hi = -1, end++;
+    }
+    return *end == '}' ? (size_t)(end + 1 - p) : 0;
+}
+
+/* Length of the quantifier at q (? * + or a counted repeat, with its
+ * lazy/possessive suffix), 0 if none; its bounds in *lo and *hi (-1 =
+ * unbounded). */
+static size_t quant_len(const char *q, long *lo, long *hi)
+{
+    size_t n = counted_repeat(q, lo, hi);
+    if (!n && (*q == '?' || *q == '*' || *q == '+')) {
+        *lo = *q == '+';
+        *hi = *q == '?' ? 1 : -1;
+        n = 1;
+    }
+    if (n && (q[n] == '?' || q[n] == '+'))
+        n++;
+    return n;
 }
 
 /* End of the bracket class opening at p (one past its ']'), NULL if it
@@ -163,8 +154,9 @@ int hsexpr_nested_repeat(const char *p)
         } else {
             p++;
         }
-        size_t q = var_quant(p);
-        int unb = q && unbounded_quant(p);
+        long lo, hi;
+        size_t q = quant_len(p, &lo, &hi);
+        int unb = q && hi < 0;
         if (unb && atom_inner)
             return 1;
         last_inner = atom_inner || unb;
@@ -451,24 +443,6 @@ static size_t option_letters(const char *p, hx_mode_t *m)
     return (size_t)(q - p);
 }
 
-/* A counted repeat {m} {m,} {m,n} at p: its length, with *lo and *hi
- * (-1 = unbounded); 0 if p is a literal brace as PCRE2 10.42 reads it. */
-static size_t counted_repeat(const char *p, long *lo, long *hi)
-{
-    if (*p != '{' || !isdigit((unsigned char)p[1]))
-        return 0;
-    char *end;
-    *lo = strtol(p + 1, &end, 10);
-    *hi = *lo;
-    if (*end == ',') {
-        if (isdigit((unsigned char)end[1]))
-            *hi = strtol(end + 1, &end, 10);
-        else
-            *hi = -1, end++;
-    }
-    return *end == '}' ? (size_t)(end + 1 - p) : 0;
-}
-
 double hsexpr_repeat_size(const char *p)
 {
     double cur[65], best[65]; /* per open group: this branch, widest branch */
@@ -503,11 +477,9 @@ double hsexpr_repeat_size(const char *p)
             p++;
         }
         long lo, hi;
-        size_t q = counted_repeat(p, &lo, &hi);
+        size_t q = quant_len(p, &lo, &hi);
         if (q)
             w *= hi >= 0 ? hi : lo > 0 ? lo : 1;
-        else
-            q = var_quant(p) + (*p == '?');
         p += q;
         cur[depth] += w;
     }
@@ -632,15 +604,8 @@ static int nullable_seq(const char **pp, int *bad)
             break;
         }
         long lo, hi;
-        size_t ql = counted_repeat(p, &lo, &hi);
-        if (ql)
-            n |= lo == 0;
-        else if (*p == '?' || *p == '*')
-            n = 1, ql = 1;
-        else if (*p == '+')
-            ql = 1;
-        if (ql && (p[ql] == '?' || p[ql] == '+'))
-            ql++;
+        size_t ql = quant_len(p, &lo, &hi);
+        n |= ql && lo == 0;
         p += ql;
         all &= n;
     }
@@ -686,12 +651,7 @@ int hsexpr_min_ends(const char *pat, unsigned reflags)
         last = p;
         p = next;
         long lo, hi;
-        size_t ql = counted_repeat(p, &lo, &hi);
-        if (!ql && (*p == '?' || *p == '*' || *p == '+'))
-            ql = 1;
-        if (ql && (p[ql] == '?' || p[ql] == '+'))
-            ql++;
-        p += ql;
+        p += quant_len(p, &lo, &hi);
     }
     if (!last || *last != '(' || last[1] == '*' ||
         (last[1] == '?' && (strchr("=!#(", last[2]) ||
@@ -860,27 +820,6 @@ typedef struct prune {
 
 static int prune_alt(prune_t *st, tg_buf *out);
 
-/* Length of a quantifier at q (with its lazy/possessive suffix), 0 if
- * none; *min = its lower bound. */
-static size_t quant_len(const char *q, long *min)
-{
-    size_t n = 0;
-    if (*q == '?' || *q == '*' || *q == '+') {
-        *min = *q == '+';
-        n = 1;
-    } else if (*q == '{') {
-        long hi;
-        n = counted_repeat(q, min, &hi);
-        if (!n)
-            return 0;
-    } else {
-        return 0;
-    }
-    if (q[n] == '?' || q[n] == '+')
-        n++;
-    return n;
-}
-
 /* One branch: appends its live items to out; 0 if it cannot match. */
 static int prune_seq(prune_t *st, tg_buf *out)
 {
@@ -891,8 +830,13 @@ static int prune_seq(prune_t *st, tg_buf *out)
         tg_buf inner;
         tg_buf_init(&inner);
         if (*a == '\\') {
-            st->p += a[1] == 'x' && isxdigit((unsigned char)a[2]) &&
-                     isxdigit((unsigned char)a[3]) ? 4 : a[1] ? 2 : 1;
+            int zero;
+            st->p = escape_end(a, &zero);
+            if (!st->p) {
+                st->p = a;
+                st->bail = 1;
+                break;
+            }
             tg_buf_add(&inner, a, (size_t)(st->p - a));
         } else if (*a == '[') {
             const char *e = a + 1;
@@ -958,8 +902,8 @@ static int prune_seq(prune_t *st, tg_buf *out)
             st->p++;
             tg_buf_addc(&inner, *a);
         }
-        long min = 1;
-        size_t ql = quant_len(st->p, &min);
+        long min = 1, max;
+        size_t ql = quant_len(st->p, &min, &max);
         if (!always && !(dead && min == 0)) {
             if (dead)
                 live = 0;

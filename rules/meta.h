@@ -28,7 +28,9 @@ const char *meta_name(const meta_expr_t *e, size_t i);
 void meta_bind(meta_expr_t *e, size_t i, long slot);
 long meta_slot(const meta_expr_t *e, size_t i);
 
-/* The expression's value when every name is 0. */
+/* The expression's value when every name is 0, computed once at parse:
+ * callers skip meta_eval when no input is set (about 98% of rule values
+ * are 0 on real mail; rules_match_all does). */
 double meta_zero(const meta_expr_t *e);
 
 /* Evaluates with values[slot] for each bound name. Pure. */

@@ -102,8 +102,6 @@ static rules_category_t parse_category(const char *c)
     return RULES_CAT_POLICY;
 }
 
-/* Orders enabled metas so that every meta comes after the metas it uses.
- * A cycle is an error naming one rule of it. */
 /* Fills rs->run and rs->msteps from the rules, meta_order and in_fast. */
 static void flatten(rules_t *rs)
 {
@@ -131,6 +129,8 @@ static void flatten(rules_t *rs)
     }
 }
 
+/* Orders enabled metas so that every meta comes after the metas it uses.
+ * A cycle is an error naming one rule of it. */
 static int order_metas(rules_t *rs, char *err, size_t errlen)
 {
     unsigned char *state = tg_calloc(rs->nrules ? rs->nrules : 1, 1);

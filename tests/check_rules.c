@@ -220,8 +220,9 @@ START_TEST(metas)
 }
 END_TEST
 
-/* meta_eval answers from the expression's all-zero value when every input
- * is 0: the same as the tree walk, including values that are not 0. */
+/* meta_eval follows Perl's semantics on every input, and meta_zero is its
+ * value on all-zero inputs (which rules_match_all uses instead of the
+ * walk), including all-zero values that are not 0. */
 START_TEST(meta_zero_inputs)
 {
     static const struct { const char *ex; double want[4]; } C[] = {
@@ -241,6 +242,8 @@ START_TEST(meta_zero_inputs)
         for (int k = 0; k < 4; k++)
             ck_assert_msg(meta_eval(e, v[k]) == C[c].want[k], "%s with A=%g B=%g: %g", C[c].ex,
                           v[k][0], v[k][1], meta_eval(e, v[k]));
+        ck_assert_msg(meta_zero(e) == C[c].want[0], "%s: all-zero value %g", C[c].ex,
+                      meta_zero(e));
         meta_free(e);
     }
 }
