@@ -179,7 +179,7 @@ static int count_cb(unsigned id, unsigned long long from, unsigned long long to,
 }
 
 /* Vectorscan's reason for the last rejection in try_compile (the calling
- * thread's): for TG_FAST_DEBUG, and to tell "can never match". */
+ * thread's), for TG_FAST_DEBUG. */
 static _Thread_local char last_error[160];
 
 /* Vectorscan's compiler allocates and frees up to hundreds of MB for a
@@ -192,9 +192,11 @@ static void trim_heap(void)
 #endif
 }
 
-/* Compiles one pattern alone: 0 ok, -1 rejected (reason in last_error);
- * *secs = compile time; *fires = 1 if it reports on more than
- * FAST_FIRE_PCT of the sample strings (only when fires != NULL). */
+/* Compiles one pattern alone: 0 ok, -1 rejected (reason in last_error),
+ * -2 rejected because it can never match (an ASCII form whose every
+ * branch needs a byte >= 0x80); *secs = compile time; *fires = 1 if it
+ * reports on more than FAST_FIRE_PCT of the sample strings (only when
+ * fires != NULL). */
 static int try_compile(const char *expr, unsigned flags, double *secs, int *fires)
 {
     hs_database_t *db = NULL;
@@ -205,10 +207,11 @@ static int try_compile(const char *expr, unsigned flags, double *secs, int *fire
     if (rc != HS_SUCCESS) {
         snprintf(last_error, sizeof last_error, "%s (%zu bytes)",
                  ce && ce->message ? ce->message : "?", strlen(expr));
+        int never = ce && ce->message && strstr(ce->message, "never match");
         hs_free_compile_error(ce);
         if (*secs > FAST_SLOW_COMPILE_S)
             trim_heap();
-        return -1;
+        return never ? -2 : -1;
     }
     if (fires) {
         size_t n = sizeof fast_sample / sizeof *fast_sample, hit = 0;
@@ -309,12 +312,12 @@ static void route_ascii_only(const fclass_t *c, frule_t *fr, const fast_rule_t *
     double secs = 0;
     if (!a)
         return;
-    if (try_compile(a, hs_flags(r->reflags, 0), &secs, NULL) == 0 &&
-        secs <= FAST_SLOW_COMPILE_S) {
+    int rc = try_compile(a, hs_flags(r->reflags, 0), &secs, NULL);
+    if (rc == 0 && secs <= FAST_SLOW_COMPILE_S) {
         fr->ascii = FAST_ASCII_DB;
         rt->ascii = a, a = NULL;
         rt->flags = hs_flags(r->reflags, 0);
-    } else if (strstr(last_error, "never match")) {
+    } else if (rc == -2) {
         fr->ascii = FAST_ASCII_NEVER;
     }
     free(a);
@@ -427,10 +430,11 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         a = NULL;
     }
     double secs_a;
-    if (a && try_compile(a, rt->flags, &secs_a, NULL) < 0) {
+    int rc = a ? try_compile(a, rt->flags, &secs_a, NULL) : 0;
+    if (rc < 0) {
         /* cannot match ASCII text: left out there; rejected otherwise:
          * the full expression serves ASCII text too */
-        rt->omit_ascii = strstr(last_error, "never match") != NULL;
+        rt->omit_ascii = rc == -2;
         free(a);
         a = NULL;
     }
@@ -461,11 +465,24 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
     }
 }
 
-/* What the cache keeps of a rule's routing. */
+/* What the cache keeps of a rule's routing: path (2 bits), aux (1),
+ * ascii (2), ends - 1 (3). */
 static unsigned char rule_meta(const frule_t *fr)
 {
     return (unsigned char)(fr->path | fr->aux << 2 | fr->ascii << 3 |
                            (fr->ends > 1 ? fr->ends - 1 : 0) << 5);
+}
+
+/* The inverse of rule_meta; 0 if m cannot come from it. */
+static int rule_meta_set(frule_t *fr, unsigned char m)
+{
+    if ((m & 3) >= FAST_NPATHS || ((m >> 3) & 3) > FAST_ASCII_NEVER)
+        return 0;
+    fr->path = m & 3;
+    fr->aux = (m >> 2) & 1;
+    fr->ascii = (m >> 3) & 3;
+    fr->ends = m >> 5 ? (unsigned char)((m >> 5) + 1) : 0;
+    return 1;
 }
 
 /* Routes the rules of class c (fills path), compiles its databases.
@@ -493,17 +510,10 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             unsigned char *meta = NULL;
             size_t metalen = 0;
             good = hsdb_load(o->cache_dir, &dk, &meta, &metalen, &dbs[d]) && metalen == c->n;
+            /* the first entry sets each rule's routing, the others must agree */
             for (size_t i = 0; good && i < c->n; i++) {
                 frule_t *fr = &f->rules[c->ids[i]];
-                good = (meta[i] & 3) < FAST_NPATHS && ((meta[i] >> 3) & 3) <= FAST_ASCII_NEVER;
-                if (d == 0) {
-                    fr->path = meta[i] & 3;
-                    fr->aux = (meta[i] >> 2) & 1;
-                    fr->ascii = (meta[i] >> 3) & 3;
-                    fr->ends = meta[i] >> 5 ? (unsigned char)((meta[i] >> 5) + 1) : 0;
-                } else {
-                    good = good && meta[i] == rule_meta(fr);
-                }
+                good = d == 0 ? rule_meta_set(fr, meta[i]) : meta[i] == rule_meta(fr);
             }
             free(meta);
         }
@@ -573,10 +583,10 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         free(rt[i].ascii);
     }
     free(rt);
-    trim_heap();
     free(exprs);
     free(flags);
     free(ids);
+    trim_heap();
     if (o->cache_dir) {
         unsigned char *meta = tg_malloc(c->n + 1);
         for (size_t i = 0; i < c->n; i++)
