@@ -20,6 +20,22 @@ typedef struct node {
 enum { OP_MUL, OP_DIV, OP_ADD, OP_SUB, OP_LT, OP_GT, OP_LE, OP_GE, OP_EQ,
        OP_NE, OP_AND, OP_OR };
 
+/* The tree compiled to postfix code, run by meta_eval without recursion:
+ * operands are pushed, operators replace the top of the stack, and && / ||
+ * keep the left value and jump over the right operand when it decides. */
+enum { I_NUM, I_VAL, I_NOT, I_NEG, I_AND, I_OR, I_BIN };
+
+typedef struct insn {
+    int op;          /* I_* */
+    int arg;         /* I_BIN: OP_*; I_AND/I_OR: index after the right operand;
+                        I_VAL: index into names */
+    long slot;       /* I_VAL: values[] slot, -1 = unbound (0) */
+    double num;      /* I_NUM */
+} insn_t;
+
+/* Deepest stack the code may need; deeper expressions use the tree walk. */
+#define META_STACK 64
+
 struct meta_expr {
     node_t *nodes;
     size_t nnodes, cap;
@@ -28,6 +44,8 @@ struct meta_expr {
     size_t nnames, ncap;
     int root;
     double zero;     /* the value when every name is 0 (most rules miss) */
+    insn_t *code;    /* NULL if the stack would exceed META_STACK */
+    size_t ncode;
 };
 
 typedef struct parser {
@@ -183,6 +201,45 @@ static int parse_expr(parser_t *p, int minprec)
 }
 
 static double eval_node(const meta_expr_t *e, int i, const double *v);
+static double binop(int op, double a, double b);
+
+/* Appends node i's postfix code; returns the stack depth it needs. */
+static int emit(meta_expr_t *e, size_t *cap, int i)
+{
+    const node_t *n = &e->nodes[i];
+    insn_t in = {0};
+    int need = 1;
+    switch (n->kind) {
+    case N_NUM:
+        in.op = I_NUM, in.num = n->num;
+        break;
+    case N_NAME:
+        in.op = I_VAL, in.arg = (int)n->name, in.slot = -1;
+        break;
+    case N_NOT: case N_NEG:
+        need = emit(e, cap, n->a);
+        in.op = n->kind == N_NOT ? I_NOT : I_NEG;
+        break;
+    default: {
+        int da = emit(e, cap, n->a);
+        if (n->op == OP_AND || n->op == OP_OR) {
+            size_t at = e->ncode;
+            tg_grow(&e->code, cap, e->ncode + 1, sizeof *e->code);
+            e->code[e->ncode++] = (insn_t){.op = n->op == OP_AND ? I_AND : I_OR};
+            int db = emit(e, cap, n->b); /* the left value was popped */
+            e->code[at].arg = (int)e->ncode;
+            return da > db ? da : db;
+        }
+        int db = emit(e, cap, n->b) + 1;
+        need = da > db ? da : db;
+        in.op = I_BIN, in.arg = n->op;
+        break;
+    }
+    }
+    tg_grow(&e->code, cap, e->ncode + 1, sizeof *e->code);
+    e->code[e->ncode++] = in;
+    return need;
+}
 
 int meta_parse(const char *text, meta_expr_t **out, size_t *errpos,
                char *err, size_t errlen)
@@ -204,7 +261,13 @@ int meta_parse(const char *text, meta_expr_t **out, size_t *errpos,
         return -1;
     }
     e->root = root;
-    e->zero = eval_node(e, root, NULL); /* no slot is bound yet: all names 0 */
+    size_t cap = 0;
+    if (emit(e, &cap, root) > META_STACK) {
+        free(e->code);
+        e->code = NULL;
+        e->ncode = 0;
+    }
+    e->zero = meta_eval(e, NULL); /* no slot is bound yet: all names 0 */
     *out = e;
     return 0;
 }
@@ -218,12 +281,19 @@ void meta_free(meta_expr_t *e)
     free(e->names);
     free(e->slots);
     free(e->nodes);
+    free(e->code);
     free(e);
 }
 
 size_t meta_nnames(const meta_expr_t *e) { return e->nnames; }
 const char *meta_name(const meta_expr_t *e, size_t i) { return e->names[i]; }
-void meta_bind(meta_expr_t *e, size_t i, long slot) { e->slots[i] = slot; }
+void meta_bind(meta_expr_t *e, size_t i, long slot)
+{
+    e->slots[i] = slot;
+    for (size_t k = 0; k < e->ncode; k++)
+        if (e->code[k].op == I_VAL && e->code[k].arg == (int)i)
+            e->code[k].slot = slot;
+}
 long meta_slot(const meta_expr_t *e, size_t i) { return e->slots[i]; }
 
 static double eval_node(const meta_expr_t *e, int i, const double *v)
@@ -249,8 +319,14 @@ static double eval_node(const meta_expr_t *e, int i, const double *v)
     case OP_OR:  return a != 0 ? a : eval_node(e, n->b, v);
     default: break;
     }
-    double b = eval_node(e, n->b, v);
-    switch (n->op) {
+    return binop(n->op, a, eval_node(e, n->b, v));
+}
+
+double meta_zero(const meta_expr_t *e) { return e->zero; }
+
+static double binop(int op, double a, double b)
+{
+    switch (op) {
     case OP_MUL: return a * b;
     case OP_DIV: return b == 0 ? 0 : a / b;
     case OP_ADD: return a + b;
@@ -264,9 +340,44 @@ static double eval_node(const meta_expr_t *e, int i, const double *v)
     }
 }
 
-double meta_zero(const meta_expr_t *e) { return e->zero; }
-
 double meta_eval(const meta_expr_t *e, const double *values)
 {
-    return eval_node(e, e->root, values);
+    if (!e->code)
+        return eval_node(e, e->root, values);
+    double st[META_STACK];
+    int sp = -1;
+    const insn_t *c = e->code;
+    for (size_t pc = 0; pc < e->ncode; pc++) {
+        switch (c[pc].op) {
+        case I_NUM:
+            st[++sp] = c[pc].num;
+            break;
+        case I_VAL:
+            st[++sp] = c[pc].slot < 0 ? 0 : values[c[pc].slot];
+            break;
+        case I_NOT:
+            st[sp] = st[sp] == 0 ? 1 : 0;
+            break;
+        case I_NEG:
+            st[sp] = -st[sp];
+            break;
+        case I_AND: /* a == 0 decides: keep it, skip the right operand */
+            if (st[sp] == 0)
+                pc = (size_t)c[pc].arg - 1;
+            else
+                sp--;
+            break;
+        case I_OR:
+            if (st[sp] != 0)
+                pc = (size_t)c[pc].arg - 1;
+            else
+                sp--;
+            break;
+        default:
+            sp--;
+            st[sp] = binop(c[pc].arg, st[sp], st[sp + 1]);
+            break;
+        }
+    }
+    return st[0];
 }

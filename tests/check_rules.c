@@ -230,6 +230,11 @@ START_TEST(meta_zero_inputs)
         {"A * 2 - 1", {-1, 1, -1, 5}}, {"A || 5", {5, 1, 5, 3}},
         {"!(A > B)", {1, 0, 1, 0}},   {"-A + 2", {2, 1, 2, -1}},
         {"B && A", {0, 0, 0, 3}},
+        /* short circuits inside short circuits, unary on unary */
+        {"(A && B) || (!A && 3) || B * 2", {3, 0, 3, 1}},
+        {"A && (B || (A + B > 3))", {0, 0, 0, 1}},
+        {"!!A + !B * 4 - (A == B)", {3, 5, 0, 1}},
+        {"A / B + B", {0, 0, 2, 4}},
     };
     static const double v[4][2] = {{0, 0}, {1, 0}, {0, 2}, {3, 1}}; /* A, B */
     for (size_t c = 0; c < sizeof C / sizeof *C; c++) {
@@ -244,6 +249,32 @@ START_TEST(meta_zero_inputs)
                           v[k][0], v[k][1], meta_eval(e, v[k]));
         ck_assert_msg(meta_zero(e) == C[c].want[0], "%s: all-zero value %g", C[c].ex,
                       meta_zero(e));
+        meta_free(e);
+    }
+}
+END_TEST
+
+/* An expression too deep for meta_eval's postfix stack is walked as a
+ * tree instead; both give the same value. */
+START_TEST(meta_deep_expression)
+{
+    char right[2048] = "1", left[2048] = "1", tmp[2048];
+    for (int i = 0; i < 70; i++) {
+        snprintf(tmp, sizeof tmp, "A + (%s)", right); /* stack grows each level */
+        strcpy(right, tmp);
+        snprintf(tmp, sizeof tmp, "(%s) + A", left);  /* stack of 2 */
+        strcpy(left, tmp);
+    }
+    const char *ex[] = {right, left};
+    const double v[] = {3};
+    for (int k = 0; k < 2; k++) {
+        meta_expr_t *e = NULL;
+        size_t pos;
+        char err[128];
+        ck_assert_msg(meta_parse(ex[k], &e, &pos, err, sizeof err) == 0, "%s", err);
+        meta_bind(e, 0, 0);
+        ck_assert_msg(meta_eval(e, v) == 211, "%s: %g", k ? "left" : "right", meta_eval(e, v));
+        ck_assert(meta_zero(e) == 1);
         meta_free(e);
     }
 }
@@ -748,6 +779,7 @@ Suite *rules_suite(void)
     tcase_add_test(tc, latin1_case_folding);
     tcase_add_test(tc, metas);
     tcase_add_test(tc, meta_zero_inputs);
+    tcase_add_test(tc, meta_deep_expression);
     tcase_add_test(tc, meta_cycle_is_an_error);
     tcase_add_test(tc, scores_and_thresholds);
     tcase_add_test(tc, explicit_actions);
