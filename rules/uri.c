@@ -16,46 +16,69 @@ static int lc(int c)
     return (c >= 'A' && c <= 'Z') ? c + 32 : c;
 }
 
-static int is_space(unsigned char c)
+static int is_space_def(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
            c == '\v';
 }
 
-static int is_word(unsigned char c)
+static int is_word_def(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '_';
 }
 
 /* Thunderbird's end delimiters for a URL */
-static int end_delim(unsigned char c)
+static int end_delim_def(unsigned char c)
 {
-    return is_space(c) || c == '>' || c == '<' || c == '"' || c == '`' ||
+    return is_space_def(c) || c == '>' || c == '<' || c == '"' || c == '`' ||
            c == '}' || c == ']' || c == '{' || c == '[' || c == '|' ||
            c == 0x1b || c == 0xa0;
 }
 
-static int end_delim_email(unsigned char c)
+static int end_delim_email_def(unsigned char c)
 {
-    return end_delim(c) || c == ',' || c == '(' || c == '\'' || c >= 0x80;
+    return end_delim_def(c) || c == ',' || c == '(' || c == '\'' || c >= 0x80;
 }
 
-static int start_delim(unsigned char c)
+static int start_delim_def(unsigned char c)
 {
-    return is_space(c) || c == '>' || c == '<' || c == '"' || c == '\'' ||
+    return is_space_def(c) || c == '>' || c == '<' || c == '"' || c == '\'' ||
            c == '`' || c == ',' || c == '{' || c == '[' || c == '(' ||
            c == '|' || c == 0x1b || c == 0xa0;
 }
 
 /* schemeless start delimiters: most punctuation */
-static int sc_start_delim(unsigned char c)
+static int sc_start_delim_def(unsigned char c)
 {
-    return is_space(c) || c == 0x1b || c == 0xa0 ||
+    return is_space_def(c) || c == 0x1b || c == 0xa0 ||
            (c != '.' && c != '-' && c != '_' && c != '%' &&
             ((c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) ||
              (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e)));
 }
+
+/* The predicates above, tabulated: the text scan asks several of them for
+ * every byte of every body line. Filled once, before main. */
+enum { C_SPACE = 1, C_WORD = 2, C_END = 4, C_END_EMAIL = 8, C_START = 16, C_SC_START = 32 };
+static unsigned char ctab[256];
+
+__attribute__((constructor)) static void ctab_init(void)
+{
+    for (int c = 0; c < 256; c++)
+        ctab[c] = (unsigned char)((is_space_def((unsigned char)c) ? C_SPACE : 0) |
+                                  (is_word_def((unsigned char)c) ? C_WORD : 0) |
+                                  (end_delim_def((unsigned char)c) ? C_END : 0) |
+                                  (end_delim_email_def((unsigned char)c) ? C_END_EMAIL : 0) |
+                                  (start_delim_def((unsigned char)c) ? C_START : 0) |
+                                  (sc_start_delim_def((unsigned char)c) ? C_SC_START : 0));
+}
+
+static inline int is_space(unsigned char c) { return ctab[c] & C_SPACE; }
+static inline int is_word(unsigned char c) { return ctab[c] & C_WORD; }
+static inline int end_delim(unsigned char c) { return ctab[c] & C_END; }
+static inline int end_delim_email(unsigned char c) { return ctab[c] & C_END_EMAIL; }
+static inline int start_delim(unsigned char c) { return ctab[c] & C_START; }
+static inline int sc_start_delim(unsigned char c) { return ctab[c] & C_SC_START; }
 
 static int prefix_ci(const char *s, size_t n, const char *p)
 {

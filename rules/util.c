@@ -93,18 +93,13 @@ static void tg_buf_reserve(tg_buf *b, size_t extra)
     b->cap = nc;
 }
 
-void tg_buf_add(tg_buf *b, const void *p, size_t n)
+void tg_buf_add_grow(tg_buf *b, const void *p, size_t n)
 {
     tg_buf_reserve(b, n);
     if (n)
         memcpy(b->s + b->len, p, n);
     b->len += n;
     b->s[b->len] = '\0';
-}
-
-void tg_buf_addc(tg_buf *b, char c)
-{
-    tg_buf_add(b, &c, 1);
 }
 
 void tg_buf_adds(tg_buf *b, const char *s)

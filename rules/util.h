@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 void *tg_malloc(size_t n);
 void *tg_calloc(size_t n, size_t size);
@@ -32,8 +33,29 @@ typedef struct tg_buf {
 void tg_buf_init(tg_buf *b);
 void tg_buf_free(tg_buf *b);
 void tg_buf_reset(tg_buf *b);                 /* len = 0, keeps memory */
-void tg_buf_add(tg_buf *b, const void *p, size_t n);
-void tg_buf_addc(tg_buf *b, char c);
+/* Appends n bytes (p must not point into b). The common case, when they
+ * fit, is inline: message parsing appends a byte at a time. */
+void tg_buf_add_grow(tg_buf *b, const void *p, size_t n);
+static inline void tg_buf_add(tg_buf *b, const void *p, size_t n)
+{
+    if (b->len + n < b->cap) {
+        if (n)
+            memcpy(b->s + b->len, p, n);
+        b->len += n;
+        b->s[b->len] = '\0';
+    } else {
+        tg_buf_add_grow(b, p, n);
+    }
+}
+static inline void tg_buf_addc(tg_buf *b, char c)
+{
+    if (b->len + 1 < b->cap) {
+        b->s[b->len++] = c;
+        b->s[b->len] = '\0';
+    } else {
+        tg_buf_add_grow(b, &c, 1);
+    }
+}
 void tg_buf_adds(tg_buf *b, const char *s);
 void tg_buf_printf(tg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
