@@ -134,16 +134,23 @@ void hdr_at(const hdr_list_t *h, size_t i, msg_str_t *name, msg_str_t *raw,
     }
 }
 
+/* n = strlen(name), computed once by callers that loop over fields. */
+static int name_is_n(const hdr_field_t *f, const char *name, size_t n)
+{
+    return f->nlen == n && tg_lower((unsigned char)f->name[0]) == tg_lower((unsigned char)name[0]) &&
+           tg_strncasecmp(f->name, name, n) == 0;
+}
+
 static int name_is(const hdr_field_t *f, const char *name)
 {
-    size_t n = strlen(name);
-    return f->nlen == n && tg_strncasecmp(f->name, name, n) == 0;
+    return name_is_n(f, name, strlen(name));
 }
 
 const msg_str_t *hdr_last(const hdr_list_t *h, const char *name)
 {
+    size_t n = strlen(name);
     for (size_t i = h->n; i-- > 0;)
-        if (name_is(&h->f[i], name))
+        if (name_is_n(&h->f[i], name, n))
             return &h->f[i].dv;
     return NULL;
 }
@@ -637,9 +644,10 @@ static int get_plain(const hdr_list_t *h, const char *name, msg_hmode_t mode,
                      tg_buf *out)
 {
     int found = 0;
+    size_t nl = strlen(name);
     for (size_t i = 0; i < h->n; i++) {
         const hdr_field_t *f = &h->f[i];
-        if (!name_is(f, name))
+        if (!name_is_n(f, name, nl))
             continue;
         if (mode == MSG_H_ADDR || mode == MSG_H_NAME) {
             tg_buf one;
@@ -728,4 +736,16 @@ int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
         return found;
     }
     return get_plain(h, name, mode, out);
+}
+
+int hdr_has(const hdr_list_t *h, const char *name)
+{
+    if (strcmp(name, "ALL") == 0)
+        return h->n > 0;
+    if (tg_strcasecmp(name, "ToCc") == 0)
+        return hdr_last(h, "To") || hdr_last(h, "Cc");
+    if (strcmp(name, "MESSAGEID") == 0)
+        return hdr_last(h, "X-Message-Id") || hdr_last(h, "Resent-Message-Id") ||
+               hdr_last(h, "X-Original-Message-ID") || hdr_last(h, "Message-Id");
+    return hdr_last(h, name) != NULL;
 }

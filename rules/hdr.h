@@ -38,6 +38,10 @@ const msg_str_t *hdr_last(const hdr_list_t *h, const char *name);
 int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
             tg_buf *out);
 
+/* Whether hdr_get(h, name, MSG_H_RAW, ...) would find it, without
+ * building the value (exists: rules). */
+int hdr_has(const hdr_list_t *h, const char *name);
+
 /* Appends [s, s+n) with RFC 2047 encoded-words decoded to UTF-8: adjacent
  * words joined without the whitespace between them, invalid words kept. */
 void hdr_decode_2047(const char *s, size_t n, tg_buf *out);

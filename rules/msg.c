@@ -710,6 +710,13 @@ int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
     return hdr_get(mime_headers(m->tree), name, mode, out);
 }
 
+int msg_has_header(const msg_t *m, const char *name)
+{
+    if (tg_strcasecmp(name, "EnvelopeFrom") == 0)
+        return m->envfrom != NULL;
+    return m->tree && hdr_has(mime_headers(m->tree), name);
+}
+
 const msg_str_t *msg_body_lines(const msg_t *m, size_t *n)
 {
     *n = m->nlines;

@@ -133,6 +133,8 @@ void msg_header_at(const msg_t *m, size_t i, msg_str_t *name, msg_str_t *raw,
  * 0 if it is unset (SpamAssassin's [if-unset: ...] applies then). */
 int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
                    tg_buf *out);
+/* msg_get_header's return value alone, without building the value. */
+int msg_has_header(const msg_t *m, const char *name);
 
 /* Rendered body lines (see top). Array owned by m. */
 const msg_str_t *msg_body_lines(const msg_t *m, size_t *n);

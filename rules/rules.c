@@ -542,11 +542,8 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
         }
         return count_one(r, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len);
     }
-    case CF_EXISTS: {
-        tg_buf_reset(&sc->tmp);
-        int set = msg_get_header(m, r->header, MSG_H_RAW, &sc->tmp) != 0;
-        return (unsigned)(set != r->negate);
-    }
+    case CF_EXISTS:
+        return (unsigned)(msg_has_header(m, r->header) != r->negate);
     case CF_MIMEHEADER: {
         size_t np = msg_nparts(m);
         for (size_t i = 0; i < np; i++) {

@@ -140,11 +140,6 @@ int tg_err(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-static int tg_lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
 int tg_strcasecmp(const char *a, const char *b)
 {
     for (;; a++, b++) {

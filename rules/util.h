@@ -13,6 +13,12 @@
 #include <stddef.h>
 #include <string.h>
 
+/* ASCII lower case of byte c (other bytes unchanged). */
+static inline int tg_lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
 void *tg_malloc(size_t n);
 void *tg_calloc(size_t n, size_t size);
 void *tg_realloc(void *p, size_t n);

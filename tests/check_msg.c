@@ -478,6 +478,23 @@ START_TEST(pseudo_headers)
     ck_assert_int_eq(found, 0);
     ck_assert_str_eq(v, "");
     free(v);
+    /* exists: asks msg_has_header, which must agree with msg_get_header */
+    static const char *const names[] = {"ALL", "ToCc", "tocc", "MESSAGEID", "messageid",
+                                        "Subject", "subject", "X-Missing", "EnvelopeFrom",
+                                        "Message-Id", "Resent-Message-Id", "Cc", "all"};
+    for (int pass = 0; pass < 2; pass++) {
+        msg_t *x = pass ? m : build_str("Subject: only\n\nbody\n");
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+            v = hget(x, names[i], MSG_H_RAW, &found);
+            ck_assert_msg(msg_has_header(x, names[i]) == found, "%s (pass %d): has %d, get %d",
+                          names[i], pass, msg_has_header(x, names[i]), found);
+            free(v);
+        }
+        if (!pass)
+            msg_free(x);
+    }
+    ck_assert(msg_has_header(m, "ToCc") && msg_has_header(m, "EnvelopeFrom"));
+    ck_assert(!msg_has_header(m, "X-Missing"));
     msg_free(m);
 }
 END_TEST
