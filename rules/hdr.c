@@ -76,16 +76,20 @@ void hdr_list_add(hdr_list_t *h, const char *name, size_t nlen,
     f->olen = rlen;
     tg_buf b;
     tg_buf_init(&b);
-    for (size_t i = 0; i < rlen; i++) {
-        if (raw[i] == '\r' && i + 1 < rlen && raw[i + 1] == '\n')
-            continue;
-        if (raw[i] == '\n') {
-            while (i + 1 < rlen && is_sp(raw[i + 1]))
-                i++;
-            tg_buf_addc(&b, ' ');
-            continue;
+    if (!memchr(raw, '\n', rlen)) {
+        tg_buf_add(&b, raw, rlen); /* not folded: nothing to unfold */
+    } else {
+        for (size_t i = 0; i < rlen; i++) {
+            if (raw[i] == '\r' && i + 1 < rlen && raw[i + 1] == '\n')
+                continue;
+            if (raw[i] == '\n') {
+                while (i + 1 < rlen && is_sp(raw[i + 1]))
+                    i++;
+                tg_buf_addc(&b, ' ');
+                continue;
+            }
+            tg_buf_addc(&b, raw[i]);
         }
-        tg_buf_addc(&b, raw[i]);
     }
     f->rlen = b.len;
     f->raw = tg_buf_steal(&b);
@@ -98,12 +102,20 @@ void hdr_list_add(hdr_list_t *h, const char *name, size_t nlen,
     /* 8-bit field bodies: UTF-8 if valid (RFC 6532), else a best guess */
     tg_buf v;
     tg_buf_init(&v);
-    charset_to_utf8("utf-8", 5, f->raw + f->lead, e - f->lead, &v, 0);
-    const char *vs = v.s ? v.s : "";
-    if (no_2047(name, nlen) || !memmem(vs, v.len, "=?", 2))
-        tg_buf_add(&b, vs, v.len);
+    const char *vs = f->raw + f->lead;
+    size_t vl = e - f->lead;
+    int has8 = 0;
+    for (size_t i = 0; i < vl && !has8; i++)
+        has8 = (unsigned char)vs[i] >= 0x80;
+    if (has8) { /* ASCII is already UTF-8 */
+        charset_to_utf8("utf-8", 5, vs, vl, &v, 0);
+        vs = v.s ? v.s : "";
+        vl = v.len;
+    }
+    if (no_2047(name, nlen) || !memmem(vs, vl, "=?", 2))
+        tg_buf_add(&b, vs, vl);
     else
-        hdr_decode_2047(vs, v.len, &b);
+        hdr_decode_2047(vs, vl, &b);
     tg_buf_free(&v);
     f->dlen = b.len;
     f->dec = tg_buf_steal(&b);

@@ -261,12 +261,11 @@ static msg_str_t *span_finish(msg_t *m, span_list *l, size_t *n)
     return v;
 }
 
-/* Length of a whitespace character at s (Perl's Unicode \s) or 0. */
-static size_t ws_len(const unsigned char *s, size_t n)
+/* Length of a multi-byte whitespace character at s, or 0 (ws_len's
+ * rare case). */
+static size_t ws_len_utf8(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
-        return 1;
     if (c == 0xc2 && n >= 2 && (s[1] == 0x85 || s[1] == 0xa0))
         return 2;
     if (c == 0xe1 && n >= 3 && s[1] == 0x9a && s[2] == 0x80)
@@ -280,6 +279,16 @@ static size_t ws_len(const unsigned char *s, size_t n)
     if (c == 0xe3 && n >= 3 && s[1] == 0x80 && s[2] == 0x80)
         return 3;
     return 0;
+}
+
+/* Length of a whitespace character at s (Perl's Unicode \s) or 0: called
+ * for every byte of the rendered text, so ASCII is decided inline. */
+static inline size_t ws_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return c == ' ' || (c >= '\t' && c <= '\r'); /* \t \n \v \f \r */
+    return c >= 0xc2 && c <= 0xe3 ? ws_len_utf8(s, n) : 0;
 }
 
 /* s/\n+\s*\n+/\x00/gs; s/\s+/ /gs; tr/\x00/\n/ */
