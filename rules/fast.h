@@ -99,6 +99,8 @@ typedef struct fast_build_info {
     size_t ascii_never;          /* PCRE path, cannot match such text */
     size_t min_ends;             /* relaxed (?:G){n}: reported once it ends at
                                     n distinct offsets (hsexpr_min_ends) */
+    size_t starts;               /* of those, confirmed by PCRE2 anchored at the
+                                    starts of their matches (reversed scan) */
     size_t cache_hits, cache_misses, cache_errors;
     size_t db_bytes;             /* total serialized database size */
     double compile_seconds;      /* wall time in fast_build */

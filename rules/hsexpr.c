@@ -971,3 +971,116 @@ char *hsexpr_relaxed(const char *pat, unsigned reflags, int level)
 {
     return rewrite(pat, reflags, 0, level < 1 ? 1 : level > 4 ? 4 : level);
 }
+
+/* ---- reversal -----------------------------------------------------------
+ * A branch is a sequence of items (atom + quantifier); its reverse is the
+ * reversed items in reverse order, each keeping its quantifier (laziness
+ * does not change which strings match). Groups keep their opening (?: or
+ * (?i: and reverse their branches; captures become (?: (nothing refers to
+ * them: backreferences bail). */
+
+static int rev_alt(const char **pp, tg_buf *out);
+
+static int rev_seq(const char **pp, tg_buf *out)
+{
+    const char *p = *pp;
+    size_t nitems = 0, cap = 0;
+    char **items = NULL;
+    int ok = 1;
+    while (*p && *p != '|' && *p != ')' && ok) {
+        const char *a = p;
+        tg_buf it;
+        tg_buf_init(&it);
+        if (*a == '\\') {
+            char e = a[1];
+            int zero;
+            p = escape_end(a, &zero);
+            /* \b and \B read both neighbours: their own reverse */
+            if (!p || (zero && e != 'b' && e != 'B') || e == 'Q' || e == 'E')
+                ok = 0, p = a;
+            else
+                tg_buf_add(&it, a, (size_t)(p - a));
+        } else if (*a == '[') {
+            p = class_end(a);
+            if (!p)
+                ok = 0, p = a;
+            else
+                tg_buf_add(&it, a, (size_t)(p - a));
+        } else if (*a == '(') {
+            const char *q = a + 1;
+            if (*q == '?') {
+                q++;
+                while (*q && (isalpha((unsigned char)*q) || *q == '-'))
+                    q++;
+                if (*q != ':') {
+                    ok = 0; /* lookaround, atomic, named, options to the end */
+                } else {
+                    q++;
+                    tg_buf_add(&it, a, (size_t)(q - a));
+                }
+            } else if (*q == '*') {
+                ok = 0;
+            } else {
+                tg_buf_adds(&it, "(?:");
+            }
+            if (ok) {
+                p = q;
+                ok = rev_alt(&p, &it) && *p == ')';
+                if (ok) {
+                    p++;
+                    tg_buf_addc(&it, ')');
+                }
+            }
+        } else if (*a == '^' || *a == '$') {
+            ok = 0;
+        } else {
+            p++;
+            tg_buf_addc(&it, *a);
+        }
+        long lo, hi;
+        size_t ql = ok ? quant_len(p, &lo, &hi) : 0;
+        if (ql && p[ql - 1] == '+' && ql > 1)
+            ok = 0; /* possessive */
+        if (ok) {
+            tg_buf_add(&it, p, ql);
+            p += ql;
+            tg_grow(&items, &cap, nitems + 1, sizeof *items);
+            items[nitems++] = tg_buf_steal(&it);
+        }
+        tg_buf_free(&it);
+    }
+    for (size_t i = nitems; i-- > 0;) {
+        if (ok)
+            tg_buf_adds(out, items[i]);
+        free(items[i]);
+    }
+    free(items);
+    *pp = p;
+    return ok;
+}
+
+static int rev_alt(const char **pp, tg_buf *out)
+{
+    for (;;) {
+        if (!rev_seq(pp, out))
+            return 0;
+        if (**pp != '|')
+            return 1;
+        tg_buf_addc(out, '|');
+        (*pp)++;
+    }
+}
+
+char *hsexpr_reverse(const char *expr)
+{
+    if (!expr || strstr(expr, "(?x") || strstr(expr, "(?-x"))
+        return NULL;
+    const char *p = expr;
+    tg_buf b;
+    tg_buf_init(&b);
+    if (!rev_alt(&p, &b) || *p) {
+        tg_buf_free(&b);
+        return NULL;
+    }
+    return tg_buf_steal(&b);
+}

@@ -70,4 +70,13 @@ int hsexpr_min_ends(const char *pat, unsigned reflags);
  * of __SPOOFED_URL, size ~200k: 16 s and 440 MB). */
 double hsexpr_repeat_size(const char *pat);
 
+/* An expression (this module's output, Vectorscan syntax) whose matches
+ * are the reversed matches of expr: scanning the reversed text with it
+ * reports, as end offsets, len - s for every start s of a match of expr
+ * (Vectorscan reports no starts itself). Word boundaries are their own
+ * reverse. NULL where the reverse is not simply written: anchors, \A \z
+ * \G \K, backreferences, lookarounds, atomic or possessive parts, option
+ * settings that run to the end of a group, \Q...\E. */
+char *hsexpr_reverse(const char *expr);
+
 #endif

@@ -57,6 +57,7 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
     if (flags & CF_RE_M) opts |= PCRE2_MULTILINE;
     if (flags & CF_RE_S) opts |= PCRE2_DOTALL;
     if (flags & CF_RE_X) opts |= PCRE2_EXTENDED;
+    if (flags & RX_ANCHORED) opts |= PCRE2_ANCHORED;
     pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
     pcre2_set_character_tables(cctx, rx_tables);
     int ec;
@@ -197,4 +198,15 @@ unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
             break;
     }
     return n;
+}
+
+int rx_match_at(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len, size_t off)
+{
+    if (off > len)
+        return 0;
+    int rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, off, 0, sc->md, sc->mctx);
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+        rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
+        sc->limit_hits++;
+    return rc >= 0;
 }

@@ -23,6 +23,9 @@ typedef struct rx_scratch rx_scratch_t;
  * PCRE2's size limit (a resource limit, not a syntax error). */
 int rx_compile(const char *pattern, unsigned flags, rx_t **out,
                size_t *erroff, int *toolarge, char *err, size_t errlen);
+/* Extra rx_compile flag: the pattern matches only where a match is asked
+ * for (rx_match_at's offset), as PCRE2_ANCHORED; JIT still applies. */
+#define RX_ANCHORED 0x100u
 void rx_free(rx_t *rx);
 
 /* The bytes a one-character atom matches, under the same tables: cls is a
@@ -46,5 +49,10 @@ unsigned long rx_scratch_limit_hits(const rx_scratch_t *s);
  * semantics, stopping at `max` (max 1 = "does it match at all"). */
 unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
                   unsigned max);
+
+/* 1 if a match starts at offset off of [s, s+len) (a pattern compiled
+ * with RX_ANCHORED; what precedes off is still seen by lookbehinds and
+ * \b), 0 if not or if a limit was hit (counted as in rx_count). */
+int rx_match_at(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len, size_t off);
 
 #endif

@@ -145,10 +145,11 @@ int main(int argc, char **argv)
            t_cold < 0 ? 0 : t_cold, t_cached, fi->cache_hits, fi->cache_misses);
     printf("fast: %zu regex rules in %zu classes, %zu databases, %.1f MB of databases\n",
            fi->rules, fi->classes, fi->databases, fi->db_bytes / 1e6);
-    printf("      paths: %zu exact, %zu prefilter+confirm, %zu PCRE2-only (of which on ASCII "
-           "text %zu exact in a database, %zu known not to match); %zu tflags multiple\n",
-           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->path[FAST_PCRE], fi->ascii_db,
-           fi->ascii_never, fi->multiple);
+    printf("      paths: %zu exact, %zu prefilter+confirm (of which %zu confirmed at the starts "
+           "of their matches), %zu PCRE2-only (of which on ASCII text %zu exact in a database, "
+           "%zu known not to match); %zu tflags multiple\n",
+           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->path[FAST_PCRE],
+           fi->ascii_db, fi->ascii_never, fi->multiple);
     if (fi->cache_misses)
         printf("      routing (cold compile): Latin-1 /i spelt out %zu, approximated %zu, not "
                "followed %zu; nested repeats confirmed %zu; relaxed counts %zu; in a slow-compile "
