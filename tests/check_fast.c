@@ -1,6 +1,7 @@
 /* The fast matcher (rules/fast.c): crafted edge cases, each run with both
  * matchers; every rule's value must be the oracle's. */
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,101 @@ START_TEST(paths_prefilter_and_pcre)
 }
 END_TEST
 
+/* The ReplaceTags definitions of the installed SpamAssassin rules and
+ * __FILL_THIS_FORM_SHORT2 (the rule that needs its counts relaxed), as
+ * one rules text; NULL if they are not installed. */
+static char *short2_rules(void)
+{
+    tg_buf b;
+    tg_buf_init(&b);
+    int have = 0;
+    char **files = NULL;
+    size_t nf = 0, cap = 0;
+    DIR *d = opendir("/usr/share/spamassassin");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        if (l > 3 && !strcmp(e->d_name + l - 3, ".cf")) {
+            tg_grow(&files, &cap, nf + 1, sizeof *files);
+            files[nf++] = tg_strdup(e->d_name);
+        }
+    }
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < nf; i++) {
+        char path[512], line[8192];
+        snprintf(path, sizeof path, "/usr/share/spamassassin/%s", files[i]);
+        FILE *f = fopen(path, "r");
+        while (f && fgets(line, sizeof line, f)) {
+            const char *p = line + strspn(line, " \t");
+            int tag = !strncmp(p, "replace_", 8) && strncmp(p, "replace_rules", 13);
+            int rule = strstr(p, "__FILL_THIS_FORM_SHORT2") &&
+                       (!strncmp(p, "body", 4) || !strncmp(p, "replace_rules", 13));
+            if (tag || rule)
+                tg_buf_adds(&b, p);
+            have |= rule && !strncmp(p, "body", 4);
+        }
+        if (f)
+            fclose(f);
+        free(files[i]);
+    }
+    free(files);
+    if (!have) {
+        tg_buf_free(&b);
+        return NULL;
+    }
+    return tg_buf_steal(&b);
+}
+
+/* A relaxed (?:G){n} rule's report is confirmed by PCRE2 anchored at the
+ * starts of its database expression's matches (reversed scan): a match
+ * that begins at a later start than the first, candidates with n ends
+ * but no n groups back to back, 8-bit text, a header. */
+START_TEST(confirmed_at_match_starts)
+{
+    char *text = short2_rules();
+    if (!text)
+        return; /* SpamAssassin's rules are not installed */
+    tg_buf t;
+    tg_buf_init(&t);
+    tg_buf_adds(&t, text);
+    /* the same rule on a header */
+    const char *re = NULL;
+    for (const char *l = text; l && *l && !re; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, "body", 4) && strstr(l, "__FILL_THIS_FORM_SHORT2"))
+            re = strchr(l, '/');
+    ck_assert_ptr_nonnull(re);
+    tg_buf_printf(&t, "replace_rules SUBJ_FORM\nheader SUBJ_FORM Subject =~ %.*s\n",
+                  (int)strcspn(re, "\n"), re);
+    free(text);
+    pair_t p;
+    pair_load(&p, t.s);
+    tg_buf_free(&t);
+    const fast_build_info_t *fi = fast_get_info(rules_get_fast(p.rf));
+    ck_assert_uint_eq(fi->starts, 2);
+    static const struct { const char *body; int want; } C[] = {
+        {"name: ___ phone: ___ address: ___", 1},
+        {"your name and x name: ____ phone: ____ address: ____", 1}, /* a later start */
+        {"name phone x address -------------- phone", -1},          /* ends, no run */
+        {"Full Name:________ Address:________ Country:________", 1},
+        {"caf\xe9 name:____ phone:____ city:____", 1},
+        {"na\xefve phone name", 0},
+        {"phone", 0},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof *C; i++) {
+        char raw[512];
+        snprintf(raw, sizeof raw, "Subject: %s\n\n%s\n", C[i].body, C[i].body);
+        pair_run(&p, raw, NULL); /* both matchers agree on both rules */
+        if (C[i].want >= 0) {
+            ck_assert_msg(val(&p, "__FILL_THIS_FORM_SHORT2") == C[i].want, "%s: %g", C[i].body,
+                          val(&p, "__FILL_THIS_FORM_SHORT2"));
+            ck_assert_msg(val(&p, "SUBJ_FORM") == C[i].want, "subject %s", C[i].body);
+        }
+    }
+    ck_assert_int_eq(path(&p, "__FILL_THIS_FORM_SHORT2"), FAST_PREFILTER);
+    pair_free(&p);
+}
+END_TEST
+
 /* Lines without bytes >= 0x80 are scanned with the ASCII form of each
  * database, lines with them with the full form: both must give the
  * oracle's values. */
@@ -409,6 +505,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, empty_matches_and_multiple);
     tcase_add_test(tc, headers_negation_unset);
     tcase_add_test(tc, paths_prefilter_and_pcre);
+    tcase_add_test(tc, confirmed_at_match_starts);
     tcase_add_test(tc, metas_and_verdicts_agree);
     tcase_add_test(tc, cache_roundtrip);
     suite_add_tcase(s, tc);

@@ -229,6 +229,81 @@ START_TEST(min_ends)
 }
 END_TEST
 
+static void reverse_str(const char *s, char *out)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        out[i] = s[n - 1 - i];
+    out[n] = '\0';
+}
+
+static unsigned long long starts_seen[64];
+static int on_start_end(unsigned id, unsigned long long from, unsigned long long to,
+                        unsigned flags, void *ctx)
+{
+    (void)id, (void)from, (void)flags;
+    unsigned *n = ctx;
+    if (*n < 64)
+        starts_seen[(*n)++] = to;
+    return 0;
+}
+
+/* hsexpr_reverse: the reversed expression matches the reversed text
+ * exactly where the expression matches the text, and its report ends in
+ * the reversed text are the starts of the matches. */
+START_TEST(reverse)
+{
+    static const struct { const char *e, *want; } R[] = {
+        {"abc", "cba"}, {"(?:ab|cd)+x", "x(?:ba|dc)+"}, {"\\bfoo\\b", "\\boof\\b"},
+        {"[a-c]x{2,3}\\x41", "\\x41x{2,3}[a-c]"}, {"(ab)?c", "c(?:ba)?"},
+        {"(?i:ab)c", "c(?i:ba)"}, {"a*?b", "ba*?"}, {"[]a]\\s", "\\s[]a]"},
+        {"a|", "a|"}, {"", ""},
+    };
+    for (size_t i = 0; i < sizeof R / sizeof *R; i++) {
+        char *r = hsexpr_reverse(R[i].e);
+        ck_assert_msg(r && !strcmp(r, R[i].want), "%s: %s, want %s", R[i].e, r ? r : "NULL",
+                      R[i].want);
+        free(r);
+    }
+    /* what reads one side only, or what reversing would change */
+    static const char *const bail[] = {"^a", "a$", "(?=a)b", "a(?<!b)", "(a)\\1", "a++",
+                                       "(?>a)b", "\\Aa", "a\\z", "(?i)ab", "\\Qab\\E",
+                                       "a(", "[ab"};
+    for (size_t i = 0; i < sizeof bail / sizeof *bail; i++) {
+        char *r = hsexpr_reverse(bail[i]);
+        ck_assert_msg(r == NULL, "%s reversed as %s", bail[i], r);
+    }
+    static const char *const E[] = {
+        "\\b(?:name|phone|ad+res+)[\\x3a\\x20]+", "(?:(?:name|phone)\\s?)+", "\\w+@\\w+",
+        "(?:ab\\s){2,}x", "[\\x00-\\x2f]{1,3}end\\B",
+    };
+    for (size_t e = 0; e < sizeof E / sizeof *E; e++) {
+        char *r = hsexpr_reverse(E[e]);
+        ck_assert_msg(r != NULL, "%s", E[e]);
+        for (size_t s = 0; s < NSUBJ; s++) {
+            char rs[256];
+            reverse_str(SUBJECTS[s], rs);
+            ck_assert_msg(hs_hit(r, HS_FLAG_CASELESS, rs) == hs_hit(E[e], HS_FLAG_CASELESS,
+                                                                     SUBJECTS[s]),
+                          "%s / %s on \"%s\"", E[e], r, SUBJECTS[s]);
+        }
+        free(r);
+    }
+    /* starts: "ab ab " at 3 and 6, and the later "ab " at 9 */
+    char *r = hsexpr_reverse("(?:ab\\s)+");
+    const char *s = "xx ab ab yab z";
+    char rs[64];
+    reverse_str(s, rs);
+    unsigned n = 0;
+    hs_run(r, 0, rs, on_start_end, &n);
+    unsigned long long got = 0;
+    for (unsigned i = 0; i < n; i++)
+        got |= 1ull << (strlen(s) - starts_seen[i]);
+    ck_assert_msg(got == (1ull << 3 | 1ull << 6 | 1ull << 10), "starts %llx", got);
+    free(r);
+}
+END_TEST
+
 START_TEST(relaxed_is_a_superset)
 {
     static const case_t R[] = {
@@ -272,6 +347,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, ascii_form_on_ascii_text);
     tcase_add_test(tc, relaxed_is_a_superset);
     tcase_add_test(tc, min_ends);
+    tcase_add_test(tc, reverse);
     tcase_add_test(tc, shapes);
     suite_add_tcase(s, tc);
     return s;
