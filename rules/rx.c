@@ -2,6 +2,7 @@
 #include "rx.h"
 
 #include <pcre2.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -11,7 +12,23 @@
 struct rx {
     pcre2_code *code;
     int jit;
+    char *lit;        /* the pattern when it is a plain ASCII literal (no
+                         metacharacter): rx_count counts it with memmem */
+    size_t litlen;
+    int lit_ci;       /* ... case-insensitively (/i; ASCII folds only) */
 };
+
+/* A pattern that only matches its own bytes: ASCII letters, digits and
+ * punctuation that is never special (not with /x, where spaces are). */
+static int plain_literal(const char *p, unsigned flags)
+{
+    if (!*p || (flags & (CF_RE_X | RX_ANCHORED)))
+        return 0;
+    for (; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr(" _-,:;@/=<>!\"'&%~`", *p))
+            return 0;
+    return 1;
+}
 
 struct rx_scratch {
     pcre2_match_data *md;
@@ -76,6 +93,11 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
     rx_t *rx = tg_calloc(1, sizeof *rx);
     rx->code = code;
     rx->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    if (plain_literal(pattern, flags)) {
+        rx->lit = tg_strdup(pattern);
+        rx->litlen = strlen(pattern);
+        rx->lit_ci = (flags & CF_RE_I) != 0;
+    }
     *out = rx;
     return 0;
 }
@@ -124,6 +146,7 @@ void rx_free(rx_t *rx)
     if (!rx)
         return;
     pcre2_code_free(rx->code);
+    free(rx->lit);
     free(rx);
 }
 
@@ -165,6 +188,17 @@ unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
                   unsigned max)
 {
     unsigned n = 0;
+    if (rx->lit) { /* __LOWER_E /e/, tflags multiple: one call per match otherwise */
+        const char *p = s, *end = s + len, *q;
+        while ((size_t)(end - p) >= rx->litlen &&
+               (q = rx->lit_ci ? tg_memcasemem(p, (size_t)(end - p), rx->lit, rx->litlen)
+                               : memmem(p, (size_t)(end - p), rx->lit, rx->litlen))) {
+            if (++n == max)
+                break;
+            p = q + rx->litlen;
+        }
+        return n;
+    }
     PCRE2_SIZE start = 0;
     uint32_t opts = 0;
     for (;;) {

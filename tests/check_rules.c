@@ -7,6 +7,8 @@
 #include "msg.h"
 #include "meta.h"
 #include "rules.h"
+#include "rx.h"
+#include "cf.h"
 #include "util.h"
 
 static rules_t *load(const char *text)
@@ -277,6 +279,39 @@ START_TEST(meta_deep_expression)
         ck_assert(meta_zero(e) == 1);
         meta_free(e);
     }
+}
+END_TEST
+
+/* A plain literal is counted without PCRE2 (tflags multiple /e/): the
+ * same counts, with and without /i and a cap, as PCRE2 gives the same
+ * literal written as a group (which takes the PCRE2 path). */
+START_TEST(literal_counts)
+{
+    static const struct { const char *lit; unsigned flags; } L[] = {
+        {"e", 0}, {"E", CF_RE_I}, {"ab", 0}, {"aa", 0}, {"Ab", CF_RE_I}, {"a b", 0},
+        {"-", 0}, {"x@y", CF_RE_I},
+    };
+    static const char *const S[] = {"", "e", "eEeE", "abab aab", "aaaaa", "AB ab aB a b",
+                                     "x@Y x@y", "caf\xe9 \xc9" "e", "---", "e\0e"};
+    static const size_t SL[] = {0, 1, 4, 8, 5, 12, 7, 8, 3, 3};
+    rx_scratch_t *sc = rx_scratch_new(0, 0);
+    for (size_t i = 0; i < sizeof L / sizeof *L; i++) {
+        char grp[64], err[128];
+        snprintf(grp, sizeof grp, "(?:%s)", L[i].lit);
+        rx_t *a = NULL, *b = NULL;
+        size_t eo;
+        int big;
+        ck_assert(rx_compile(L[i].lit, L[i].flags, &a, &eo, &big, err, sizeof err) == 0);
+        ck_assert(rx_compile(grp, L[i].flags, &b, &eo, &big, err, sizeof err) == 0);
+        for (size_t k = 0; k < sizeof S / sizeof *S; k++)
+            for (unsigned max = 0; max < 4; max++)
+                ck_assert_msg(rx_count(a, sc, S[k], SL[k], max) == rx_count(b, sc, S[k], SL[k], max),
+                              "/%s/ on \"%s\" max %u: %u vs %u", L[i].lit, S[k], max,
+                              rx_count(a, sc, S[k], SL[k], max), rx_count(b, sc, S[k], SL[k], max));
+        rx_free(a);
+        rx_free(b);
+    }
+    rx_scratch_free(sc);
 }
 END_TEST
 
@@ -780,6 +815,7 @@ Suite *rules_suite(void)
     tcase_add_test(tc, metas);
     tcase_add_test(tc, meta_zero_inputs);
     tcase_add_test(tc, meta_deep_expression);
+    tcase_add_test(tc, literal_counts);
     tcase_add_test(tc, meta_cycle_is_an_error);
     tcase_add_test(tc, scores_and_thresholds);
     tcase_add_test(tc, explicit_actions);
