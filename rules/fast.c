@@ -27,9 +27,6 @@
 #define FAST_SLOW_COMPILE_S 0.25
 /* ... and one that takes longer than this runs on PCRE2. */
 #define FAST_MAX_COMPILE_S 5.0
-/* A reversed expression (DB_STARTS, a database of its own that only the
- * reports of its rules scan) may take this long. */
-#define FAST_STARTS_COMPILE_S 2.0
 /* A pattern whose counted repeats written out exceed this size
  * (hsexpr_repeat_size) is only tried in relaxed forms: Vectorscan spends
  * seconds and hundreds of MB on it before it is rejected as too slow. */
@@ -441,11 +438,13 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         rt->flags &= ~(unsigned)HS_FLAG_SINGLEMATCH;
     /* such a rule's report is confirmed by PCRE2 over the whole string
      * (__FILL_THIS_FORM_SHORT2: 2,300 strings of the corpus, 99 matches);
-     * anchored at the starts of e's matches it costs a tenth */
+     * anchored at the starts of e's matches it costs a tenth. The reversed
+     * expression goes into a database of its own (DB_STARTS), which only
+     * these reports scan: its compile may take as long as any rule's. */
     if (fr->ends > 1 && !r->multiple) {
         char *rv = hsexpr_reverse(e);
         double rs = 0;
-        if (rv && try_compile(rv, rt->flags, &rs, NULL) == 0 && rs <= FAST_STARTS_COMPILE_S)
+        if (rv && try_compile(rv, rt->flags, &rs, NULL) == 0 && rs <= FAST_MAX_COMPILE_S)
             rt->rev = rv, rv = NULL, fr->starts = 1;
         free(rv);
     }
