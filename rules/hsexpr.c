@@ -890,6 +890,7 @@ static int prune_seq(prune_t *st, tg_buf *out)
             int any = prune_alt(st, &inner);
             if (*st->p != ')') {
                 st->bail = 1;
+                tg_buf_free(&inner);
                 break;
             }
             st->p++;
