@@ -485,6 +485,9 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
         f->rules[c->ids[i]].path = FAST_PCRE;
         f->rules[c->ids[i]].ascii = 0;
         f->rules[c->ids[i]].ends = 0;
+        f->rules[c->ids[i]].starts = 0;
+        rx_free(f->rules[c->ids[i]].anch);
+        f->rules[c->ids[i]].anch = NULL;
         if (list)
             c->pcre[c->npcre++] = c->ids[i];
     }
@@ -1047,7 +1050,7 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
         if (mode == M_SUM && max)
             max -= sc->cnt[i];
         double t0 = sc->prof ? now_ns() : 0;
-        if (r->starts && vsid >= 0 && max == 1 && sc->cur->db[DB_STARTS])
+        if (r->starts && vsid >= 0 && max == 1) /* starts: DB_STARTS and anch exist */
             raw = starts_confirm(sc, rx, sc->cur, (unsigned)vsid, r, s, len);
         else
             raw = rx_count(r->re, rx, s, len, max);
