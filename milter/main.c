@@ -71,24 +71,37 @@ int sigwait(const sigset_t *set, int *sig)
 /* The fast matcher for a provisional first snapshot (state_load quick):
  * built here, off the message threads, then installed as a reload would
  * be; until then the oracle matcher answers, with the same verdicts. */
+static double secs_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A full load of the configuration and rules (fast matcher included) for
+ * the reload thread; *t0 = when it began. */
+static int load_full(state_t **s, struct timespec *t0, char *err, size_t errlen)
+{
+    clock_gettime(CLOCK_MONOTONIC, t0);
+    return state_load(conf_path, socket_override, 0, s, err, errlen);
+}
+
 static void upgrade_to_fast(void)
 {
     state_t *s;
     char err[1024];
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (state_load(conf_path, socket_override, 0, &s, err, sizeof err) < 0) {
+    struct timespec t0;
+    if (load_full(&s, &t0, err, sizeof err) < 0) {
         tglog(LOG_ERR, "fast matcher not built, the oracle matcher keeps answering: %s", err);
         return;
     }
     state_install(s);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = secs_since(&t0);
     const fast_t *f = rules_get_fast(s->rules);
     const fast_build_info_t *fi = f ? fast_get_info(f) : NULL;
     tglog(LOG_NOTICE, "fast matcher ready: %zu regex rules in %zu databases (%zu of %zu classes "
           "from the cache) after %.1f s", fi ? fi->rules : 0, fi ? fi->databases : 0,
-          fi ? fi->cache_hits : 0, fi ? fi->classes : 0,
-          (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+          fi ? fi->cache_hits : 0, fi ? fi->classes : 0, secs);
 }
 
 static void *reload_thread(void *arg)
@@ -104,9 +117,8 @@ static void *reload_thread(void *arg)
         state_t *old = state_acquire();
         state_t *s;
         char err[1024];
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (state_load(conf_path, socket_override, 0, &s, err, sizeof err) < 0) {
+        struct timespec t0;
+        if (load_full(&s, &t0, err, sizeof err) < 0) {
             tglog(LOG_ERR, "reload failed, keeping the running configuration and rules: %s", err);
         } else {
             if (old && strcmp(old->cfg->socket, s->cfg->socket))
@@ -118,11 +130,10 @@ static void *reload_thread(void *arg)
                 tglog(LOG_WARNING, "RedisURL, StatsSpoolDir or TimeZone changed: takes effect "
                       "at the next restart");
             state_install(s);
-            clock_gettime(CLOCK_MONOTONIC, &t1);
             const rules_info_t *in = rules_get_info(s->rules);
             tglog(LOG_NOTICE, "reloaded %s: %zu rules (%zu regex, %zu meta) in %.0f ms",
                   conf_path, in->loaded, in->loaded_regex, in->loaded_meta,
-                  ((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9) * 1e3);
+                  secs_since(&t0) * 1e3);
         }
         state_release(old);
     }
