@@ -166,9 +166,7 @@ void charset_to_utf8(const char *cs, size_t cslen, const char *in, size_t n,
         strcpy(name, "us-ascii");
     if (n == 0)
         return;
-    int has8 = 0;
-    for (size_t i = 0; i < n && !has8; i++)
-        has8 = (unsigned char)in[i] >= 0x80;
+    int has8 = !tg_is_ascii(in, n);
     if (!has8 && cs_ascii_superset(name)) {
         tg_buf_add(out, in, n);
         return;

@@ -1081,20 +1081,6 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
     }
 }
 
-/* 1 if no byte of s is >= 0x80. */
-static int is_ascii(const char *s, size_t len)
-{
-    uint64_t acc = 0, w;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        memcpy(&w, s + i, 8);
-        acc |= w;
-    }
-    for (; i < len; i++)
-        acc |= (unsigned char)s[i];
-    return (acc & 0x8080808080808080ull) == 0;
-}
-
 /* One string of class c: one database scan, then the reports and the
  * PCRE-path rules. */
 static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size_t ci,
@@ -1108,7 +1094,7 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     for (size_t k = 0; k < c->nmulti; k++)
         sc->nseen[c->multi[k]] = 0;
     int ascii = (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII] || c->ascii_pcre) &&
-                is_ascii(s, len);
+                tg_is_ascii(s, len);
     for (int d = DB_MAIN; d <= DB_AUX; d++) {
         hs_database_t *db = ascii && c->db[d + 2] ? c->db[d + 2] : c->db[d];
         if (!db)

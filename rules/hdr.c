@@ -104,10 +104,7 @@ void hdr_list_add(hdr_list_t *h, const char *name, size_t nlen,
     tg_buf_init(&v);
     const char *vs = f->raw + f->lead;
     size_t vl = e - f->lead;
-    int has8 = 0;
-    for (size_t i = 0; i < vl && !has8; i++)
-        has8 = (unsigned char)vs[i] >= 0x80;
-    if (has8) { /* ASCII is already UTF-8 */
+    if (!tg_is_ascii(vs, vl)) { /* ASCII is already UTF-8 */
         charset_to_utf8("utf-8", 5, vs, vl, &v, 0);
         vs = v.s ? v.s : "";
         vl = v.len;
@@ -652,6 +649,12 @@ static void put_value(const hdr_field_t *f, msg_hmode_t mode, tg_buf *out)
 /* Plain lookup: every occurrence "value\n"; with :addr / :name every
  * address / name of every occurrence, joined with "\n" (SpamAssassin 4's
  * get() in list context, as its header tests use it). */
+/* The fields the MESSAGEID pseudo-header joins, in this order. */
+static const char *const messageid_names[] = {
+    "X-Message-Id", "Resent-Message-Id", "X-Original-Message-ID", "Message-Id",
+};
+#define NMESSAGEID (sizeof messageid_names / sizeof *messageid_names)
+
 static int get_plain(const hdr_list_t *h, const char *name, msg_hmode_t mode,
                      tg_buf *out)
 {
@@ -738,13 +741,9 @@ int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
         return found;
     }
     if (strcmp(name, "MESSAGEID") == 0) {
-        static const char *const ids[] = {
-            "X-Message-Id", "Resent-Message-Id", "X-Original-Message-ID",
-            "Message-Id",
-        };
         int found = 0;
-        for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
-            found |= get_plain(h, ids[i], mode, out);
+        for (size_t i = 0; i < NMESSAGEID; i++)
+            found |= get_plain(h, messageid_names[i], mode, out);
         return found;
     }
     return get_plain(h, name, mode, out);
@@ -756,8 +755,11 @@ int hdr_has(const hdr_list_t *h, const char *name)
         return h->n > 0;
     if (tg_strcasecmp(name, "ToCc") == 0)
         return hdr_last(h, "To") || hdr_last(h, "Cc");
-    if (strcmp(name, "MESSAGEID") == 0)
-        return hdr_last(h, "X-Message-Id") || hdr_last(h, "Resent-Message-Id") ||
-               hdr_last(h, "X-Original-Message-ID") || hdr_last(h, "Message-Id");
+    if (strcmp(name, "MESSAGEID") == 0) {
+        for (size_t i = 0; i < NMESSAGEID; i++)
+            if (hdr_last(h, messageid_names[i]))
+                return 1;
+        return 0;
+    }
     return hdr_last(h, name) != NULL;
 }

@@ -184,6 +184,14 @@ unsigned long rx_scratch_limit_hits(const rx_scratch_t *s)
     return s->limit_hits;
 }
 
+/* A match that ran into a limit counts as "no match" and is counted. */
+static void count_limit(rx_scratch_t *sc, int rc)
+{
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+        rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
+        sc->limit_hits++;
+}
+
 unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
                   unsigned max)
 {
@@ -216,9 +224,7 @@ unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
             continue;
         }
         if (rc < 0) {
-            if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-                rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
-                sc->limit_hits++;
+            count_limit(sc, rc);
             break;
         }
         n++;
@@ -239,8 +245,6 @@ int rx_match_at(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len, siz
     if (off > len)
         return 0;
     int rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, off, 0, sc->md, sc->mctx);
-    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-        rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
-        sc->limit_hits++;
+    count_limit(sc, rc);
     return rc >= 0;
 }

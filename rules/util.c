@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -357,4 +358,17 @@ int tg_addr_in_domain(const char *addr, size_t len, const char *domain)
         return 0;
     return tg_strncasecmp(dom + dl - ll, domain, ll) == 0 &&
            (ll == dl || dom[dl - ll - 1] == '.');
+}
+
+int tg_is_ascii(const char *s, size_t len)
+{
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < len; i++)
+        acc |= (unsigned char)s[i];
+    return (acc & 0x8080808080808080ull) == 0;
 }

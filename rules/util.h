@@ -80,6 +80,8 @@ int tg_err(char *err, size_t errlen, const char *fmt, ...)
 int tg_strcasecmp(const char *a, const char *b);
 int tg_strncasecmp(const char *a, const char *b, size_t n);
 /* Case-insensitive search for needle in [hay, hay+n). */
+/* 1 if no byte of s[0..len) is >= 0x80. Reads 8 bytes at a time. */
+int tg_is_ascii(const char *s, size_t len);
 const char *tg_memcasemem(const char *hay, size_t n, const char *needle, size_t nlen);
 /* Reads a whole file into a NUL-terminated malloc'd buffer. 0 / -1 + err. */
 int tg_read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen);
