@@ -23,5 +23,5 @@ echo "== counters: stats_record cost and Redis commands per 1,000 messages"
 "$BUILD/stats_bench"
 BUILD="$BUILD" sh tests/bench/counters_bench.sh
 echo
-echo "== soak: RSS across a long run (SOAK_N, default 200000)"
+echo "== soak: RSS across a long run (SOAK_N, default 1000000)"
 BUILD="$BUILD" sh tests/bench/soak.sh
