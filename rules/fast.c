@@ -32,7 +32,7 @@
  * seconds and hundreds of MB on it before it is rejected as too slow. */
 #define FAST_MAX_REPEAT_SIZE 50000.0
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-12"
+#define FAST_ROUTE_VERSION "fast-route-15"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -59,10 +59,54 @@ static const char *const fast_sample[] = {
     "On Mon, 3 Jan 2022 at 09:12, Alice <alice@example.org> wrote:\n> Could you send me the "
     "figures for the second quarter?\n> Thanks, Alice",
 };
+/* Ordinary header blocks as the ALL pseudo-header reads them (unfolded,
+ * one field a line), for the same test on that class: the From/To/Subject
+ * backreference rules' prefilters (__SUBJ_HAS_TO_2, __TO_EQ_FROM_1...)
+ * report on nearly every message, and scanning for them cost more than
+ * PCRE2 alone. */
+static const char *const fast_sample_all[] = {
+    "Return-Path: <alice@example.org>\n"
+    "Received: from mx.example.org (mx.example.org [192.0.2.1]) by mail.example.com "
+    "(Postfix) with ESMTP id 4AB12C0 for <bob@example.com>; Mon, 3 Jan 2022 09:12:00 +0000\n"
+    "Received: from [10.0.0.5] (helo=laptop) by mx.example.org with esmtpsa id 1n4Abc "
+    "for bob@example.com; Mon, 3 Jan 2022 09:11:59 +0000\n"
+    "From: Alice Smith <alice@example.org>\n"
+    "To: Bob Jones <bob@example.com>\n"
+    "Subject: Re: figures for the second quarter\n"
+    "Date: Mon, 3 Jan 2022 09:11:58 +0000\n"
+    "Message-ID: <20220103091158.GA1234@example.org>\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: text/plain; charset=us-ascii\n",
+    "Return-Path: <bounce-4711@news.example.net>\n"
+    "Delivered-To: carol@example.com\n"
+    "Received: from out.news.example.net (out.news.example.net [198.51.100.7]) by "
+    "mail.example.com with ESMTPS id 0x2Ab for <carol@example.com>; Tue, 4 Jan 2022 "
+    "10:00:00 +0100\n"
+    "From: \"Example News\" <news@news.example.net>\n"
+    "To: carol@example.com\n"
+    "Subject: Your weekly digest\n"
+    "Date: Tue, 4 Jan 2022 10:00:00 +0100\n"
+    "Message-ID: <abc123.456@news.example.net>\n"
+    "List-Unsubscribe: <mailto:unsubscribe@news.example.net>\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/alternative; boundary=\"b1\"\n",
+    "Received: from EXCH01.corp.example.com (10.1.1.1) by EXCH02.corp.example.com "
+    "(10.1.1.2) with Microsoft SMTP Server id 15.1.2242.4; Wed, 5 Jan 2022 14:03:10 +0000\n"
+    "From: Dave Brown <dave.brown@corp.example.com>\n"
+    "To: Team <team@corp.example.com>\n"
+    "CC: Erin White <erin.white@corp.example.com>\n"
+    "Subject: Minutes of the board meeting\n"
+    "Thread-Topic: Minutes of the board meeting\n"
+    "Date: Wed, 5 Jan 2022 14:03:09 +0000\n"
+    "Message-ID: <DB7PR01MB1234.eurprd01.prod.example.com>\n"
+    "Content-Language: en-GB\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=\"_004_\"\n",
+};
 /* Classes with fewer rules in databases than this have no ASCII form. */
 #define FAST_ASCII_MIN_RULES 32
-/* Share of fast_sample strings, in percent, on which a prefilter may
- * report and still be used. */
+/* Share of the sample strings (fast_sample, fast_sample_all), in percent,
+ * on which a prefilter may report and still be used. */
 #define FAST_FIRE_PCT 40
 
 enum fast_kind {
@@ -96,6 +140,11 @@ typedef struct frule {
                                 report is confirmed by PCRE2 anchored at the
                                 starts of the database expression's matches */
     rx_t *anch;              /* owned: the rule anchored (RX_ANCHORED), if starts */
+    rx_t *lit;               /* owned, tflags multiple only: the rule's form for
+                                text without bytes >= 0x80 when that is a plain
+                                literal, which rx_count counts without PCRE2
+                                (__E_LIKE_LETTER: "e" and 2-byte UTF-8 letters
+                                is "e" there); NULL otherwise */
 } frule_t;
 
 enum { FAST_ASCII_DB = 1, FAST_ASCII_NEVER = 2 };
@@ -155,6 +204,8 @@ struct fast_scratch {
     size_t *starts;          /* [starts_cap] match starts of one rule */
     size_t nstarts, starts_cap;
     unsigned starts_id;      /* the Vectorscan id they are collected for */
+    int ascii;               /* the string being scanned has no byte >= 0x80
+                                (known only in classes with ASCII databases) */
     int prof;
     double *class_ns, *class_scan_ns, *rule_ns;
     unsigned long *rule_cand, *rule_conf;
@@ -206,9 +257,10 @@ static void trim_heap(void)
 /* Compiles one pattern alone: 0 ok, -1 rejected (reason in last_error),
  * -2 rejected because it can never match (an ASCII form whose every
  * branch needs a byte >= 0x80); *secs = compile time; *fires = 1 if it
- * reports on more than FAST_FIRE_PCT of the sample strings (only when
- * fires != NULL). */
-static int try_compile(const char *expr, unsigned flags, double *secs, int *fires)
+ * reports on more than FAST_FIRE_PCT of class c's sample strings (only
+ * when fires != NULL). */
+static int try_compile(const char *expr, unsigned flags, double *secs, int *fires,
+                       const fclass_t *c)
 {
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
@@ -225,13 +277,15 @@ static int try_compile(const char *expr, unsigned flags, double *secs, int *fire
         return never ? -2 : -1;
     }
     if (fires) {
-        size_t n = sizeof fast_sample / sizeof *fast_sample, hit = 0;
+        int all = c && c->kind == K_HEADER && !strcmp(c->header, "ALL");
+        const char *const *sample = all ? fast_sample_all : fast_sample;
+        size_t n = all ? sizeof fast_sample_all / sizeof *fast_sample_all
+                       : sizeof fast_sample / sizeof *fast_sample, hit = 0;
         hs_scratch_t *s = NULL;
         if (hs_alloc_scratch(db, &s) == HS_SUCCESS) {
             for (size_t i = 0; i < n; i++) {
                 int one = 0;
-                hs_scan(db, fast_sample[i], (unsigned)strlen(fast_sample[i]), 0, s,
-                        count_cb, &one);
+                hs_scan(db, sample[i], (unsigned)strlen(sample[i]), 0, s, count_cb, &one);
                 hit += one > 0;
             }
             hs_free_scratch(s);
@@ -324,7 +378,7 @@ static void route_ascii_only(const fclass_t *c, frule_t *fr, const fast_rule_t *
     double secs = 0;
     if (!a)
         return;
-    int rc = try_compile(a, hs_flags(r->reflags, 0), &secs, NULL);
+    int rc = try_compile(a, hs_flags(r->reflags, 0), &secs, NULL, c);
     if (rc == 0 && secs <= FAST_SLOW_COMPILE_S) {
         fr->ascii = FAST_ASCII_DB;
         rt->ascii = a, a = NULL;
@@ -363,11 +417,11 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
                      : hsexpr_plain(r->pattern, r->reflags);
     double secs = 0;
     int fires = 0, pref = 1, ok = 0;
-    if (e && try_compile(e, hs_flags(r->reflags, 0), &secs, NULL) == 0 &&
+    if (e && try_compile(e, hs_flags(r->reflags, 0), &secs, NULL, c) == 0 &&
         secs <= FAST_MAX_COMPILE_S) {
         ok = 1;
         pref = 0;
-    } else if (e && try_compile(e, hs_flags(r->reflags, 1), &secs, &fires) == 0 && !fires &&
+    } else if (e && try_compile(e, hs_flags(r->reflags, 1), &secs, &fires, c) == 0 && !fires &&
                secs <= FAST_MAX_COMPILE_S) {
         ok = 1;
     }
@@ -379,7 +433,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         for (int pf = 0; x && !ok && pf <= 1; pf++) {
             int fx = 0;
             double sx = 0;
-            if (try_compile(x, hs_flags(r->reflags, pf), &sx, &fx) == 0 && !fx &&
+            if (try_compile(x, hs_flags(r->reflags, pf), &sx, &fx, c) == 0 && !fx &&
                 sx <= FAST_MAX_COMPILE_S) {
                 free(e);
                 e = x, x = NULL;
@@ -396,7 +450,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         free(e);
         e = hsexpr_latin1_prefilter(r->pattern, r->reflags);
         approx = 1;
-        ok = e && try_compile(e, hs_flags(r->reflags, 1), &secs, &fires) == 0;
+        ok = e && try_compile(e, hs_flags(r->reflags, 1), &secs, &fires, c) == 0;
         pref = 1;
     }
     if (!e && latin1 && !huge)
@@ -444,7 +498,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
     if (fr->ends > 1 && !r->multiple) {
         char *rv = hsexpr_reverse(e);
         double rs = 0;
-        if (rv && try_compile(rv, rt->flags, &rs, NULL) == 0 && rs <= FAST_MAX_COMPILE_S)
+        if (rv && try_compile(rv, rt->flags, &rs, NULL, c) == 0 && rs <= FAST_MAX_COMPILE_S)
             rt->rev = rv, rv = NULL, fr->starts = 1;
         free(rv);
     }
@@ -455,7 +509,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         a = NULL;
     }
     double secs_a;
-    int rc = a ? try_compile(a, rt->flags, &secs_a, NULL) : 0;
+    int rc = a ? try_compile(a, rt->flags, &secs_a, NULL, c) : 0;
     if (rc < 0) {
         /* cannot match ASCII text: left out there; rejected otherwise:
          * the full expression serves ASCII text too */
@@ -464,6 +518,30 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         a = NULL;
     }
     rt->ascii = a;
+}
+
+/* Rule r's form for text without bytes >= 0x80 compiled, if rx_count
+ * counts it as a plain literal; else NULL. Owned by the caller. */
+static rx_t *literal_form(const fast_rule_t *r)
+{
+    char *a = hsexpr_ascii(r->pattern, r->reflags, 0);
+    rx_t *rx = NULL;
+    size_t n = a ? strlen(a) : 0;
+    if (a && n > 4 && !strncmp(a, "(?:", 3) && a[n - 1] == ')' &&
+        !strpbrk(a + 3, "(|")) { /* one group around a literal: unwrap */
+        memmove(a, a + 3, n - 4);
+        a[n - 4] = 0;
+    }
+    size_t eo;
+    int big;
+    char err[128];
+    if (a && strcmp(a, r->pattern) &&
+        rx_compile(a, r->reflags, &rx, &eo, &big, err, sizeof err) == 0 && !rx_is_literal(rx)) {
+        rx_free(rx);
+        rx = NULL;
+    }
+    free(a);
+    return rx;
 }
 
 /* The cache entry of database d of a class. */
@@ -488,6 +566,8 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
         f->rules[c->ids[i]].starts = 0;
         rx_free(f->rules[c->ids[i]].anch);
         f->rules[c->ids[i]].anch = NULL;
+        rx_free(f->rules[c->ids[i]].lit);
+        f->rules[c->ids[i]].lit = NULL;
         if (list)
             c->pcre[c->npcre++] = c->ids[i];
     }
@@ -661,6 +741,10 @@ done:
         }
         fr->starts = fr->anch != NULL;
         info->starts += fr->starts;
+        if (in[src[c->ids[i]]].multiple && fr->path != FAST_PCRE &&
+            (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII]))
+            fr->lit = literal_form(&in[src[c->ids[i]]]);
+        info->literal_forms += fr->lit != NULL;
         if (fr->path == FAST_PCRE) {
             c->pcre[c->npcre++] = c->ids[i];
             c->ascii_pcre |= fr->ascii != 0;
@@ -713,6 +797,7 @@ static void info_add(fast_build_info_t *to, const fast_build_info_t *a)
     to->cache_errors += a->cache_errors;
     to->db_bytes += a->db_bytes;
     to->starts += a->starts;
+    to->literal_forms += a->literal_forms;
 }
 
 static void *build_worker(void *arg)
@@ -851,6 +936,7 @@ void fast_free(fast_t *f)
     for (size_t i = 0; i < f->nrules; i++) {
         free(f->rules[i].name);
         rx_free(f->rules[i].anch);
+        rx_free(f->rules[i].lit);
     }
     for (size_t c = 0; c < f->nclasses; c++) {
         fclass_t *fc = &f->classes[c];
@@ -1053,7 +1139,7 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
         if (r->starts && vsid >= 0 && max == 1) /* starts: DB_STARTS and anch exist */
             raw = starts_confirm(sc, rx, sc->cur, (unsigned)vsid, r, s, len);
         else
-            raw = rx_count(r->re, rx, s, len, max);
+            raw = rx_count(r->lit && sc->ascii ? r->lit : r->re, rx, s, len, max);
         if (sc->prof) {
             double dt = now_ns() - t0;
             sc->rule_ns[i] += dt;
@@ -1095,6 +1181,7 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         sc->nseen[c->multi[k]] = 0;
     int ascii = (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII] || c->ascii_pcre) &&
                 tg_is_ascii(s, len);
+    sc->ascii = ascii;
     for (int d = DB_MAIN; d <= DB_AUX; d++) {
         hs_database_t *db = ascii && c->db[d + 2] ? c->db[d + 2] : c->db[d];
         if (!db)

@@ -101,6 +101,9 @@ typedef struct fast_build_info {
                                     n distinct offsets (hsexpr_min_ends) */
     size_t starts;               /* of those, confirmed by PCRE2 anchored at the
                                     starts of their matches (reversed scan) */
+    size_t literal_forms;        /* tflags multiple, counted without PCRE2 on
+                                    text without bytes >= 0x80 (their form
+                                    there is a plain literal) */
     size_t cache_hits, cache_misses, cache_errors;
     size_t db_bytes;             /* total serialized database size */
     double compile_seconds;      /* wall time in fast_build */

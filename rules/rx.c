@@ -155,6 +155,11 @@ int rx_is_jit(const rx_t *rx)
     return rx->jit;
 }
 
+int rx_is_literal(const rx_t *rx)
+{
+    return rx->lit != NULL;
+}
+
 rx_scratch_t *rx_scratch_new(unsigned long match_limit, unsigned long depth_limit)
 {
     rx_scratch_t *s = tg_calloc(1, sizeof *s);

@@ -38,6 +38,8 @@ int rx_class_bytes(const char *cls, size_t len, int caseless, unsigned char set[
 unsigned char rx_other_case(unsigned char c);
 /* 1 if PCRE2 JIT compiled the pattern. */
 int rx_is_jit(const rx_t *rx);
+/* 1 if rx_count counts the pattern as a plain literal, without PCRE2. */
+int rx_is_literal(const rx_t *rx);
 
 /* match_limit 0 = default (1,000,000); depth_limit 0 = default (10,000). */
 rx_scratch_t *rx_scratch_new(unsigned long match_limit, unsigned long depth_limit);

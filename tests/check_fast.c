@@ -434,6 +434,64 @@ START_TEST(ascii_database_for_pcre_rules)
 }
 END_TEST
 
+/* A tflags multiple rule whose form on text without bytes >= 0x80 is a
+ * plain literal (__E_LIKE_LETTER: "e" or a 2-byte UTF-8 look-alike) is
+ * counted without PCRE2 on such text, with PCRE2 elsewhere: the counts,
+ * maxhits included, are the oracle's either way. */
+START_TEST(literal_form_counts)
+{
+    tg_buf cf;
+    tg_buf_init(&cf);
+    for (int i = 0; i < 40; i++) /* enough rules for ASCII databases */
+        tg_buf_printf(&cf, "body F_%d /filler%dword/\n", i, i);
+    tg_buf_adds(&cf, "body M_ELIKE /(?:e|\\xc3[\\xa8\\xa9]|\\xc4\\x97)/\n"
+                     "tflags M_ELIKE multiple maxhits=12\n"
+                     "body M_ELIKE_I /(?:Ex|\\xc3\\xa9x)/i\n"
+                     "tflags M_ELIKE_I multiple\n"
+                     "body M_CLASS /(?:[eE]|\\xc3\\xa9)/\n"
+                     "tflags M_CLASS multiple\n");
+    pair_t p;
+    pair_load(&p, cf.s);
+    tg_buf_free(&cf);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->literal_forms, 2);
+    pair_run(&p, "Subject: x\n\nthe rex exes EXPECT here\n", NULL);
+    ck_assert(val(&p, "M_ELIKE") == 6);
+    ck_assert(val(&p, "M_ELIKE_I") == 3);
+    pair_run(&p, "Subject: x\n\neeeeeeeeeeeeeeeeeeee\n", NULL);
+    ck_assert(val(&p, "M_ELIKE") == 12);
+    pair_run(&p, "Subject: x\nContent-Type: text/plain; charset=utf-8\n\n"
+                 "caf\xc3\xa9 \xc3\xa9x\xc3\xa8 the \xc4\x97\n", NULL);
+    ck_assert(val(&p, "M_ELIKE") == 5);
+    ck_assert(val(&p, "M_ELIKE_I") == 1);
+    pair_free(&p);
+}
+END_TEST
+
+/* The ALL pseudo-header's From/To backreference rules: their prefilter
+ * reports on ordinary header blocks (fast_sample_all), so they take the
+ * PCRE path; the same rule on another header keeps its prefilter. */
+START_TEST(all_header_prefilter_fires)
+{
+    pair_t p;
+    pair_load(&p, "header H_TOFROM ALL =~ /\\nFrom: (?:[^\\n<]{0,80}<)?([^\\n\\s>]+)>?\\n+"
+                  "(?:[^\\n]{1,100}\\n+)*To: (?:[^\\n]{0,80}<)?\\1[>,\\s\\n]/ism\n"
+                  "header H_OTHER X-Copy =~ /\\nFrom: (?:[^\\n<]{0,80}<)?([^\\n\\s>]+)>?\\n+"
+                  "(?:[^\\n]{1,100}\\n+)*To: (?:[^\\n]{0,80}<)?\\1[>,\\s\\n]/ism\n"
+                  "header H_LIST ALL =~ /^List-Id: /m\n");
+    ck_assert_int_eq(path(&p, "H_TOFROM"), FAST_PCRE);
+    ck_assert_int_ne(path(&p, "H_LIST"), FAST_PCRE);
+    ck_assert_int_eq(path(&p, "H_OTHER"), FAST_PREFILTER);
+    pair_run(&p, "Received: from x by y\nFrom: Al <al@example.com>\nTo: al@example.com\n"
+                 "Subject: s\n\nbody\n", NULL);
+    ck_assert(val(&p, "H_TOFROM") == 1);
+    pair_run(&p, "Received: from x by y\nFrom: Al <al@example.com>\nTo: bo@example.com\n"
+                 "List-Id: <l.example.com>\nSubject: s\n\nbody\n", NULL);
+    ck_assert(val(&p, "H_TOFROM") == 0);
+    ck_assert(val(&p, "H_LIST") == 1);
+    pair_free(&p);
+}
+END_TEST
+
 START_TEST(metas_and_verdicts_agree)
 {
     pair_t p;
@@ -503,6 +561,8 @@ Suite *fast_suite(void)
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, ascii_database_for_pcre_rules);
     tcase_add_test(tc, empty_matches_and_multiple);
+    tcase_add_test(tc, literal_form_counts);
+    tcase_add_test(tc, all_header_prefilter_fires);
     tcase_add_test(tc, headers_negation_unset);
     tcase_add_test(tc, paths_prefilter_and_pcre);
     tcase_add_test(tc, metas_and_verdicts_agree);
