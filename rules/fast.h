@@ -13,7 +13,9 @@
  *                   as PCRE2 (rx.c; Latin-1 /i spelt out by hsexpr): a
  *                   report is the hit.
  *   FAST_PREFILTER  compiled as a superset of the pattern (HS_FLAG_PREFILTER,
- *                   or the pattern with its counted repeats relaxed); or
+ *                   or the pattern with its counted repeats relaxed, where
+ *                   Vectorscan cannot take it exactly or where a rule that
+ *                   reports on no sample text scans faster so); or
  *                   exact but with nested repeats, where PCRE2 may stop at
  *                   its match limit: each candidate string is confirmed
  *                   with the rule's PCRE2 code (rx_count). A relaxed
@@ -87,6 +89,8 @@ typedef struct fast_build_info {
     size_t aux;                  /* in a class's second database: slow compile */
     size_t relaxed;              /* prefiltered by the pattern without its
                                     counted repeats (hsexpr_relaxed) */
+    size_t relaxed_scan;         /* ... the same, because that scans faster and
+                                    reports on no sample text (rare rules) */
     size_t always_firing;        /* routed to PCRE2: prefilter fires on text */
     size_t latin1_fold;          /* routed to PCRE2: /i with bytes >= 0x80 that
                                     could not be rewritten */
