@@ -481,7 +481,8 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
     }
     /* the relaxed form of (?:G){n} is (?:G')+: a match of the pattern is
      * one of it at n distinct ends at least */
-    int ends = ok && !pref && relax && relax % 2 == 0 && !speed ? hsexpr_min_ends(r->pattern, r->reflags) : 1;
+    int ends = ok && !pref && relax && relax % 2 == 0 && !speed
+             ? hsexpr_min_ends(r->pattern, r->reflags) : 1;
     if (!ok && latin1 && !huge) {
         /* a coarser superset: non-ASCII bytes as [\x80-\xff] */
         free(e);
