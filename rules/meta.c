@@ -46,6 +46,7 @@ struct meta_expr {
     double zero;     /* the value when every name is 0 (most rules miss) */
     insn_t *code;    /* NULL if the stack would exceed META_STACK */
     size_t ncode;
+    int code_moved;  /* code lives in the caller's memory (meta_move_code) */
 };
 
 typedef struct parser {
@@ -281,8 +282,25 @@ void meta_free(meta_expr_t *e)
     free(e->names);
     free(e->slots);
     free(e->nodes);
-    free(e->code);
+    if (!e->code_moved)
+        free(e->code);
     free(e);
+}
+
+size_t meta_code_size(const meta_expr_t *e)
+{
+    return e->code ? e->ncode * sizeof *e->code : 0;
+}
+
+void meta_move_code(meta_expr_t *e, void *dst)
+{
+    if (!e->code)
+        return;
+    memcpy(dst, e->code, e->ncode * sizeof *e->code);
+    if (!e->code_moved)
+        free(e->code);
+    e->code = dst;
+    e->code_moved = 1;
 }
 
 size_t meta_nnames(const meta_expr_t *e) { return e->nnames; }

@@ -60,10 +60,12 @@ struct rules {
     size_t nrun;
     struct mstep {
         size_t slot;
+        const meta_expr_t *meta; /* rules[slot].meta, without reading rules[] */
         double zero;          /* meta_zero: the value when no input is set */
         size_t first, n;      /* its inputs: min[first .. first+n) */
     } *msteps;
     size_t *min;
+    void *meta_code;          /* the metas' evaluation code (meta_move_code) */
     rules_info_t info;
     note_t *notes[RULES_NOTE_KINDS];
     size_t nnotes[RULES_NOTE_KINDS], notecap[RULES_NOTE_KINDS];
@@ -116,12 +118,20 @@ static void flatten(rules_t *rs)
         nin += meta_nnames(rs->rules[rs->meta_order[k]].meta);
     rs->msteps = tg_calloc(rs->nmeta_order + 1, sizeof *rs->msteps);
     rs->min = tg_calloc(nin + 1, sizeof *rs->min);
+    size_t code = 0;
+    for (size_t k = 0; k < rs->nmeta_order; k++)
+        code += meta_code_size(rs->rules[rs->meta_order[k]].meta);
+    rs->meta_code = tg_malloc(code + 1);
+    code = 0;
     nin = 0;
     for (size_t k = 0; k < rs->nmeta_order; k++) {
         size_t i = rs->meta_order[k];
-        const meta_expr_t *e = rs->rules[i].meta;
+        meta_expr_t *e = rs->rules[i].meta;
+        size_t sz = meta_code_size(e);
+        meta_move_code(e, (char *)rs->meta_code + code);
+        code += sz;
         struct mstep *st = &rs->msteps[k];
-        st->slot = i, st->zero = meta_zero(e), st->first = nin;
+        st->slot = i, st->meta = e, st->zero = meta_zero(e), st->first = nin;
         for (size_t j = 0; j < meta_nnames(e); j++)
             if (meta_slot(e, j) >= 0)
                 rs->min[nin++] = (size_t)meta_slot(e, j);
@@ -197,6 +207,7 @@ static void rules_destroy(rules_t *rs)
     free(rs->run);
     free(rs->msteps);
     free(rs->min);
+    free(rs->meta_code);
     fast_free(rs->fast);
     for (int k = 0; k < RULES_NOTE_KINDS; k++) {
         for (size_t i = 0; i < rs->nnotes[k]; i++) {
@@ -650,7 +661,7 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         double v = st->zero;
         for (size_t j = 0; j < st->n; j++)
             if (values[in[j]] != 0) {
-                v = meta_eval(rs->rules[st->slot].meta, values);
+                v = meta_eval(st->meta, values);
                 break;
             }
         values[st->slot] = v;
