@@ -122,12 +122,10 @@ static const char *const kind_names[] = {
 enum fast_mode { M_SUM, M_ONE, M_ANY };
 
 typedef struct frule {
-    size_t slot;
     const rx_t *re;          /* borrowed */
     char *name;
     unsigned want;           /* max for rx_count (0 = all) */
-    unsigned absent;         /* raw count on the [if-unset] value or "" */
-    unsigned char path, multiple, negate;
+    unsigned char path, multiple;
     unsigned char aux;       /* in the class's second database (slow compile) */
     unsigned char ends;      /* > 1: a report counts once the rule's database
                                 expression has matched at this many distinct
@@ -185,13 +183,13 @@ struct fast {
     frule_t *rules;
     size_t nrules;
     /* What fast_match reads of every rule on every message, by fast rule
-     * index, apart from the frule_t structs (64 bytes each, most of them
-     * untouched by a message): the Vectorscan scans between classes evict
+     * index, kept out of the frule_t structs (about 50 bytes each, most of
+     * them untouched by a message): the Vectorscan scans between classes evict
      * the caches, and reading these from frule_t cost an L2 miss per rule
      * and message (callgrind's cache simulation, 512 KB L2). */
-    size_t *slot;            /* [nrules] frule_t.slot */
-    unsigned *absent;        /* [nrules] frule_t.absent */
-    unsigned char *out;      /* [nrules] OUT_* */
+    size_t *slot;            /* [nrules] the rule's slot in values[] */
+    unsigned *absent;        /* [nrules] raw count on the [if-unset] value or "" */
+    unsigned char *out;      /* [nrules] OUT_*: !~ and the class's mode */
     fclass_t *classes;
     size_t nclasses;
     hs_scratch_t *proto;     /* big enough for every database */
@@ -923,6 +921,9 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
     fast_t *f = tg_calloc(1, sizeof *f);
     f->gen = atomic_fetch_add(&fast_gen, 1);
     f->rules = tg_calloc(n ? n : 1, sizeof *f->rules);
+    f->slot = tg_calloc(n ? n : 1, sizeof *f->slot);
+    f->absent = tg_calloc(n ? n : 1, sizeof *f->absent);
+    f->out = tg_calloc(n ? n : 1, 1);
     size_t *src = tg_calloc(n ? n : 1, sizeof *src); /* fast index -> in[] */
     size_t ccap = 0;
     rx_scratch_t *rx = rx_scratch_new(o->match_limit, o->depth_limit);
@@ -935,17 +936,17 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         size_t fi = f->nrules++;
         frule_t *fr = &f->rules[fi];
         src[fi] = i;
-        fr->slot = r->slot;
+        f->slot[fi] = r->slot;
         fr->re = r->re;
         fr->name = tg_strdup(r->name ? r->name : "?");
         fr->multiple = r->multiple != 0;
-        fr->negate = r->negate != 0;
         int mode = mode_of(kind);
+        f->out[fi] = mode != M_SUM && r->negate ? OUT_NEGATE : mode == M_ANY ? OUT_ANY : 0;
         /* what the oracle passes as max to rx_count */
         fr->want = mode == M_ANY ? 1 : fr->multiple ? r->maxhits : 1;
         if (kind == K_HEADER || kind == K_MIMEHEADER) {
             const char *u = r->unset ? r->unset : "";
-            fr->absent = rx_count(r->re, rx, u, strlen(u), fr->want);
+            f->absent[fi] = rx_count(r->re, rx, u, strlen(u), fr->want);
         }
         cls[fi] = class_for(f, &ccap, kind, r->header, r->hmode);
         f->info.multiple += fr->multiple;
@@ -975,20 +976,6 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         f->info.ascii_db += f->rules[i].ascii == FAST_ASCII_DB;
         f->info.ascii_never += f->rules[i].ascii == FAST_ASCII_NEVER;
         f->info.min_ends += f->rules[i].ends > 1;
-    }
-    f->slot = tg_calloc(f->nrules + 1, sizeof *f->slot);
-    f->absent = tg_calloc(f->nrules + 1, sizeof *f->absent);
-    f->out = tg_calloc(f->nrules + 1, 1);
-    for (size_t c = 0; c < f->nclasses; c++) {
-        const fclass_t *fc = &f->classes[c];
-        for (size_t k = 0; k < fc->n; k++) {
-            size_t i = fc->ids[k];
-            const frule_t *r = &f->rules[i];
-            f->slot[i] = r->slot;
-            f->absent[i] = r->absent;
-            f->out[i] = fc->mode != M_SUM && r->negate ? OUT_NEGATE
-                      : fc->mode == M_ANY ? OUT_ANY : 0;
-        }
     }
     f->info.compile_seconds = now_s() - t0;
     return f;
@@ -1027,7 +1014,7 @@ void fast_free(fast_t *f)
 
 const fast_build_info_t *fast_get_info(const fast_t *f) { return &f->info; }
 size_t fast_nclasses(const fast_t *f) { return f->nclasses; }
-size_t fast_rule_slot(const fast_t *f, size_t i) { return f->rules[i].slot; }
+size_t fast_rule_slot(const fast_t *f, size_t i) { return f->slot[i]; }
 const char *fast_rule_name(const fast_t *f, size_t i) { return f->rules[i].name; }
 int fast_rule_path_at(const fast_t *f, size_t i) { return f->rules[i].path; }
 
@@ -1046,7 +1033,7 @@ void fast_class_info(const fast_t *f, size_t i, fast_class_info_t *out)
 int fast_rule_path(const fast_t *f, size_t slot)
 {
     for (size_t i = 0; i < f->nrules; i++)
-        if (f->rules[i].slot == slot)
+        if (f->slot[i] == slot)
             return f->rules[i].path;
     return -1;
 }
