@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 static int tglog_stderr;
 static int tglog_syslog = 1;
@@ -14,6 +16,11 @@ void tglog_open(int facility, int to_stderr)
     /* Under systemd, stderr already goes to the journal: a syslog copy
      * would show every line twice. */
     if (to_stderr && getenv("JOURNAL_STREAM"))
+        tglog_syslog = 0;
+    /* With no syslog socket (a container, a test), glibc tries to connect
+     * again on every line: a socket, a failing connect and a close per
+     * message. Lines go to stderr anyway, so syslog is left out. */
+    if (to_stderr && access(_PATH_LOG, W_OK) != 0)
         tglog_syslog = 0;
     openlog("tollgate", LOG_PID | LOG_NDELAY, facility);
 }

@@ -10,7 +10,7 @@
 #include "mime.h"
 
 typedef struct hdr_field {
-    char *name;
+    char *name;     /* owned: one block with orig, raw and dec after it */
     size_t nlen;
     char *orig;     /* as in the message: folding kept (SpamAssassin :raw) */
     size_t olen;
@@ -43,10 +43,7 @@ void hdr_list_free(hdr_list_t *h)
     if (!h)
         return;
     for (size_t i = 0; i < h->n; i++) {
-        free(h->f[i].name);
-        free(h->f[i].orig);
-        free(h->f[i].raw);
-        free(h->f[i].dec);
+        free(h->f[i].name); /* the field's block (hdr_list_add) */
     }
     free(h->f);
     free(h);
@@ -70,12 +67,20 @@ void hdr_list_add(hdr_list_t *h, const char *name, size_t nlen,
 {
     tg_grow(&h->f, &h->cap, h->n + 1, sizeof *h->f);
     hdr_field_t *f = &h->f[h->n++];
-    f->name = tg_strndup(name, nlen);
-    f->nlen = nlen;
-    f->orig = tg_strndup(raw, rlen);
-    f->olen = rlen;
+    /* One block per field: name, orig, raw (unfolded) and dec, each
+     * NUL-terminated, at offsets fixed once the block is complete (the
+     * buffer may move while it grows). Unfolding only shortens, and the
+     * decoded value is usually the trimmed raw one: reserving for that
+     * makes one allocation the common case. */
     tg_buf b;
     tg_buf_init(&b);
+    tg_buf_reserve(&b, nlen + 3 * rlen + 4);
+    tg_buf_add(&b, name, nlen);
+    tg_buf_addc(&b, '\0');
+    size_t o_orig = b.len;
+    tg_buf_add(&b, raw, rlen);
+    tg_buf_addc(&b, '\0');
+    size_t o_raw = b.len;
     if (!memchr(raw, '\n', rlen)) {
         tg_buf_add(&b, raw, rlen); /* not folded: nothing to unfold */
     } else {
@@ -91,31 +96,45 @@ void hdr_list_add(hdr_list_t *h, const char *name, size_t nlen,
             tg_buf_addc(&b, raw[i]);
         }
     }
-    f->rlen = b.len;
-    f->raw = tg_buf_steal(&b);
-    f->lead = 0;
-    while (f->lead < f->rlen && is_sp(f->raw[f->lead]))
-        f->lead++;
-    size_t e = f->rlen;
-    while (e > f->lead && is_sp(f->raw[e - 1]))
+    size_t rl = b.len - o_raw;
+    tg_buf_addc(&b, '\0');
+    size_t o_dec = b.len;
+    size_t lead = 0;
+    while (lead < rl && is_sp(b.s[o_raw + lead]))
+        lead++;
+    size_t e = rl;
+    while (e > lead && is_sp(b.s[o_raw + e - 1]))
         e--;
     /* 8-bit field bodies: UTF-8 if valid (RFC 6532), else a best guess */
     tg_buf v;
     tg_buf_init(&v);
-    const char *vs = f->raw + f->lead;
-    size_t vl = e - f->lead;
+    const char *vs = b.s + o_raw + lead;
+    size_t vl = e - lead;
     if (!tg_is_ascii(vs, vl)) { /* ASCII is already UTF-8 */
         charset_to_utf8("utf-8", 5, vs, vl, &v, 0);
         vs = v.s ? v.s : "";
         vl = v.len;
     }
-    if (no_2047(name, nlen) || !memmem(vs, vl, "=?", 2))
+    if (no_2047(name, nlen) || !memmem(vs, vl, "=?", 2)) {
+        /* from v, or from b itself within the capacity reserved above */
         tg_buf_add(&b, vs, vl);
-    else
+    } else {
+        if (vs != v.s) { /* b may move while the decoder appends */
+            tg_buf_add(&v, vs, vl);
+            vs = v.s;
+        }
         hdr_decode_2047(vs, vl, &b);
+    }
     tg_buf_free(&v);
-    f->dlen = b.len;
-    f->dec = tg_buf_steal(&b);
+    f->dlen = b.len - o_dec;
+    f->nlen = nlen;
+    f->olen = rlen;
+    f->rlen = rl;
+    f->lead = lead;
+    f->name = tg_buf_steal(&b);
+    f->orig = f->name + o_orig;
+    f->raw = f->name + o_raw;
+    f->dec = f->name + o_dec;
     f->dv.ptr = f->dec;
     f->dv.len = f->dlen;
 }

@@ -29,20 +29,27 @@ struct mime_tree {
 
 /* ---- codecs ---------------------------------------------------------- */
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
+/* Base64 alphabet value of each byte; B64_PAD for '=', B64_SPACE for the
+ * white space the decoder skips, -1 for junk. */
+enum { B64_PAD = 64, B64_SPACE = 65 };
+static const signed char b64tab[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, 65, 65, 65, 65, 65, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    65, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, 64, -1, -1,
+    -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 /* Util::base64_decode: input that is clean base64 (after dropping
  * whitespace) decodes strictly, with '=' inside the data read as 'A';
@@ -53,14 +60,15 @@ int mime_b64_decode(const char *in, size_t n, tg_buf *out)
     size_t clean = 0, last_data = 0;
     int junk = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (b64val(c) >= 0 || c == '=') {
+        int v = b64tab[(unsigned char)in[i]];
+        if (v < B64_PAD) {
+            if (v < 0) {
+                junk = 1;
+                continue;
+            }
+            last_data = ++clean;
+        } else if (v == B64_PAD) {
             clean++;
-            if (c != '=')
-                last_data = clean;
-        } else if (!(c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-                     c == '\f' || c == '\v')) {
-            junk = 1;
         }
     }
     /* strict form: length % 4 == 0, at most two '=' at the end */
@@ -68,17 +76,17 @@ int mime_b64_decode(const char *in, size_t n, tg_buf *out)
     size_t use = strict ? clean : last_data; /* trailing '=' go */
     if (!strict && use % 4 == 1)
         use--;
+    tg_buf_reserve(out, use / 4 * 3 + 3);
     unsigned acc = 0, nb = 0;
     size_t seen = 0;
     char tmp[3072];
     size_t t = 0;
     for (size_t i = 0; i < n && seen < use; i++) {
-        unsigned char c = (unsigned char)in[i];
-        int v = b64val(c);
-        if (v < 0 && c != '=')
+        int v = b64tab[(unsigned char)in[i]];
+        if (v < 0 || v == B64_SPACE)
             continue;
         seen++;
-        if (c == '=') {
+        if (v == B64_PAD) {
             if (strict && seen > last_data)
                 break; /* final padding */
             v = strict ? 0 : 63;
@@ -119,6 +127,7 @@ static int hexval(unsigned char c)
 
 void mime_qp_decode(const char *in, size_t n, tg_buf *out)
 {
+    tg_buf_reserve(out, n); /* decoding never lengthens */
     size_t i = 0;
     while (i < n) {
         /* one line at a time: trailing blanks go, "=\n" joins */
@@ -136,15 +145,20 @@ void mime_qp_decode(const char *in, size_t n, tg_buf *out)
             soft = 1;
             e--;
         }
-        for (size_t j = i; j < e; j++) {
+        for (size_t j = i; j < e;) {
+            const char *eq = memchr(in + j, '=', e - j);
+            size_t k = eq ? (size_t)(eq - in) : e;
+            tg_buf_add(out, in + j, k - j);
+            if (k == e)
+                break;
             int h1, h2;
-            if (in[j] == '=' && j + 2 < e &&
-                (h1 = hexval((unsigned char)in[j + 1])) >= 0 &&
-                (h2 = hexval((unsigned char)in[j + 2])) >= 0) {
+            if (k + 2 < e && (h1 = hexval((unsigned char)in[k + 1])) >= 0 &&
+                (h2 = hexval((unsigned char)in[k + 2])) >= 0) {
                 tg_buf_addc(out, (char)(h1 * 16 + h2));
-                j += 2;
+                j = k + 3;
             } else {
-                tg_buf_addc(out, in[j]);
+                tg_buf_addc(out, '=');
+                j = k + 1;
             }
         }
         if (!nl)

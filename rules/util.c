@@ -83,7 +83,7 @@ void tg_buf_reset(tg_buf *b)
         b->s[0] = '\0';
 }
 
-static void tg_buf_reserve(tg_buf *b, size_t extra)
+void tg_buf_reserve(tg_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
         return;
@@ -110,16 +110,24 @@ void tg_buf_adds(tg_buf *b, const char *s)
 
 void tg_buf_printf(tg_buf *b, const char *fmt, ...)
 {
+    /* one formatting pass when the text fits in what is free (most lines
+     * do after the first), a second one after growing when it does not */
+    tg_buf_reserve(b, 64);
+    size_t room = b->cap - b->len;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->s + b->len, room, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) {
+        b->s[b->len] = '\0';
         return;
-    tg_buf_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    }
+    if ((size_t)n >= room) {
+        tg_buf_reserve(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
 }
 

@@ -42,6 +42,8 @@ void tg_buf_reset(tg_buf *b);                 /* len = 0, keeps memory */
 /* Appends n bytes (p must not point into b). The common case, when they
  * fit, is inline: message parsing appends a byte at a time. */
 void tg_buf_add_grow(tg_buf *b, const void *p, size_t n);
+/* Room for extra more bytes and the NUL: appends within it never move b->s. */
+void tg_buf_reserve(tg_buf *b, size_t extra);
 static inline void tg_buf_add(tg_buf *b, const void *p, size_t n)
 {
     if (b->len + n < b->cap) {

@@ -243,6 +243,12 @@ START_TEST(qp_soft_breaks)
     /* iso-8859-1 body text becomes UTF-8 */
     ck_str(l[1], "This is a long line that is soft broken and caf\xc3\xa9 = equals ABC ");
     msg_free(m);
+    /* '=' not followed by two hex digits stays, also at the line's end */
+    m = build_str("Subject: ok\nContent-Transfer-Encoding: quoted-printable\n\n"
+                  "a=3Db=ZZc=4\n=41=\nB= \n");
+    r = msg_rawbody_chunks(m, &n);
+    ck_str(r[0], "a=b=ZZc=4\nAB");
+    msg_free(m);
 }
 END_TEST
 

@@ -13,6 +13,15 @@ START_TEST(buf_grows_and_terminates)
     ck_assert_uint_eq(b.len, strlen(b.s));
     ck_assert(strncmp(b.s, "0,1,2,", 6) == 0);
     ck_assert(strstr(b.s, "999,") != NULL);
+    /* longer than the room left: formatted again after growing */
+    char big[700];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    size_t before = b.len;
+    tg_buf_printf(&b, "[%s]%d", big, 7);
+    ck_assert_uint_eq(b.len, before + sizeof big + 2);
+    ck_assert_uint_eq(b.len, strlen(b.s));
+    ck_assert(strcmp(b.s + b.len - 3, "x]7") == 0);
     char *s = tg_buf_steal(&b);
     ck_assert_ptr_null(b.s);
     ck_assert_uint_eq(b.len, 0);
