@@ -434,6 +434,8 @@ static void to_latin1(tg_buf *b)
  * Perl does on the decoded text of a part. */
 static size_t scan_cut_chars(const char *s, size_t n, size_t max, const char *seps)
 {
+    if (n <= max)
+        return n; /* no more characters than bytes */
     size_t chars = 0, i = 0;
     while (i < n && chars < max) {
         chars += ((unsigned char)s[i] & 0xc0) != 0x80;

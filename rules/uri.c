@@ -347,17 +347,18 @@ static size_t schemeless(const char *s, size_t n)
 {
     if (!n || !((lc(s[0]) >= 'a' && lc(s[0]) <= 'z') || (s[0] >= '0' && s[0] <= '9')))
         return 0;
-    size_t i = 1;
+    size_t i = 1, dot = 0, dot2 = 0; /* the last two dots (none at 0) */
     while (i < n && i < 253 &&
-           (is_word((unsigned char)s[i]) || s[i] == '.' || s[i] == '-'))
+           (is_word((unsigned char)s[i]) || s[i] == '.' || s[i] == '-')) {
+        if (s[i] == '.')
+            dot2 = dot, dot = i;
         i++;
+    }
     /* the host ends with .TLD, or with .TLD. */
     size_t he = i;
-    if (he > 0 && s[he - 1] == '.')
-        he--;
-    size_t d = he;
-    while (d > 0 && s[d - 1] != '.')
-        d--;
+    if (s[he - 1] == '.')
+        he--, dot = dot2;
+    size_t d = dot + 1;
     if (d < 2 || !tld_ok(s + d, he - d))
         return 0;
     size_t j = i;

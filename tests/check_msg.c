@@ -348,6 +348,15 @@ START_TEST(uri_extraction)
     ck_assert(has_uri(m, "HTTP://Example.COM:80/%7Euser"));
     ck_assert(has_uri(m, "HTTP://Example.COM:80/~user"));
     msg_free(m);
+    /* schemeless hosts: the last label is a known TLD, a final '.' is
+     * not part of the host, a word without a dot is no host */
+    m = build_str("Subject: s\n\nsee shop.example.com. or example.invalidtld "
+                  "or localhost or a..com or x.org\n");
+    ck_assert(has_uri(m, "http://shop.example.com"));
+    ck_assert(has_uri(m, "http://x.org"));
+    ck_assert(!has_uri(m, "http://example.invalidtld"));
+    ck_assert(!has_uri(m, "http://localhost"));
+    msg_free(m);
     /* URIs are deduplicated */
     m = build_str("Subject: d\n\nhttp://a.example.com/ http://a.example.com/\n");
     size_t n, c = 0;
