@@ -452,6 +452,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
     if (!m || !c->st)
         return on_error(ctx, c, "end of message without a message");
     const config_t *cfg = c->st->cfg;
+    /* ScanConcurrency: parsing and matching, the CPU-bound part, wait in
+     * arrival order behind the classifications already running */
+    gate_enter(c->st->gate);
     msg_finish(m->msg);
 
     dir_input_t din = {
@@ -477,6 +480,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
     };
     rules_verdict_t v;
     rules_classify(c->st->rules, thread_scratch(c->st->rules), m->msg, &env, &v);
+    gate_leave(c->st->gate);
 
     sfsistat ret;
     int failed = 0;

@@ -11,6 +11,13 @@
 
 #include "util.h"
 
+/* Online CPUs, at least 1. */
+static unsigned ncpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
 #ifndef TG_PREFIX
 #define TG_PREFIX "/usr/local"
 #endif
@@ -249,6 +256,13 @@ static int set_key(cfgctx_t *x, const char *key, const char *v)
         c->daemon_dirs[c->ndaemon_dirs++] = (config_daemon_dir_t){tg_strdup(name), d};
     } else if (!tg_strcasecmp(key, "MaxScanSize")) {
         return parse_bytes(x, key, v, &c->max_scan);
+    } else if (!tg_strcasecmp(key, "ScanConcurrency")) {
+        if (!tg_strcasecmp(v, "auto")) {
+            c->scan_concurrency = ncpus();
+        } else {
+            if (parse_uint(x, key, v, 0, 1024, &n) < 0) return -1;
+            c->scan_concurrency = (unsigned)n;
+        }
     } else if (!tg_strcasecmp(key, "MaxHeaderLength")) {
         return parse_bytes(x, key, v, &c->max_header_len);
     } else if (!tg_strcasecmp(key, "MaxMimeDepth")) {
@@ -345,6 +359,7 @@ config_t *config_default(void)
     c->max_headers = 1000;
     c->max_header_len = 64 * 1024;
     c->match_limit = 1000000;
+    c->scan_concurrency = ncpus();
     c->cache_dir = tg_strdup("/var/cache/tollgate");
     c->spf = 1;
     c->spf_timeout = 5;

@@ -23,6 +23,8 @@
  *   MaxMimeDepth [20] MaxMimeParts [1000] MaxHeaders [1000]
  *   MaxHeaderLength   [64K]
  *   MatchLimit        PCRE2 match limit per regex [1000000]
+ *   ScanConcurrency   messages classified at once, the rest queue in arrival
+ *                     order; auto = the number of CPUs, 0 = no limit [auto]
  *   Matcher           fast|oracle: Vectorscan core or PCRE2 per rule; both
  *                     give identical hits [fast]
  *   RulesCacheDir     compiled Vectorscan databases, so a restart with
@@ -95,6 +97,7 @@ typedef struct config {
     unsigned max_depth, max_parts, max_headers;
     size_t max_header_len;
     unsigned long match_limit;
+    unsigned scan_concurrency; /* ScanConcurrency, "auto" resolved; 0 = no limit */
     int matcher_oracle;       /* Matcher oracle */
     char *cache_dir;          /* RulesCacheDir; "" = none */
     int on_error_accept;      /* OnError accept (else tempfail) */

@@ -313,10 +313,13 @@ int main(int argc, char **argv)
     pthread_t rt;
     pthread_create(&rt, NULL, reload_thread, provisional ? &provisional : NULL);
     pthread_detach(rt);
+    char conc[64] = "no limit";
+    if (cfg->scan_concurrency)
+        snprintf(conc, sizeof conc, "at most %u", cfg->scan_concurrency);
     tglog(LOG_NOTICE, "tollgate %s listening on %s: %zu rules (%zu regex, %zu meta; %zu eval "
-          "and %zu unsupported skipped, %zu rejected by PCRE2)", TG_VERSION, sock, in->loaded,
-          in->loaded_regex, in->loaded_meta, in->skipped_eval, in->skipped_unsupported,
-          in->rejected);
+          "and %zu unsupported skipped, %zu rejected by PCRE2); messages classified at once: "
+          "%s", TG_VERSION, sock, in->loaded, in->loaded_regex, in->loaded_meta,
+          in->skipped_eval, in->skipped_unsupported, in->rejected, conc);
 
     int rc = smfi_main();
 

@@ -50,6 +50,7 @@ int state_load(const char *path, const char *socket_override, int quick, state_t
     s->limits.max_parts = cfg->max_parts;
     s->limits.max_headers = cfg->max_headers;
     s->limits.max_header_len = cfg->max_header_len;
+    s->gate = gate_new(cfg->scan_concurrency);
     *out = s;
     return 0;
 }
@@ -57,6 +58,7 @@ int state_load(const char *path, const char *socket_override, int quick, state_t
 static void state_free(state_t *s)
 {
     rules_unref(s->rules);
+    gate_free(s->gate);
     config_free(s->cfg);
     free(s);
 }

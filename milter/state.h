@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "config.h"
+#include "gate.h"
 #include "msg.h"
 #include "rules.h"
 
@@ -20,6 +21,9 @@ typedef struct state {
     config_t *cfg;          /* owned */
     rules_t *rules;         /* one reference owned */
     msg_limits_t limits;    /* from cfg */
+    gate_t *gate;           /* owned: ScanConcurrency (NULL: no limit); the
+                               snapshot's users share it, so across a reload
+                               old and new connections have a gate each */
     unsigned long generation; /* 1 for the first snapshot, +1 per reload */
     int provisional;        /* rules on the oracle matcher standing in while
                                the configured fast matcher is built */

@@ -1,6 +1,9 @@
 /* The daemon's pure parts: config, direction and tenants, header texts, SPF
  * (over libspf2's in-process zone DNS layer: no network). */
 #include <check.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,7 @@
 
 #include "config.h"
 #include "direction.h"
+#include "gate.h"
 #include "spf.h"
 #include "stats.h"
 #include "tag.h"
@@ -55,6 +59,7 @@ START_TEST(config_defaults_and_keys)
     ck_assert_int_eq(d->on_error_accept, 0);
     ck_assert_uint_eq(d->ninternal, 2);
     ck_assert_int_eq(d->flush_interval, 1);
+    ck_assert_uint_eq(d->scan_concurrency, (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
     config_free(d);
 
     config_t *c = conf_ok(
@@ -79,7 +84,8 @@ START_TEST(config_defaults_and_keys)
         "TimeZone Europe/London\n"
         "SyslogFacility local3\n"
         "SocketMode 0600\n"
-        "MatchLimit 50000\n");
+        "MatchLimit 50000\n"
+        "ScanConcurrency 3\n");
     ck_assert_str_eq(c->socket, "inet:8894@127.0.0.1");
     ck_assert_uint_eq(c->nrules, 3); /* the default list was replaced */
     ck_assert_str_eq(c->rules[2], "/c/*.cf");
@@ -100,6 +106,13 @@ START_TEST(config_defaults_and_keys)
     ck_assert_int_eq(c->syslog_facility, LOG_LOCAL3);
     ck_assert_uint_eq(c->socket_mode, 0600);
     ck_assert_uint_eq(c->match_limit, 50000);
+    ck_assert_uint_eq(c->scan_concurrency, 3);
+    config_free(c);
+    c = conf_ok("ScanConcurrency 0\n");
+    ck_assert_uint_eq(c->scan_concurrency, 0);
+    config_free(c);
+    c = conf_ok("ScanConcurrency Auto\n");
+    ck_assert_uint_eq(c->scan_concurrency, (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
     config_free(c);
 }
 END_TEST
@@ -122,10 +135,86 @@ START_TEST(config_errors_name_the_line)
     conf_err("StatsFlushInterval 0\n", "1: StatsFlushInterval takes a whole number from 1");
     conf_err("RedisURL http://x\n", "1: RedisURL takes redis://");
     conf_err("Socket\n", "1: Socket needs a value");
+    conf_err("\nScanConcurrency many\n", "2: ScanConcurrency takes a whole number from 0");
+    conf_err("ScanConcurrency 5000\n", "1: ScanConcurrency takes a whole number from 0");
     config_t *c;
     char err[256];
     ck_assert_int_eq(config_load("/nonexistent/tollgate.conf", &c, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "/nonexistent/tollgate.conf: No such file"), "got %s", err);
+}
+END_TEST
+
+/* ---- gate: the ScanConcurrency limit ---------------------------------- */
+
+typedef struct gate_run {
+    gate_t *g;
+    pthread_mutex_t mu;
+    int inside, most;           /* threads between enter and leave */
+    int order[8], norder;       /* who got in, in order */
+} gate_run_t;
+
+typedef struct gate_arg {
+    gate_run_t *r;
+    int id;
+} gate_arg_t;
+
+static void *gate_thread(void *p)
+{
+    gate_arg_t *a = p;
+    gate_run_t *r = a->r;
+    gate_enter(r->g);
+    pthread_mutex_lock(&r->mu);
+    r->order[r->norder++] = a->id;
+    if (++r->inside > r->most)
+        r->most = r->inside;
+    pthread_mutex_unlock(&r->mu);
+    struct timespec ts = {0, 20 * 1000000L}; /* 20 ms of "classification" */
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&r->mu);
+    r->inside--;
+    pthread_mutex_unlock(&r->mu);
+    gate_leave(r->g);
+    return NULL;
+}
+
+START_TEST(gate_limits_and_keeps_order)
+{
+    ck_assert_ptr_null(gate_new(0)); /* 0: no limit */
+    gate_enter(NULL);                /* and a NULL gate is a no-op */
+    gate_leave(NULL);
+
+    /* With one place the record below is made by one thread at a time, so
+     * it is the admission order; with two, both places are used at once. */
+    for (int slots = 1; slots <= 2; slots++) {
+        gate_run_t r = {.g = gate_new((unsigned)slots)};
+        pthread_mutex_init(&r.mu, NULL);
+        for (int i = 0; i < slots; i++) /* the places are held here */
+            gate_enter(r.g);
+        pthread_t t[6];
+        gate_arg_t a[6];
+        for (int i = 0; i < 6; i++) {
+            a[i] = (gate_arg_t){&r, i};
+            pthread_create(&t[i], NULL, gate_thread, &a[i]);
+            /* each one queued before the next starts: arrival order is i */
+            while (gate_queued(r.g) < (unsigned)i + 1)
+                sched_yield();
+        }
+        pthread_mutex_lock(&r.mu);
+        ck_assert_int_eq(r.norder, 0); /* nobody got past the full gate */
+        pthread_mutex_unlock(&r.mu);
+        for (int i = 0; i < slots; i++)
+            gate_leave(r.g);
+        for (int i = 0; i < 6; i++)
+            pthread_join(t[i], NULL);
+        ck_assert_int_eq(gate_queued(r.g), 0);
+        ck_assert_int_eq(r.norder, 6);
+        ck_assert_int_eq(r.most, slots); /* never more, and all were used */
+        if (slots == 1)
+            for (int i = 0; i < 6; i++)
+                ck_assert_int_eq(r.order[i], i); /* first come, first served */
+        gate_free(r.g);
+        pthread_mutex_destroy(&r.mu);
+    }
 }
 END_TEST
 
@@ -317,6 +406,7 @@ Suite *milter_suite(void)
     TCase *tc = tcase_create("units");
     tcase_add_test(tc, config_defaults_and_keys);
     tcase_add_test(tc, config_errors_name_the_line);
+    tcase_add_test(tc, gate_limits_and_keeps_order);
     tcase_add_test(tc, direction_and_tenants);
     tcase_add_test(tc, header_texts);
     tcase_add_test(tc, spf_over_zone_dns);

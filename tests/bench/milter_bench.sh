@@ -48,6 +48,29 @@ start() { # KIND SOCKET
 stop() { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; }
 json() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$TMP/out.json"; }
 
+# cell KIND SOCK C N: one run of N messages at concurrency C against the
+# filter running as $PID; prints the row and keeps RATE_/CPU_ for ratios.
+cell() {
+    kind=$1 sock=$2 c=$3 n=$4
+    t0=$(cpu_ticks "$PID")
+    "$BUILD/milterload" -s "$s" -c "$c" -n "$n" --timeout 60 --json "$TMP/corpus" > "$TMP/out.json" 2>/dev/null
+    t1=$(cpu_ticks "$PID")
+    rate=$(json msgs_per_s); p50=$(json p50_ms); p99=$(json p99_ms); err=$(json errors)
+    cpu=$(awk -v a="$t0" -v b="$t1" -v t="$TCK" -v n="$n" 'BEGIN {printf "%.3f", (b - a) / t / n * 1000}')
+    if [ "$kind" = null ]; then
+        eval "NULL_RATE_$sock$c=$rate; NULL_CPU_$sock$c=$cpu"
+        ratio=1.00; cratio=1.00
+    else
+        eval "nr=\$NULL_RATE_$sock$c; nc=\$NULL_CPU_$sock$c"
+        ratio=$(awk -v a="$rate" -v b="$nr" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+        cratio=$(awk -v a="$cpu" -v b="$nc" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    fi
+    printf '%-16s %-5s %4s %9s %8s %8s %10s %9s %9s%s\n' "$kind" $sock $c "$rate" "$p50" "$p99" "$cpu" "$ratio" "$cratio" \
+        "$([ "${err:-1}" = 0 ] || echo "  ERRORS: $err")"
+    k=$(echo "$kind" | tr -c 'a-z0-9\n' _)
+    eval "RATE_${k}_$sock$c=$rate; CPU_${k}_$sock$c=$cpu"
+}
+
 printf '%-16s %-5s %4s %9s %8s %8s %10s %9s %9s\n' filter sock c msgs/s p50_ms p99_ms cpu_s/1k "x null" "cpu x"
 for kind in null shipped spamassassin; do
     case $kind in
@@ -60,27 +83,20 @@ for kind in null shipped spamassassin; do
         s="unix:$TMP/s.sock"; [ $sock = tcp ] && s="inet:$PORT@127.0.0.1"
         start $kind "$s" || continue
         for c in 1 8 64; do
-            t0=$(cpu_ticks "$PID")
-            "$BUILD/milterload" -s "$s" -c "$c" -n "$n" --timeout 60 --json "$TMP/corpus" > "$TMP/out.json" 2>/dev/null
-            t1=$(cpu_ticks "$PID")
-            rate=$(json msgs_per_s); p50=$(json p50_ms); p99=$(json p99_ms); err=$(json errors)
-            cpu=$(awk -v a="$t0" -v b="$t1" -v t="$TCK" -v n="$n" 'BEGIN {printf "%.3f", (b - a) / t / n * 1000}')
-            key="$sock.$c"
-            if [ $kind = null ]; then
-                eval "NULL_RATE_$sock$c=$rate; NULL_CPU_$sock$c=$cpu"
-                ratio=1.00; cratio=1.00
-            else
-                eval "nr=\$NULL_RATE_$sock$c; nc=\$NULL_CPU_$sock$c"
-                ratio=$(awk -v a="$rate" -v b="$nr" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-                cratio=$(awk -v a="$cpu" -v b="$nc" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-            fi
-            printf '%-16s %-5s %4s %9s %8s %8s %10s %9s %9s%s\n' $kind $sock $c "$rate" "$p50" "$p99" "$cpu" "$ratio" "$cratio" \
-                "$([ "${err:-1}" = 0 ] || echo "  ERRORS: $err")"
-            eval "RATE_${kind}_$sock$c=$rate; CPU_${kind}_$sock$c=$cpu"
+            cell $kind $sock $c $n
         done
         stop
     done
 done
+# The same at c=8 without the ScanConcurrency limit (default: one message
+# classified per CPU), to show what the limit does to the tail.
+conf /usr/share/spamassassin "$(pwd)/deploy/rules"
+echo "ScanConcurrency 0" >> "$TMP/tollgate.conf"
+s="unix:$TMP/s.sock"
+if start spamassassin "$s"; then
+    cell "sa-no-limit" unix 8 $((N / 2))
+    stop
+fi
 echo
 for kind in shipped spamassassin; do
     eval "r=\$RATE_${kind}_unix8; cpu=\$CPU_${kind}_unix8"
