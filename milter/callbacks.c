@@ -452,9 +452,8 @@ static sfsistat cb_eom(SMFICTX *ctx)
     if (!m || !c->st)
         return on_error(ctx, c, "end of message without a message");
     const config_t *cfg = c->st->cfg;
-    /* ScanConcurrency: parsing and matching, the CPU-bound part, wait in
-     * arrival order behind the classifications already running */
-    gate_enter(c->st->gate);
+    /* parsed at once, while the thread's caches still hold the message it
+     * was fed (inside the gate below it cost 10-20% more CPU a message) */
     msg_finish(m->msg);
 
     dir_input_t din = {
@@ -479,6 +478,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
         .nlocal_domains = cfg->nlocal_domains,
     };
     rules_verdict_t v;
+    /* ScanConcurrency: matching, the CPU-bound part, waits in arrival
+     * order behind the classifications already running */
+    gate_enter(c->st->gate);
     rules_classify(c->st->rules, thread_scratch(c->st->rules), m->msg, &env, &v);
     gate_leave(c->st->gate);
 

@@ -23,7 +23,7 @@
  *   MaxMimeDepth [20] MaxMimeParts [1000] MaxHeaders [1000]
  *   MaxHeaderLength   [64K]
  *   MatchLimit        PCRE2 match limit per regex [1000000]
- *   ScanConcurrency   messages classified at once, the rest queue in arrival
+ *   ScanConcurrency   messages matched at once, the rest queue in arrival
  *                     order; auto = the number of CPUs, 0 = no limit [auto]
  *   Matcher           fast|oracle: Vectorscan core or PCRE2 per rule; both
  *                     give identical hits [fast]

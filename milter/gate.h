@@ -1,8 +1,8 @@
 /*
- * gate — at most N messages classified at once, admitted in arrival order.
+ * gate — at most N messages matched at once, admitted in arrival order.
  *
  * libmilter gives every connection its own thread, so with C concurrent
- * SMTP sessions up to C classifications compete for the CPUs. Each one is
+ * SMTP sessions up to C rule matches compete for the CPUs. Each one is
  * pure CPU work over tens of megabytes of databases; run together on fewer
  * cores they are stretched by the number sharing a core and evict each
  * other's caches, and a large message's latency grows with every other

@@ -317,7 +317,7 @@ int main(int argc, char **argv)
     if (cfg->scan_concurrency)
         snprintf(conc, sizeof conc, "at most %u", cfg->scan_concurrency);
     tglog(LOG_NOTICE, "tollgate %s listening on %s: %zu rules (%zu regex, %zu meta; %zu eval "
-          "and %zu unsupported skipped, %zu rejected by PCRE2); messages classified at once: "
+          "and %zu unsupported skipped, %zu rejected by PCRE2); messages matched at once: "
           "%s", TG_VERSION, sock, in->loaded, in->loaded_regex, in->loaded_meta,
           in->skipped_eval, in->skipped_unsupported, in->rejected, conc);
 
