@@ -1,6 +1,7 @@
 #!/bin/sh
 # milterload against the real daemon: 300 corpus messages at concurrency 8,
-# over TCP and over a unix socket. Every message must get a valid final
+# over TCP and over a unix socket (there with one message matched at a
+# time, so that the ScanConcurrency queue is used on any machine). Every message must get a valid final
 # reply, the action tallies and per-file verdicts must equal what
 # `tollgate-rules test` says for the same files, and p99 over TCP must stay
 # under 40 ms (a Nagle stall, i.e. a missing TCP_NODELAY, costs ~40 ms per
@@ -64,10 +65,11 @@ free_port() {
     echo $p
 }
 
-# start_daemon SOCKET: tollgate in the foreground on SOCKET, killed after
-# 300 s at the latest; waits until it accepts connections.
+# start_daemon SOCKET [LINE]: tollgate in the foreground on SOCKET (LINE
+# added to its config), killed after 300 s at the latest; waits until it
+# accepts connections.
 start_daemon() {
-    printf 'Socket %s\nRules %s/deploy/rules %s/t.cf\nSPF no\nRulesCacheDir %s/cache\n' "$1" "$(pwd)" "$TMP" "$TMP" > "$TMP/tollgate.conf"
+    printf 'Socket %s\nRules %s/deploy/rules %s/t.cf\nSPF no\nRulesCacheDir %s/cache\n%s\n' "$1" "$(pwd)" "$TMP" "$TMP" "${2:-}" > "$TMP/tollgate.conf"
     "$BUILD/tollgate" -f -c "$TMP/tollgate.conf" > "$TMP/daemon.log" 2>&1 &
     DPID=$!
     ( i=0; while [ $i -lt 3000 ]; do sleep 0.1; kill -0 "$DPID" || exit 0; i=$((i + 1)); done
@@ -154,8 +156,11 @@ if start_daemon "inet:$PORT@127.0.0.1"; then
     stop_daemon tcp
 fi
 
-# --- unix socket
-if start_daemon "unix:$TMP/sock/tg.sock"; then
+# --- unix socket, one message matched at a time: the 8 connections queue
+# at end of message (ScanConcurrency) and every one is still answered
+if start_daemon "unix:$TMP/sock/tg.sock" "ScanConcurrency 1"; then
+    grep -q "messages matched at once: at most 1" "$TMP/daemon.log" &&
+        ok "unix: ScanConcurrency 1 in force" || fail "unix: ScanConcurrency" "$(grep listening "$TMP/daemon.log")"
     run unix "unix:$TMP/sock/tg.sock"
     stop_daemon unix
 fi
