@@ -32,7 +32,7 @@
  * seconds and hundreds of MB on it before it is rejected as too slow. */
 #define FAST_MAX_REPEAT_SIZE 50000.0
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-17"
+#define FAST_ROUTE_VERSION "fast-route-18"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the

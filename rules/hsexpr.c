@@ -197,13 +197,20 @@ static long nonascii_escape(const char *p, size_t *len)
     return v >= 0x80 ? v : -1;
 }
 
+static const char *class_end(const char *p);
+static void emit_set(tg_buf *b, const unsigned char set_in[32], int ascii, int caseless);
+static char *dedupe_alts(char *expr);
+
 /* A prefilter expression for a /i pattern with bytes >= 0x80, which
  * Vectorscan would fold differently from PCRE2 (Latin-1 pairs): outside
- * classes every non-ASCII byte becomes [\x80-\xff], every positive class
- * naming one gets \x80-\xff added (a negated class already admits more in
- * Vectorscan than in PCRE2). The result matches a superset of what the
- * pattern matches; PCRE2 confirms. NULL when the pattern uses constructs
- * this does not follow (\Q, /x). Caller frees. */
+ * classes every non-ASCII byte becomes [\x80-\xff]; a class that admits
+ * one admits them all (written as its explicit byte set). Alternatives
+ * that thereby become the same are kept once: ReplaceTags' look-alike
+ * letters (__YOUR_PASSWORD: 37.7 KB as written, 68.7 KB without this)
+ * are mostly UTF-8 sequences, which all become [\x80-\xff][\x80-\xff]...
+ * The result matches a superset of what the pattern matches; PCRE2
+ * confirms. NULL when the pattern uses constructs this does not follow
+ * (\Q, /x). Caller frees. */
 char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags)
 {
     if ((reflags & CF_RE_X) || strstr(pat, "\\Q") || strstr(pat, "(?x") || strstr(pat, "(?ix") ||
@@ -211,65 +218,40 @@ char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags)
         return NULL;
     tg_buf b;
     tg_buf_init(&b);
-    int in_class = 0, negated = 0, wide = 0;
-    const char *cls_first = NULL;
     for (const char *p = pat; *p;) {
         unsigned char c = (unsigned char)*p;
         size_t el;
         if (c == '\\' && p[1] && nonascii_escape(p + 1, &el) >= 0) {
-            if (in_class) {
-                tg_buf_add(&b, p, el + 1);
-                wide = 1;
-            } else {
-                tg_buf_adds(&b, "[\\x80-\\xff]");
-            }
+            tg_buf_adds(&b, "[\\x80-\\xff]");
             p += el + 1;
         } else if (c == '\\' && p[1]) {
             tg_buf_add(&b, p, 2);
             p += 2;
         } else if (c >= 0x80) {
-            if (in_class) {
-                tg_buf_printf(&b, "\\x%02x", c);
-                wide = 1;
-            } else {
-                tg_buf_adds(&b, "[\\x80-\\xff]");
+            tg_buf_adds(&b, "[\\x80-\\xff]");
+            p++;
+        } else if (c == '[') {
+            /* caseless bytes, written out in both cases: a superset
+             * whatever the inline options */
+            const char *e = class_end(p);
+            unsigned char set[32];
+            if (!e || rx_class_bytes(p, (size_t)(e - p), 1, set) < 0) {
+                tg_buf_free(&b);
+                return NULL;
             }
-            p++;
-        } else if (!in_class && c == '[') {
-            in_class = 1;
-            wide = 0;
-            tg_buf_addc(&b, '[');
-            p++;
-            negated = *p == '^';
-            if (negated)
-                tg_buf_addc(&b, *p++);
-            cls_first = p;
-            if (p[0] == '[' && p[1] == ':') {
-                /* leading POSIX class: copied by the generic path */
-            } else if (*p == ']') {
-                tg_buf_addc(&b, *p++); /* a literal ] first in a class */
-            }
-        } else if (in_class && c == '[' && p[1] == ':') {
-            const char *e = strstr(p + 2, ":]");
-            size_t l = e ? (size_t)(e + 2 - p) : 1;
-            tg_buf_add(&b, p, l);
-            p += l;
-        } else if (in_class && c == ']' && p != cls_first) {
-            if (wide && !negated)
-                tg_buf_adds(&b, "\\x80-\\xff");
-            tg_buf_addc(&b, ']');
-            in_class = 0;
-            p++;
+            int wide = 0;
+            for (int i = 16; i < 32; i++)
+                wide |= set[i] != 0;
+            if (wide)
+                memset(set + 16, 0xff, 16);
+            emit_set(&b, set, 0, 0);
+            p = e;
         } else {
             tg_buf_addc(&b, (char)c);
             p++;
         }
     }
-    if (in_class) {
-        tg_buf_free(&b);
-        return NULL;
-    }
-    return tg_buf_steal(&b);
+    return dedupe_alts(tg_buf_steal(&b));
 }
 
 /* The expression as Vectorscan gets it: /x becomes (?x), which Vectorscan
@@ -514,6 +496,126 @@ static const char *group_end(const char *p)
         }
     }
     return NULL;
+}
+
+/* ---- alternatives written twice ------------------------------------------ */
+
+static int dedupe_alt(const char **pp, tg_buf *out);
+
+/* One branch at *pp (up to '|', ')' or the end, not consumed) copied to
+ * out, its groups' alternatives deduplicated. 0, or -1 on a construct this
+ * does not follow (named groups, comments, verbs). */
+static int dedupe_seq(const char **pp, tg_buf *out)
+{
+    const char *p = *pp;
+    while (*p && *p != '|' && *p != ')') {
+        if (*p == '\\') {
+            if (!p[1])
+                return -1;
+            tg_buf_add(out, p, 2);
+            p += 2;
+        } else if (*p == '[') {
+            const char *e = class_end(p);
+            if (!e)
+                return -1;
+            tg_buf_add(out, p, (size_t)(e - p));
+            p = e;
+        } else if (*p == '(') {
+            size_t pl = 1;
+            if (p[1] == '*') {
+                return -1;
+            } else if (p[1] == '?') {
+                if (p[2] == '=' || p[2] == '!' || p[2] == ':') {
+                    pl = 3;
+                } else if (p[2] == '<' && (p[3] == '=' || p[3] == '!')) {
+                    pl = 4;
+                } else {
+                    size_t k = 2;
+                    while (p[k] && strchr("imsx-^", p[k]))
+                        k++;
+                    if (k == 2 || (p[k] != ':' && p[k] != ')'))
+                        return -1;
+                    if (p[k] == ')') { /* an option setting, no group */
+                        tg_buf_add(out, p, k + 1);
+                        p += k + 1;
+                        continue;
+                    }
+                    pl = k + 1;
+                }
+            }
+            tg_buf_add(out, p, pl);
+            p += pl;
+            if (dedupe_alt(&p, out) < 0 || *p != ')')
+                return -1;
+            tg_buf_addc(out, ')');
+            p++;
+        } else {
+            tg_buf_addc(out, *p);
+            p++;
+        }
+    }
+    *pp = p;
+    return 0;
+}
+
+/* The alternation at *pp (up to ')' or the end, not consumed) copied to
+ * out with each branch once, in first-seen order: the same language. */
+static int dedupe_alt(const char **pp, tg_buf *out)
+{
+    char **kept = NULL;
+    size_t nk = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        tg_buf br;
+        tg_buf_init(&br);
+        if (dedupe_seq(pp, &br) < 0) {
+            tg_buf_free(&br);
+            rc = -1;
+            break;
+        }
+        char *s = tg_buf_steal(&br);
+        size_t k = 0;
+        while (k < nk && strcmp(kept[k], s) != 0)
+            k++;
+        if (k < nk) {
+            free(s);
+        } else {
+            if (nk)
+                tg_buf_addc(out, '|');
+            tg_buf_adds(out, s);
+            tg_grow(&kept, &cap, nk + 1, sizeof *kept);
+            kept[nk++] = s;
+        }
+        if (**pp != '|')
+            break;
+        (*pp)++;
+    }
+    for (size_t k = 0; k < nk; k++)
+        free(kept[k]);
+    free(kept);
+    return rc;
+}
+
+/* expr (owned) with every alternation's repeated branches dropped; expr
+ * itself when it uses what this does not follow, or back references
+ * (dropping a branch renumbers the groups after it). */
+static char *dedupe_alts(char *expr)
+{
+    for (const char *q = expr; (q = strchr(q, '\\')) != NULL; q += 2) {
+        if (!q[1])
+            return expr;
+        if ((q[1] >= '1' && q[1] <= '9') || q[1] == 'g' || q[1] == 'k')
+            return expr;
+    }
+    tg_buf out;
+    tg_buf_init(&out);
+    const char *p = expr;
+    if (dedupe_alt(&p, &out) < 0 || *p) {
+        tg_buf_free(&out);
+        return expr;
+    }
+    free(expr);
+    return tg_buf_steal(&out);
 }
 
 /* ---- the least number of distinct match ends ----------------------------

@@ -324,6 +324,38 @@ START_TEST(relaxed_is_a_superset)
 }
 END_TEST
 
+START_TEST(latin1_prefilter_is_a_superset)
+{
+    /* every case, and ReplaceTags-like look-alike letters: single Latin-1
+     * bytes and UTF-8 sequences as alternatives */
+    static const case_t L[] = {
+        {"(?:[vV\\xe3]|\\xce\\xbd|\\xd0\\x86)(?:[iI1\\xed]|\\xd0\\x86|\\xc3\\xad)agra", CF_RE_I},
+        {"(?:^|\\s)(?:[kK]|\\xc4\\xb8)(?:[\\xf6o]|\\xc3\\xb6|\\xc3\\x96)ln\\b", CF_RE_I},
+        {"M[\\xe0-\\xfe]NCHEN", CF_RE_I}, {"K[^\\xf6]LN", CF_RE_I},
+    };
+    for (size_t k = 0; k < NCASES + sizeof L / sizeof *L; k++) {
+        const case_t *c = k < NCASES ? &CASES[k] : &L[k - NCASES];
+        char *e = hsexpr_latin1_prefilter(c->pat, c->flags);
+        if (!e) /* \\Q and /x are not followed */
+            continue;
+        for (size_t s = 0; s < NSUBJ; s++)
+            if (rx_hit(c->pat, c->flags, SUBJECTS[s]))
+                ck_assert_msg(hs_hit(e, hs_flags_of(c->flags) | HS_FLAG_PREFILTER, SUBJECTS[s]),
+                              "/%s/ as prefilter %s misses \"%s\"", c->pat, e, SUBJECTS[s]);
+        free(e);
+    }
+    /* the UTF-8 look-alikes all read [\\x80-\\xff][\\x80-\\xff]: kept once; a
+     * class that names a byte >= 0x80 admits them all */
+    expect_str(hsexpr_latin1_prefilter("(?:[v\\xe3]|\\xce\\xbd|\\xd0\\x86)x", CF_RE_I),
+               "(?:[\\x56\\x76\\x80-\\xff]|[\\x80-\\xff][\\x80-\\xff])x");
+    expect_str(hsexpr_latin1_prefilter("(?:a|(?:\\xc3\\xa9|\\xc3\\xa8)|(?:\\xc3\\xaa))b", CF_RE_I),
+               "(?:a|(?:[\\x80-\\xff][\\x80-\\xff]))b");
+    /* back references: no branch dropped (group numbers would move) */
+    expect_str(hsexpr_latin1_prefilter("(\\xe9|\\xe8)(a|a)\\2", CF_RE_I),
+               "([\\x80-\\xff]|[\\x80-\\xff])(a|a)\\2");
+}
+END_TEST
+
 START_TEST(shapes)
 {
     ck_assert(hsexpr_needs_latin1_fold("k\\xf6ln", CF_RE_I));
@@ -346,6 +378,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, latin1_exact_matches_as_pcre2);
     tcase_add_test(tc, ascii_form_on_ascii_text);
     tcase_add_test(tc, relaxed_is_a_superset);
+    tcase_add_test(tc, latin1_prefilter_is_a_superset);
     tcase_add_test(tc, min_ends);
     tcase_add_test(tc, reverse);
     tcase_add_test(tc, shapes);
