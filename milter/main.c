@@ -305,6 +305,15 @@ int main(int argc, char **argv)
         tglog(LOG_ERR, "counters: %s", err);
         return 1;
     }
+    /* Said before state_install: from then on the reload thread may
+     * replace st and free it, with cfg, sock and in. */
+    char conc[64] = "no limit";
+    if (cfg->scan_concurrency)
+        snprintf(conc, sizeof conc, "at most %u", cfg->scan_concurrency);
+    tglog(LOG_NOTICE, "tollgate %s listening on %s: %zu rules (%zu regex, %zu meta; %zu eval "
+          "and %zu unsupported skipped, %zu rejected by PCRE2); messages matched at once: "
+          "%s", TG_VERSION, sock, in->loaded, in->loaded_regex, in->loaded_meta,
+          in->skipped_eval, in->skipped_unsupported, in->rejected, conc);
     /* after state_install a reload may free st: keep what shutdown needs */
     char *pidfile = cfg->pidfile ? tg_strdup(cfg->pidfile) : NULL;
     char *sockpath = path ? tg_strdup(path) : NULL;
@@ -313,13 +322,6 @@ int main(int argc, char **argv)
     pthread_t rt;
     pthread_create(&rt, NULL, reload_thread, provisional ? &provisional : NULL);
     pthread_detach(rt);
-    char conc[64] = "no limit";
-    if (cfg->scan_concurrency)
-        snprintf(conc, sizeof conc, "at most %u", cfg->scan_concurrency);
-    tglog(LOG_NOTICE, "tollgate %s listening on %s: %zu rules (%zu regex, %zu meta; %zu eval "
-          "and %zu unsupported skipped, %zu rejected by PCRE2); messages matched at once: "
-          "%s", TG_VERSION, sock, in->loaded, in->loaded_regex, in->loaded_meta,
-          in->skipped_eval, in->skipped_unsupported, in->rejected, conc);
 
     int rc = smfi_main();
 

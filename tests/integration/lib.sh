@@ -28,8 +28,10 @@ daemon_start() {
 }
 # daemon_stop: SIGTERM to $DPID, SIGKILL after 15 s; returns its exit status.
 daemon_stop() {
+    # the daemon's own bound: libmilter's 5 s stop check, then up to 30 s
+    # for open sessions to finish their message
     kill -TERM "$DPID" 2>/dev/null
-    for i in $(seq 1 150); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq 1 400); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$DPID" 2>/dev/null
     wait "$DPID"
 }
