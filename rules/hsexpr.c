@@ -530,17 +530,16 @@ static int dedupe_seq(const char **pp, tg_buf *out)
                 } else if (p[2] == '<' && (p[3] == '=' || p[3] == '!')) {
                     pl = 4;
                 } else {
-                    size_t k = 2;
-                    while (p[k] && strchr("imsx-^", p[k]))
-                        k++;
-                    if (k == 2 || (p[k] != ':' && p[k] != ')'))
+                    hx_mode_t m = {0};
+                    size_t ol = option_letters(p + 2, &m);
+                    if (!ol)
                         return -1;
-                    if (p[k] == ')') { /* an option setting, no group */
-                        tg_buf_add(out, p, k + 1);
-                        p += k + 1;
+                    if (p[2 + ol] == ')') { /* an option setting, no group */
+                        tg_buf_add(out, p, ol + 3);
+                        p += ol + 3;
                         continue;
                     }
-                    pl = k + 1;
+                    pl = ol + 3;
                 }
             }
             tg_buf_add(out, p, pl);
