@@ -15,7 +15,7 @@ typedef struct waiter {
 
 struct gate {
     pthread_mutex_t mu;
-    unsigned slots, busy, queued;
+    unsigned slots, busy;
     waiter_t *head, *tail;
 };
 
@@ -54,7 +54,6 @@ void gate_enter(gate_t *g)
     else
         g->head = &w;
     g->tail = &w;
-    g->queued++;
     while (!w.go)
         pthread_cond_wait(&w.cv, &g->mu);
     pthread_mutex_unlock(&g->mu);
@@ -69,7 +68,6 @@ void gate_leave(gate_t *g)
     waiter_t *w = g->head;
     if (w) { /* the place passes to the oldest waiter: busy is unchanged */
         g->head = w->next;
-        g->queued--;
         if (!g->head)
             g->tail = NULL;
         w->go = 1;
@@ -84,8 +82,10 @@ unsigned gate_queued(gate_t *g)
 {
     if (!g)
         return 0;
+    unsigned n = 0;
     pthread_mutex_lock(&g->mu);
-    unsigned n = g->queued;
+    for (const waiter_t *w = g->head; w; w = w->next)
+        n++;
     pthread_mutex_unlock(&g->mu);
     return n;
 }
