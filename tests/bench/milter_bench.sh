@@ -97,6 +97,27 @@ if start spamassassin "$s"; then
     cell "sa-no-limit" unix 8 $((N / 2))
     stop
 fi
+# Latency at a set load rather than at saturation: above, each of the c
+# connections sends its next message as soon as the last is answered, so
+# the filter is saturated and latency is mostly queueing (c / rate). Here
+# milterload paces the messages (--rate, open loop, as mail arrives) at
+# BENCH_RATE msgs/s over 8 connections; "added" is tollgate's p50/p99 minus
+# the null filter's at the same rate.
+R=${BENCH_RATE:-1500}
+echo
+echo "paced: $R msgs/s offered over 8 connections (unix), $((R * 3)) messages"
+printf '%-16s %9s %8s %8s %8s %8s\n' filter msgs/s p50_ms p99_ms max_ms late
+paced() { # KIND
+    "$BUILD/milterload" -s "$s" -c 8 -n $((R * 3)) --rate "$R" --timeout 60 --json "$TMP/corpus" > "$TMP/out.json" 2>/dev/null
+    printf '%-16s %9s %8s %8s %8s %8s\n' "$1" "$(json msgs_per_s)" "$(json p50_ms)" "$(json p99_ms)" "$(json max_ms)" "$(json late)"
+    eval "P50_$1=$(json p50_ms); P99_$1=$(json p99_ms)"
+}
+s="unix:$TMP/s.sock"
+if start null "$s"; then paced null; stop; fi
+conf /usr/share/spamassassin "$(pwd)/deploy/rules"
+if start spamassassin "$s"; then paced spamassassin; stop; fi
+awk -v a="${P50_spamassassin:-}" -v b="${P50_null:-}" -v c="${P99_spamassassin:-}" -v d="${P99_null:-}" -v r="$R" 'BEGIN {
+    if (a != "" && b != "") printf "added by the SpamAssassin rules at %d msgs/s, c=8: p50 %.2f ms, p99 %.2f ms\n", r, a - b, c - d }'
 echo
 for kind in shipped spamassassin; do
     eval "r=\$RATE_${kind}_unix8; cpu=\$CPU_${kind}_unix8"

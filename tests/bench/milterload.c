@@ -7,7 +7,7 @@
  *              [--per-conn N] [--from ADDR] [--rcpt ADDR] [--client-ip IP]
  *              [--client-name NAME] [--helo NAME] [--auth USER]
  *              [--daemon-name NAME] [--tag-header NAME] [--timeout SECONDS]
- *              [--verdicts FILE] [--nagle] [--json] DIR
+ *              [--verdicts FILE] [--rate MSGS_PER_S] [--nagle] [--json] DIR
  *
  * Every *.eml of DIR is loaded once (a leading mbox "From " line is dropped,
  * as a submission program would) and replayed round robin over CONCURRENCY
@@ -30,6 +30,14 @@
  * VSTREAM writes.
  *
  * TCP sockets get TCP_NODELAY (--nagle leaves it off, for comparison).
+ * --rate R paces the run (open loop, as mail arrives): message i (0, 1, ...)
+ * starts, with its MAIL command, no earlier than i/R seconds after the run
+ * began, on whichever of the CONCURRENCY connections is free. Without it
+ * each connection sends its next message as soon as the last is answered
+ * (closed loop): the filter is saturated and latency is mostly queueing
+ * (Little's law: CONCURRENCY / rate). A message that no connection was free
+ * to start on time is counted late, with the largest delay reported; its
+ * latency is still measured from its end of message.
  * --verdicts FILE writes "PATH ACTION" per file, from its first run.
  *
  * Latency is the time from sending the end of message (the flush that
@@ -482,6 +490,7 @@ static struct {
     int nagle; /* --nagle: leave TCP_NODELAY off, to show what it costs */
     int timeout_ms;
     const char *verdicts;
+    double rate; /* --rate, or 0: closed loop */
     const char *dir;
 } opt = {
     .per_conn = 10, .client_ip = "192.0.2.1", .client_name = "unknown",
@@ -498,6 +507,9 @@ static size_t ncorpus;
 static atomic_long next_msg;
 static atomic_ulong qid_seq;
 static double deadline;
+static double run_t0;          /* --rate: the schedule's origin */
+static atomic_ulong late_n;    /* --rate: messages started over 1 ms late */
+static atomic_ulong late_max_us;
 static const char **verdict; /* per file: action of its first run */
 static atomic_uint neg_version, neg_actions, neg_proto; /* last negotiation seen */
 
@@ -1076,6 +1088,28 @@ static void finish_message(stats_t *st, long idx, const eml_t *e, msgres_t *res,
         verdict[idx] = act_name[a];
 }
 
+/* --rate: waits until message idx's start time; counts it late if no
+ * connection was free to start it within 1 ms of that time. */
+static void pace(long idx)
+{
+    if (opt.rate <= 0)
+        return;
+    double at = run_t0 + (double)idx / opt.rate, t = now_s();
+    if (t < at) {
+        struct timespec ts = {(time_t)(at - t), (long)((at - t - (double)(time_t)(at - t)) * 1e9)};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        return;
+    }
+    unsigned long us = (unsigned long)((t - at) * 1e6);
+    if (us > 1000) {
+        atomic_fetch_add(&late_n, 1);
+        unsigned long m = atomic_load(&late_max_us);
+        while (us > m && !atomic_compare_exchange_weak(&late_max_us, &m, us))
+            ;
+    }
+}
+
 static void *worker(void *arg)
 {
     stats_t *st = arg;
@@ -1117,6 +1151,7 @@ static void *worker(void *arg)
                 memset(&res, 0, sizeof res);
             }
             double lat;
+            pace(idx);
             if (send_message(&c, e, &res, &lat) < 0) {
                 record_error(&c);
                 st->unanswered++;
@@ -1196,7 +1231,7 @@ static void usage(const char *why)
             "usage: milterload -s unix:PATH|inet:PORT@HOST -c CONCURRENCY (-n COUNT | -t SECONDS)\n"
             "       [--per-conn N] [--from ADDR] [--rcpt ADDR] [--client-ip IP] [--client-name NAME]\n"
             "       [--helo NAME] [--auth USER] [--daemon-name NAME] [--tag-header NAME]\n"
-            "       [--timeout SECONDS] [--verdicts FILE] [--nagle] [--json] DIR\n");
+            "       [--timeout SECONDS] [--verdicts FILE] [--rate MSGS_PER_S] [--nagle] [--json] DIR\n");
     exit(2);
 }
 
@@ -1268,7 +1303,7 @@ static void parse_socket(const char *s)
 int main(int argc, char **argv)
 {
     enum { O_PERCONN = 256, O_FROM, O_RCPT, O_CIP, O_CNAME, O_HELO, O_AUTH, O_DNAME,
-           O_TAG, O_JSON, O_TIMEOUT, O_VERDICTS, O_NAGLE, O_HELP };
+           O_TAG, O_JSON, O_TIMEOUT, O_VERDICTS, O_NAGLE, O_RATE, O_HELP };
     static const struct option lo[] = {
         {"socket", required_argument, 0, 's'}, {"concurrency", required_argument, 0, 'c'},
         {"count", required_argument, 0, 'n'}, {"time", required_argument, 0, 't'},
@@ -1279,7 +1314,7 @@ int main(int argc, char **argv)
         {"tag-header", required_argument, 0, O_TAG}, {"json", no_argument, 0, O_JSON},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"verdicts", required_argument, 0, O_VERDICTS}, {"nagle", no_argument, 0, O_NAGLE},
-        {"help", no_argument, 0, O_HELP},
+        {"rate", required_argument, 0, O_RATE}, {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "s:c:n:t:", lo, NULL)) != -1) {
@@ -1301,6 +1336,7 @@ int main(int argc, char **argv)
         case O_TIMEOUT: opt.timeout_ms = (int)(parse_dbl(optarg, "--timeout") * 1000); break;
         case O_VERDICTS: opt.verdicts = optarg; break;
         case O_NAGLE: opt.nagle = 1; break;
+        case O_RATE: opt.rate = parse_dbl(optarg, "--rate"); break;
         case O_HELP: usage(NULL); break;
         default: usage(NULL);
         }
@@ -1332,6 +1368,7 @@ int main(int argc, char **argv)
         die("out of memory");
     double t0 = now_s();
     deadline = t0 + opt.seconds;
+    run_t0 = t0;
     for (int i = 0; i < opt.concurrency; i++) {
         pthread_attr_t at;
         pthread_attr_init(&at);
@@ -1410,6 +1447,9 @@ int main(int argc, char **argv)
         json_tally(f, "replies", &all.replies);
         fprintf(f, ",\"negotiated\":{\"version\":%u,\"actions\":\"0x%x\",\"protocol\":\"0x%x\"}",
                 atomic_load(&neg_version), atomic_load(&neg_actions), atomic_load(&neg_proto));
+        if (opt.rate > 0)
+            fprintf(f, ",\"rate_offered\":%.1f,\"late\":%lu,\"max_late_ms\":%.3f", opt.rate,
+                    atomic_load(&late_n), atomic_load(&late_max_us) / 1e3);
         fprintf(f, ",\"first_error\":");
         json_str(f, all.lasterr);
         fprintf(f, "}\n");
@@ -1420,6 +1460,9 @@ int main(int argc, char **argv)
                all.unanswered, all.conns);
         printf("time:        %.3f s\n", secs);
         printf("rate:        %.1f messages/s, %.2f MB/s\n", rate, mbs);
+        if (opt.rate > 0)
+            printf("paced:       %.1f messages/s offered; %lu started over 1 ms late (at most "
+                   "%.3f ms)\n", opt.rate, atomic_load(&late_n), atomic_load(&late_max_us) / 1e3);
         printf("latency:     p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms (mean %.3f ms; "
                "EOM to final reply)\n", p50, p90, p99, pmax, mean);
         printf("actions:    ");

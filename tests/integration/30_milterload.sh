@@ -162,6 +162,17 @@ if start_daemon "unix:$TMP/sock/tg.sock" "ScanConcurrency 1"; then
     grep -q "messages matched at once: at most 1" "$TMP/daemon.log" &&
         ok "unix: ScanConcurrency 1 in force" || fail "unix: ScanConcurrency" "$(grep listening "$TMP/daemon.log")"
     run unix "unix:$TMP/sock/tg.sock"
+    # paced (--rate): message i starts no earlier than i/R s into the run,
+    # so 200 at 400/s take at least 199/400 s, all answered
+    timeout 60 "$ML" -s "unix:$TMP/sock/tg.sock" -c 8 -n 200 --rate 400 --json "$TMP/mix" \
+        > "$TMP/paced.json" 2> "$TMP/paced.err"
+    rc=$?
+    secs=$(num seconds "$TMP/paced.json")
+    [ $rc -eq 0 ] && [ "$(num messages "$TMP/paced.json")" = 200 ] &&
+        [ "$(num rate_offered "$TMP/paced.json")" = 400.0 ] &&
+        awk -v s="${secs:-0}" 'BEGIN { exit !(s >= 0.4975) }' &&
+        ok "unix: --rate 400 paces 200 messages over $secs s, all answered" ||
+        fail "unix: --rate" "rc=$rc seconds=$secs $(cat "$TMP/paced.err") $(head -c 300 "$TMP/paced.json")"
     stop_daemon unix
 fi
 
@@ -171,5 +182,8 @@ rc=$?
 [ $rc -eq 1 ] && [ "$(num messages "$TMP/refused.json")" = 0 ] && [ "$(num connect "$TMP/refused.json")" = 2 ] &&
     ok "no daemon: exit 1, connection errors counted" || fail "no daemon" "rc=$rc $(cat "$TMP/refused.json")"
 timeout 10 "$ML" -s "inet:1@127.0.0.1" -c 1 "$TMP/mix" > /dev/null 2>&1
-[ $? -eq 2 ] && ok "usage error exits 2" || fail "usage" "rc"
+rc1=$?
+timeout 10 "$ML" -s "inet:1@127.0.0.1" -c 1 -n 1 --rate 0 "$TMP/mix" > /dev/null 2>&1
+rc2=$?
+[ $rc1 -eq 2 ] && [ $rc2 -eq 2 ] && ok "usage errors exit 2 (no -n/-t; --rate 0)" || fail "usage" "rc $rc1 $rc2"
 finish
