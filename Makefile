@@ -116,6 +116,10 @@ $(BENCH_BIN): $(BUILD)/tests/bench/rules_bench.o $(BUILD)/tests/corpus.o $(RULES
 $(DIFFTEST): $(BUILD)/tests/difftest.o $(BUILD)/tests/corpus.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# what each expression of a class's database costs (TG_FAST_DUMP, issue 3)
+$(BUILD)/dbcost: $(BUILD)/tests/bench/dbcost.o $(BUILD)/tests/corpus.o $(RULES_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
 $(BUILD)/nullfilter: $(BUILD)/tests/bench/nullfilter.o $(MILTER_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmilter
 
@@ -143,7 +147,7 @@ test-only: check-build
 asan:
 	@ASAN_OPTIONS=$${ASAN_OPTIONS:-quarantine_size_mb=32} $(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-only
 
-bench: all $(BENCH_BIN) $(MILTERLOAD) $(BUILD)/nullfilter $(BUILD)/stats_bench
+bench: all $(BENCH_BIN) $(MILTERLOAD) $(BUILD)/nullfilter $(BUILD)/stats_bench $(BUILD)/dbcost
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 fuzz:

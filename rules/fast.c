@@ -1,6 +1,7 @@
 #include "fast.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <hs/hs.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -641,6 +642,32 @@ static int rule_meta_set(frule_t *fr, unsigned char m)
     return 1;
 }
 
+/* TG_FAST_DUMP=FILE: every database a cold compile builds is appended to
+ * FILE, one expression a line: class label, database (DB_*), Vectorscan
+ * id, hs flags, rule name and expression, tab-separated; for
+ * tests/bench/dbcost, which measures what each expression costs a scan.
+ * One write per database on an O_APPEND descriptor: classes build
+ * concurrently. Entries of the cache are not dumped (they hold no
+ * expressions): use an empty cache directory. */
+static void dump_db(const fclass_t *c, const frule_t *rules, int d, const char *const *exprs,
+                    const unsigned *flags, const unsigned *ids, size_t ne)
+{
+    const char *path = getenv("TG_FAST_DUMP");
+    if (!path || !*path)
+        return;
+    tg_buf b;
+    tg_buf_init(&b);
+    for (size_t k = 0; k < ne; k++)
+        tg_buf_printf(&b, "%s\t%d\t%u\t%u\t%s\t%s\n", c->label, d, ids[k], flags[k],
+                      rules[c->ids[ids[k]]].name, exprs[k]);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, b.s, b.len) != (ssize_t)b.len)
+        fprintf(stderr, "tollgate: fast: TG_FAST_DUMP %s: cannot append\n", path);
+    if (fd >= 0)
+        close(fd);
+    tg_buf_free(&b);
+}
+
 /* Routes the rules of class c (fills path), compiles its databases.
  * Writes only c, the rules of c and *info: classes build concurrently. */
 static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
@@ -732,6 +759,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         }
         if (!ne)
             continue;
+        dump_db(c, f->rules, d, exprs, flags, ids, ne);
         hs_compile_error_t *ce = NULL;
         if (hs_compile_multi(exprs, flags, ids, (unsigned)ne, HS_MODE_BLOCK, NULL,
                              &c->db[d], &ce) != HS_SUCCESS && d == DB_STARTS) {

@@ -13,7 +13,12 @@ echo "   (cold compile into a fresh cache, then from the cache; TG_BENCH_COLD=0 
 if [ "${TG_BENCH_COLD:-1}" = 0 ]; then
     "$BUILD/rules_bench" -r 3 --no-cold --cache "$BUILD/hscache" --rules /usr/share/spamassassin --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam"
 else
-    "$BUILD/rules_bench" -r 3 --rules /usr/share/spamassassin --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam"
+    DUMP=$(mktemp /tmp/tollgate-dump.XXXXXX)
+    TG_FAST_DUMP="$DUMP" "$BUILD/rules_bench" -r 3 --rules /usr/share/spamassassin --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam"
+    echo
+    echo "== what limits the fast core: the body class's main ASCII database, expression by expression"
+    "$BUILD/dbcost" --top 20 "$DUMP" "$CORPUS/ham" "$CORPUS/spam"
+    rm -f "$DUMP"
 fi
 echo
 echo "== milter throughput (null filter vs tollgate), messages through the milter protocol"
