@@ -40,6 +40,7 @@ typedef struct mctx {
     size_t nar_ours, arcap;
     char *subject;                    /* first Subject value, raw */
     struct timespec t0;
+    int late;                         /* begun after cb_drain_begin */
 } mctx_t;
 
 typedef struct conn {
@@ -53,11 +54,31 @@ typedef struct conn {
     mctx_t *m;
 } conn_t;
 
-static atomic_int cb_nconn;
+static atomic_int cb_nconn;  /* connections with a conn_t */
+static atomic_int cb_nmsg;   /* mctx_t alive: MAIL FROM seen, not yet ended */
+static atomic_int cb_nlate;  /* ... of which begun after cb_drain_begin */
+static atomic_int cb_draining;
 
 int cb_active(void)
 {
     return atomic_load(&cb_nconn);
+}
+
+int cb_in_message(void)
+{
+    return atomic_load(&cb_nmsg);
+}
+
+void cb_drain_begin(void)
+{
+    atomic_store(&cb_draining, 1);
+}
+
+int cb_pending(void)
+{
+    /* a message begun as the drain began may count as earlier: the drain
+     * then waits for it too */
+    return atomic_load(&cb_nmsg) - atomic_load(&cb_nlate);
 }
 
 /* ---- per-thread rules scratch ------------------------------------------ */
@@ -105,6 +126,9 @@ static void mctx_free(mctx_t *m)
 {
     if (!m)
         return;
+    if (m->late)
+        atomic_fetch_sub(&cb_nlate, 1);
+    atomic_fetch_sub(&cb_nmsg, 1);
     free(m->from);
     for (size_t i = 0; i < m->nrcpts; i++)
         free(m->rcpts[i]);
@@ -223,6 +247,10 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
         return on_error(ctx, c, "MAIL FROM without a connection");
     mctx_free(c->m);
     mctx_t *m = c->m = tg_calloc(1, sizeof *m);
+    m->late = atomic_load(&cb_draining);
+    if (m->late)
+        atomic_fetch_add(&cb_nlate, 1);
+    atomic_fetch_add(&cb_nmsg, 1);
     clock_gettime(CLOCK_MONOTONIC, &m->t0);
     m->from = strip_brackets(argv && argv[0] ? argv[0] : "");
     const char *auth = smfi_getsymval(ctx, "{auth_authen}");

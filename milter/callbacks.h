@@ -15,7 +15,16 @@
 
 /* The filter description to hand to smfi_register. */
 struct smfiDesc *cb_desc(void);
-/* Connections open right now (for a clean shutdown). */
+/* Connections open right now. */
 int cb_active(void);
+/* Messages in progress: MAIL FROM seen, neither ended (EOM) nor aborted
+ * nor closed. */
+int cb_in_message(void);
+/* A stop begins: from now on messages are counted apart (still served),
+ * so cb_pending tells when the ones already in progress have ended. */
+void cb_drain_begin(void);
+/* Messages in progress that began before cb_drain_begin (all of them
+ * before it is called). */
+int cb_pending(void);
 
 #endif
