@@ -12,7 +12,8 @@ CORPUS=${TG_CORPUS:-../shared/corpus}
 N=${BENCH_N:-6000}
 TMP=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
 PID=
-trap 'kill -TERM $PID 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+NPID=
+trap 'kill -TERM $PID $NPID 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
 PORT=$((33000 + $$ % 1000))
 TCK=$(getconf CLK_TCK)
 mkdir -p "$TMP/corpus"
@@ -118,6 +119,35 @@ conf /usr/share/spamassassin "$(pwd)/deploy/rules"
 if start spamassassin "$s"; then paced spamassassin; stop; fi
 awk -v a="${P50_spamassassin:-}" -v b="${P50_null:-}" -v c="${P99_spamassassin:-}" -v d="${P99_null:-}" -v r="$R" 'BEGIN {
     if (a != "" && b != "") printf "added by the SpamAssassin rules at %d msgs/s, c=8: p50 %.2f ms, p99 %.2f ms\n", r, a - b, c - d }'
+
+# Issue 6's c=8 targets (>= 2,000 msgs/s, p99 <= 5 ms above the null
+# filter's) from alternating runs, the two filters running side by side:
+# one cell above is one sample of a noisy machine. BENCH_PAIRS pairs of
+# N/2 messages; medians, and the median of the per-pair p99 differences.
+P=${BENCH_PAIRS:-5}
+echo
+echo "c=8, unix, $P alternating pairs (null, SpamAssassin rules) of $((N / 2)) messages"
+med() { sort -g | awk '{v[NR] = $1} END {if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+"$BUILD/nullfilter" "unix:$TMP/n.sock" > "$TMP/null.log" 2>&1 & NPID=$!
+for i in $(seq 1 100); do "$BUILD/milterload" -s "unix:$TMP/n.sock" -c 1 -n 1 "$TMP/corpus" > /dev/null 2>&1 && break; sleep 0.1; done
+: > "$TMP/pairs"
+if start spamassassin "unix:$TMP/s.sock"; then
+    for p in $(seq 1 "$P"); do
+        for k in n s; do
+            "$BUILD/milterload" -s "unix:$TMP/$k.sock" -c 8 -n $((N / 2)) --timeout 60 --json "$TMP/corpus" > "$TMP/out.json" 2>/dev/null
+            printf '%s %s ' "$(json msgs_per_s)" "$(json p99_ms)" >> "$TMP/pairs"
+        done
+        echo >> "$TMP/pairs"
+    done
+    stop
+fi
+kill -TERM "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; NPID=
+awk '{printf "  pair %d: null %s msgs/s p99 %s ms; spamassassin %s msgs/s p99 %s ms\n", NR, $1, $2, $3, $4}' "$TMP/pairs"
+nr=$(awk '{print $1}' "$TMP/pairs" | med); np=$(awk '{print $2}' "$TMP/pairs" | med)
+sr=$(awk '{print $3}' "$TMP/pairs" | med); sp=$(awk '{print $4}' "$TMP/pairs" | med)
+ad=$(awk '{print $4 - $2}' "$TMP/pairs" | med)
+echo "medians: null $nr msgs/s, p99 $np ms; spamassassin $sr msgs/s (target >= 2000), p99 $sp ms; added p99 $ad ms (target <= 5)"
+
 echo
 for kind in shipped spamassassin; do
     eval "r=\$RATE_${kind}_unix8; cpu=\$CPU_${kind}_unix8"
