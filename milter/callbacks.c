@@ -122,6 +122,18 @@ static rules_scratch_t *thread_scratch(const rules_t *rs)
 
 /* ---- contexts ---------------------------------------------------------- */
 
+/* A message context, counted in cb_nmsg (and cb_nlate once draining)
+ * until mctx_free. */
+static mctx_t *mctx_new(void)
+{
+    mctx_t *m = tg_calloc(1, sizeof *m);
+    m->late = atomic_load(&cb_draining);
+    if (m->late)
+        atomic_fetch_add(&cb_nlate, 1);
+    atomic_fetch_add(&cb_nmsg, 1);
+    return m;
+}
+
 static void mctx_free(mctx_t *m)
 {
     if (!m)
@@ -246,11 +258,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     if (!c->st)
         return on_error(ctx, c, "MAIL FROM without a connection");
     mctx_free(c->m);
-    mctx_t *m = c->m = tg_calloc(1, sizeof *m);
-    m->late = atomic_load(&cb_draining);
-    if (m->late)
-        atomic_fetch_add(&cb_nlate, 1);
-    atomic_fetch_add(&cb_nmsg, 1);
+    mctx_t *m = c->m = mctx_new();
     clock_gettime(CLOCK_MONOTONIC, &m->t0);
     m->from = strip_brackets(argv && argv[0] ? argv[0] : "");
     const char *auth = smfi_getsymval(ctx, "{auth_authen}");

@@ -55,6 +55,15 @@ static const char *socket_override;
  * connection (messages begun meanwhile are served too, not waited for).
  * Runs in libmilter's signal thread.
  */
+/* Polls count() every 50 ms until it is 0, for at most 30 s. */
+static void wait_for_none(int (*count)(void))
+{
+    for (int i = 0; i < 600 && count() > 0; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void drain(void)
 {
     cb_drain_begin();
@@ -62,10 +71,7 @@ static void drain(void)
     if (n > 0)
         tglog(LOG_NOTICE, "stopping: %d messages in progress get their verdict first "
               "(30 s at most)", n);
-    for (int i = 0; i < 600 && cb_pending() > 0; i++) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    wait_for_none(cb_pending);
 }
 
 /*
@@ -356,10 +362,7 @@ int main(int argc, char **argv)
      * Not for idle connections: a stopped libmilter leaves one whose QUIT
      * came just before the stop unserved (seen in tests: the connection in
      * CLOSE-WAIT, the QUIT unread), and waiting for it cost 30 s. */
-    for (int i = 0; i < 300 && cb_in_message() > 0; i++) {
-        struct timespec ts = {0, 100 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    wait_for_none(cb_in_message);
     flush_stop();   /* the last counters go to the spool, and to Redis if it answers */
     char sum[1024];
     stats_summary(sum, sizeof sum);

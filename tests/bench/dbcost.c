@@ -40,8 +40,13 @@ typedef struct expr {
     unsigned long reports;
 } expr_t;
 
-static const char **str;    /* the strings scanned, owned */
-static size_t *slen, nstr, nbytes;
+typedef struct str {
+    char *s;                /* owned */
+    size_t len;
+} str_t;
+
+static str_t *str;          /* the strings scanned */
+static size_t nstr, nbytes;
 
 static double now_s(void)
 {
@@ -93,7 +98,7 @@ static double time_db(const hs_database_t *db, int runs, unsigned long *reports)
         unsigned long n = 0;
         double t0 = now_s();
         for (size_t i = 0; i < nstr; i++)
-            hs_scan(db, str[i], (unsigned)slen[i], 0, sc, on_report, &n);
+            hs_scan(db, str[i].s, (unsigned)str[i].len, 0, sc, on_report, &n);
         double t = (now_s() - t0) * 1e3;
         if (best < 0 || t < best)
             best = t;
@@ -131,7 +136,7 @@ static double time_pcre(const expr_t *e, int runs)
     for (int r = 0; r < runs; r++) {
         double t0 = now_s();
         for (size_t i = 0; i < nstr; i++)
-            pcre2_match(re, (PCRE2_SPTR)str[i], slen[i], 0, 0, md, NULL);
+            pcre2_match(re, (PCRE2_SPTR)str[i].s, str[i].len, 0, 0, md, NULL);
         double t = (now_s() - t0) * 1e3;
         if (best < 0 || t < best)
             best = t;
@@ -175,12 +180,8 @@ static void add_strings(const char *path, const char *cls, int ascii_db)
         if (tg_is_ascii(a[j].ptr, a[j].len) != ascii_db)
             continue;
         tg_grow(&str, &cap, nstr + 1, sizeof *str);
-        slen = tg_realloc(slen, cap * sizeof *slen);
-        char *copy = tg_malloc(a[j].len + 1);
-        memcpy(copy, a[j].ptr, a[j].len);
-        copy[a[j].len] = 0;
-        str[nstr] = copy;
-        slen[nstr++] = a[j].len;
+        str[nstr].s = tg_strndup(a[j].ptr, a[j].len);
+        str[nstr++].len = a[j].len;
         nbytes += a[j].len;
     }
     msg_free(m);

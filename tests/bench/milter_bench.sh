@@ -128,8 +128,7 @@ P=${BENCH_PAIRS:-5}
 echo
 echo "c=8, unix, $P alternating pairs (null, SpamAssassin rules) of $((N / 2)) messages"
 med() { sort -g | awk '{v[NR] = $1} END {if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
-"$BUILD/nullfilter" "unix:$TMP/n.sock" > "$TMP/null.log" 2>&1 & NPID=$!
-for i in $(seq 1 100); do "$BUILD/milterload" -s "unix:$TMP/n.sock" -c 1 -n 1 "$TMP/corpus" > /dev/null 2>&1 && break; sleep 0.1; done
+if start null "unix:$TMP/n.sock"; then NPID=$PID; PID=; fi
 : > "$TMP/pairs"
 if start spamassassin "unix:$TMP/s.sock"; then
     for p in $(seq 1 "$P"); do
@@ -141,7 +140,7 @@ if start spamassassin "unix:$TMP/s.sock"; then
     done
     stop
 fi
-kill -TERM "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; NPID=
+PID=$NPID; NPID=; stop
 awk '{printf "  pair %d: null %s msgs/s p99 %s ms; spamassassin %s msgs/s p99 %s ms\n", NR, $1, $2, $3, $4}' "$TMP/pairs"
 nr=$(awk '{print $1}' "$TMP/pairs" | med); np=$(awk '{print $2}' "$TMP/pairs" | med)
 sr=$(awk '{print $3}' "$TMP/pairs" | med); sp=$(awk '{print $4}' "$TMP/pairs" | med)

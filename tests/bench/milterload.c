@@ -1096,7 +1096,8 @@ static void pace(long idx)
         return;
     double at = run_t0 + (double)idx / opt.rate, t = now_s();
     if (t < at) {
-        struct timespec ts = {(time_t)(at - t), (long)((at - t - (double)(time_t)(at - t)) * 1e9)};
+        double d = at - t;
+        struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
         return;

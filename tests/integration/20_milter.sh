@@ -133,9 +133,7 @@ kill -TERM "$DPID"
 sleep 1
 touch "$TMP/go"
 wait $MT && ok "stop.lua: $(tail -1 "$TMP/stop.out")" || fail "stop.lua" "$(tail -5 "$TMP/stop.out")"
-for i in $(seq 1 400); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-kill -KILL "$DPID" 2>/dev/null
-wait "$DPID"
+daemon_wait
 rc=$?
 secs=$(($(date +%s) - t0))
 [ $rc -eq 0 ] && ok "SIGTERM: clean exit" || fail "SIGTERM" "exit $rc"

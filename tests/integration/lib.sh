@@ -26,14 +26,19 @@ daemon_start() {
     done
     return 1
 }
-# daemon_stop: SIGTERM to $DPID, SIGKILL after 15 s; returns its exit status.
-daemon_stop() {
-    # the daemon's own bound: libmilter's 5 s stop check, then up to 30 s
-    # for open sessions to finish their message
-    kill -TERM "$DPID" 2>/dev/null
+# daemon_wait: waits for $DPID to exit after a SIGTERM, SIGKILL after 40 s;
+# returns its exit status. 40 s is the daemon's own bound when a message
+# hangs: up to 30 s for the messages in progress, libmilter's 5 s stop
+# check, then the sessions' aborts.
+daemon_wait() {
     for i in $(seq 1 400); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$DPID" 2>/dev/null
     wait "$DPID"
+}
+# daemon_stop: SIGTERM to $DPID, then daemon_wait.
+daemon_stop() {
+    kill -TERM "$DPID" 2>/dev/null
+    daemon_wait
 }
 CORPUS=${TG_CORPUS:-../shared/corpus}
 TMP=$(mktemp -d /tmp/tollgate-test.XXXXXX)
