@@ -7,7 +7,8 @@
  *              [--per-conn N] [--from ADDR] [--rcpt ADDR] [--client-ip IP]
  *              [--client-name NAME] [--helo NAME] [--auth USER]
  *              [--daemon-name NAME] [--tag-header NAME] [--timeout SECONDS]
- *              [--verdicts FILE] [--rate MSGS_PER_S] [--nagle] [--json] DIR
+ *              [--verdicts FILE] [--trace FILE] [--rate MSGS_PER_S] [--nagle]
+ *              [--json] DIR
  *
  * Every *.eml of DIR is loaded once (a leading mbox "From " line is dropped,
  * as a submission program would) and replayed round robin over CONCURRENCY
@@ -39,6 +40,9 @@
  * to start on time is counted late, with the largest delay reported; its
  * latency is still measured from its end of message.
  * --verdicts FILE writes "PATH ACTION" per file, from its first run.
+ * --trace FILE writes a line per answered message, in start order:
+ * "INDEX BYTES LATENCY_MS ACTION PATH" (latency as below), to see which
+ * messages make the tail.
  *
  * Latency is the time from sending the end of message (the flush that
  * carries SMFIC_BODYEOB) to the final reply. Messages are tallied by final
@@ -490,6 +494,7 @@ static struct {
     int nagle; /* --nagle: leave TCP_NODELAY off, to show what it costs */
     int timeout_ms;
     const char *verdicts;
+    const char *trace;
     double rate; /* --rate, or 0: closed loop */
     const char *dir;
 } opt = {
@@ -513,6 +518,14 @@ static atomic_ulong late_max_us;
 static const char **verdict; /* per file: action of its first run */
 static atomic_uint neg_version, neg_actions, neg_proto; /* last negotiation seen */
 
+/* --trace: an answered message */
+struct trace {
+    long idx;             /* start order */
+    const eml_t *e;
+    double lat;
+    int action;
+};
+
 /* per thread results */
 typedef struct {
     unsigned long msgs, unanswered, conns;
@@ -523,6 +536,8 @@ typedef struct {
     tally_t hadd, hchg, hdel, replies;
     double *lat;
     size_t nlat, latcap;
+    struct trace *tr;     /* --trace: one per answered message */
+    size_t ntr, trcap;
 } stats_t;
 
 static void stats_free(stats_t *s)
@@ -532,6 +547,7 @@ static void stats_free(stats_t *s)
     tally_free(&s->hdel);
     tally_free(&s->replies);
     free(s->lat);
+    free(s->tr);
 }
 
 /* ---- one milter connection ----------------------------------------------- */
@@ -1083,6 +1099,13 @@ static void finish_message(stats_t *st, long idx, const eml_t *e, msgres_t *res,
             st->lat = xrealloc(st->lat, st->latcap * sizeof *st->lat);
         }
         st->lat[st->nlat++] = lat;
+        if (opt.trace) {
+            if (st->ntr == st->trcap) {
+                st->trcap = st->trcap ? 2 * st->trcap : 1024;
+                st->tr = xrealloc(st->tr, st->trcap * sizeof *st->tr);
+            }
+            st->tr[st->ntr++] = (struct trace){idx, e, lat, a};
+        }
     }
     if ((size_t)idx < ncorpus)
         verdict[idx] = act_name[a];
@@ -1212,6 +1235,12 @@ static int cmp_dbl(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static int cmp_trace(const void *a, const void *b)
+{
+    long x = ((const struct trace *)a)->idx, y = ((const struct trace *)b)->idx;
+    return x < y ? -1 : x > y;
+}
+
 static double pct(const double *v, size_t n, double q)
 {
     if (!n)
@@ -1232,7 +1261,8 @@ static void usage(const char *why)
             "usage: milterload -s unix:PATH|inet:PORT@HOST -c CONCURRENCY (-n COUNT | -t SECONDS)\n"
             "       [--per-conn N] [--from ADDR] [--rcpt ADDR] [--client-ip IP] [--client-name NAME]\n"
             "       [--helo NAME] [--auth USER] [--daemon-name NAME] [--tag-header NAME]\n"
-            "       [--timeout SECONDS] [--verdicts FILE] [--rate MSGS_PER_S] [--nagle] [--json] DIR\n");
+            "       [--timeout SECONDS] [--verdicts FILE] [--trace FILE] [--rate MSGS_PER_S]\n"
+            "       [--nagle] [--json] DIR\n");
     exit(2);
 }
 
@@ -1304,7 +1334,7 @@ static void parse_socket(const char *s)
 int main(int argc, char **argv)
 {
     enum { O_PERCONN = 256, O_FROM, O_RCPT, O_CIP, O_CNAME, O_HELO, O_AUTH, O_DNAME,
-           O_TAG, O_JSON, O_TIMEOUT, O_VERDICTS, O_NAGLE, O_RATE, O_HELP };
+           O_TAG, O_JSON, O_TIMEOUT, O_VERDICTS, O_TRACE, O_NAGLE, O_RATE, O_HELP };
     static const struct option lo[] = {
         {"socket", required_argument, 0, 's'}, {"concurrency", required_argument, 0, 'c'},
         {"count", required_argument, 0, 'n'}, {"time", required_argument, 0, 't'},
@@ -1314,7 +1344,8 @@ int main(int argc, char **argv)
         {"auth", required_argument, 0, O_AUTH}, {"daemon-name", required_argument, 0, O_DNAME},
         {"tag-header", required_argument, 0, O_TAG}, {"json", no_argument, 0, O_JSON},
         {"timeout", required_argument, 0, O_TIMEOUT},
-        {"verdicts", required_argument, 0, O_VERDICTS}, {"nagle", no_argument, 0, O_NAGLE},
+        {"verdicts", required_argument, 0, O_VERDICTS},
+        {"trace", required_argument, 0, O_TRACE}, {"nagle", no_argument, 0, O_NAGLE},
         {"rate", required_argument, 0, O_RATE}, {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}};
     int ch;
@@ -1336,6 +1367,7 @@ int main(int argc, char **argv)
         case O_JSON: opt.json = 1; break;
         case O_TIMEOUT: opt.timeout_ms = (int)(parse_dbl(optarg, "--timeout") * 1000); break;
         case O_VERDICTS: opt.verdicts = optarg; break;
+        case O_TRACE: opt.trace = optarg; break;
         case O_NAGLE: opt.nagle = 1; break;
         case O_RATE: opt.rate = parse_dbl(optarg, "--rate"); break;
         case O_HELP: usage(NULL); break;
@@ -1408,6 +1440,11 @@ int main(int argc, char **argv)
             all.lat = xrealloc(all.lat, (all.nlat + s->nlat) * sizeof *all.lat);
             memcpy(all.lat + all.nlat, s->lat, s->nlat * sizeof *s->lat);
             all.nlat += s->nlat;
+        }
+        if (s->ntr) {
+            all.tr = xrealloc(all.tr, (all.ntr + s->ntr) * sizeof *all.tr);
+            memcpy(all.tr + all.ntr, s->tr, s->ntr * sizeof *s->tr);
+            all.ntr += s->ntr;
         }
     }
     if (all.nlat)
@@ -1486,6 +1523,17 @@ int main(int argc, char **argv)
         for (int k = 0; k < E_NERR; k++)
             printf("%s%s %lu", k ? ", " : "", err_name[k], all.err[k]);
         printf(")%s%s\n", all.lasterr[0] ? "; first: " : "", all.lasterr);
+    }
+    if (opt.trace) {
+        qsort(all.tr, all.ntr, sizeof *all.tr, cmp_trace);
+        FILE *f = fopen(opt.trace, "w");
+        if (!f)
+            die("%s: %s", opt.trace, strerror(errno));
+        for (size_t i = 0; i < all.ntr; i++)
+            fprintf(f, "%ld %zu %.3f %s %s\n", all.tr[i].idx, all.tr[i].e->size,
+                    all.tr[i].lat * 1e3, act_name[all.tr[i].action], all.tr[i].e->path);
+        if (fclose(f))
+            die("%s: write error", opt.trace);
     }
     if (opt.verdicts) {
         FILE *f = fopen(opt.verdicts, "w");

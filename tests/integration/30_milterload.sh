@@ -111,7 +111,7 @@ num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
 run() {
     name=$1 sock=$2
     timeout 120 "$ML" -s "$sock" -c 8 -n $N --per-conn 10 --timeout 10 --json \
-        --verdicts "$TMP/$name.verdicts" "$TMP/mix" > "$TMP/$name.json" 2> "$TMP/$name.err"
+        --verdicts "$TMP/$name.verdicts" --trace "$TMP/$name.trace" "$TMP/mix" > "$TMP/$name.json" 2> "$TMP/$name.err"
     rc=$?
     j="$TMP/$name.json"
     [ $rc -eq 0 ] && ok "$name: milterload exits 0" || fail "$name: exit" "rc=$rc $(cat "$TMP/$name.err") $(cat "$j")"
@@ -135,6 +135,17 @@ run() {
         ok "$name: per-file verdicts equal tollgate-rules test"
     else
         fail "$name: verdicts" "$(diff "$TMP/expected.txt" "$TMP/$name.sorted" | grep '^[<>]' | head -4 | tr '\n' ' ')"
+    fi
+    # --trace: a line per message (each file once here), start indexes 0..N-1,
+    # the same actions, and its slowest latency is the JSON's max
+    awk '{print $5, $4}' "$TMP/$name.trace" | sort > "$TMP/$name.trsorted"
+    idx=$(awk -v n=$N '!seen[$1]++ && $1 >= 0 && $1 < n && $3 > 0 {k++} END {print k + 0}' "$TMP/$name.trace")
+    tmax=$(awk '$3 > m {m = $3} END {printf "%.3f", m}' "$TMP/$name.trace")
+    if [ "$(wc -l < "$TMP/$name.trace")" -eq $N ] && [ "$idx" -eq $N ] &&
+       cmp -s "$TMP/$name.trsorted" "$TMP/expected.txt" && [ "$tmax" = "$(num max_ms "$j")" ]; then
+        ok "$name: --trace has every message once, its action and latency (max $tmax ms)"
+    else
+        fail "$name: --trace" "lines=$(wc -l < "$TMP/$name.trace") indexes=$idx max=$tmax json max=$(num max_ms "$j") $(diff "$TMP/expected.txt" "$TMP/$name.trsorted" | head -2 | tr '\n' ' ')"
     fi
     echo "  $name: $(num msgs_per_s "$j") msgs/s, p50 $(num p50_ms "$j") ms, p99 $(num p99_ms "$j") ms, max $(num max_ms "$j") ms"
 }
