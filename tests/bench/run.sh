@@ -17,7 +17,7 @@ else
     TG_FAST_DUMP="$DUMP" "$BUILD/rules_bench" -r 3 --rules /usr/share/spamassassin --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam"
     echo
     echo "== what limits the fast core: the body class's main ASCII database, expression by expression"
-    "$BUILD/dbcost" --top 20 "$DUMP" "$CORPUS/ham" "$CORPUS/spam"
+    "$BUILD/dbcost" --top 20 --curve "$DUMP" "$CORPUS/ham" "$CORPUS/spam"
     rm -f "$DUMP"
 fi
 echo
