@@ -462,6 +462,8 @@ rules_scratch_t *rules_scratch_new(const rules_t *rs)
     tg_buf_init(&sc->tmp);
     sc->nvalues = rs->nrules;
     sc->values = tg_calloc(sc->nvalues ? sc->nvalues : 1, sizeof *sc->values);
+    if (rs->fast) /* now, so that profiling can be switched on before a match */
+        sc->fast = fast_scratch_new(rs->fast);
     return sc;
 }
 

@@ -5,13 +5,19 @@
  *   tollgate-rules check [--json] PATH...
  *   tollgate-rules test [--rules PATH]... [--client-ip IP] [--helo H]
  *                       [--from ADDR] [--rcpt ADDR]... [--spf RESULT]
- *                       [--max-scan SIZE] [--json] MSG.eml...
+ *                       [--max-scan SIZE] [--json | --profile] MSG.eml...
+ *
+ * --profile: after the verdicts, where the fast matcher's time went over
+ * these messages (per class, per rule), to find the rules that cost most
+ * on one's own mail.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fast.h"
+#include "fastprof.h"
 #include "msg.h"
 #include "rules.h"
 #include "util.h"
@@ -30,9 +36,11 @@ static void usage(FILE *f)
         "                           [--direction inbound|outbound|internal]\n"
         "                           [--local-domain DOMAIN]... [--auth USER]\n"
         "                           [--max-scan SIZE] [--matcher fast|oracle]\n"
-        "                           [--cache DIR] [--json] MSG.eml...\n"
+        "                           [--cache DIR] [--json | --profile] MSG.eml...\n"
         "--cache DIR keeps compiled databases of the fast matcher (default\n"
         "$XDG_CACHE_HOME/tollgate or ~/.cache/tollgate; --cache '' for none)\n"
+        "--profile prints after the verdicts where the fast matcher's time went\n"
+        "(per class, per rule)\n"
         "PATH is a rule file, a directory of *.cf files or a glob; default %s\n",
         TG_RULES_DIR);
 }
@@ -223,6 +231,7 @@ static int cmd_test(int argc, char **argv)
         {"local-domain", required_argument, 0, 'L'},
         {"matcher", required_argument, 0, 'M'},
         {"cache", required_argument, 0, 'C'},
+        {"profile", no_argument, 0, 'P'},
         {0, 0, 0, 0},
     };
     const char **paths = tg_calloc((size_t)argc + 1, sizeof *paths);
@@ -235,7 +244,7 @@ static int cmd_test(int argc, char **argv)
     rules_options_t ro = {.matcher = RULES_MATCHER_FAST};
     int cache_set = 0;
     char cache_buf[4096];
-    int json = 0, c, rc = 0;
+    int json = 0, profile = 0, c, rc = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -257,6 +266,7 @@ static int cmd_test(int argc, char **argv)
             }
             break;
         case 'j': json = 1; break;
+        case 'P': profile = 1; break;
         case 'M':
             if (!strcmp(optarg, "fast"))
                 ro.matcher = RULES_MATCHER_FAST;
@@ -289,6 +299,10 @@ static int cmd_test(int argc, char **argv)
     }
     env.rcpts = rcpts;
     env.local_domains = locals;
+    if (!rc && profile && (json || ro.matcher != RULES_MATCHER_FAST)) {
+        fprintf(stderr, "tollgate-rules: --profile takes neither --json nor --matcher oracle\n");
+        rc = 2;
+    }
     if (rc || optind >= argc) {
         if (!rc)
             usage(stderr);
@@ -319,6 +333,10 @@ static int cmd_test(int argc, char **argv)
         return 1;
     }
     rules_scratch_t *sc = rules_scratch_new(rs);
+    const fast_t *fm = rules_get_fast(rs);
+    if (profile && fm)
+        fast_scratch_profile(rules_scratch_get_fast(sc), 1);
+    size_t nmsgs = 0;
     for (int i = optind; i < argc; i++) {
         char *data;
         size_t len;
@@ -335,10 +353,17 @@ static int cmd_test(int argc, char **argv)
         msg_finish(m);
         rules_verdict_t v;
         rules_classify(rs, sc, m, &env, &v);
+        nmsgs++;
         print_verdict(argv[i], &v, json);
         rules_verdict_clear(&v);
         msg_free(m);
         free(data);
+    }
+    if (profile && fm && nmsgs) {
+        printf("\n");
+        fastprof_print(stdout, fm, rules_scratch_get_fast(sc), nmsgs, 15, 20);
+    } else if (profile && nmsgs) {
+        printf("\nno fast matcher: no regex rule to profile\n");
     }
     rules_scratch_free(sc);
     rules_unref(rs);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fast.h"
+#include "fastprof.h"
 #include "corpus.h"
 #include "msg.h"
 #include "rules.h"
@@ -57,12 +58,6 @@ static double proc_mb(const char *key)
     return v;
 }
 
-static const double *sort_key;
-static int cmp_idx_desc(const void *a, const void *b)
-{
-    double x = sort_key[*(const size_t *)a], y = sort_key[*(const size_t *)b];
-    return x < y ? 1 : x > y ? -1 : 0;
-}
 
 static rules_t *load(const char *const *paths, size_t npaths, rules_matcher_t mt,
                      const char *cache, double *secs)
@@ -228,55 +223,8 @@ int main(int argc, char **argv)
            "asserts 0)\n", mism);
 
     /* the profiled pass */
-    fast_profile_t pr;
-    fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
-    size_t nc = fast_nclasses(f);
-    double tot = 0;
-    for (size_t c = 0; c < nc; c++)
-        tot += pr.class_ns[c];
-    printf("\nfast matcher, profiled pass (timer overhead included): %.3f ms per message\n",
-           tot / 1e6 / n);
-    printf("by path: Vectorscan scans %.1f%%, PCRE2 confirms (prefilter, multiple) %.1f%%, "
-           "PCRE2-only %.1f%%, rest (header fetch, bookkeeping) %.1f%%\n",
-           100 * pr.path_ns[FAST_EXACT] / tot, 100 * pr.path_ns[FAST_PREFILTER] / tot,
-           100 * pr.path_ns[FAST_PCRE] / tot,
-           100 * (tot - pr.path_ns[FAST_EXACT] - pr.path_ns[FAST_PREFILTER] - pr.path_ns[FAST_PCRE]) / tot);
-    size_t *idx = tg_malloc((nc > pr.nrules ? nc : pr.nrules) * sizeof *idx + 1);
-    for (size_t c = 0; c < nc; c++)
-        idx[c] = c;
-    sort_key = pr.class_ns;
-    qsort(idx, nc, sizeof *idx, cmp_idx_desc);
-    printf("%-34s %6s %5s %5s %5s %9s %6s %8s %8s\n", "class (top 15 by time)", "rules", "exact",
-           "pref", "pcre", "db KB", "time%", "us/msg", "scan%");
-    for (size_t k = 0; k < nc && k < 15; k++) {
-        fast_class_info_t ci;
-        fast_class_info(f, idx[k], &ci);
-        double ct = pr.class_ns[idx[k]];
-        printf("%-34.34s %6zu %5zu %5zu %5zu %9.1f %5.1f%% %8.1f %7.1f%%\n", ci.label, ci.rules,
-               ci.path[FAST_EXACT], ci.path[FAST_PREFILTER], ci.path[FAST_PCRE],
-               ci.db_bytes / 1024.0, 100 * ct / tot, ct / 1e3 / n,
-               ct > 0 ? 100 * pr.class_scan_ns[idx[k]] / ct : 0);
-    }
-    for (size_t i = 0; i < pr.nrules; i++)
-        idx[i] = i;
-    sort_key = pr.rule_ns;
-    qsort(idx, pr.nrules, sizeof *idx, cmp_idx_desc);
-    static const char *const pn[] = {"exact", "prefilter", "pcre"};
-    printf("\n20 most expensive rules (PCRE2 time in the fast matcher):\n");
-    printf("%-28s %-9s %8s %6s %10s %10s\n", "rule", "path", "us/msg", "time%", "reports",
-           "confirmed");
-    for (size_t k = 0; k < pr.nrules && k < 20; k++) {
-        size_t i = idx[k];
-        printf("%-28.28s %-9s %8.2f %5.1f%% %10lu %10lu\n", fast_rule_name(f, i),
-               pn[fast_rule_path_at(f, i)], pr.rule_ns[i] / 1e3 / n, 100 * pr.rule_ns[i] / tot,
-               pr.rule_cand[i], pr.rule_conf[i]);
-    }
-    unsigned long rep = 0, conf = 0;
-    for (size_t i = 0; i < pr.nrules; i++)
-        if (fast_rule_path_at(f, i) == FAST_PREFILTER)
-            rep += pr.rule_cand[i], conf += pr.rule_conf[i];
-    printf("prefilter reports: %lu, confirmed %lu (%.0f%% false)\n", rep, conf,
-           rep ? 100.0 * (rep - conf) / rep : 0);
+    printf("\n");
+    fastprof_print(stdout, f, rules_scratch_get_fast(sf), n, 15, 20);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("\npeak RSS of this process (corpus in memory, both rulesets): %.1f MB\n",
@@ -299,6 +247,5 @@ int main(int argc, char **argv)
     free(tp);
     free(to);
     free(tf);
-    free(idx);
     return 0;
 }

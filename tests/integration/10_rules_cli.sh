@@ -60,4 +60,29 @@ printf 'From: boss@example.org\nTo: a@example.org\nSubject: urgent\n\nPay now.\n
 grep -q "action reject" "$TMP/spoof.txt" && grep -q "TG_SPOOF_LOCAL_SPF_FAIL" "$TMP/spoof.txt" &&
     grep -q "reply: 550 5.7.23 SPF check failed for a local domain" "$TMP/spoof.txt" &&
     ok "envelope options drive the shipped spoofing rules" || fail "spoof" "$(cat "$TMP/spoof.txt")"
+
+# --- test --profile: where the fast matcher's time went, after the verdicts
+cat > "$TMP/prof.cf" <<'CF'
+body     PROF_E      /e/
+tflags   PROF_E      multiple
+score    PROF_E      0.1
+body     PROF_BACK   /(\w+) \1/
+score    PROF_BACK   0.1
+header   PROF_SUBJ   Subject =~ /urgent/i
+score    PROF_SUBJ   0.1
+CF
+for i in 1 2 3; do printf 'From: a@example.org\nSubject: urgent %d\n\nthe the tree\n\nsee me\n' $i > "$TMP/p$i.eml"; done
+"$TR" test --profile --cache "$TMP/pc" --rules "$TMP/prof.cf" "$TMP"/p1.eml "$TMP"/p2.eml "$TMP"/p3.eml > "$TMP/prof.txt" 2>&1
+rc=$?
+verdicts=$(grep -c "^$TMP/p[123].eml\$" "$TMP/prof.txt")
+# PROF_E is counted with PCRE2: 3 strings a message have an e (subject and two lines)
+erow=$(awk '$1 == "PROF_E" {print $2, $5}' "$TMP/prof.txt")
+[ $rc -eq 0 ] && [ "$verdicts" -eq 3 ] && grep -q "per message over 3$" "$TMP/prof.txt" && grep -q '^body ' "$TMP/prof.txt" &&
+    [ "$erow" = "exact 9" ] && grep -q '^PROF_BACK *pcre ' "$TMP/prof.txt" &&
+    ok "test --profile: per class and per rule (PROF_E counted on 9 strings, PROF_BACK on PCRE2)" ||
+    fail "--profile" "rc=$rc PROF_E row '$erow' $(head -c 600 "$TMP/prof.txt")"
+"$TR" test --profile --json --rules "$TMP/prof.cf" "$TMP/p1.eml" > /dev/null 2>&1; r1=$?
+"$TR" test --profile --matcher oracle --rules "$TMP/prof.cf" "$TMP/p1.eml" > /dev/null 2>&1; r2=$?
+[ $r1 -eq 2 ] && [ $r2 -eq 2 ] && ok "--profile with --json or the oracle matcher is a usage error" ||
+    fail "--profile usage" "rc $r1 $r2"
 finish

@@ -1,0 +1,75 @@
+#include "fastprof.h"
+
+#include <stdlib.h>
+
+#include "util.h"
+
+/* Indexes 0..n-1 ordered by key, largest first. Caller frees. */
+static size_t *by_key_desc(const double *key, size_t n)
+{
+    size_t *idx = tg_malloc((n ? n : 1) * sizeof *idx);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    /* insertion sort: a few thousand rules at most, once per report */
+    for (size_t i = 1; i < n; i++) {
+        size_t v = idx[i], j = i;
+        while (j > 0 && key[idx[j - 1]] < key[v]) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = v;
+    }
+    return idx;
+}
+
+void fastprof_print(FILE *out, const fast_t *f, const fast_scratch_t *sc, size_t nmsgs,
+                    size_t top_classes, size_t top_rules)
+{
+    fast_profile_t pr;
+    fast_scratch_get_profile(sc, &pr);
+    size_t nc = fast_nclasses(f);
+    double n = nmsgs ? (double)nmsgs : 1, tot = 0;
+    for (size_t c = 0; c < nc; c++)
+        tot += pr.class_ns[c];
+    if (tot <= 0)
+        tot = 1;
+    fprintf(out, "fast matcher, profiled (timer overhead included): %.3f ms per message over %zu\n",
+            tot / 1e6 / n, nmsgs);
+    double rest = tot - pr.path_ns[FAST_EXACT] - pr.path_ns[FAST_PREFILTER] - pr.path_ns[FAST_PCRE];
+    fprintf(out, "by path: Vectorscan scans %.1f%%, PCRE2 confirms (prefilter, multiple) %.1f%%, "
+                 "PCRE2-only %.1f%%, rest (header fetch, bookkeeping) %.1f%%\n",
+            100 * pr.path_ns[FAST_EXACT] / tot, 100 * pr.path_ns[FAST_PREFILTER] / tot,
+            100 * pr.path_ns[FAST_PCRE] / tot, 100 * rest / tot);
+    size_t *idx = by_key_desc(pr.class_ns, nc);
+    fprintf(out, "%-34s %6s %5s %5s %5s %9s %6s %8s %8s\n", "class (by time)", "rules", "exact",
+            "pref", "pcre", "db KB", "time%", "us/msg", "scan%");
+    for (size_t k = 0; k < nc && k < top_classes; k++) {
+        fast_class_info_t ci;
+        fast_class_info(f, idx[k], &ci);
+        double ct = pr.class_ns[idx[k]];
+        fprintf(out, "%-34.34s %6zu %5zu %5zu %5zu %9.1f %5.1f%% %8.1f %7.1f%%\n", ci.label,
+                ci.rules, ci.path[FAST_EXACT], ci.path[FAST_PREFILTER], ci.path[FAST_PCRE],
+                ci.db_bytes / 1024.0, 100 * ct / tot, ct / 1e3 / n,
+                ct > 0 ? 100 * pr.class_scan_ns[idx[k]] / ct : 0);
+    }
+    free(idx);
+    idx = by_key_desc(pr.rule_ns, pr.nrules);
+    static const char *const pn[] = {"exact", "prefilter", "pcre"};
+    fprintf(out, "rules by PCRE2 time in the fast matcher (prefilter reports confirmed, "
+                 "tflags multiple counted, PCRE2-only):\n");
+    fprintf(out, "%-28s %-9s %8s %6s %10s %10s\n", "rule", "path", "us/msg", "time%", "reports",
+            "confirmed");
+    for (size_t k = 0; k < pr.nrules && k < top_rules && pr.rule_ns[idx[k]] > 0; k++) {
+        size_t i = idx[k];
+        fprintf(out, "%-28.28s %-9s %8.2f %5.1f%% %10lu %10lu\n", fast_rule_name(f, i),
+                pn[fast_rule_path_at(f, i)], pr.rule_ns[i] / 1e3 / n, 100 * pr.rule_ns[i] / tot,
+                pr.rule_cand[i], pr.rule_conf[i]);
+    }
+    free(idx);
+    unsigned long rep = 0, conf = 0;
+    for (size_t i = 0; i < pr.nrules; i++)
+        if (fast_rule_path_at(f, i) == FAST_PREFILTER)
+            rep += pr.rule_cand[i], conf += pr.rule_conf[i];
+    fprintf(out, "prefilter reports: %lu, confirmed %lu (%.0f%% false)\n", rep, conf,
+            rep ? 100.0 * (double)(rep - conf) / (double)rep : 0);
+}
