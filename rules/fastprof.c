@@ -71,5 +71,5 @@ void fastprof_print(FILE *out, const fast_t *f, const fast_scratch_t *sc, size_t
         if (fast_rule_path_at(f, i) == FAST_PREFILTER)
             rep += pr.rule_cand[i], conf += pr.rule_conf[i];
     fprintf(out, "prefilter reports: %lu, confirmed %lu (%.0f%% false)\n", rep, conf,
-            rep ? 100.0 * (double)(rep - conf) / (double)rep : 0);
+            rep > conf ? 100.0 * (double)(rep - conf) / (double)rep : 0);
 }

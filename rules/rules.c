@@ -81,7 +81,8 @@ struct rules_scratch {
     tg_buf tmp;
     double *values;
     size_t nvalues;
-    fast_scratch_t *fast;     /* made on first use for rs->fast */
+    fast_scratch_t *fast;     /* for rs->fast: made with the scratch, remade by
+                                 rules_match_all for another ruleset */
 };
 
 /* ---- building ---------------------------------------------------------- */

@@ -145,7 +145,9 @@ rules_scratch_t *rules_scratch_new(const rules_t *rs);
 void rules_scratch_free(rules_scratch_t *sc);
 
 /* The fast matcher of a ruleset (NULL with the oracle) and a scratch's
- * own fast scratch (NULL until first used), for the benchmark and tools. */
+ * own fast scratch (made with the scratch when the ruleset has a fast
+ * matcher, remade by a match with another ruleset; else NULL), for the
+ * benchmark and tools. */
 struct fast;
 struct fast_scratch;
 const struct fast *rules_get_fast(const rules_t *rs);

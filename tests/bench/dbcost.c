@@ -20,7 +20,7 @@
  * flags carried over; "-" where PCRE2 refuses the Vectorscan syntax), then
  * the database without the top N and the top N alone; --curve adds the
  * database without the top 25, 50, 100, 200, 400 (where the cost sits:
- * on the SpamAssassin rules the dearest 100 of 555 make three quarters of
+ * on the SpamAssassin rules the dearest 100 of some 555 make three quarters of
  * it). --whole stops after the whole database's time (to compare variants
  * of a dump quickly). Times are passes over
  * the whole corpus, caches warm: they rank, they are not the matcher's

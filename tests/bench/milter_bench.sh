@@ -154,12 +154,12 @@ echo "medians: null $nr msgs/s, p99 $np ms; spamassassin $sr msgs/s (target >= 2
 cat "$TMP"/trace.s.* > "$TMP/trace.s" 2>/dev/null
 n=$(wc -l < "$TMP/trace.s"); k=$((n / 100)); big=20000
 if [ "$k" -gt 0 ]; then
-    cut=$(awk '{print $3}' "$TMP/trace.s" | sort -gr | sed -n "${k}p")
-    nb=$(awk -v c="$cut" -v b=$big '$3 >= c && $2 >= b' "$TMP/trace.s" | wc -l)
+    nb=$(sort -k3,3gr "$TMP/trace.s" | head -n "$k" | awk -v b=$big '$2 >= b' | wc -l)
     nbig=$(awk -v b=$big '$2 >= b' "$TMP/trace.s" | wc -l)
-    p99=$(awk '{print $3}' "$TMP/trace.s" | sort -g | sed -n "$((n * 99 / 100 + 1))p")
-    ns=$((n - nbig))
-    p99s=$(awk -v b=$big '$2 < b {print $3}' "$TMP/trace.s" | sort -g | sed -n "$((ns * 99 / 100 + 1))p")
+    # p99 as milterload ranks it: the ceil(0.99 n)-th smallest
+    p99=$(awk '{print $3}' "$TMP/trace.s" | sort -g | sed -n "$(((n * 99 + 99) / 100))p")
+    ns=$((n - nbig)) p99s=-
+    [ "$ns" -gt 0 ] && p99s=$(awk -v b=$big '$2 < b {print $3}' "$TMP/trace.s" | sort -g | sed -n "$(((ns * 99 + 99) / 100))p")
     echo "tail of the SpamAssassin runs (pooled): $nb of the slowest $k messages are >= $big bytes ($nbig of $n messages); p99 $p99 ms, $p99s ms without the big ones"
 fi
 

@@ -40,7 +40,8 @@
  * to start on time is counted late, with the largest delay reported; its
  * latency is still measured from its end of message.
  * --verdicts FILE writes "PATH ACTION" per file, from its first run.
- * --trace FILE writes a line per answered message, in start order:
+ * --trace FILE writes a line per message answered after its end of
+ * message (not those the filter decided at connect or HELO), in start order:
  * "INDEX BYTES LATENCY_MS ACTION PATH" (latency as below), to see which
  * messages make the tail.
  *

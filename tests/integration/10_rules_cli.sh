@@ -81,8 +81,8 @@ erow=$(awk '$1 == "PROF_E" {print $2, $5}' "$TMP/prof.txt")
     [ "$erow" = "exact 9" ] && grep -q '^PROF_BACK *pcre ' "$TMP/prof.txt" &&
     ok "test --profile: per class and per rule (PROF_E counted on 9 strings, PROF_BACK on PCRE2)" ||
     fail "--profile" "rc=$rc PROF_E row '$erow' $(head -c 600 "$TMP/prof.txt")"
-"$TR" test --profile --json --rules "$TMP/prof.cf" "$TMP/p1.eml" > /dev/null 2>&1; r1=$?
-"$TR" test --profile --matcher oracle --rules "$TMP/prof.cf" "$TMP/p1.eml" > /dev/null 2>&1; r2=$?
-[ $r1 -eq 2 ] && [ $r2 -eq 2 ] && ok "--profile with --json or the oracle matcher is a usage error" ||
+"$TR" test --profile --json --rules "$TMP/prof.cf" "$TMP/p1.eml" > /dev/null 2> "$TMP/pu1.err"; r1=$?
+"$TR" test --profile --matcher oracle --rules "$TMP/prof.cf" "$TMP/p1.eml" > /dev/null 2> "$TMP/pu2.err"; r2=$?
+[ $r1 -eq 2 ] && [ $r2 -eq 2 ] && grep -q "takes neither" "$TMP/pu1.err" && grep -q "takes neither" "$TMP/pu2.err" && ok "--profile with --json or the oracle matcher is a usage error" ||
     fail "--profile usage" "rc $r1 $r2"
 finish
