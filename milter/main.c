@@ -44,6 +44,15 @@
 static const char *conf_path = TG_SYSCONFDIR "/tollgate.conf";
 static const char *socket_override;
 
+/* Polls count() every 50 ms until it is 0, for at most 30 s. */
+static void wait_for_none(int (*count)(void))
+{
+    for (int i = 0; i < 600 && count() > 0; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /*
  * Before libmilter hears of a SIGTERM or SIGINT: its signal thread then
  * stops it (MILTER_STOP, MILTER_ABRT for SIGINT), and Debian's libmilter,
@@ -55,15 +64,6 @@ static const char *socket_override;
  * connection (messages begun meanwhile are served too, not waited for).
  * Runs in libmilter's signal thread.
  */
-/* Polls count() every 50 ms until it is 0, for at most 30 s. */
-static void wait_for_none(int (*count)(void))
-{
-    for (int i = 0; i < 600 && count() > 0; i++) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
 static void drain(void)
 {
     cb_drain_begin();

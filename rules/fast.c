@@ -224,12 +224,14 @@ struct fast_scratch {
 
 static atomic_ulong fast_gen = 1;
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
 
 /* The calling thread's CPU time. Routing compares compile times with it,
  * not with the clock: classes compile on concurrent workers, and under
@@ -237,12 +239,7 @@ static double now_s(void)
  * (26 against 13 on two cold compiles of the SpamAssassin rules, 84 routes
  * different), so the same rules built different databases. CPU time
  * still depends on the machine, not on what else runs on it. */
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double cpu_s(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
 
 static unsigned hs_flags(unsigned reflags, int prefilter)
 {

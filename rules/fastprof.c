@@ -4,21 +4,20 @@
 
 #include "util.h"
 
+static int cmp_key_desc(const void *a, const void *b, void *key)
+{
+    double x = ((const double *)key)[*(const size_t *)a];
+    double y = ((const double *)key)[*(const size_t *)b];
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 /* Indexes 0..n-1 ordered by key, largest first. Caller frees. */
 static size_t *by_key_desc(const double *key, size_t n)
 {
     size_t *idx = tg_malloc((n ? n : 1) * sizeof *idx);
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    /* insertion sort: a few thousand rules at most, once per report */
-    for (size_t i = 1; i < n; i++) {
-        size_t v = idx[i], j = i;
-        while (j > 0 && key[idx[j - 1]] < key[v]) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = v;
-    }
+    qsort_r(idx, n, sizeof *idx, cmp_key_desc, (void *)key);
     return idx;
 }
 

@@ -105,8 +105,8 @@ fi
 # milterload paces the messages (--rate, open loop, as mail arrives) at each
 # of BENCH_RATES msgs/s (default 500 and 1500, over a hundred times the
 # average rate of 11.3 million messages a month, 4.4 msgs/s) over 8
-# connections, 3 s of messages each; "added" is tollgate's p50/p99 minus the null filter's at
-# the same rate.
+# connections, 3 s of messages each; "added" is tollgate's p50/p99 minus
+# the null filter's at the same rate.
 RATES=${BENCH_RATES:-${BENCH_RATE:-500 1500}}
 echo
 echo "paced: messages offered at a set rate over 8 connections (unix), 3 s of them at each rate"

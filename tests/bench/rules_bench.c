@@ -58,7 +58,6 @@ static double proc_mb(const char *key)
     return v;
 }
 
-
 static rules_t *load(const char *const *paths, size_t npaths, rules_matcher_t mt,
                      const char *cache, double *secs)
 {
