@@ -1056,6 +1056,16 @@ size_t fast_rule_slot(const fast_t *f, size_t i) { return f->slot[i]; }
 const char *fast_rule_name(const fast_t *f, size_t i) { return f->rules[i].name; }
 int fast_rule_path_at(const fast_t *f, size_t i) { return f->rules[i].path; }
 
+/* A search over the classes' rule lists: for tools, not per message. */
+size_t fast_rule_class(const fast_t *f, size_t i)
+{
+    for (size_t c = 0; c < f->nclasses; c++)
+        for (size_t k = 0; k < f->classes[c].n; k++)
+            if (f->classes[c].ids[k] == i)
+                return c;
+    return 0; /* every fast rule is in a class */
+}
+
 void fast_class_info(const fast_t *f, size_t i, fast_class_info_t *out)
 {
     const fclass_t *c = &f->classes[i];

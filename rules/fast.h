@@ -162,5 +162,8 @@ void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out);
 size_t fast_rule_slot(const fast_t *f, size_t i);
 const char *fast_rule_name(const fast_t *f, size_t i);
 int fast_rule_path_at(const fast_t *f, size_t i);
+/* Index of the class (< fast_nclasses) that fast rule i belongs to; a
+ * search, for tools (time linear in the rules). */
+size_t fast_rule_class(const fast_t *f, size_t i);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cf.h"
 #include "fast.h"
@@ -83,6 +84,9 @@ struct rules_scratch {
     size_t nvalues;
     fast_scratch_t *fast;     /* for rs->fast: made with the scratch, remade by
                                  rules_match_all for another ruleset */
+    int prof;
+    double *rule_ns;          /* [nrule_ns] when profiling (rules_scratch_profile) */
+    size_t nrule_ns;
 };
 
 /* ---- building ---------------------------------------------------------- */
@@ -476,6 +480,7 @@ void rules_scratch_free(rules_scratch_t *sc)
     fast_scratch_free(sc->fast);
     tg_buf_free(&sc->tmp);
     free(sc->values);
+    free(sc->rule_ns);
     free(sc);
 }
 
@@ -643,6 +648,24 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
     }
 }
 
+void rules_scratch_profile(rules_scratch_t *sc, int on)
+{
+    if (on && !sc->rule_ns) {
+        sc->nrule_ns = sc->nvalues;
+        sc->rule_ns = tg_calloc(sc->nrule_ns ? sc->nrule_ns : 1, sizeof *sc->rule_ns);
+    }
+    sc->prof = on;
+}
+
+const double *rules_scratch_rule_ns(const rules_scratch_t *sc) { return sc->rule_ns; }
+
+static double mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
 void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
                      const rules_env_t *env, double *values)
 {
@@ -654,8 +677,16 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         sc->fast = fast_scratch_new(rs->fast);
     }
     memset(values, 0, rs->nrules * sizeof *values);
-    for (size_t k = 0; k < rs->nrun; k++)
-        values[rs->run[k]] = (double)run_rule(&rs->rules[rs->run[k]], sc, m, env);
+    if (sc->prof && sc->nrule_ns >= rs->nrules) {
+        for (size_t k = 0; k < rs->nrun; k++) {
+            double t0 = mono_ns();
+            values[rs->run[k]] = (double)run_rule(&rs->rules[rs->run[k]], sc, m, env);
+            sc->rule_ns[rs->run[k]] += mono_ns() - t0;
+        }
+    } else {
+        for (size_t k = 0; k < rs->nrun; k++)
+            values[rs->run[k]] = (double)run_rule(&rs->rules[rs->run[k]], sc, m, env);
+    }
     if (rs->fast)
         fast_match(rs->fast, sc->fast, sc->rx, m, env, values);
     for (size_t k = 0; k < rs->nmeta_order; k++) {
