@@ -625,6 +625,57 @@ START_TEST(cache_roundtrip)
 }
 END_TEST
 
+/* rules_scratch_profile times the rules a ruleset runs itself (everything
+ * with the oracle; what the fast matcher does not take with it), never a
+ * meta; fast_rule_class names each fast rule's class. */
+START_TEST(profiles_by_rule_and_class)
+{
+    pair_t p;
+    pair_load(&p, "body A /watch/\nbody B /cheap/i\nheader C Subject =~ /\\bw/\n"
+                  "header D exists:Subject\nmeta M A && B\n");
+    msg_t *m = msg_new(NULL);
+    msg_feed(m, "Subject: Cheap watches\n\nwatches, cheap\n", 39);
+    msg_finish(m);
+    rules_scratch_t *so = rules_scratch_new(p.ro), *sf = rules_scratch_new(p.rf);
+    ck_assert_ptr_null(rules_scratch_rule_ns(so));
+    rules_scratch_profile(so, 1);
+    rules_scratch_profile(sf, 1);
+    rules_match_all(p.ro, so, m, NULL, p.vo);
+    rules_match_all(p.rf, sf, m, NULL, p.vf);
+    const double *no = rules_scratch_rule_ns(so), *nf = rules_scratch_rule_ns(sf);
+    ck_assert_ptr_nonnull(no);
+    ck_assert_ptr_nonnull(nf);
+    ck_assert(p.vo[rules_find(p.ro, "M")] == 1);
+    for (const char *const *r = (const char *const[]){"A", "B", "C", "D", NULL}; *r; r++)
+        ck_assert_msg(no[rules_find(p.ro, *r)] > 0, "oracle did not time %s", *r);
+    ck_assert(no[rules_find(p.ro, "M")] == 0);
+    for (const char *const *r = (const char *const[]){"A", "B", "C", NULL}; *r; r++)
+        ck_assert_msg(nf[rules_find(p.rf, *r)] == 0, "fast-matched %s timed as run", *r);
+    ck_assert(nf[rules_find(p.rf, "D")] > 0); /* exists: is not the fast matcher's */
+    /* switched off, nothing more is added */
+    double a = no[rules_find(p.ro, "A")];
+    rules_scratch_profile(so, 0);
+    rules_match_all(p.ro, so, m, NULL, p.vo);
+    ck_assert(rules_scratch_rule_ns(so)[rules_find(p.ro, "A")] == a);
+
+    const fast_t *f = rules_get_fast(p.rf);
+    size_t seen = 0;
+    for (size_t i = 0; i < fast_get_info(f)->rules; i++) {
+        const char *name = fast_rule_name(f, i);
+        ck_assert_uint_eq(fast_rule_slot(f, i), (size_t)rules_find(p.rf, name));
+        fast_class_info_t ci;
+        fast_class_info(f, fast_rule_class(f, i), &ci);
+        ck_assert_str_eq(ci.label, !strcmp(name, "C") ? "header Subject" : "body");
+        seen++;
+    }
+    ck_assert_uint_eq(seen, 3);
+    rules_scratch_free(so);
+    rules_scratch_free(sf);
+    msg_free(m);
+    pair_free(&p);
+}
+END_TEST
+
 Suite *fast_suite(void)
 {
     Suite *s = suite_create("fast");
@@ -643,6 +694,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, paths_prefilter_and_pcre);
     tcase_add_test(tc, metas_and_verdicts_agree);
     tcase_add_test(tc, cache_roundtrip);
+    tcase_add_test(tc, profiles_by_rule_and_class);
     /* a cold compile of a real SpamAssassin rule: 16 s, a minute or two
      * under ASan (Vectorscan's compile allocates a lot) */
     TCase *slow = tcase_create("slow");
