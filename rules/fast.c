@@ -33,7 +33,7 @@
  * seconds and hundreds of MB on it before it is rejected as too slow. */
 #define FAST_MAX_REPEAT_SIZE 50000.0
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-19"
+#define FAST_ROUTE_VERSION "fast-route-20"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -273,6 +273,36 @@ static void trim_heap(void)
 #endif
 }
 
+/* The sample strings of class c (NULL: fast_sample): the header blocks
+ * for the ALL pseudo-header; for full, whole messages (each header block,
+ * a blank line, then every line of fast_sample), since that class reads
+ * the message as received (__FROM_NAME_IN_MSG's prefilter reports on
+ * every message's From: line, which body lines never show). */
+static size_t sample_count(const fclass_t *c)
+{
+    if (c && (c->kind == K_FULL || (c->kind == K_HEADER && !strcmp(c->header, "ALL"))))
+        return sizeof fast_sample_all / sizeof *fast_sample_all;
+    return sizeof fast_sample / sizeof *fast_sample;
+}
+
+/* Sample string i of class c (i < sample_count(c)) into b (reset first). */
+static void sample_get(const fclass_t *c, size_t i, tg_buf *b)
+{
+    tg_buf_reset(b);
+    if (c && c->kind == K_FULL) {
+        tg_buf_adds(b, fast_sample_all[i]);
+        tg_buf_addc(b, '\n');
+        for (size_t k = 0; k < sizeof fast_sample / sizeof *fast_sample; k++) {
+            tg_buf_adds(b, fast_sample[k]);
+            tg_buf_addc(b, '\n');
+        }
+    } else if (c && c->kind == K_HEADER && !strcmp(c->header, "ALL")) {
+        tg_buf_adds(b, fast_sample_all[i]);
+    } else {
+        tg_buf_adds(b, fast_sample[i]);
+    }
+}
+
 /* Compiles one pattern alone: 0 ok, -1 rejected (reason in last_error),
  * -2 rejected because it can never match (an ASCII form whose every
  * branch needs a byte >= 0x80); *secs = compile CPU time; *fires = 1 if it
@@ -297,19 +327,20 @@ static int try_compile_hits(const char *expr, unsigned flags, double *secs, int 
         return never ? -2 : -1;
     }
     if (fires || hits) {
-        int all = c && c->kind == K_HEADER && !strcmp(c->header, "ALL");
-        const char *const *sample = all ? fast_sample_all : fast_sample;
-        size_t n = all ? sizeof fast_sample_all / sizeof *fast_sample_all
-                       : sizeof fast_sample / sizeof *fast_sample, hit = 0;
+        size_t n = sample_count(c), hit = 0;
         hs_scratch_t *s = NULL;
+        tg_buf b;
+        tg_buf_init(&b);
         if (hs_alloc_scratch(db, &s) == HS_SUCCESS) {
             for (size_t i = 0; i < n; i++) {
                 int one = 0;
-                hs_scan(db, sample[i], (unsigned)strlen(sample[i]), 0, s, count_cb, &one);
+                sample_get(c, i, &b);
+                hs_scan(db, b.s, (unsigned)b.len, 0, s, count_cb, &one);
                 hit += one > 0;
             }
             hs_free_scratch(s);
         }
+        tg_buf_free(&b);
         if (fires)
             *fires = hit * 100 > FAST_FIRE_PCT * n;
         if (hits)
@@ -325,6 +356,60 @@ static int try_compile(const char *expr, unsigned flags, double *secs, int *fire
                        const fclass_t *c)
 {
     return try_compile_hits(expr, flags, secs, fires, NULL, c);
+}
+
+/* Passes over the samples pcre_cheaper times (the least is kept), and
+ * scans of the samples in a pass. */
+#define FAST_COST_PASSES 9
+#define FAST_COST_SCANS 8
+
+/* Whether PCRE2 alone (re) goes over class c's sample strings in under
+ * half the time expr (Vectorscan flags) takes in a database of its own,
+ * both in the calling thread's CPU time. Asked for the full class only: a
+ * handful of rules over the whole message, where PCRE2 jumps to the few
+ * places a match can start (a literal, a line start) while an automaton
+ * steps over every byte (__LONGLINE's ^[^\r\n]{998} over the corpus:
+ * 16 ms a pass in Vectorscan, 6 in PCRE2); with so few expressions a
+ * database shares little work between them, so one alone costs about
+ * what it adds. 0 if either cannot run. */
+static int pcre_cheaper(const fclass_t *c, const char *expr, unsigned flags, const rx_t *re)
+{
+    hs_database_t *db = NULL;
+    hs_compile_error_t *ce = NULL;
+    hs_scratch_t *hs = NULL;
+    if (hs_compile(expr, flags, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
+        hs_free_compile_error(ce);
+        return 0;
+    }
+    rx_scratch_t *rx = rx_scratch_new(0, 0);
+    size_t n = sample_count(c);
+    tg_buf *b = tg_calloc(n, sizeof *b);
+    for (size_t i = 0; i < n; i++)
+        sample_get(c, i, &b[i]);
+    double best[2] = {-1, -1};
+    int ok = hs_alloc_scratch(db, &hs) == HS_SUCCESS;
+    for (int pass = 0; ok && pass < FAST_COST_PASSES; pass++)
+        for (int which = 0; which < 2; which++) {
+            double t0 = cpu_s();
+            for (int k = 0; k < FAST_COST_SCANS; k++)
+                for (size_t i = 0; i < n; i++) {
+                    int one = 0;
+                    if (which)
+                        rx_count(re, rx, b[i].s, b[i].len, 1);
+                    else
+                        hs_scan(db, b[i].s, (unsigned)b[i].len, 0, hs, count_cb, &one);
+                }
+            double t = cpu_s() - t0;
+            if (best[which] < 0 || t < best[which])
+                best[which] = t;
+        }
+    for (size_t i = 0; i < n; i++)
+        tg_buf_free(&b[i]);
+    free(b);
+    hs_free_scratch(hs);
+    hs_free_database(db);
+    rx_scratch_free(rx);
+    return ok && best[1] >= 0 && 2 * best[1] < best[0];
 }
 
 /* ---- building ------------------------------------------------------------ */
@@ -447,6 +532,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
     double secs = 0;
     int fires = 0, pref = 1, ok = 0, hits = -1;
     int speed = 0; /* relaxed for scan speed alone */
+    int cheaper = 0; /* PCRE path: pcre_cheaper */
     if (e && try_compile_hits(e, hs_flags(r->reflags, 0), &secs, NULL, &hits, c) == 0 &&
         secs <= FAST_MAX_COMPILE_S) {
         ok = 1;
@@ -518,6 +604,8 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         info->always_firing++, why = "prefilter fires on plain text";
     } else if (secs > FAST_MAX_COMPILE_S) {
         info->slow_compile++, why = "compile too slow";
+    } else if (c->kind == K_FULL && pcre_cheaper(c, e, hs_flags(r->reflags, pref), r->re)) {
+        info->pcre_cheaper++, cheaper = 1, why = "PCRE2 alone is cheaper over whole messages";
     } else {
         fr->path = pref || nested || relax ? FAST_PREFILTER : FAST_EXACT;
         fr->aux = secs > FAST_SLOW_COMPILE_S;
@@ -542,7 +630,8 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
                 secs);
     if (fr->path == FAST_PCRE) {
         free(e);
-        route_ascii_only(c, fr, r, rt, nested, debug);
+        if (!cheaper)
+            route_ascii_only(c, fr, r, rt, nested, debug);
         return;
     }
     rt->expr = e;
@@ -875,6 +964,7 @@ static void info_add(fast_build_info_t *to, const fast_build_info_t *a)
     to->relaxed += a->relaxed;
     to->relaxed_scan += a->relaxed_scan;
     to->always_firing += a->always_firing;
+    to->pcre_cheaper += a->pcre_cheaper;
     to->latin1_fold += a->latin1_fold;
     to->latin1_exact += a->latin1_exact;
     to->latin1_rewritten += a->latin1_rewritten;

@@ -22,8 +22,9 @@
  *                   (?:G){n} is a candidate only once it has matched at n
  *                   distinct end offsets (hsexpr_min_ends).
  *   FAST_PCRE       not in a database (Vectorscan rejects every form, it
- *                   compiles too slowly, or its prefilter fires on
- *                   ordinary text): PCRE2 over every string of the class,
+ *                   compiles too slowly, its prefilter fires on ordinary
+ *                   text, or, in the full class, PCRE2 alone goes over
+ *                   whole messages faster): PCRE2 over every string of the class,
  *                   as the oracle; except on strings without bytes >= 0x80
  *                   where the rule's ASCII form is exact in the class's
  *                   ASCII database, or cannot match at all.
@@ -92,6 +93,8 @@ typedef struct fast_build_info {
     size_t relaxed_scan;         /* ... the same, because that scans faster and
                                     reports on no sample text (rare rules) */
     size_t always_firing;        /* routed to PCRE2: prefilter fires on text */
+    size_t pcre_cheaper;         /* routed to PCRE2: cheaper than its scan over
+                                    whole messages (full class) */
     size_t latin1_fold;          /* routed to PCRE2: /i with bytes >= 0x80 that
                                     could not be rewritten */
     size_t latin1_exact;         /* ... folding spelt out: exact */

@@ -625,6 +625,33 @@ START_TEST(cache_roundtrip)
 }
 END_TEST
 
+/* The full class is routed over whole messages: a prefilter reporting on
+ * every message's header block runs on PCRE2 alone, and so does a rule
+ * PCRE2 goes over faster than its automaton (a counted repeat over every
+ * byte, __LONGLINE); a plain literal stays in the database. */
+START_TEST(full_class_routed_over_messages)
+{
+    pair_t p;
+    pair_load(&p, "full LONG /^[^\\r\\n]{998}/m\n"
+                  "full LOOP /^X-Loop: /m\n"
+                  "full NAME_AGAIN /^From:\\s+([^<]\\S+\\s\\S+)\\s(?=.{1,2048}^\\1\\r?$)/ism\n");
+    ck_assert_int_eq(path(&p, "LONG"), FAST_PCRE);
+    ck_assert_int_eq(path(&p, "NAME_AGAIN"), FAST_PCRE);
+    ck_assert_int_eq(path(&p, "LOOP"), FAST_EXACT);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->pcre_cheaper, 1);
+    char *raw = malloc(2200);
+    int n = snprintf(raw, 2200, "From: Alice Smith <a@example.org>\nX-Loop: yes\n\n");
+    memset(raw + n, 'x', 1000);
+    snprintf(raw + n + 1000, 2200 - (size_t)n - 1000, "\nAlice Smith\n");
+    pair_run(&p, raw, NULL);
+    ck_assert(val(&p, "LONG") == 1 && val(&p, "LOOP") == 1 && val(&p, "NAME_AGAIN") == 1);
+    pair_run(&p, "From: Bob Jones <b@example.org>\n\nshort lines only\n", NULL);
+    ck_assert(val(&p, "LONG") == 0 && val(&p, "LOOP") == 0 && val(&p, "NAME_AGAIN") == 0);
+    free(raw);
+    pair_free(&p);
+}
+END_TEST
+
 /* rules_scratch_profile times the rules a ruleset runs itself (everything
  * with the oracle; what the fast matcher does not take with it), never a
  * meta; fast_rule_class names each fast rule's class. */
@@ -695,6 +722,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, metas_and_verdicts_agree);
     tcase_add_test(tc, cache_roundtrip);
     tcase_add_test(tc, profiles_by_rule_and_class);
+    tcase_add_test(tc, full_class_routed_over_messages);
     /* a cold compile of a real SpamAssassin rule: 16 s, a minute or two
      * under ASan (Vectorscan's compile allocates a lot) */
     TCase *slow = tcase_create("slow");

@@ -242,10 +242,11 @@ int main(int argc, char **argv)
         printf("      routing (cold compile): Latin-1 /i spelt out %zu, approximated %zu, not "
                "followed %zu; nested repeats confirmed %zu; relaxed counts %zu (for scan speed "
                "%zu); in a slow-compile database %zu; to PCRE2: too slow %zu, always-firing "
-               "prefilter %zu; reported at n distinct ends %zu\n",
+               "prefilter %zu, cheaper over whole messages %zu; reported at n distinct ends "
+               "%zu\n",
                fi->latin1_exact, fi->latin1_rewritten, fi->latin1_fold, fi->nested_repeat,
                fi->relaxed, fi->relaxed_scan, fi->aux, fi->slow_compile, fi->always_firing,
-               fi->min_ends);
+               fi->pcre_cheaper, fi->min_ends);
     printf("      RSS added by the fast ruleset (from cache): %.1f MB\n", rss_fast);
     printf("corpus: %zu messages, %.1f MB\n", n, bytes / 1e6);
 
