@@ -533,6 +533,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
     int fires = 0, pref = 1, ok = 0, hits = -1;
     int speed = 0; /* relaxed for scan speed alone */
     int cheaper = 0; /* PCRE path: pcre_cheaper */
+    int fired = 0;   /* a relaxed form compiled but fires on the samples */
     if (e && try_compile_hits(e, hs_flags(r->reflags, 0), &secs, NULL, &hits, c) == 0 &&
         secs <= FAST_MAX_COMPILE_S) {
         ok = 1;
@@ -549,8 +550,9 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         for (int pf = 0; x && !ok && pf <= 1; pf++) {
             int fx = 0;
             double sx = 0;
-            if (try_compile(x, hs_flags(r->reflags, pf), &sx, &fx, c) == 0 && !fx &&
-                sx <= FAST_MAX_COMPILE_S) {
+            int rc = try_compile(x, hs_flags(r->reflags, pf), &sx, &fx, c);
+            fired |= rc == 0 && fx;
+            if (rc == 0 && !fx && sx <= FAST_MAX_COMPILE_S) {
                 free(e);
                 e = x, x = NULL;
                 ok = 1, pref = pf, relax = level, secs = sx, fires = 0;
@@ -598,9 +600,9 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
     }
     if (!e && latin1 && !huge)
         info->latin1_fold++;
-    if (!ok) {
+    if (!ok && !fires && !fired) {
         why = debug ? last_error : why;
-    } else if (fires) {
+    } else if (!ok || fires) { /* every form that compiled fires */
         info->always_firing++, why = "prefilter fires on plain text";
     } else if (secs > FAST_MAX_COMPILE_S) {
         info->slow_compile++, why = "compile too slow";

@@ -639,6 +639,7 @@ START_TEST(full_class_routed_over_messages)
     ck_assert_int_eq(path(&p, "NAME_AGAIN"), FAST_PCRE);
     ck_assert_int_eq(path(&p, "LOOP"), FAST_EXACT);
     ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->pcre_cheaper, 1);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->always_firing, 1); /* NAME_AGAIN */
     char *raw = malloc(2200);
     int n = snprintf(raw, 2200, "From: Alice Smith <a@example.org>\nX-Loop: yes\n\n");
     memset(raw + n, 'x', 1000);
