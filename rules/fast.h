@@ -24,8 +24,8 @@
  *   FAST_PCRE       not in a database (Vectorscan rejects every form, it
  *                   compiles too slowly, its prefilter fires on ordinary
  *                   text, or, in the full class, PCRE2 alone goes over
- *                   whole messages faster): PCRE2 over every string of the class,
- *                   as the oracle; except on strings without bytes >= 0x80
+ *                   whole messages faster): PCRE2 over every string of the
+ *                   class, as the oracle; except on strings without bytes >= 0x80
  *                   where the rule's ASCII form is exact in the class's
  *                   ASCII database, or cannot match at all.
  * `tflags multiple` rules always count with PCRE2, on the strings where
