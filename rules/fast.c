@@ -1238,13 +1238,6 @@ void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out)
     out->nrules = sc->f->nrules;
 }
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 static int on_match(unsigned id, unsigned long long from, unsigned long long to,
                     unsigned flags, void *ctx)
 {
@@ -1330,13 +1323,13 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
         unsigned max = r->want;
         if (mode == M_SUM && max)
             max -= sc->cnt[i];
-        double t0 = sc->prof ? now_ns() : 0;
+        double t0 = sc->prof ? tg_now_ns() : 0;
         if (r->starts && vsid >= 0 && max == 1) /* starts: DB_STARTS and anch exist */
             raw = starts_confirm(sc, rx, sc->cur, (unsigned)vsid, r, s, len);
         else
             raw = rx_count(r->lit && sc->ascii ? r->lit : r->re, rx, s, len, max);
         if (sc->prof) {
-            double dt = now_ns() - t0;
+            double dt = tg_now_ns() - t0;
             sc->rule_ns[i] += dt;
             sc->path_ns[r->path == FAST_PCRE ? FAST_PCRE : FAST_PREFILTER] += dt;
             if (r->path != FAST_PCRE)
@@ -1381,10 +1374,10 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         hs_database_t *db = ascii && c->db[d + 2] ? c->db[d + 2] : c->db[d];
         if (!db)
             continue;
-        double t0 = sc->prof ? now_ns() : 0;
+        double t0 = sc->prof ? tg_now_ns() : 0;
         hs_error_t rc = hs_scan(db, s, (unsigned)len, 0, sc->hs, on_match, sc);
         if (sc->prof)
-            sc->class_scan_ns[ci] += now_ns() - t0;
+            sc->class_scan_ns[ci] += tg_now_ns() - t0;
         if (rc != HS_SUCCESS || len > 0xffffffffu) {
             /* cannot trust the reports: run every rule with PCRE2 */
             for (size_t k = 0; k < c->n; k++)
@@ -1489,10 +1482,10 @@ void fast_match(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx,
     memset(sc->cnt, 0, f->nrules * sizeof *sc->cnt);
     memset(sc->done, 0, f->nrules);
     for (size_t ci = 0; ci < f->nclasses; ci++) {
-        double t0 = sc->prof ? now_ns() : 0;
+        double t0 = sc->prof ? tg_now_ns() : 0;
         run_class(f, sc, rx, ci, m, env);
         if (sc->prof)
-            sc->class_ns[ci] += now_ns() - t0;
+            sc->class_ns[ci] += tg_now_ns() - t0;
     }
     /* the values, with !~ where the oracle applies it, in one pass in
      * slot order once the scans are done (written after each class, every

@@ -11,8 +11,7 @@ static int cmp_key_desc(const void *a, const void *b, void *key)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Indexes 0..n-1 ordered by key, largest first. Caller frees. */
-static size_t *by_key_desc(const double *key, size_t n)
+size_t *fastprof_order_desc(const double *key, size_t n)
 {
     size_t *idx = tg_malloc((n ? n : 1) * sizeof *idx);
     for (size_t i = 0; i < n; i++)
@@ -39,7 +38,7 @@ void fastprof_print(FILE *out, const fast_t *f, const fast_scratch_t *sc, size_t
                  "PCRE2-only %.1f%%, rest (header fetch, bookkeeping) %.1f%%\n",
             100 * pr.path_ns[FAST_EXACT] / tot, 100 * pr.path_ns[FAST_PREFILTER] / tot,
             100 * pr.path_ns[FAST_PCRE] / tot, 100 * rest / tot);
-    size_t *idx = by_key_desc(pr.class_ns, nc);
+    size_t *idx = fastprof_order_desc(pr.class_ns, nc);
     fprintf(out, "%-34s %6s %5s %5s %5s %9s %6s %8s %8s\n", "class (by time)", "rules", "exact",
             "pref", "pcre", "db KB", "time%", "us/msg", "scan%");
     for (size_t k = 0; k < nc && k < top_classes; k++) {
@@ -52,7 +51,7 @@ void fastprof_print(FILE *out, const fast_t *f, const fast_scratch_t *sc, size_t
                 ct > 0 ? 100 * pr.class_scan_ns[idx[k]] / ct : 0);
     }
     free(idx);
-    idx = by_key_desc(pr.rule_ns, pr.nrules);
+    idx = fastprof_order_desc(pr.rule_ns, pr.nrules);
     static const char *const pn[] = {"exact", "prefilter", "pcre"};
     fprintf(out, "rules by PCRE2 time in the fast matcher (prefilter reports confirmed, "
                  "tflags multiple counted, PCRE2-only):\n");

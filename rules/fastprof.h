@@ -18,4 +18,8 @@
 void fastprof_print(FILE *out, const fast_t *f, const fast_scratch_t *sc, size_t nmsgs,
                     size_t top_classes, size_t top_rules);
 
+/* Indexes 0..n-1 ordered by key[], largest first (the order the report
+ * ranks classes and rules in). The caller frees the array. */
+size_t *fastprof_order_desc(const double *key, size_t n);
+
 #endif

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cf.h"
 #include "fast.h"
@@ -659,13 +658,6 @@ void rules_scratch_profile(rules_scratch_t *sc, int on)
 
 const double *rules_scratch_rule_ns(const rules_scratch_t *sc) { return sc->rule_ns; }
 
-static double mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
                      const rules_env_t *env, double *values)
 {
@@ -679,9 +671,9 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
     memset(values, 0, rs->nrules * sizeof *values);
     if (sc->prof && sc->nrule_ns >= rs->nrules) {
         for (size_t k = 0; k < rs->nrun; k++) {
-            double t0 = mono_ns();
+            double t0 = tg_now_ns();
             values[rs->run[k]] = (double)run_rule(&rs->rules[rs->run[k]], sc, m, env);
-            sc->rule_ns[rs->run[k]] += mono_ns() - t0;
+            sc->rule_ns[rs->run[k]] += tg_now_ns() - t0;
         }
     } else {
         for (size_t k = 0; k < rs->nrun; k++)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 static void tg_oom(size_t n)
 {
@@ -379,4 +380,11 @@ int tg_is_ascii(const char *s, size_t len)
     for (; i < len; i++)
         acc |= (unsigned char)s[i];
     return (acc & 0x8080808080808080ull) == 0;
+}
+
+double tg_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }

@@ -82,6 +82,9 @@ int tg_err(char *err, size_t errlen, const char *fmt, ...)
 int tg_strcasecmp(const char *a, const char *b);
 int tg_strncasecmp(const char *a, const char *b, size_t n);
 /* Case-insensitive search for needle in [hay, hay+n). */
+/* CLOCK_MONOTONIC in nanoseconds, for profiling. */
+double tg_now_ns(void);
+
 /* 1 if no byte of s[0..len) is >= 0x80. Reads 8 bytes at a time. */
 int tg_is_ascii(const char *s, size_t len);
 const char *tg_memcasemem(const char *hay, size_t n, const char *needle, size_t nlen);

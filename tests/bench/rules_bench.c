@@ -30,14 +30,6 @@
 
 typedef struct { char *data; size_t len; } item_t;
 
-typedef struct { size_t c; double key; } rank_t;
-
-static int by_key_desc(const void *a, const void *b)
-{
-    double x = ((const rank_t *)a)->key, y = ((const rank_t *)b)->key;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 static double now(void)
 {
     struct timespec ts;
@@ -98,15 +90,13 @@ static void class_table(const fast_t *f, const double *oracle_ns, const fast_pro
         if (slot < nslots)
             o[fast_rule_class(f, i)] += oracle_ns[slot];
     }
-    rank_t *rk = tg_calloc(nc, sizeof *rk);
     for (size_t c = 0; c < nc; c++) {
-        rk[c] = (rank_t){c, o[c]};
         in_fast += o[c];
         fast_all += pr->class_ns[c];
     }
     for (size_t s = 0; s < nslots; s++)
         all += oracle_ns[s];
-    qsort(rk, nc, sizeof *rk, by_key_desc);
+    size_t *rk = fastprof_order_desc(o, nc);
     double n = nmsgs ? (double)nmsgs : 1;
     printf("\nby class, oracle against fast (the profiled pass, us a message):\n");
     printf("%-34s %6s %10s %10s %7s\n", "class (by oracle time)", "rules", "oracle", "fast",
@@ -115,14 +105,14 @@ static void class_table(const fast_t *f, const double *oracle_ns, const fast_pro
     double ro = 0, rf = 0, rr = 0;
     for (size_t k = 0; k < nc; k++) {
         fast_class_info_t ci;
-        fast_class_info(f, rk[k].c, &ci);
-        double fo = pr->class_ns[rk[k].c];
+        fast_class_info(f, rk[k], &ci);
+        double fo = pr->class_ns[rk[k]];
         if (k >= shown) {
-            ro += o[rk[k].c], rf += fo, rr += (double)ci.rules;
+            ro += o[rk[k]], rf += fo, rr += (double)ci.rules;
             continue;
         }
-        printf("%-34.34s %6zu %10.1f %10.1f %6.1fx\n", ci.label, ci.rules, o[rk[k].c] / 1e3 / n,
-               fo / 1e3 / n, fo > 0 ? o[rk[k].c] / fo : 0);
+        printf("%-34.34s %6zu %10.1f %10.1f %6.1fx\n", ci.label, ci.rules, o[rk[k]] / 1e3 / n,
+               fo / 1e3 / n, fo > 0 ? o[rk[k]] / fo : 0);
     }
     if (nc > shown) {
         char lab[64];
