@@ -2,12 +2,14 @@
 # `make run`: a local redis-server and the tollgate daemon in the foreground,
 # with the shipped configuration (deploy/tollgate.conf) and rules
 # (deploy/rules), on loopback. Ctrl-C stops both. Called after deps + build.
-#   MILTER_PORT (8894), REDIS_PORT (6380) may be set in the environment.
+#   MILTER_PORT (8894), REDIS_PORT (6380) and TG_RUN_DIR (BUILD/run: the
+#   config, pid file, spool, rules cache and redis data) may be set in the
+#   environment.
 set -eu
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-RUN="$ROOT/$BUILD/run"
+RUN=${TG_RUN_DIR:-$ROOT/$BUILD/run}
 MPORT=${MILTER_PORT:-8894}
 RPORT=${REDIS_PORT:-6380}
 [ -x "$BUILD/tollgate" ] || { echo "run: $BUILD/tollgate is not built" >&2; exit 1; }
@@ -27,7 +29,10 @@ echo "RulesCacheDir $RUN/cache" >> "$RUN/tollgate.conf"
 "$BUILD/tollgate" -t -c "$RUN/tollgate.conf"
 
 command -v redis-server >/dev/null || { echo "run: redis-server missing (deploy/install-deps.sh)" >&2; exit 1; }
-redis-server --bind 127.0.0.1 --port "$RPORT" --dir "$RUN/redis" --appendonly yes \
+# In a session of its own, so that the Ctrl-C the terminal sends to the
+# whole foreground group reaches only tollgate: redis stays up while tollgate
+# stores its last counters, and the trap stops it once tollgate has exited.
+setsid redis-server --bind 127.0.0.1 --port "$RPORT" --dir "$RUN/redis" --appendonly yes \
     --save '' --maxmemory-policy noeviction --daemonize no --logfile "$RUN/redis/redis.log" &
 RPID=$!
 trap 'kill $RPID 2>/dev/null; wait $RPID 2>/dev/null' EXIT INT TERM
