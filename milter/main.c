@@ -370,9 +370,9 @@ int main(int argc, char **argv)
           cb_active(), cb_in_message(), sum);
     if (use_redis) {
         flush_stats_t fs = flush_get_stats();
-        tglog(LOG_NOTICE, "counter batches: spooled=%llu applied=%llu replayed=%llu pending=%zu",
-              (unsigned long long)fs.spooled, (unsigned long long)fs.applied,
-              (unsigned long long)fs.replays, fs.pending);
+        tglog(LOG_NOTICE, "counter batches: spooled=%llu applied=%llu replayed=%llu pending=%zu "
+              "set_aside=%llu", (unsigned long long)fs.spooled, (unsigned long long)fs.applied,
+              (unsigned long long)fs.replays, fs.pending, (unsigned long long)fs.set_aside);
     }
     if (pidfile)
         unlink(pidfile);

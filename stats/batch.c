@@ -241,7 +241,8 @@ int batch_read(const char *path, batch_t **out, char *err, size_t errlen)
     free(text);
     if (rc < 0 || !ended || !b) {
         batch_free(b);
-        return tg_err(err, errlen, "%s: malformed or truncated batch file (line %d)", path, line);
+        tg_err(err, errlen, "%s: malformed or truncated batch file (line %d)", path, line);
+        return -2;
     }
     *out = b;
     return 0;

@@ -34,7 +34,11 @@ static time_t fl_down_logged;   /* last "Redis unreachable" warning */
 static int fl_was_up = -1;
 static batch_t *fl_held;        /* taken, not yet spooled (write failed) */
 static int64_t fl_held_wm;
+static int64_t fl_sealed_wm;    /* watermark of the last batch spooled */
+static int fl_heartbeat = FLUSH_HEARTBEAT;
+static size_t fl_max_pending = FLUSH_MAX_PENDING;
 static time_t fl_full_logged;
+static time_t fl_unreadable_logged;
 
 /* Applied-but-not-yet-deleted batches: sequence number -> when applied. */
 typedef struct mark {
@@ -95,13 +99,18 @@ static void set_up(int up, const char *why)
 /* Seals what stats recorded since the last round and spools it. A batch
  * that could not be written is retried first; while the spool is full or
  * failing nothing more is taken, so increments keep accumulating in
- * memory (stats) and none is lost. */
-static void spool_round(void)
+ * memory (stats) and none is lost. With nothing recorded, an empty batch
+ * every fl_heartbeat seconds carries the watermark forward (an idle
+ * instance is still complete up to now). final (the last round before the
+ * process exits): the spool's size cap does not apply, and what was
+ * recorded while a held batch waited is taken too -- memory is about to
+ * go. */
+static void spool_round(int final)
 {
     char err[512];
     size_t n;
     spool_pending(fl_spool, &n);
-    if (n >= FLUSH_MAX_PENDING) {
+    if (n >= fl_max_pending && !final) {
         time_t now = time(NULL);
         if (now - fl_full_logged >= 60) {
             fl_log(LOG_ERR, "spool full (%zu batches): counters accumulate in memory until "
@@ -110,23 +119,34 @@ static void spool_round(void)
         }
         return;
     }
-    if (!fl_held && !(fl_held = stats_take(&fl_held_wm)))
-        return;
-    uint64_t seq;
-    if (spool_next_seq(fl_spool, &seq, err, sizeof err) < 0) {
-        fl_log(LOG_ERR, "cannot spool counters (kept in memory, retried): %s", err);
-        return;
+    for (int pass = 0; pass < (final ? 2 : 1); pass++) {
+        if (!fl_held) {
+            int64_t wm;
+            fl_held = stats_take(&wm);
+            if (!fl_held) {
+                if (wm - fl_sealed_wm < fl_heartbeat)
+                    return;
+                fl_held = batch_new("pending", 0, 0); /* the heartbeat */
+            }
+            fl_held_wm = wm;
+        }
+        uint64_t seq;
+        if (spool_next_seq(fl_spool, &seq, err, sizeof err) < 0) {
+            fl_log(LOG_ERR, "cannot spool counters (kept in memory, retried): %s", err);
+            return;
+        }
+        batch_seal(fl_held, spool_sender(fl_spool), seq, fl_held_wm);
+        if (spool_put(fl_spool, fl_held, err, sizeof err) < 0) {
+            fl_log(LOG_ERR, "cannot spool counters (kept in memory, retried): %s", err);
+            return;
+        }
+        batch_free(fl_held);
+        fl_held = NULL;
+        fl_sealed_wm = fl_held_wm;
+        pthread_mutex_lock(&fl_mu);
+        fl_status.spooled++;
+        pthread_mutex_unlock(&fl_mu);
     }
-    batch_seal(fl_held, spool_sender(fl_spool), seq, fl_held_wm);
-    if (spool_put(fl_spool, fl_held, err, sizeof err) < 0) {
-        fl_log(LOG_ERR, "cannot spool counters (kept in memory, retried): %s", err);
-        return;
-    }
-    batch_free(fl_held);
-    fl_held = NULL;
-    pthread_mutex_lock(&fl_mu);
-    fl_status.spooled++;
-    pthread_mutex_unlock(&fl_mu);
 }
 
 /* Applies waiting batches in order; deletes confirmed ones. */
@@ -179,10 +199,32 @@ static void redis_round(void)
             continue;
         }
         batch_t *b;
-        if (spool_load(fl_spool, seq, &b, err, sizeof err) < 0) {
-            /* never half-apply: a damaged file is kept aside, loudly */
-            fl_log(LOG_ERR, "spooled batch %llu unreadable, left in place: %s",
-                   (unsigned long long)seq, err);
+        int lr = spool_load(fl_spool, seq, &b, err, sizeof err);
+        if (lr == -1) {
+            /* cannot read it now (fds, memory, I/O): nothing after it may
+             * be applied, or Redis's sequence number would pass it and it
+             * would later pass for a replay; retried next round */
+            if (now - fl_unreadable_logged >= 60) {
+                fl_log(LOG_ERR, "spooled batch %llu cannot be read (retried; later batches "
+                       "wait): %s", (unsigned long long)seq, err);
+                fl_unreadable_logged = now;
+            }
+            break;
+        }
+        if (lr < 0) {
+            /* malformed (it was written via rename after fsync, so this is
+             * damage from outside): never half-applied, set aside loudly */
+            char aside[4200], err2[512];
+            if (spool_set_aside(fl_spool, seq, aside, sizeof aside, err2, sizeof err2) < 0) {
+                fl_log(LOG_ERR, "spooled batch %llu is damaged and cannot be set aside "
+                       "(later batches wait): %s; %s", (unsigned long long)seq, err, err2);
+                break;
+            }
+            fl_log(LOG_ERR, "spooled batch %llu is damaged, its counts are NOT in Redis; set "
+                   "aside as %s: %s", (unsigned long long)seq, aside, err);
+            pthread_mutex_lock(&fl_mu);
+            fl_status.set_aside++;
+            pthread_mutex_unlock(&fl_mu);
             continue;
         }
         int r = batch_apply(fl_rc, b, err, sizeof err);
@@ -223,7 +265,7 @@ static void *flush_main(void *arg)
         }
         int stop = fl_stop;
         pthread_mutex_unlock(&fl_mu);
-        spool_round();
+        spool_round(stop);
         redis_round();
         if (stop)
             break;
@@ -242,6 +284,7 @@ int flush_start(const char *redis_url, const char *spool_dir, int interval_s,
     fl_interval = interval_s > 0 ? interval_s : 1;
     fl_log = log;
     fl_stop = 0;
+    fl_sealed_wm = (int64_t)time(NULL); /* the first heartbeat comes fl_heartbeat s after start */
     size_t n;
     spool_pending(fl_spool, &n);
     if (n)
@@ -279,6 +322,12 @@ void flush_stop(void)
     free(fl_marks);
     fl_marks = NULL;
     fl_nmarks = fl_mcap = 0;
+}
+
+void flush_tune(int heartbeat_s, size_t max_pending)
+{
+    fl_heartbeat = heartbeat_s > 0 ? heartbeat_s : FLUSH_HEARTBEAT;
+    fl_max_pending = max_pending > 0 ? max_pending : FLUSH_MAX_PENDING;
 }
 
 flush_stats_t flush_get_stats(void)

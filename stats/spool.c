@@ -187,11 +187,8 @@ int spool_load(spool_t *sp, uint64_t seq, batch_t **out, char *err, size_t errle
     return batch_read(path, out, err, errlen);
 }
 
-void spool_remove(spool_t *sp, uint64_t seq)
+static void forget(spool_t *sp, uint64_t seq)
 {
-    char path[4096];
-    path_of(sp, seq, path, sizeof path);
-    unlink(path);
     for (size_t i = 0; i < sp->npending; i++)
         if (sp->pending[i] == seq) {
             memmove(sp->pending + i, sp->pending + i + 1,
@@ -199,6 +196,26 @@ void spool_remove(spool_t *sp, uint64_t seq)
             sp->npending--;
             break;
         }
+}
+
+void spool_remove(spool_t *sp, uint64_t seq)
+{
+    char path[4096];
+    path_of(sp, seq, path, sizeof path);
+    unlink(path);
+    forget(sp, seq);
+}
+
+int spool_set_aside(spool_t *sp, uint64_t seq, char *aside, size_t asidelen, char *err,
+                    size_t errlen)
+{
+    char path[4096];
+    path_of(sp, seq, path, sizeof path);
+    snprintf(aside, asidelen, "%s.bad", path);
+    if (rename(path, aside) != 0)
+        return tg_err(err, errlen, "rename %s: %s", path, strerror(errno));
+    forget(sp, seq);
+    return 0;
 }
 
 uint64_t spool_bytes(spool_t *sp)

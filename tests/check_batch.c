@@ -1,16 +1,21 @@
 /* batch: the spool file format and the Lua apply against a real
  * redis-server started here on a loopback port (no mocks). */
 #include <check.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
+#include "flush.h"
 #include "keys.h"
+#include "spool.h"
+#include "stats.h"
 
 static pid_t redis_pid;
 static int redis_port;
@@ -149,8 +154,10 @@ START_TEST(spool_file_round_trip)
     long len = ftell(f);
     fclose(f);
     ck_assert_int_eq(truncate(path, len - 4), 0);
-    ck_assert_int_eq(batch_read(path, &r, err, sizeof err), -1);
+    ck_assert_int_eq(batch_read(path, &r, err, sizeof err), -2);
     ck_assert_msg(strstr(err, "malformed or truncated"), "got %s", err);
+    /* a file that cannot be read (here: absent) is -1, worth a retry */
+    ck_assert_int_eq(batch_read("/nonexistent/tg.tgb", &r, err, sizeof err), -1);
     /* spaces cannot sneak into the line format */
     batch_t *w = batch_new("mx1:aa", 1, 1);
     batch_incr(w, "tg:v1:c:a b:m:202611", "in:msgs", 1);
@@ -202,6 +209,186 @@ START_TEST(buckets_and_time_zones)
 }
 END_TEST
 
+/* ---- the flusher over a real spool directory and redis-server ---------- */
+
+static void quiet_log(int prio, const char *fmt, ...)
+{
+    (void)prio, (void)fmt;
+}
+
+/* A fresh spool directory; *sender gets its instance's sender name. */
+static void spool_dir(char *dir, size_t len, char *sender, size_t slen)
+{
+    snprintf(dir, len, "/tmp/tg_flush_%d_XXXXXX", (int)getpid());
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    spool_t *sp;
+    char err[256];
+    ck_assert_msg(spool_open(dir, &sp, err, sizeof err) == 0, "%s", err);
+    snprintf(sender, slen, "%s", spool_sender(sp));
+    spool_close(sp);
+}
+
+/* Removes dir and the files in it. */
+static void rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[512];
+    while (d && (de = readdir(d)) != NULL) {
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (de->d_name[0] != '.')
+            unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+static void put_batch(const char *dir, const char *sender, uint64_t seq, const char *key,
+                      long long n)
+{
+    char path[512], err[256];
+    snprintf(path, sizeof path, "%s/batch-%020llu.tgb", dir, (unsigned long long)seq);
+    batch_t *b = batch_new(sender, seq, 1795000000);
+    batch_incr(b, key, "in:msgs", n);
+    ck_assert_msg(batch_write(b, path, err, sizeof err) == 0, "%s", err);
+    batch_free(b);
+}
+
+static int exists(const char *dir, uint64_t seq, const char *suffix)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/batch-%020llu.tgb%s", dir, (unsigned long long)seq, suffix);
+    return access(path, F_OK) == 0;
+}
+
+static void flush_up(const char *dir)
+{
+    char url[64], err[256];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", redis_port);
+    ck_assert_msg(flush_start(url, dir, 1, quiet_log, err, sizeof err) == 0, "%s", err);
+}
+
+/* waits up to 10 s for key/in:msgs to read want */
+static long long wait_for(redisContext *rc, const char *key, long long want)
+{
+    long long v = -1;
+    for (int i = 0; i < 100 && (v = hget(rc, key, "in:msgs")) != want; i++)
+        usleep(100000);
+    return v;
+}
+
+/* A damaged batch file is set aside, not applied, never taken for a replay
+ * (and deleted) once a later batch has moved Redis's sequence number past
+ * it; the later batches still apply. */
+START_TEST(flush_sets_damaged_batch_aside)
+{
+    redis_up();
+    char dir[128], sender[300], path[512];
+    spool_dir(dir, sizeof dir, sender, sizeof sender);
+    snprintf(path, sizeof path, "%s/batch-%020llu.tgb", dir, 100ULL);
+    FILE *f = fopen(path, "w");
+    fputs("tollgate-batch 1\nsender x\nseq 100\nwatermark 1\nincr tg:v1:c:a", f);
+    fclose(f);
+    put_batch(dir, sender, 101, "tg:v1:c:acme:d:20261205", 7);
+    flush_up(dir);
+    redisContext *rc = redisConnect("127.0.0.1", redis_port);
+    ck_assert_int_eq(wait_for(rc, "tg:v1:c:acme:d:20261205", 7), 7);
+    sleep(FLUSH_GRACE + 2); /* past the grace after which a replay's file goes */
+    flush_stop();
+    flush_stats_t st = flush_get_stats();
+    ck_assert_uint_eq(st.set_aside, 1);
+    ck_assert_uint_eq(st.replays, 0);
+    ck_assert_msg(exists(dir, 100, ".bad") && !exists(dir, 100, ""), "batch 100 not set aside");
+    ck_assert_msg(!exists(dir, 101, ""), "batch 101 still spooled");
+    redisFree(rc);
+    redis_down();
+    rm_dir(dir);
+}
+END_TEST
+
+/* A batch that cannot be read now (here a directory in its place: EISDIR)
+ * holds back every later one; once readable, both apply, in order. */
+START_TEST(flush_waits_for_unreadable_batch)
+{
+    redis_up();
+    char dir[128], sender[300], path[512];
+    spool_dir(dir, sizeof dir, sender, sizeof sender);
+    snprintf(path, sizeof path, "%s/batch-%020llu.tgb", dir, 200ULL);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    put_batch(dir, sender, 201, "tg:v1:c:acme:d:20261206", 3);
+    flush_up(dir);
+    redisContext *rc = redisConnect("127.0.0.1", redis_port);
+    sleep(3);
+    ck_assert_int_eq(hget(rc, "tg:v1:c:acme:d:20261206", "in:msgs"), -1);
+    ck_assert_int_eq(rmdir(path), 0);
+    put_batch(dir, sender, 200, "tg:v1:c:acme:d:20261206", 2);
+    ck_assert_int_eq(wait_for(rc, "tg:v1:c:acme:d:20261206", 5), 5);
+    flush_stop();
+    flush_stats_t st = flush_get_stats();
+    ck_assert_uint_eq(st.replays, 0);
+    ck_assert_uint_eq(st.set_aside, 0);
+    redisFree(rc);
+    redis_down();
+    rm_dir(dir);
+}
+END_TEST
+
+/* No mail: the watermark still follows the clock (heartbeat batches). */
+START_TEST(flush_heartbeat_when_idle)
+{
+    redis_up();
+    char dir[128], sender[300];
+    spool_dir(dir, sizeof dir, sender, sizeof sender);
+    flush_tune(1, 0);
+    flush_up(dir);
+    redisContext *rc = redisConnect("127.0.0.1", redis_port);
+    long long wm = -1;
+    time_t t0 = time(NULL);
+    for (int i = 0; i < 100 && wm < (long long)t0 + 1; i++) {
+        usleep(100000);
+        redisReply *r = redisCommand(rc, "HGET tg:v1:wm %s", sender);
+        wm = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
+        freeReplyObject(r);
+    }
+    flush_stop();
+    ck_assert_msg(wm >= (long long)t0 + 1, "watermark %lld, started at %lld", wm, (long long)t0);
+    redisFree(rc);
+    redis_down();
+    rm_dir(dir);
+}
+END_TEST
+
+/* Stopping with the spool full: the last counts are spooled anyway (they
+ * would otherwise die with the process). Redis is down throughout. */
+START_TEST(flush_stop_spools_past_the_cap)
+{
+    char dir[128], sender[300], err[256];
+    spool_dir(dir, sizeof dir, sender, sizeof sender);
+    put_batch(dir, sender, 300, "tg:v1:c:acme:d:20261207", 1);
+    flush_tune(0, 1);
+    stats_init();
+    stats_set_pending(1);
+    ck_assert_msg(flush_start("redis://127.0.0.1:1", dir, 1, quiet_log, err, sizeof err) == 0,
+                  "%s", err);
+    sleep(2); /* rounds at the cap: nothing more is spooled */
+    stats_rec_t rec = {.dir = STATS_IN, .rcpts = 1, .bytes = 100};
+    stats_record(&rec);
+    flush_stop();
+    spool_t *sp;
+    ck_assert_int_eq(spool_open(dir, &sp, err, sizeof err), 0);
+    size_t n;
+    const uint64_t *seqs = spool_pending(sp, &n);
+    ck_assert_uint_eq(n, 2);
+    batch_t *b;
+    ck_assert_int_eq(spool_load(sp, seqs[1], &b, err, sizeof err), 0);
+    ck_assert_uint_gt(batch_nincr(b), 0);
+    batch_free(b);
+    spool_close(sp);
+    rm_dir(dir);
+}
+END_TEST
+
 Suite *batch_suite(void)
 {
     Suite *s = suite_create("batch");
@@ -211,5 +398,12 @@ Suite *batch_suite(void)
     tcase_add_test(tc, buckets_and_time_zones);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
+    TCase *fl = tcase_create("flush");
+    tcase_add_test(fl, flush_sets_damaged_batch_aside);
+    tcase_add_test(fl, flush_waits_for_unreadable_batch);
+    tcase_add_test(fl, flush_heartbeat_when_idle);
+    tcase_add_test(fl, flush_stop_spools_past_the_cap);
+    tcase_set_timeout(fl, 30);
+    suite_add_tcase(s, fl);
     return s;
 }
