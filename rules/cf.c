@@ -613,11 +613,11 @@ static int def_extension(ctx_t *c, loc_t l, const char *line, const char *key,
         {"scan", MSG_LIMIT_SCAN}, {"depth", MSG_LIMIT_DEPTH},
         {"parts", MSG_LIMIT_PARTS}, {"headers", MSG_LIMIT_HEADERS},
         {"header_length", MSG_LIMIT_HEADER_LEN}, {"mime_error", MSG_MIME_ERROR},
-        {"any", ~0u},
+        {"uris", MSG_LIMIT_URIS}, {"any", ~0u},
     };
     unsigned mask;
     if (parse_words(c, l, line, p, lims, sizeof lims / sizeof lims[0], "limit",
-                    "scan, depth, parts, headers, header_length, mime_error or any",
+                    "scan, depth, parts, headers, header_length, mime_error, uris or any",
                     &mask) < 0)
         return -1;
     cf_rule_t *r = define_rule(c, l, name, CF_LIMIT);

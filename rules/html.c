@@ -456,6 +456,13 @@ static void target_uri(const char *base, size_t bl, const char *u, size_t n,
     tg_buf_free(&path);
 }
 
+/* Hands a URI to the caller's function; stops reporting once it asks. */
+static void emit_uri(render_t *r, const char *u, size_t n)
+{
+    if (r->fn && r->fn(r->ctx, u, n) != 0)
+        r->fn = NULL;
+}
+
 static void push_uri(render_t *r, const char *u, size_t n)
 {
     while (n && (is_space(*u) || (unsigned char)*u == 0xa0))
@@ -471,14 +478,14 @@ static void push_uri(render_t *r, const char *u, size_t n)
         (n >= 5 && tg_strncasecmp(u, "file:", 5) == 0) ||
         (n >= 4 && tg_strncasecmp(u, "cid:", 4) == 0) ||
         (n >= 4 && tg_strncasecmp(u, "tel:", 4) == 0)) {
-        r->fn(r->ctx, u, n);
+        emit_uri(r, u, n);
         return;
     }
     tg_buf t;
     tg_buf_init(&t);
     target_uri(r->base.s ? r->base.s : "", r->base.len, u, n, &t);
     if (t.len) /* <iframe src=""> and the like */
-        r->fn(r->ctx, t.s, t.len);
+        emit_uri(r, t.s, t.len);
     tg_buf_free(&t);
 }
 
@@ -525,7 +532,7 @@ static void tag_uris(render_t *r, const char *t, const attr_t *a, size_t na)
                 u++, ul--;
             while (ul && (is_space(u[ul - 1]) || (unsigned char)u[ul - 1] == 0xa0))
                 ul--;
-            r->fn(r->ctx, u, ul < MAX_URI_LENGTH ? ul : MAX_URI_LENGTH);
+            emit_uri(r, u, ul < MAX_URI_LENGTH ? ul : MAX_URI_LENGTH);
         }
         if ((v = attr_get(a, na, "data-saferedirecturl")))
             push_uri(r, v->val.s, v->val.len);
@@ -549,6 +556,8 @@ static void tag_uris(render_t *r, const char *t, const attr_t *a, size_t na)
                 (ul >= 6 && tg_strncasecmp(u, "https:", 6) == 0) ||
                 (ul >= 4 && tg_strncasecmp(u, "ftp:", 4) == 0)) {
                 tg_buf_reset(&r->base);
+                if (ul > MAX_URI_LENGTH) /* every URI resolved against it is cut there */
+                    ul = MAX_URI_LENGTH;
                 /* drop a trailing file name after the authority */
                 const char *cs = memchr(u, ':', ul);
                 size_t as = (size_t)(cs - u) + 1;

@@ -18,8 +18,9 @@
 #include "util.h"
 
 /* Receives each URI found, in document order; the bytes are only valid
- * during the call. */
-typedef void (*html_uri_fn)(void *ctx, const char *uri, size_t len);
+ * during the call. Returns 0, or non-zero to be called no more for this
+ * document (a budget is spent: no further URI is even resolved). */
+typedef int (*html_uri_fn)(void *ctx, const char *uri, size_t len);
 
 /* Renders UTF-8 (or ASCII-compatible) HTML [s, s+n): appends the text to
  * text and reports URIs to fn (may be NULL). Linear in n. */

@@ -476,11 +476,21 @@ static uint64_t hash_bytes(const char *s, size_t n)
     return h;
 }
 
+/* Bytes of URIs a message may yield (raw HTML ones, and the canonical set). */
+static size_t uri_room(const msg_t *m)
+{
+    return m->lim.max_scan > MSG_MIN_URI_BYTES ? m->lim.max_scan : MSG_MIN_URI_BYTES;
+}
+
 static void uri_set_add(void *ctx, const char *u, size_t n)
 {
     uri_set *us = ctx;
     if (n > MAX_URI_LENGTH)
         n = MAX_URI_LENGTH;
+    if (us->list.n >= MSG_MAX_URIS || us->store.len + n > uri_room(us->m)) {
+        us->m->bits |= MSG_LIMIT_URIS;
+        return;
+    }
     if ((us->list.n + 1) * 2 > us->nslots) {
         size_t ns = us->nslots ? us->nslots * 2 : 64;
         size_t *sl = tg_calloc(ns, sizeof *sl);
@@ -546,14 +556,27 @@ static void uri_canon_add(void *ctx, const char *u, size_t n)
     free(v.len);
 }
 
-/* HTML URIs are collected first and canonicalised after the text ones. */
-static void html_uri_collect(void *ctx, const char *u, size_t n)
+/* HTML URIs are collected first (length, bytes; within the message's URI
+ * budget) and canonicalised after the text ones. */
+typedef struct html_uris {
+    tg_buf b;
+    size_t n;
+    msg_t *m;
+} html_uris_t;
+
+static int html_uri_collect(void *ctx, const char *u, size_t n)
 {
-    tg_buf *b = ctx;
+    html_uris_t *h = ctx;
     if (n > MAX_URI_LENGTH)
         n = MAX_URI_LENGTH;
-    tg_buf_add(b, &n, sizeof n);
-    tg_buf_add(b, u, n);
+    if (h->n >= MSG_MAX_URIS || h->b.len + n > uri_room(h->m)) {
+        h->m->bits |= MSG_LIMIT_URIS;
+        return -1;
+    }
+    tg_buf_add(&h->b, &n, sizeof n);
+    tg_buf_add(&h->b, u, n);
+    h->n++;
+    return 0;
 }
 
 static int is_type(msg_str_t t, const char *s)
@@ -585,10 +608,11 @@ void msg_finish(msg_t *m)
     m->parts = tg_calloc(nl ? nl : 1, sizeof *m->parts);
     m->nparts = nl;
 
-    tg_buf text, part, html_uris;
+    tg_buf text, part;
     tg_buf_init(&text);
     tg_buf_init(&part);
-    tg_buf_init(&html_uris);
+    html_uris_t hu = {.m = m};
+    tg_buf_init(&hu.b);
     span_list lines = {0}, raws = {0};
     /* Perl keeps text that never held a character above U+00FF as Latin-1
      * octets: ASCII HTML whose entities stay below U+0100 renders "&copy;"
@@ -617,8 +641,8 @@ void msg_finish(msg_t *m)
                 tg_buf_init(&conv);
                 charset_to_utf8(lf->charset.ptr, lf->charset.len, lf->decoded.ptr,
                                 lf->decoded.len, &conv, 0);
-                html_render(conv.s ? conv.s : "", conv.len, &part, html_uri_collect,
-                            &html_uris);
+                html_render(conv.s ? conv.s : "", conv.len, &part,
+                            (m->views & MSG_VIEW_URIS) ? html_uri_collect : NULL, &hu);
                 tg_buf_free(&conv);
                 any_wide |= has_8bit(lf->decoded.ptr, lf->decoded.len) ||
                             has_wide(part.s ? part.s : "", part.len);
@@ -671,11 +695,11 @@ void msg_finish(msg_t *m)
         tg_buf_add(&part, m->arena.s + lines.off[i], lines.len[i]);
         uri_from_text(part.s, part.len, uri_canon_add, &us);
     }
-    for (size_t o = 0; (m->views & MSG_VIEW_URIS) && o + sizeof(size_t) <= html_uris.len;) {
+    for (size_t o = 0; o + sizeof(size_t) <= hu.b.len;) {
         size_t n;
-        memcpy(&n, html_uris.s + o, sizeof n);
+        memcpy(&n, hu.b.s + o, sizeof n);
         o += sizeof n;
-        uri_canonicalize(html_uris.s + o, n, uri_set_add, &us);
+        uri_canonicalize(hu.b.s + o, n, uri_set_add, &us);
         o += n;
     }
     if (!(m->views & MSG_VIEW_BODY))
@@ -689,7 +713,7 @@ void msg_finish(msg_t *m)
     free(us.slots);
     tg_buf_free(&text);
     tg_buf_free(&part);
-    tg_buf_free(&html_uris);
+    tg_buf_free(&hu.b);
 }
 
 /* ---- accessors ------------------------------------------------------------ */

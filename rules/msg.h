@@ -58,7 +58,15 @@ enum {
     MSG_LIMIT_HEADER_LEN = 1u << 4, /* a header longer than max_header_len */
     MSG_MIME_ERROR = 1u << 5,       /* broken structure: missing closing
                                        boundary, bad base64, bad header line */
+    MSG_LIMIT_URIS = 1u << 6,       /* more URIs than MSG_MAX_URIS, or more
+                                       bytes of them than max(max_scan,
+                                       MSG_MIN_URI_BYTES): the rest ignored */
 };
+/* The per-message bound on URI extraction (MSG_LIMIT_URIS): a hostile HTML
+ * part (a long <base href> and 100,000 relative links) would otherwise
+ * cost gigabytes and seconds. Far above what real mail carries. */
+#define MSG_MAX_URIS 10000
+#define MSG_MIN_URI_BYTES (256u * 1024)
 
 /* How a header value is returned (SpamAssassin's :raw, :addr, :name). */
 typedef enum msg_hmode {

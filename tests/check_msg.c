@@ -750,6 +750,61 @@ START_TEST(hostile_sizes_bounded)
 }
 END_TEST
 
+/* URI extraction stays within its budget: a long <base href> that every
+ * relative link resolves against, and tens of thousands of distinct links,
+ * cost gigabytes before (every URI kept in full); the first URIs are kept,
+ * MSG_LIMIT_URIS says the rest were not, and ordinary HTML is untouched. */
+START_TEST(uri_budget)
+{
+    tg_buf b;
+    tg_buf_init(&b);
+    tg_buf_adds(&b, "Content-Type: text/html\n\n<html><head><base href=\"http://a.example/");
+    for (int i = 0; i < 8000; i++)
+        tg_buf_addc(&b, 'A');
+    tg_buf_adds(&b, "/\"></head><body><a href=\"http://first.example/x\">f</a>");
+    for (int i = 0; i < 40000; i++)
+        tg_buf_printf(&b, "<img src=%d>", i);
+    tg_buf_adds(&b, "</body></html>\n");
+    msg_t *m = build(b.s, b.len, 0, NULL);
+    ck_assert(msg_limits_hit(m) & MSG_LIMIT_URIS);
+    size_t n, bytes = 0;
+    const msg_str_t *u = msg_uris(m, &n);
+    for (size_t i = 0; i < n; i++)
+        bytes += u[i].len;
+    msg_limits_t lim;
+    msg_limits_default(&lim);
+    ck_assert_uint_le(n, MSG_MAX_URIS);
+    ck_assert_uint_le(bytes, lim.max_scan > MSG_MIN_URI_BYTES ? lim.max_scan : MSG_MIN_URI_BYTES);
+    ck_assert(has_uri(m, "http://first.example/x"));
+    msg_free(m);
+
+    /* many short distinct links: the count bound */
+    tg_buf_reset(&b);
+    tg_buf_adds(&b, "Content-Type: text/html\n\n<html><body>");
+    for (int i = 0; i < 20000; i++)
+        tg_buf_printf(&b, "<a href=\"http://h%d.example/\">x</a>", i);
+    tg_buf_adds(&b, "</body></html>\n");
+    m = build(b.s, b.len, 0, NULL);
+    ck_assert(msg_limits_hit(m) & MSG_LIMIT_URIS);
+    msg_uris(m, &n);
+    ck_assert_uint_le(n, MSG_MAX_URIS);
+    ck_assert(has_uri(m, "http://h0.example/"));
+    msg_free(m);
+
+    /* a newsletter-sized page: no limit */
+    tg_buf_reset(&b);
+    tg_buf_adds(&b, "Content-Type: text/html\n\n<html><body>");
+    for (int i = 0; i < 300; i++)
+        tg_buf_printf(&b, "<a href=\"http://news.example/item/%d?utm_source=x\">item</a>", i);
+    tg_buf_adds(&b, "</body></html>\n");
+    m = build(b.s, b.len, 0, NULL);
+    ck_assert_uint_eq(msg_limits_hit(m) & MSG_LIMIT_URIS, 0);
+    ck_assert(has_uri(m, "http://news.example/item/299?utm_source=x"));
+    msg_free(m);
+    tg_buf_free(&b);
+}
+END_TEST
+
 START_TEST(empty_and_degenerate)
 {
     msg_t *m = msg_new(NULL);
@@ -800,6 +855,7 @@ Suite *msg_suite(void)
     tcase_add_test(tc, limit_bits);
     tcase_add_test(tc, nul_bytes);
     tcase_add_test(tc, hostile_sizes_bounded);
+    tcase_add_test(tc, uri_budget);
     tcase_add_test(tc, empty_and_degenerate);
     suite_add_tcase(s, tc);
     return s;

@@ -772,6 +772,18 @@ START_TEST(shipped_structure_rules)
     classify(rs, b.s, NULL, &v);
     ck_assert(has_hit(&v, "TG_MIME_BOMB"));
     ck_assert(v.limits & MSG_LIMIT_DEPTH);
+    ck_assert(!has_hit(&v, "TG_URI_FLOOD"));
+    rules_verdict_clear(&v);
+
+    /* an HTML part with more links than the URI budget */
+    tg_buf_reset(&b);
+    tg_buf_adds(&b, "Subject: links\nContent-Type: text/html\n\n<html><body>");
+    for (int i = 0; i < MSG_MAX_URIS + 10; i++)
+        tg_buf_printf(&b, "<a href=\"http://h%d.example/\">x</a>", i);
+    tg_buf_adds(&b, "</body></html>\n");
+    classify(rs, b.s, NULL, &v);
+    ck_assert(has_hit(&v, "TG_URI_FLOOD"));
+    ck_assert(v.limits & MSG_LIMIT_URIS);
     rules_verdict_clear(&v);
     tg_buf_free(&b);
     rules_unref(rs);
