@@ -1440,10 +1440,10 @@ static void run_class(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, siz
             absent_str(f, sc, c);
         break;
     case K_MIMEHEADER:
-        n = msg_nparts(m);
+        n = msg_nnodes(m);
         for (size_t j = 0; j < n; j++) {
             tg_buf_reset(&sc->tmp);
-            if (msg_part_header(m, j, c->header, (msg_hmode_t)c->hmode, &sc->tmp))
+            if (msg_node_header(m, j, c->header, (msg_hmode_t)c->hmode, &sc->tmp))
                 scan_str(f, sc, rx, ci, sc->tmp.s, sc->tmp.len);
             else
                 absent_str(f, sc, c);

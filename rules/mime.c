@@ -937,6 +937,18 @@ size_t mime_body_offset(const mime_tree_t *t)
     return t->body_off;
 }
 
+/* new_hdrs registers each entity's list as the walk meets it, which is
+ * pre-order: a part's list before its children's. */
+size_t mime_nnodes(const mime_tree_t *t)
+{
+    return t->nhdrs;
+}
+
+const hdr_list_t *mime_node_headers(const mime_tree_t *t, size_t i)
+{
+    return i < t->nhdrs ? t->hdrs[i] : NULL;
+}
+
 size_t mime_nleaves(const mime_tree_t *t)
 {
     return t->nleaves;

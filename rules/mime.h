@@ -46,6 +46,11 @@ const hdr_list_t *mime_headers(const mime_tree_t *t);
 size_t mime_body_offset(const mime_tree_t *t);
 size_t mime_nleaves(const mime_tree_t *t);
 const mime_leaf_t *mime_leaf_at(const mime_tree_t *t, size_t i);
+/* Every entity's header list in SpamAssassin's find_parts(qr/./) order:
+ * the message itself, then depth first each part, multipart containers
+ * and message/rfc822 parts (then the message inside) included. */
+size_t mime_nnodes(const mime_tree_t *t);
+const hdr_list_t *mime_node_headers(const mime_tree_t *t, size_t i);
 
 /* Splits a header block at the start of [buf, buf+n) into h. top selects
  * the rules for a message header (mbox "From " line skipped, a "--" line

@@ -788,6 +788,18 @@ const msg_part_t *msg_part_at(const msg_t *m, size_t i)
     return i < m->nparts ? &m->parts[i] : NULL;
 }
 
+size_t msg_nnodes(const msg_t *m)
+{
+    return m->tree ? mime_nnodes(m->tree) : 0;
+}
+
+int msg_node_header(const msg_t *m, size_t i, const char *name, msg_hmode_t mode,
+                    tg_buf *out)
+{
+    const hdr_list_t *h = m->tree ? mime_node_headers(m->tree, i) : NULL;
+    return h ? hdr_get(h, name, mode, out) : 0;
+}
+
 int msg_part_header(const msg_t *m, size_t i, const char *name,
                     msg_hmode_t mode, tg_buf *out)
 {

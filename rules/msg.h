@@ -156,8 +156,15 @@ const msg_str_t *msg_uris(const msg_t *m, size_t *n);
 /* MIME leaves (for attachment rules), in document order. */
 size_t msg_nparts(const msg_t *m);
 const msg_part_t *msg_part_at(const msg_t *m, size_t i);
-/* Like msg_get_header, for the headers of MIME leaf i (mimeheader rules). */
+/* Like msg_get_header, for the headers of MIME leaf i. */
 int msg_part_header(const msg_t *m, size_t i, const char *name,
                     msg_hmode_t mode, tg_buf *out);
+/* MIME entities as SpamAssassin's mimeheader rules see them (MIMEHeader.pm:
+ * find_parts(qr/./)): the message itself, then depth first every part,
+ * multipart containers and message/rfc822 parts included; and like
+ * msg_get_header for entity i's own headers. */
+size_t msg_nnodes(const msg_t *m);
+int msg_node_header(const msg_t *m, size_t i, const char *name, msg_hmode_t mode,
+                    tg_buf *out);
 
 #endif

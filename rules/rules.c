@@ -563,10 +563,10 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
     case CF_EXISTS:
         return (unsigned)(msg_has_header(m, r->header) != r->negate);
     case CF_MIMEHEADER: {
-        size_t np = msg_nparts(m);
+        size_t np = msg_nnodes(m);
         for (size_t i = 0; i < np; i++) {
             tg_buf_reset(&sc->tmp);
-            if (!msg_part_header(m, i, r->header, (msg_hmode_t)r->hmode, &sc->tmp)) {
+            if (!msg_node_header(m, i, r->header, (msg_hmode_t)r->hmode, &sc->tmp)) {
                 tg_buf_reset(&sc->tmp);
                 if (r->unset)
                     tg_buf_adds(&sc->tmp, r->unset);

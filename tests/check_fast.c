@@ -234,6 +234,74 @@ START_TEST(headers_negation_unset)
 }
 END_TEST
 
+/* mimeheader rules see every MIME entity, as SpamAssassin's MIMEHeader
+ * (find_parts(qr/./)): the message itself, multipart containers, the
+ * message/rfc822 part and the message inside it, not only the leaves. */
+START_TEST(mimeheader_every_entity)
+{
+    static const char *const nested =
+        "From: outer@example.org\n"
+        "Subject: hello there\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=\"o\"\n"
+        "\n"
+        "--o\n"
+        "Content-Type: text/plain\n"
+        "\n"
+        "see attached\n"
+        "--o\n"
+        "Content-Type: message/rfc822\n"
+        "\n"
+        "From: inner@example.net\n"
+        "Subject: inner\n"
+        "Content-Type: multipart/alternative; boundary=\"i\"\n"
+        "\n"
+        "--i\n"
+        "Content-Type: text/html\n"
+        "\n"
+        "<p>hi</p>\n"
+        "--i--\n"
+        "--o--\n";
+    msg_t *m = msg_new(NULL);
+    msg_feed(m, nested, strlen(nested));
+    msg_finish(m);
+    ck_assert_uint_eq(msg_nparts(m), 2);   /* leaves: text/plain, text/html */
+    ck_assert_uint_eq(msg_nnodes(m), 5);
+    static const char *const order[] = {"multipart/mixed", "text/plain", "message/rfc822",
+                                        "multipart/alternative", "text/html"};
+    tg_buf b;
+    tg_buf_init(&b);
+    for (size_t i = 0; i < 5; i++) {
+        tg_buf_reset(&b);
+        ck_assert(msg_node_header(m, i, "Content-Type", MSG_H_DECODED, &b));
+        ck_assert_msg(strncmp(b.s, order[i], strlen(order[i])) == 0, "node %zu: %s", i, b.s);
+    }
+    tg_buf_free(&b);
+    msg_free(m);
+
+    pair_t p;
+    pair_load(&p,
+        "mimeheader MH_ROOT Content-Type =~ /multipart\\/mixed/\n"
+        "mimeheader MH_SUBJ Subject =~ /hello/\n"
+        "mimeheader MH_RFC822 Content-Type =~ /message\\/rfc822/\n"
+        "mimeheader MH_INNER From =~ /inner\\@/\n"
+        "mimeheader MH_ALT Content-Type =~ /multipart\\/alternative/\n"
+        "mimeheader MH_LEAF Content-Type =~ /text\\/html/\n"
+        "mimeheader MH_NEG Content-Type !~ /multipart\\/mixed/\n"
+        "mimeheader MH_NONE Content-Type =~ /image\\//\n");
+    pair_run(&p, nested, NULL);
+    ck_assert(val(&p, "MH_ROOT") == 1);
+    ck_assert(val(&p, "MH_SUBJ") == 1);
+    ck_assert(val(&p, "MH_RFC822") == 1);
+    ck_assert(val(&p, "MH_INNER") == 1);
+    ck_assert(val(&p, "MH_ALT") == 1);
+    ck_assert(val(&p, "MH_LEAF") == 1);
+    ck_assert(val(&p, "MH_NEG") == 0);
+    ck_assert(val(&p, "MH_NONE") == 0);
+    pair_free(&p);
+}
+END_TEST
+
 START_TEST(paths_prefilter_and_pcre)
 {
     pair_t p;
@@ -719,6 +787,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, all_header_prefilter_fires);
     tcase_add_test(tc, relaxed_for_scan_speed);
     tcase_add_test(tc, headers_negation_unset);
+    tcase_add_test(tc, mimeheader_every_entity);
     tcase_add_test(tc, paths_prefilter_and_pcre);
     tcase_add_test(tc, metas_and_verdicts_agree);
     tcase_add_test(tc, cache_roundtrip);
