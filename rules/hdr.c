@@ -169,11 +169,6 @@ static int name_is_n(const hdr_field_t *f, const char *name, size_t n)
            tg_strncasecmp(f->name, name, n) == 0;
 }
 
-static int name_is(const hdr_field_t *f, const char *name)
-{
-    return name_is_n(f, name, strlen(name));
-}
-
 const msg_str_t *hdr_last(const hdr_list_t *h, const char *name)
 {
     size_t n = strlen(name);
@@ -736,28 +731,11 @@ int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
             tg_buf_free(&cc);
             return to || c;
         }
-        int found = 0;
-        for (size_t i = 0; i < h->n; i++) {
-            const hdr_field_t *f = &h->f[i];
-            if (!name_is(f, "To"))
-                continue;
-            if (found)
-                tg_buf_adds(out, ", ");
-            put_value(f, mode, out);
-            found = 1;
-        }
-        for (size_t i = 0; i < h->n; i++) {
-            const hdr_field_t *f = &h->f[i];
-            if (!name_is(f, "Cc"))
-                continue;
-            if (found)
-                tg_buf_adds(out, ", ");
-            put_value(f, mode, out);
-            found = 1;
-        }
-        if (found)
-            tg_buf_addc(out, '\n');
-        return found;
+        /* SpamAssassin 4 (PerMsgStatus::_get): every To value, then every
+         * Cc value, each a line of its own (3.4 joined them with ", ") */
+        int to = get_plain(h, "To", mode, out);
+        int cc = get_plain(h, "Cc", mode, out);
+        return to || cc;
     }
     if (strcmp(name, "MESSAGEID") == 0) {
         int found = 0;

@@ -477,8 +477,9 @@ START_TEST(pseudo_headers)
     ck_assert_ptr_nonnull(strstr(all, "\nSubject: multi\n"));
     ck_assert_ptr_nonnull(strstr(all, "\nReceived: from c by d; Mon, 1 Jan 2024 00:00:01 +0000\n"));
     free(all);
+    /* SpamAssassin 4: the To values, then the Cc values, a line each */
     ck_hdr(m, "ToCc", MSG_H_DECODED,
-           "\"Smith, Ann\" <ann@example.com>, bob@example.org, "
+           "\"Smith, Ann\" <ann@example.com>, bob@example.org\n"
            "carol@example.net (Carol C)\n");
     ck_hdr(m, "MESSAGEID", MSG_H_DECODED,
            "<resent@example.com>\n<main@example.com>\n");
