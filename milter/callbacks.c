@@ -56,7 +56,10 @@ typedef struct conn {
 
 static atomic_int cb_nconn;  /* connections with a conn_t */
 static atomic_int cb_nmsg;   /* mctx_t alive: MAIL FROM seen, not yet ended */
-static atomic_int cb_nlate;  /* ... of which begun after cb_drain_begin */
+static atomic_int cb_nearly; /* ... of which begun before cb_drain_begin: one
+                                counter, so that cb_pending reads it in one load
+                                (a difference of two loads could see a late
+                                message counted in one and not the other) */
 static atomic_int cb_draining;
 
 int cb_active(void)
@@ -78,14 +81,13 @@ int cb_pending(void)
 {
     /* a message begun as the drain began may count as earlier: the drain
      * then waits for it too */
-    return atomic_load(&cb_nmsg) - atomic_load(&cb_nlate);
+    return atomic_load(&cb_nearly);
 }
 
 /* ---- per-thread rules scratch ------------------------------------------ */
 
 typedef struct tscratch {
     rules_scratch_t *sc;
-    const rules_t *rs;        /* the ruleset sc was made for */
 } tscratch_t;
 
 static pthread_key_t cb_key;
@@ -111,25 +113,25 @@ static rules_scratch_t *thread_scratch(const rules_t *rs)
         t = tg_calloc(1, sizeof *t);
         pthread_setspecific(cb_key, t);
     }
-    if (t->rs != rs) {
-        /* a reload gave this thread a new ruleset: limits may differ */
+    if (!rules_scratch_fits(t->sc, rs)) {
+        /* a reload gave this thread a new ruleset: limits may differ (not
+         * told by its address: a freed ruleset's may be reused) */
         rules_scratch_free(t->sc);
         t->sc = rules_scratch_new(rs);
-        t->rs = rs;
     }
     return t->sc;
 }
 
 /* ---- contexts ---------------------------------------------------------- */
 
-/* A message context, counted in cb_nmsg (and cb_nlate once draining)
+/* A message context, counted in cb_nmsg (and cb_nearly unless draining)
  * until mctx_free. */
 static mctx_t *mctx_new(void)
 {
     mctx_t *m = tg_calloc(1, sizeof *m);
     m->late = atomic_load(&cb_draining);
-    if (m->late)
-        atomic_fetch_add(&cb_nlate, 1);
+    if (!m->late)
+        atomic_fetch_add(&cb_nearly, 1);
     atomic_fetch_add(&cb_nmsg, 1);
     return m;
 }
@@ -138,8 +140,8 @@ static void mctx_free(mctx_t *m)
 {
     if (!m)
         return;
-    if (m->late)
-        atomic_fetch_sub(&cb_nlate, 1);
+    if (!m->late)
+        atomic_fetch_sub(&cb_nearly, 1);
     atomic_fetch_sub(&cb_nmsg, 1);
     free(m->from);
     for (size_t i = 0; i < m->nrcpts; i++)

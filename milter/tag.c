@@ -43,11 +43,35 @@ void tag_spam_status(const rules_verdict_t *v, tg_buf *out)
     }
 }
 
+/* An RFC 8601 property value: a domain name (or any RFC 2045 token) as it
+ * is, anything else (a HELO with spaces or ';', which Sendmail passes on)
+ * as a quoted-string, control characters dropped, so that it cannot end
+ * the resinfo early or pose as another method's result. */
+static void put_pvalue(tg_buf *out, const char *v)
+{
+    int token = *v != '\0';
+    for (const unsigned char *p = (const unsigned char *)v; *p && token; p++)
+        token = *p > 0x20 && *p < 0x7f && !strchr("()<>@,;:\\\"/[]?=", *p);
+    if (token) {
+        tg_buf_adds(out, v);
+        return;
+    }
+    tg_buf_addc(out, '"');
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            continue;
+        if (*p == '"' || *p == '\\')
+            tg_buf_addc(out, '\\');
+        tg_buf_addc(out, (char)*p);
+    }
+    tg_buf_addc(out, '"');
+}
+
 void tag_auth_results(const char *authserv, const spf_result_t *spf, tg_buf *out)
 {
-    tg_buf_printf(out, "%s; spf=%s %s=%s", authserv, rules_spf_name(spf->result),
-                  spf->helo_identity ? "smtp.helo" : "smtp.mailfrom",
-                  spf->identity[0] ? spf->identity : "unknown");
+    tg_buf_printf(out, "%s; spf=%s %s=", authserv, rules_spf_name(spf->result),
+                  spf->helo_identity ? "smtp.helo" : "smtp.mailfrom");
+    put_pvalue(out, spf->identity[0] ? spf->identity : "unknown");
 }
 
 int tag_ar_is_ours(const char *value, const char *authserv)

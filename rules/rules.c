@@ -48,8 +48,13 @@ typedef struct note {
     size_t count;
 } note_t;
 
+/* Identities for rulesets: a scratch knows the one it was made for even
+ * after that ruleset is freed and its address reused. */
+static atomic_ulong rules_gen = 1;
+
 struct rules {
     atomic_int refs;
+    unsigned long gen;        /* unique among the rulesets of the process */
     rule_t *rules;
     size_t nrules;
     size_t *meta_order;       /* enabled metas, dependencies first */
@@ -77,6 +82,7 @@ struct rules {
 };
 
 struct rules_scratch {
+    unsigned long gen;        /* rules_t.gen of the ruleset it was made for */
     rx_scratch_t *rx;
     tg_buf tmp;
     double *values;
@@ -243,6 +249,7 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
 {
     rules_t *rs = tg_calloc(1, sizeof *rs);
     atomic_init(&rs->refs, 1);
+    rs->gen = atomic_fetch_add(&rules_gen, 1);
     if (opts)
         rs->opts = *opts;
     rs->thr = cf_get_thresholds(set);
@@ -462,6 +469,7 @@ void rules_note(const rules_t *rs, int kind, size_t i, const char **where,
 rules_scratch_t *rules_scratch_new(const rules_t *rs)
 {
     rules_scratch_t *sc = tg_calloc(1, sizeof *sc);
+    sc->gen = rs->gen;
     sc->rx = rx_scratch_new(rs->opts.match_limit, rs->opts.depth_limit);
     tg_buf_init(&sc->tmp);
     sc->nvalues = rs->nrules;
@@ -469,6 +477,11 @@ rules_scratch_t *rules_scratch_new(const rules_t *rs)
     if (rs->fast) /* now, so that profiling can be switched on before a match */
         sc->fast = fast_scratch_new(rs->fast);
     return sc;
+}
+
+int rules_scratch_fits(const rules_scratch_t *sc, const rules_t *rs)
+{
+    return sc && sc->gen == rs->gen;
 }
 
 void rules_scratch_free(rules_scratch_t *sc)

@@ -143,6 +143,12 @@ unsigned rules_views(const rules_t *rs);
 
 rules_scratch_t *rules_scratch_new(const rules_t *rs);
 void rules_scratch_free(rules_scratch_t *sc);
+/* Whether sc was made for rs itself (its limits and sizes): 1, or 0 for a
+ * scratch of another ruleset, even one that has since been freed and whose
+ * address rs now occupies. A scratch works with any ruleset (the values
+ * array and fast scratch are remade as needed) but keeps the PCRE2 limits
+ * it was made with. */
+int rules_scratch_fits(const rules_scratch_t *sc, const rules_t *rs);
 
 /* The fast matcher of a ruleset (NULL with the oracle) and a scratch's
  * own fast scratch (made with the scratch when the ruleset has a fast

@@ -305,6 +305,11 @@ START_TEST(header_texts)
     snprintf(spf.identity, sizeof spf.identity, "helo.example");
     tag_auth_results("mx.example.org", &spf, &b);
     ck_assert_str_eq(b.s, "mx.example.org; spf=none smtp.helo=helo.example");
+    /* a HELO that is no domain cannot end the resinfo or add a method */
+    tg_buf_reset(&b);
+    snprintf(spf.identity, sizeof spf.identity, "x; dkim=pass \"q\\\r\n");
+    tag_auth_results("mx.example.org", &spf, &b);
+    ck_assert_str_eq(b.s, "mx.example.org; spf=none smtp.helo=\"x; dkim=pass \\\"q\\\\\"");
     tg_buf_free(&b);
     ck_assert(tag_ar_is_ours(" MX.example.org; spf=pass", "mx.example.org"));
     ck_assert(!tag_ar_is_ours("mx.example.org.evil; spf=pass", "mx.example.org"));

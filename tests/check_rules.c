@@ -816,6 +816,34 @@ START_TEST(readme_examples_load)
 }
 END_TEST
 
+/* A scratch knows which ruleset it was made for by identity, not by
+ * address: the milter's threads keep one and remake it after a reload
+ * (PCRE2 limits may differ), and a freed ruleset's address is often
+ * handed to the next one. */
+START_TEST(scratch_fits_by_identity)
+{
+    char err[256];
+    rules_t *r1, *r2, *r3;
+    ck_assert_int_eq(rules_load_string("a.cf", "body A /a/\n", NULL, &r1, err, sizeof err), 0);
+    rules_scratch_t *sc = rules_scratch_new(r1);
+    ck_assert(rules_scratch_fits(sc, r1));
+    ck_assert_int_eq(rules_load_string("b.cf", "body B /b/\n", NULL, &r2, err, sizeof err), 0);
+    ck_assert(!rules_scratch_fits(sc, r2));
+    const void *old = r1;
+    rules_unref(r1);
+    int reused = 0;
+    for (int i = 0; i < 20 && !reused; i++) {
+        ck_assert_int_eq(rules_load_string("c.cf", "body C /c/\n", NULL, &r3, err, sizeof err), 0);
+        reused = (const void *)r3 == old;
+        ck_assert(!rules_scratch_fits(sc, r3));
+        rules_unref(r3);
+    }
+    ck_assert(!rules_scratch_fits(NULL, r2));
+    rules_scratch_free(sc);
+    rules_unref(r2);
+}
+END_TEST
+
 Suite *rules_suite(void)
 {
     Suite *s = suite_create("rules");
@@ -835,6 +863,7 @@ Suite *rules_suite(void)
     tcase_add_test(tc, attachments_size_limits);
     tcase_add_test(tc, regex_errors_and_limits);
     tcase_add_test(tc, verdict_keeps_ruleset_alive);
+    tcase_add_test(tc, scratch_fits_by_identity);
     suite_add_tcase(s, tc);
     TCase *sh = tcase_create("shipped");
     tcase_add_test(sh, shipped_attachment_rules);
