@@ -54,7 +54,23 @@ typedef struct ctx {
     char *err;
     size_t errlen;
     int depth;           /* include depth */
+    int *unesc;          /* the current line's "\#" unescapes (cf_rule_t.unesc) */
+    size_t nunesc, unesc_cap;
 } ctx_t;
+
+/* Column col (1-based) of the unescaped line in the file's coordinates. */
+static int raw_col(const int *unesc, size_t n, int col)
+{
+    int shift = 0;
+    for (size_t i = 0; i < n; i++)
+        shift += unesc[i] <= col - 1;
+    return col + shift;
+}
+
+int cf_rule_col(const cf_rule_t *r, int col)
+{
+    return raw_col(r->unesc, r->nunesc, col);
+}
 
 /* ---- errors and notes -------------------------------------------------- */
 
@@ -68,7 +84,8 @@ static int cf_fail(ctx_t *c, loc_t l, int col, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return tg_err(c->err, c->errlen, "%s:%d:%d: %s", l.file, l.line, col, msg);
+    return tg_err(c->err, c->errlen, "%s:%d:%d: %s", l.file, l.line,
+                  raw_col(c->unesc, c->nunesc, col), msg);
 }
 
 /* Records a skip of `kind` (0 eval, 1 unsupported) keyed by `key`: the first
@@ -163,6 +180,11 @@ static void clear_definition(cf_rule_t *r)
     free(r->unset);
     free(r->expr);
     free(r->cidrs);
+    free(r->unesc);
+    r->unesc = NULL;
+    r->nunesc = 0;
+    r->pcol = 0;
+    r->rt_applied = 0;
     r->pattern = r->header = r->unset = r->expr = NULL;
     r->cidrs = NULL;
     r->ncidrs = 0;
@@ -185,6 +207,11 @@ static cf_rule_t *define_rule(ctx_t *c, loc_t l, const char *name,
     r->defined = 1;
     r->file = l.file;
     r->line = l.line;
+    if (c->nunesc) {
+        r->unesc = tg_malloc(c->nunesc * sizeof *r->unesc);
+        memcpy(r->unesc, c->unesc, c->nunesc * sizeof *r->unesc);
+        r->nunesc = c->nunesc;
+    }
     return r;
 }
 
@@ -204,7 +231,7 @@ static char closing_delim(char d)
 /* Parses a Perl regex literal /re/flags or m{re}flags that spans all of
  * [s, s+len). On success sets *pat (owned by caller) and *flags. */
 static int parse_regex(ctx_t *c, loc_t l, int col, const char *s, size_t len,
-                       char **pat, unsigned *flags)
+                       char **pat, unsigned *flags, int *pcol)
 {
     while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
         len--;
@@ -236,6 +263,7 @@ static int parse_regex(ctx_t *c, loc_t l, int col, const char *s, size_t len,
     }
     *pat = tg_strndup(s + i + 1, end - 1 - (i + 1));
     *flags = f;
+    *pcol = col + (int)i + 1;
     return 0;
 }
 
@@ -254,7 +282,7 @@ static int parse_match(ctx_t *c, loc_t l, const char *line, const char *p,
     }
     r->col = (int)(p - line) + 1;
     return parse_regex(c, l, r->col, p, (size_t)(line_end - p), &r->pattern,
-                       &r->reflags);
+                       &r->reflags, &r->pcol);
 }
 
 /* ---- rule definitions -------------------------------------------------- */
@@ -293,7 +321,7 @@ static int def_pattern_rule(ctx_t *c, loc_t l, const char *line,
         return define_eval(c, l, name, p);
     cf_rule_t *r = define_rule(c, l, name, pattern_type(key));
     r->col = (int)(p - line) + 1;
-    return parse_regex(c, l, r->col, p, strlen(p), &r->pattern, &r->reflags);
+    return parse_regex(c, l, r->col, p, strlen(p), &r->pattern, &r->reflags, &r->pcol);
 }
 
 /* header NAME Hdr[:raw|:addr|:name] =~ /re/ [if-unset: X]
@@ -1100,10 +1128,15 @@ static int load_text(ctx_t *c, const char *fname, char *text)
                 break;
             }
         }
-        /* unescape "\#" -> "#" (columns after it shift by one) */
+        /* unescape "\#" -> "#" (columns after it shift by one: noted for
+         * the error positions, cf_rule_col) */
+        c->nunesc = 0;
         for (char *r = line, *w = line;; r++) {
-            if (r[0] == '\\' && r[1] == '#')
+            if (r[0] == '\\' && r[1] == '#') {
                 r++;
+                tg_grow(&c->unesc, &c->unesc_cap, c->nunesc + 1, sizeof *c->unesc);
+                c->unesc[c->nunesc++] = (int)(w - line);
+            }
             *w++ = *r;
             if (!*r)
                 break;
@@ -1369,6 +1402,7 @@ static void rt_apply(const cf_set_t *s, cf_rule_t *r)
         pat = out;
         passes++;
     } while (again && passes <= 5);
+    r->rt_applied |= strcmp(r->pattern, pat.s ? pat.s : "") != 0;
     free(r->pattern);
     r->pattern = tg_buf_steal(&pat);
 }
@@ -1420,10 +1454,12 @@ int cf_load(const char *const *paths, size_t npaths, cf_set_t **out,
     ctx_t c = {.set = s, .err = err, .errlen = errlen};
     for (size_t i = 0; i < npaths; i++) {
         if (load_path(&c, paths[i], (loc_t){0}) < 0) {
+            free(c.unesc);
             cf_free(s);
             return -1;
         }
     }
+    free(c.unesc);
     cf_finish(s);
     *out = s;
     return 0;
@@ -1437,6 +1473,7 @@ int cf_load_string(const char *name, const char *text, cf_set_t **out,
     char *copy = tg_strdup(text);
     int rc = load_text(&c, name, copy);
     free(copy);
+    free(c.unesc);
     if (rc < 0) {
         cf_free(s);
         return -1;

@@ -74,7 +74,15 @@ typedef struct cf_rule {
     cf_type_t type;
     int defined;             /* a definition line was seen (not only score) */
     const char *file;        /* where defined */
-    int line, col;           /* col of the pattern / expression, 1-based */
+    int line, col;           /* col of the pattern / expression, 1-based, in
+                                the line after "\#" unescaping (cf_rule_col) */
+    int pcol;                /* regex rules: col of the pattern's first
+                                character, same coordinates; 0 otherwise */
+    int *unesc;              /* the definition line's "\#" unescapes: the
+                                positions (0-based, unescaped) of the '#'s */
+    size_t nunesc;
+    int rt_applied;          /* ReplaceTags changed the pattern: offsets into
+                                it no longer map to the file */
     char *pattern;           /* regex source (ReplaceTags applied) */
     unsigned reflags;        /* CF_RE_* */
     int negate;              /* !~ or exists negated */
@@ -135,6 +143,9 @@ void cf_free(cf_set_t *set);
 
 size_t cf_nrules(const cf_set_t *set);
 cf_rule_t *cf_rule_at(cf_set_t *set, size_t i);
+/* The file's column of column col (1-based) of r's definition line after
+ * "\#" unescaping: each unescaped "#" before it moves it one to the right. */
+int cf_rule_col(const cf_rule_t *r, int col);
 /* Index of rule `name`, or -1. */
 long cf_find(const cf_set_t *set, const char *name);
 const cf_stats_t *cf_get_stats(const cf_set_t *set);

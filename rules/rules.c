@@ -16,6 +16,7 @@
 /* One compiled rule. Strings are owned here. */
 typedef struct rule {
     char *name;
+    size_t cf_index;          /* its definition in the cf_set (while building) */
     cf_type_t type;
     int enabled;              /* defined, runnable, score != 0 */
     int scored;               /* name does not start with "__" */
@@ -150,8 +151,8 @@ static void flatten(rules_t *rs)
 }
 
 /* Orders enabled metas so that every meta comes after the metas it uses.
- * A cycle is an error naming one rule of it. */
-static int order_metas(rules_t *rs, char *err, size_t errlen)
+ * A cycle is an error at the definition of the meta that closes it. */
+static int order_metas(rules_t *rs, cf_set_t *set, char *err, size_t errlen)
 {
     unsigned char *state = tg_calloc(rs->nrules ? rs->nrules : 1, 1);
     size_t *stack = tg_malloc((rs->nrules + 1) * sizeof *stack);
@@ -174,7 +175,9 @@ static int order_metas(rules_t *rs, char *err, size_t errlen)
                 if (dep < 0 || rs->rules[dep].type != CF_META || !rs->rules[dep].enabled)
                     continue;
                 if (state[dep] == 1) {
-                    rc = tg_err(err, errlen, "meta rule %s depends on itself (through %s)",
+                    const cf_rule_t *c = cf_rule_at(set, rs->rules[cur].cf_index);
+                    rc = tg_err(err, errlen, "%s:%d:%d: meta rule %s depends on itself "
+                                "(through %s)", c->file, c->line, cf_rule_col(c, c->col),
                                 rs->rules[dep].name, rs->rules[cur].name);
                     break;
                 }
@@ -276,6 +279,7 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
         if (!c->defined)
             continue; /* only score/describe lines: nothing to run */
         rule_t *r = &rs->rules[rs->nrules];
+        r->cf_index = i;
         r->name = c->name;
         c->name = NULL;
         tg_map_put(rs->byname, r->name, rs->nrules++);
@@ -312,7 +316,7 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
             char merr[200];
             if (meta_parse(c->expr, &r->meta, &pos, merr, sizeof merr) < 0) {
                 rc = tg_err(err, errlen, "%s:%d:%d: %s", c->file, c->line,
-                            c->col + (int)pos, merr);
+                            cf_rule_col(c, c->col + (int)pos), merr);
                 break;
             }
             if (r->enabled)
@@ -323,9 +327,17 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
             char rerr[256];
             if (rx_compile(c->pattern, c->reflags, &r->re, &eo, &toolarge,
                            rerr, sizeof rerr) < 0) {
+                if (!toolarge && c->rt_applied) {
+                    /* the offset is into the pattern ReplaceTags wrote */
+                    rc = tg_err(err, errlen, "%s:%d:%d: invalid regular expression in %s: %s "
+                                "(at offset %zu of the pattern after ReplaceTags)",
+                                c->file, c->line, cf_rule_col(c, c->pcol), r->name, rerr, eo);
+                    break;
+                }
                 if (!toolarge) {
                     rc = tg_err(err, errlen, "%s:%d:%d: invalid regular expression in %s: %s",
-                                c->file, c->line, c->col + 1 + (int)eo, r->name, rerr);
+                                c->file, c->line, cf_rule_col(c, c->pcol + (int)eo), r->name,
+                                rerr);
                     break;
                 }
                 /* A resource limit of PCRE2 (link size), not a mistake in
@@ -376,7 +388,7 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
         }
     }
     if (rc == 0)
-        rc = order_metas(rs, err, errlen);
+        rc = order_metas(rs, set, err, errlen);
     if (rc == 0 && rs->opts.matcher == RULES_MATCHER_FAST) {
         fast_options_t fo = {.cache_dir = rs->opts.cache_dir,
                              .match_limit = rs->opts.match_limit,

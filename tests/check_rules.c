@@ -323,6 +323,8 @@ START_TEST(meta_cycle_is_an_error)
                                &rs, err, sizeof err);
     ck_assert_int_eq(rc, -1);
     ck_assert_msg(strstr(err, "depends on itself") != NULL, "got %s", err);
+    /* at the definition that closes the cycle, like every load error */
+    ck_assert_msg(strncmp(err, "t.cf:3:8: meta rule", 19) == 0, "got %s", err);
 }
 END_TEST
 
@@ -565,6 +567,20 @@ START_TEST(regex_errors_and_limits)
                                        &rs, err, sizeof err), -1);
     ck_assert_msg(strncmp(err, "t.cf:2:14: invalid regular expression in BAD:", 45) == 0,
                   "got %s", err);
+    /* the same character with m{} delimiters and after escaped "#"s (which
+     * the parser unescapes: the columns are still the file's) */
+    static const struct { const char *text, *want; } at[] = {
+        {"body B m{ab)}\n", "t.cf:1:12: "},
+        {"body B /ab)/\n", "t.cf:1:11: "},
+        {"body B /a\\#b\\#c)/\n", "t.cf:1:16: "},
+        {"describe B x \\# y\nbody B /a\\#)/\n", "t.cf:2:12: "},
+        {"header B Subject =~ /\\#(/\n", "t.cf:1:25: "},
+    };
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+        ck_assert_int_eq(rules_load_string("t.cf", at[i].text, NULL, &rs, err, sizeof err), -1);
+        ck_assert_msg(strncmp(err, at[i].want, strlen(at[i].want)) == 0, "%s: got %s",
+                      at[i].text, err);
+    }
     /* a pattern too large for PCRE2 is reported and skipped, not fatal */
     tg_buf b;
     tg_buf_init(&b);
