@@ -842,6 +842,7 @@ typedef struct condp {
     const char *s;
     size_t pos;
     int bad;
+    int depth;           /* '!' and '(' nesting: bounded, it recurses */
 } condp_t;
 
 static double cond_or(condp_t *p);
@@ -856,13 +857,22 @@ static double cond_primary(condp_t *p)
 {
     cond_ws(p);
     const char *s = p->s + p->pos;
+    if ((*s == '!' || *s == '(') && p->depth >= 200) {
+        p->bad = 1;
+        return 0;
+    }
     if (*s == '!') {
         p->pos++;
-        return cond_primary(p) == 0;
+        p->depth++;
+        double v = cond_primary(p) == 0;
+        p->depth--;
+        return v;
     }
     if (*s == '(') {
         p->pos++;
+        p->depth++;
         double v = cond_or(p);
+        p->depth--;
         cond_ws(p);
         if (p->s[p->pos] != ')')
             p->bad = 1;

@@ -15,7 +15,13 @@ typedef struct node {
     double num;      /* N_NUM */
     size_t name;     /* N_NAME: index into names */
     int a, b;        /* child node indices */
+    int height;      /* 1 for a leaf: the recursion depth of emit/eval_node */
 } node_t;
+
+/* Tallest tree accepted: emit and the tree walk recurse once per level,
+ * and a chain "A + A + ... " is as tall as it is long (the parser's own
+ * nesting limit only counts parentheses and unary operators). */
+#define META_MAX_HEIGHT 1000
 
 enum { OP_MUL, OP_DIV, OP_ADD, OP_SUB, OP_LT, OP_GT, OP_LE, OP_GE, OP_EQ,
        OP_NE, OP_AND, OP_OR };
@@ -61,6 +67,9 @@ typedef struct parser {
 
 static int add_node(meta_expr_t *e, node_t n)
 {
+    int ha = n.kind == N_NOT || n.kind == N_NEG || n.kind == N_BIN ? e->nodes[n.a].height : 0;
+    int hb = n.kind == N_BIN ? e->nodes[n.b].height : 0;
+    n.height = 1 + (ha > hb ? ha : hb);
     tg_grow(&e->nodes, &e->cap, e->nnodes + 1, sizeof *e->nodes);
     e->nodes[e->nnodes] = n;
     return (int)e->nnodes++;
@@ -197,6 +206,8 @@ static int parse_expr(parser_t *p, int minprec)
         if (rhs < 0)
             return -1;
         lhs = add_node(p->e, (node_t){.kind = N_BIN, .op = op, .a = lhs, .b = rhs});
+        if (p->e->nodes[lhs].height > META_MAX_HEIGHT)
+            return fail(p, "expression too long (more than 1000 operators in a row)");
     }
     return lhs;
 }

@@ -8,6 +8,7 @@
 
 #include "cf.h"
 #include "msg.h"
+#include "util.h"
 
 static cf_set_t *load_ok(const char *text)
 {
@@ -303,6 +304,30 @@ START_TEST(errors_name_file_line_col)
     load_err("required_score lots\n", "t.cf:1:16: expected a number after 'required_score'");
     load_err("include /nonexistent/tollgate.cf\n", "t.cf:1:1: cannot include /nonexistent/tollgate.cf");
     load_err("replace_tag A\n", "t.cf:1:13: expected a tag name and its value");
+    /* nesting is bounded (it recursed once per '(' or '!': a long enough
+     * line overflowed the stack of the thread that reloads) */
+    tg_buf b;
+    tg_buf_init(&b);
+    tg_buf_adds(&b, "if ");
+    for (int i = 0; i < 100000; i++)
+        tg_buf_addc(&b, i % 2 ? '(' : '!');
+    tg_buf_adds(&b, "1\nendif\n");
+    load_err(b.s, "t.cf:1:204: cannot evaluate condition");
+    tg_buf_reset(&b);
+    tg_buf_adds(&b, "meta M A");
+    for (int i = 0; i < 100000; i++)
+        tg_buf_adds(&b, " + A");
+    tg_buf_addc(&b, '\n');
+    load_err(b.s, "t.cf:1:4010: meta M: expression too long");
+    tg_buf_free(&b);
+    /* SpamAssassin's stock metas are far from it */
+    tg_buf_init(&b);
+    tg_buf_adds(&b, "meta M A");
+    for (int i = 0; i < 900; i++)
+        tg_buf_adds(&b, " + A");
+    tg_buf_addc(&b, '\n');
+    cf_free(load_ok(b.s));
+    tg_buf_free(&b);
 }
 END_TEST
 
