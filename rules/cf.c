@@ -309,6 +309,18 @@ static int define_eval(ctx_t *c, loc_t l, const char *name, const char *p)
     return 0;
 }
 
+/* A definition tollgate cannot run (an unsupported form): like eval:, it
+ * replaces any earlier definition of the rule -- which must not keep running
+ * -- with one that never hits, noted and counted. */
+static int define_unsupported(ctx_t *c, loc_t l, const char *name, const char *what)
+{
+    cf_rule_t *r = define_rule(c, l, name, CF_EVAL);
+    r->expr = tg_strdup(what);
+    cf_note(c->set, 1, l, what);
+    c->set->stats.skipped_unsupported++;
+    return 0;
+}
+
 static int def_pattern_rule(ctx_t *c, loc_t l, const char *line,
                             const char *key, const char *v)
 {
@@ -370,9 +382,7 @@ static int def_header_rule(ctx_t *c, loc_t l, const char *line, int mime,
              * modifiers tollgate does not implement: skip, counted. */
             char k[300];
             snprintf(k, sizeof k, "header modifier ':%s'", mod);
-            cf_note(c->set, 1, l, k);
-            c->set->stats.skipped_unsupported++;
-            return 0;
+            return define_unsupported(c, l, name, k);
         }
     }
     if (!hdr[0])
@@ -413,11 +423,8 @@ static int def_meta(ctx_t *c, loc_t l, const char *line, const char *v)
     meta_expr_t *e;
     size_t pos = 0;
     char merr[200];
-    if (strstr(p, "rules_matching(")) {
-        cf_note(c->set, 1, l, "meta rules_matching()");
-        c->set->stats.skipped_unsupported++;
-        return 0;
-    }
+    if (strstr(p, "rules_matching("))
+        return define_unsupported(c, l, name, "meta rules_matching()");
     if (meta_parse(p, &e, &pos, merr, sizeof merr) < 0)
         return cf_fail(c, l, (int)(p - line) + 1 + (int)pos, "meta %s: %s", name, merr);
     meta_free(e);

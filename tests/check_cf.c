@@ -114,6 +114,14 @@ START_TEST(redefinition_replaces)
     ck_assert_uint_eq(rule(s, "A")->reflags, CF_RE_I);
     ck_assert(rule(s, "A")->score == 3);
     cf_free(s);
+    /* a later definition tollgate cannot run still replaces the earlier
+     * one (which must stop running), as eval: does */
+    s = load_ok("header B From =~ /a/\nheader B From:first =~ /b/\n"
+                "meta C A\nmeta C rules_matching(__X*)\n");
+    ck_assert_int_eq(rule(s, "B")->type, CF_EVAL);
+    ck_assert_int_eq(rule(s, "C")->type, CF_EVAL);
+    ck_assert_uint_eq(cf_get_stats(s)->skipped_unsupported, 2);
+    cf_free(s);
 }
 END_TEST
 
