@@ -697,12 +697,53 @@ static int get_plain(const hdr_list_t *h, const char *name, msg_hmode_t mode,
     return found;
 }
 
+/* SpamAssassin's Constants.pm MAX_HEADER_LENGTH: the decoded ALL view
+ * stops there (Node.pm get_all_headers). */
+#define HDR_ALL_MAX 65536
+
+/* Which fields the decoded ALL view keeps (keep[i]), as get_all_headers
+ * does past HDR_ALL_MAX: header names in order of first appearance, each
+ * with all its occurrences, counting length(name) + length(value "\n") + 2,
+ * until the total passes the bound; byte lengths where Perl counts the
+ * characters of a decoded value. NULL if every field is kept, else an
+ * array of h->n flags the caller frees. */
+static unsigned char *all_keep(const hdr_list_t *h)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < h->n; i++)
+        total += h->f[i].nlen + h->f[i].dlen + 1 + 2;
+    if (total <= HDR_ALL_MAX)
+        return NULL;
+    unsigned char *keep = tg_calloc(h->n, 1);
+    unsigned char *done = tg_calloc(h->n, 1);  /* name group handled */
+    total = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (done[i])
+            continue;
+        for (size_t j = i; j < h->n; j++) {
+            if (done[j] || !name_is_n(&h->f[j], h->f[i].name, h->f[i].nlen))
+                continue;
+            done[j] = 1;
+            total += h->f[j].nlen + h->f[j].dlen + 1 + 2;
+            if (total > HDR_ALL_MAX)
+                goto out;
+            keep[j] = 1;
+        }
+    }
+out:
+    free(done);
+    return keep;
+}
+
 int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
             tg_buf *out)
 {
     if (strcmp(name, "ALL") == 0) {
+        unsigned char *keep = mode != MSG_H_RAW ? all_keep(h) : NULL;
         for (size_t i = 0; i < h->n; i++) {
             const hdr_field_t *f = &h->f[i];
+            if (keep && !keep[i])
+                continue;
             tg_buf_add(out, f->name, f->nlen);
             tg_buf_addc(out, ':');
             if (mode == MSG_H_RAW) {
@@ -713,6 +754,7 @@ int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
             }
             tg_buf_addc(out, '\n');
         }
+        free(keep);
         return h->n > 0;
     }
     if (tg_strcasecmp(name, "ToCc") == 0) {

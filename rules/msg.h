@@ -133,7 +133,8 @@ void msg_header_at(const msg_t *m, size_t i, msg_str_t *name, msg_str_t *raw,
  * concatenated; with MSG_H_ADDR / MSG_H_NAME every address / display name
  * of every occurrence, joined with "\n" (no trailing newline).
  * Pseudo-headers supported:
- *   ALL        all top-level headers "Name: value\n" (decoded; raw with RAW)
+ *   ALL        all top-level headers "Name: value\n" (decoded, bounded at
+ *              64 KiB as SpamAssassin bounds it; raw with RAW, unbounded)
  *   ToCc       To and Cc values joined with ", "
  *   MESSAGEID  Message-Id, Resent-Message-Id, X-Message-Id, ... joined "\n"
  *   EnvelopeFrom  the envelope sender given to msg_set_envelope_from

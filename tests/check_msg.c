@@ -806,6 +806,36 @@ START_TEST(uri_budget)
 }
 END_TEST
 
+/* The decoded ALL view stops at SpamAssassin's 64 KiB (Node.pm
+ * get_all_headers): names in order of first appearance, each with all its
+ * occurrences, until the total passes; the kept lines stay in place. */
+START_TEST(all_header_bound)
+{
+    tg_buf b;
+    tg_buf_init(&b);
+    tg_buf_adds(&b, "A: ");
+    for (int i = 0; i < 40000; i++)
+        tg_buf_addc(&b, 'a');
+    tg_buf_adds(&b, "\nB: b\nC: ");
+    for (int i = 0; i < 30000; i++)
+        tg_buf_addc(&b, 'c');
+    tg_buf_adds(&b, "\nA: second\n\nbody\n");
+    msg_t *m = build(b.s, b.len, 0, NULL);
+    char *all = hget(m, "ALL", MSG_H_DECODED, NULL);
+    ck_assert_uint_eq(strlen(all), 3 + 40000 + 1 + 5 + 10);
+    ck_assert(strncmp(all, "A: aaa", 6) == 0);
+    ck_assert_ptr_nonnull(strstr(all, "\nB: b\nA: second\n"));
+    ck_assert_ptr_null(strstr(all, "C: "));
+    free(all);
+    /* :raw is the pristine header block, not bounded */
+    all = hget(m, "ALL", MSG_H_RAW, NULL);
+    ck_assert_ptr_nonnull(strstr(all, "C: ccc"));
+    free(all);
+    msg_free(m);
+    tg_buf_free(&b);
+}
+END_TEST
+
 START_TEST(empty_and_degenerate)
 {
     msg_t *m = msg_new(NULL);
@@ -857,6 +887,7 @@ Suite *msg_suite(void)
     tcase_add_test(tc, nul_bytes);
     tcase_add_test(tc, hostile_sizes_bounded);
     tcase_add_test(tc, uri_budget);
+    tcase_add_test(tc, all_header_bound);
     tcase_add_test(tc, empty_and_degenerate);
     suite_add_tcase(s, tc);
     return s;
