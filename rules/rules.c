@@ -321,12 +321,15 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
             }
             if (r->enabled)
                 rs->info.loaded_meta++;
-        } else if (is_regex_type(c->type) && r->enabled) {
+        } else if (is_regex_type(c->type)) {
+            /* a disabled rule (score 0) is checked too, as SpamAssassin
+             * compiles every rule: else its mistake would surface only when
+             * someone gives it a score */
             size_t eo = 0;
             int toolarge;
             char rerr[256];
-            if (rx_compile(c->pattern, c->reflags, &r->re, &eo, &toolarge,
-                           rerr, sizeof rerr) < 0) {
+            if (rx_compile(c->pattern, c->reflags | (r->enabled ? 0 : RX_CHECK_ONLY), &r->re,
+                           &eo, &toolarge, rerr, sizeof rerr) < 0) {
                 if (!toolarge && c->rt_applied) {
                     /* the offset is into the pattern ReplaceTags wrote */
                     rc = tg_err(err, errlen, "%s:%d:%d: invalid regular expression in %s: %s "
@@ -347,10 +350,12 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
                 snprintf(what, sizeof what, "%s: %s (%zu bytes after ReplaceTags)",
                          r->name, rerr, strlen(c->pattern));
                 add_note(rs, 2, where, what, 1);
-                rs->info.rejected++;
+                rs->info.rejected += r->enabled;
                 r->enabled = 0;
                 continue;
             }
+            if (!r->enabled)
+                continue;
             rs->info.loaded_regex++;
             rs->info.jit += rx_is_jit(r->re);
             tg_grow(&fr, &frcap, nfr + 1, sizeof *fr);

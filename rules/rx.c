@@ -90,6 +90,11 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
         *toolarge = ec == PCRE2_ERROR_PATTERN_TOO_LARGE;
         return tg_err(err, errlen, "%s", (char *)msg);
     }
+    if (flags & RX_CHECK_ONLY) {
+        pcre2_code_free(code);
+        *out = NULL;
+        return 0;
+    }
     rx_t *rx = tg_calloc(1, sizeof *rx);
     rx->code = code;
     rx->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;

@@ -26,6 +26,9 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
 /* Extra rx_compile flag: the pattern matches only where a match is asked
  * for (rx_match_at's offset), as PCRE2_ANCHORED; JIT still applies. */
 #define RX_ANCHORED 0x100u
+/* Extra rx_compile flag: only check the pattern (no JIT, nothing kept):
+ * 0 with *out = NULL, or the error as usual. */
+#define RX_CHECK_ONLY 0x200u
 void rx_free(rx_t *rx);
 
 /* The bytes a one-character atom matches, under the same tables: cls is a

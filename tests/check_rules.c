@@ -576,6 +576,11 @@ START_TEST(regex_errors_and_limits)
         {"describe B x \\# y\nbody B /a\\#)/\n", "t.cf:2:12: "},
         {"header B Subject =~ /\\#(/\n", "t.cf:1:25: "},
     };
+    /* a rule disabled with score 0 is checked all the same */
+    ck_assert_int_eq(rules_load_string("t.cf", "body Z /a(/\nscore Z 0\n", NULL, &rs, err,
+                                       sizeof err), -1);
+    ck_assert_msg(strncmp(err, "t.cf:1:11: invalid regular expression in Z:", 43) == 0,
+                  "got %s", err);
     for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
         ck_assert_int_eq(rules_load_string("t.cf", at[i].text, NULL, &rs, err, sizeof err), -1);
         ck_assert_msg(strncmp(err, at[i].want, strlen(at[i].want)) == 0, "%s: got %s",
