@@ -832,6 +832,16 @@ static int cf_can(const char *name)
     m = m ? m + 1 : name;
     if (!strncmp(m, "feature_", 8) || !strncmp(m, "perl_min_version_", 17))
         return strcmp(m, "feature_geodb") != 0; /* no GeoIP database here */
+    /* features of present plugins tollgate does not implement: the rules
+     * guarded by them must not load and run without them */
+    static const char *const missing[] = {
+        "MIMEHeader::has_tflags_range", "MIMEHeader::has_tflags_concat",
+    };
+    for (size_t i = 0; i < sizeof missing / sizeof *missing; i++) {
+        size_t ml = strlen(missing[i]), nl = strlen(name);
+        if (nl >= ml && !strcmp(name + nl - ml, missing[i]))
+            return 0;
+    }
     if (!strncmp(m, "has_", 4)) {
         /* Only the methods of plugins counted as present. */
         char plug[256];

@@ -151,7 +151,12 @@ START_TEST(conditionals)
         "endif\n"
         "if can(Mail::SpamAssassin::Conf::compat_welcomelist_blocklist)\n"
         "  body NO_SUCH_METHOD /g/\n"
+        "endif\n"
+        "if can(Mail::SpamAssassin::Plugin::MIMEHeader::has_tflags_range)\n"
+        "  mimeheader NO_RANGE Content-Type =~ /x/\n"
         "endif\n");
+    /* a feature of a present plugin that tollgate lacks: not loaded */
+    ck_assert_int_eq(cf_find(s, "NO_RANGE"), -1);
     ck_assert_int_ge(cf_find(s, "IN_PLUGIN"), 0);
     ck_assert_int_eq(cf_find(s, "NOT_LOADED"), -1);
     ck_assert_int_ge(cf_find(s, "ELSE_BRANCH"), 0);
