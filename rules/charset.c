@@ -5,9 +5,69 @@
 
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define CS_NAME_MAX 64
+
+/* Conversion descriptors are kept per thread, a few charsets each (a
+ * header of alternating encoded words opened and closed one per word:
+ * glibc maps and unmaps its gconv module every time, 5 s for a 10 MB
+ * header block). A charset iconv does not know is remembered too. */
+#define CS_CACHE 8
+typedef struct cs_cache {
+    struct {
+        char name[CS_NAME_MAX];
+        iconv_t cd;          /* (iconv_t)-1: unknown charset */
+    } e[CS_CACHE];
+    size_t n, next;
+} cs_cache_t;
+
+static pthread_key_t cs_key;
+static pthread_once_t cs_once = PTHREAD_ONCE_INIT;
+
+static void cs_cache_free(void *p)
+{
+    cs_cache_t *c = p;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].cd != (iconv_t)-1)
+            iconv_close(c->e[i].cd);
+    free(c);
+}
+
+static void cs_make_key(void)
+{
+    pthread_key_create(&cs_key, cs_cache_free);
+}
+
+/* A descriptor to UTF-8 from `from`, in its initial state, owned by the
+ * thread's cache; (iconv_t)-1 if iconv does not know the charset. */
+static iconv_t cs_open(const char *from)
+{
+    if (strlen(from) >= CS_NAME_MAX)
+        return (iconv_t)-1;
+    pthread_once(&cs_once, cs_make_key);
+    cs_cache_t *c = pthread_getspecific(cs_key);
+    if (!c) {
+        c = tg_calloc(1, sizeof *c);
+        pthread_setspecific(cs_key, c);
+    }
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->e[i].name, from) == 0) {
+            if (c->e[i].cd != (iconv_t)-1)
+                iconv(c->e[i].cd, NULL, NULL, NULL, NULL);
+            return c->e[i].cd;
+        }
+    size_t k = c->n < CS_CACHE ? c->n++ : c->next++ % CS_CACHE;
+    if (k < c->n && c->e[k].name[0] && c->e[k].cd != (iconv_t)-1)
+        iconv_close(c->e[k].cd);
+    strcpy(c->e[k].name, from);
+    c->e[k].cd = iconv_open("UTF-8", from);
+    return c->e[k].cd;
+}
 
 int charset_valid_utf8(const char *s, size_t n)
 {
@@ -115,7 +175,7 @@ static const char *iconv_name(const char *name)
 static int conv(const char *from, const char *in, size_t n, tg_buf *out,
                 int strict)
 {
-    iconv_t cd = iconv_open("UTF-8", from);
+    iconv_t cd = cs_open(from);
     if (cd == (iconv_t)-1)
         return -1;
     size_t mark = out->len;
@@ -148,7 +208,6 @@ static int conv(const char *from, const char *in, size_t n, tg_buf *out,
         iconv(cd, NULL, NULL, &op, &ol);
         tg_buf_add(out, tmp, (size_t)(op - tmp));
     }
-    iconv_close(cd);
     if (rc) {
         out->len = mark;
         if (out->s)

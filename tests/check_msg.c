@@ -269,6 +269,33 @@ START_TEST(rfc2047_words)
     const msg_str_t *l = msg_body_lines(m, &n);
     ck_str(l[0], "Hello World and caf\xc3\xa9\n");
     msg_free(m);
+
+    /* more charsets than the per-thread descriptor cache holds, cycling,
+     * each word decoded from its own charset (state reset between uses) */
+    static const struct { const char *cs, *enc, *utf8; } w[] = {
+        {"iso-8859-1", "=E9", "\xc3\xa9"}, {"iso-8859-2", "=B1", "\xc4\x85"},
+        {"koi8-r", "=F0", "\xd0\x9f"}, {"iso-8859-5", "=BF", "\xd0\x9f"},
+        {"iso-8859-7", "=E1", "\xce\xb1"}, {"windows-1251", "=CF", "\xd0\x9f"},
+        {"iso-8859-15", "=A4", "\xe2\x82\xac"}, {"iso-8859-9", "=FD", "\xc4\xb1"},
+        {"windows-1250", "=B9", "\xc4\x85"}, {"iso-2022-jp", "=1B$B$\"=1B(B", "\xe3\x81\x82"},
+        {"x-no-such-charset", "z", "z"},
+    };
+    tg_buf b, want;
+    tg_buf_init(&b);
+    tg_buf_init(&want);
+    tg_buf_adds(&b, "Subject:");
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t i = 0; i < sizeof w / sizeof *w; i++) {
+            tg_buf_printf(&b, " x =?%s?q?%s?=", w[i].cs, w[i].enc);
+            tg_buf_printf(&want, "%sx %s", want.len ? " " : "", w[i].utf8);
+        }
+    tg_buf_adds(&b, "\n\nbody\n");
+    tg_buf_addc(&want, '\n');
+    m = build_str(b.s);
+    ck_hdr(m, "Subject", MSG_H_DECODED, want.s);
+    msg_free(m);
+    tg_buf_free(&b);
+    tg_buf_free(&want);
 }
 END_TEST
 
