@@ -44,8 +44,11 @@ apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
 # The distribution starts services on install; tollgate's tests start their
-# own instances on private ports, so stop the system ones if they came up.
+# own instances on private ports, so stop the system ones this run has just
+# installed -- never one that was installed (and perhaps serving mail)
+# before.
 for svc in redis-server postfix; do
+    case " $missing " in *" $svc "*) ;; *) continue ;; esac
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
         systemctl stop "$svc" 2>/dev/null || true
     fi

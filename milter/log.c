@@ -9,14 +9,19 @@
 
 static int tglog_stderr;
 static int tglog_syslog = 1;
+static int tglog_journal;  /* stderr is a journal stream: "<N>" prefixes */
 
 void tglog_open(int facility, int to_stderr)
 {
     tglog_stderr = to_stderr;
     /* Under systemd, stderr already goes to the journal: a syslog copy
      * would show every line twice. */
-    if (to_stderr && getenv("JOURNAL_STREAM"))
+    if (to_stderr && getenv("JOURNAL_STREAM")) {
         tglog_syslog = 0;
+        /* journald reads a leading "<N>" as the line's priority (the unit's
+         * SyslogFacility= gives the facility) and stamps the time itself */
+        tglog_journal = 1;
+    }
     /* With no syslog socket (a container, a test), glibc tries to connect
      * again on every line: a socket, a failing connect and a close per
      * message. Lines go to stderr anyway, so syslog is left out. */
@@ -34,6 +39,11 @@ void tglog(int prio, const char *fmt, ...)
         vsnprintf(line, sizeof line, fmt, ap);
         static const char *const names[] = {"emerg", "alert", "crit", "error",
                                             "warning", "notice", "info", "debug"};
+        if (tglog_journal) {
+            fprintf(stderr, "<%d>%s\n", prio & 7, line);
+            va_end(ap);
+            return;
+        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         struct tm tm;

@@ -136,6 +136,12 @@ static void upgrade_to_fast(void)
           fi ? fi->cache_hits : 0, fi ? fi->classes : 0, secs);
 }
 
+/* Both NULL, or equal strings. */
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static void *reload_thread(void *arg)
 {
     sigset_t hup;
@@ -158,9 +164,18 @@ static void *reload_thread(void *arg)
                       s->cfg->socket);
             if (old && (strcmp(old->cfg->redis_url, s->cfg->redis_url) ||
                         strcmp(old->cfg->spool_dir, s->cfg->spool_dir) ||
-                        strcmp(old->cfg->timezone, s->cfg->timezone)))
-                tglog(LOG_WARNING, "RedisURL, StatsSpoolDir or TimeZone changed: takes effect "
-                      "at the next restart");
+                        strcmp(old->cfg->timezone, s->cfg->timezone) ||
+                        old->cfg->flush_interval != s->cfg->flush_interval))
+                tglog(LOG_WARNING, "RedisURL, StatsSpoolDir, TimeZone or StatsFlushInterval "
+                      "changed: takes effect at the next restart");
+            if (old && (old->cfg->syslog_facility != s->cfg->syslog_facility ||
+                        old->cfg->spf_timeout != s->cfg->spf_timeout ||
+                        old->cfg->socket_mode != s->cfg->socket_mode ||
+                        !same_str(old->cfg->socket_owner, s->cfg->socket_owner) ||
+                        !same_str(old->cfg->user, s->cfg->user) ||
+                        !same_str(old->cfg->pidfile, s->cfg->pidfile)))
+                tglog(LOG_WARNING, "SyslogFacility, SPFTimeout, SocketMode, SocketOwner, UserID "
+                      "or PidFile changed: takes effect at the next restart");
             state_install(s);
             const rules_info_t *in = rules_get_info(s->rules);
             tglog(LOG_NOTICE, "reloaded %s: %zu rules (%zu regex, %zu meta) in %.0f ms",

@@ -178,22 +178,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage(stderr), 2;
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
-        return usage(stdout), 0;
-    if (!strcmp(cmd, "--version"))
-        return printf("tollgate-stats %s\n", TG_VERSION), 0;
-    int kind;
-    if (!strcmp(cmd, "report"))
-        kind = REPORT_MONTH;
-    else if (!strcmp(cmd, "today"))
-        kind = REPORT_DAY;
-    else if (!strcmp(cmd, "top-rules"))
-        kind = REPORT_RULES;
-    else
-        return usage_error("unknown command '%s'", cmd);
-
-    enum { O_REDIS = 1000, O_TZ, O_TENANT, O_BYT, O_FORMAT, O_MONTH, O_DAY, O_BY };
+    enum { O_REDIS = 1000, O_TZ, O_TENANT, O_BYT, O_FORMAT, O_MONTH, O_DAY, O_BY, O_VERSION };
     static const struct option opts[] = {
         {"redis", required_argument, NULL, O_REDIS},
         {"config", required_argument, NULL, 'c'},
@@ -206,6 +191,7 @@ int main(int argc, char **argv)
         {"day", required_argument, NULL, O_DAY},
         {"by", required_argument, NULL, O_BY},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
     const char *url_opt = NULL, *conf = NULL, *zone_opt = NULL, *tenant = KEYS_ALL;
@@ -213,7 +199,9 @@ int main(int argc, char **argv)
     int by_tenant = 0, format = REPORT_TEXT, sort_delivered = 0;
     long top = -1;
     int c;
-    optind = 2;
+    /* options before or after the command, as in "tollgate-stats --redis
+     * URL report --month M" (GNU getopt moves the command to the end) */
+    optind = 1;
     while ((c = getopt_long(argc, argv, "c:o:n:h", opts, NULL)) != -1) {
         switch (c) {
         case O_REDIS: url_opt = optarg; break;
@@ -252,10 +240,25 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case O_VERSION:
+            printf("tollgate-stats %s\n", TG_VERSION);
+            return 0;
         default:
             return usage_error("%s", "bad option");
         }
     }
+    if (optind >= argc)
+        return usage_error("%s", "a command is needed: report, today or top-rules");
+    const char *cmd = argv[optind++];
+    int kind;
+    if (!strcmp(cmd, "report"))
+        kind = REPORT_MONTH;
+    else if (!strcmp(cmd, "today"))
+        kind = REPORT_DAY;
+    else if (!strcmp(cmd, "top-rules"))
+        kind = REPORT_RULES;
+    else
+        return usage_error("unknown command '%s'", cmd);
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
     if (kind != REPORT_DAY && !month)

@@ -723,6 +723,26 @@ START_TEST(shipped_attachment_rules)
     check_attachment(rs, "annex\xe2\x80\xae" "fdp.exe", RULES_REJECT, "TG_ATTACH_RTLO", NULL);
     check_attachment(rs, "report.pdf", RULES_ACCEPT, NULL, NULL);
     check_attachment(rs, "report.docx", RULES_ACCEPT, NULL, NULL);
+    /* by declared type, as Office declares it (the name says nothing) */
+    static const char *const macro_types[] = {
+        "application/vnd.ms-word.document.macroEnabled.12",
+        "application/vnd.ms-excel.sheet.macroEnabled.12",
+        "application/vnd.ms-powerpoint.presentation.macroEnabled.12",
+        "application/vnd.ms-excel.addin.macroEnabled.12",
+    };
+    for (size_t i = 0; i < sizeof macro_types / sizeof *macro_types; i++) {
+        char raw[2048];
+        snprintf(raw, sizeof raw,
+                 "From: x@example.net\nSubject: t\nMIME-Version: 1.0\n"
+                 "Content-Type: multipart/mixed; boundary=\"b1\"\n\n"
+                 "--b1\nContent-Type: text/plain\n\nsee attached\n"
+                 "--b1\nContent-Type: %s\n\nPK\n--b1--\n", macro_types[i]);
+        rules_verdict_t v;
+        classify(rs, raw, NULL, &v);
+        ck_assert_msg(has_hit(&v, "TG_ATTACH_MACRO_TYPE"), "%s", macro_types[i]);
+        ck_assert_int_eq(v.action, RULES_QUARANTINE);
+        rules_verdict_clear(&v);
+    }
     rules_unref(rs);
 }
 END_TEST
@@ -769,6 +789,21 @@ START_TEST(shipped_sender_rules)
     ck_assert(has_hit(&v, "TG_SPOOF_LOCAL_FROM"));
     ck_assert(has_hit(&v, "TG_SPF_SOFTFAIL"));
     ck_assert_int_eq(v.action, RULES_TAG);
+    rules_verdict_clear(&v);
+
+    /* inbound with local envelope and From:, SPF not checked (a client in
+     * InternalNetworks on the MX listener, or SPF no): not a spoof */
+    env.mail_from = "scanner@example.com";
+    env.spf = RULES_SPF_UNKNOWN;
+    classify(rs, MSG1, &env, &v);
+    ck_assert(!has_hit(&v, "TG_SPOOF_LOCAL_ENVFROM"));
+    ck_assert(!has_hit(&v, "TG_SPOOF_LOCAL_FROM"));
+    ck_assert_int_eq(v.action, RULES_ACCEPT);
+    rules_verdict_clear(&v);
+    /* ... checked, and our domain publishes no SPF record: flagged */
+    env.spf = RULES_SPF_NONE;
+    classify(rs, MSG1, &env, &v);
+    ck_assert(has_hit(&v, "TG_SPOOF_LOCAL_ENVFROM"));
     rules_verdict_clear(&v);
     rules_unref(rs);
 }

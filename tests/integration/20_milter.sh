@@ -172,4 +172,14 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     stop_daemon
     [ $? -eq 0 ] && ok "UserID: clean exit" || fail "userid exit" "nonzero"
 fi
+
+# under systemd (JOURNAL_STREAM set) every line carries its priority as
+# journald reads it, so journalctl -p err finds the errors
+write_conf "$SOCK"
+JOURNAL_STREAM=8:1 "$BUILD/tollgate" -f -c "$TMP/tollgate.conf" > "$TMP/journal.log" 2>&1 &
+DPID=$!
+for i in $(seq 1 50); do grep -q "listening on" "$TMP/journal.log" 2>/dev/null && break; sleep 0.1; done
+stop_daemon
+grep -q '^<5>tollgate .* listening on' "$TMP/journal.log" && ! grep -qv '^<[0-7]>' "$TMP/journal.log" &&
+    ok "journal stream: every line starts with its <priority>" || fail "journal" "$(head -3 "$TMP/journal.log")"
 finish

@@ -83,6 +83,10 @@ CIN=$(commas "$IN"); COUT=$(commas "$OUT")
 "$TS" report --redis "$URL" --timezone $ZONE --month "$MONTH" --by-tenant > "$TMP/r.txt" 2> "$TMP/r.err"
 rc=$?
 [ $rc -eq 0 ] && ok "text report exits 0" || fail "text report" "rc=$rc $(cat "$TMP/r.err")"
+# the options may come before the command too, as README.md writes them
+"$TS" --redis "$URL" --timezone $ZONE report --month "$MONTH" --by-tenant > "$TMP/r2.txt" 2>&1
+cmp -s "$TMP/r.txt" "$TMP/r2.txt" && ok "options before the command: the same report" \
+    || fail "option order" "$(head -3 "$TMP/r2.txt")"
 flat=$(tr '\n' ' ' < "$TMP/r.txt" | tr -s ' ')
 case $flat in
 *"In $MNAME $Y, $CIN messages came in ($(sign "$YOY_IN")% on $MNAME $LY,"*)
