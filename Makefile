@@ -67,7 +67,16 @@ all: $(BINS)
 deps:
 	@sh deploy/install-deps.sh all
 
-$(BUILD)/%.o: %.c
+# The paths compiled in (TG_PREFIX, TG_SYSCONFDIR): objects are rebuilt when
+# they change, so that "make install PREFIX=/usr" after "make" does not
+# install binaries that look for their files under /usr/local.
+$(BUILD)/paths.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(PREFIX) $(SYSCONFDIR)' | cmp -s - $@ || echo '$(PREFIX) $(SYSCONFDIR)' > $@
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/%.o: %.c $(BUILD)/paths.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
