@@ -443,12 +443,24 @@ static int mode_of(int kind)
     }
 }
 
+/* Whether two header names read the same value, as msg_get_header reads
+ * them: case-insensitively, except the pseudo-headers ALL and MESSAGEID,
+ * which only their exact spelling means ("all" is a header named all). */
+static int same_header(const char *a, const char *b)
+{
+    if (tg_strcasecmp(a, b) != 0)
+        return 0;
+    if (!tg_strcasecmp(a, "ALL") || !tg_strcasecmp(a, "MESSAGEID"))
+        return strcmp(a, b) == 0;
+    return 1;
+}
+
 static size_t class_for(fast_t *f, size_t *cap, int kind, const char *header, int hmode)
 {
     int hdr = kind == K_HEADER || kind == K_MIMEHEADER;
     for (size_t i = 0; i < f->nclasses; i++) {
         fclass_t *c = &f->classes[i];
-        if (c->kind == kind && (!hdr || (c->hmode == hmode && !tg_strcasecmp(c->header, header))))
+        if (c->kind == kind && (!hdr || (c->hmode == hmode && same_header(c->header, header))))
             return i;
     }
     tg_grow(&f->classes, cap, f->nclasses + 1, sizeof *f->classes);
@@ -777,8 +789,9 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     hsdb_key_t key;
     hsdb_key_init(&key);
     hsdb_key_adds(&key, FAST_ROUTE_VERSION);
-    int k = c->kind;
-    hsdb_key_add(&key, &k, sizeof k);
+    int k[2] = {c->kind, c->hmode};
+    hsdb_key_add(&key, k, sizeof k);
+    hsdb_key_adds(&key, c->header); /* the routing samples differ by header (ALL) */
     for (size_t i = 0; i < c->n; i++) {
         const fast_rule_t *r = &in[src[c->ids[i]]];
         unsigned v[2] = {r->reflags, (unsigned)r->multiple};
@@ -838,6 +851,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     const char **exprs = tg_calloc(c->n + 1, sizeof *exprs);
     unsigned *flags = tg_calloc(c->n + 1, sizeof *flags);
     unsigned *ids = tg_calloc(c->n + 1, sizeof *ids);
+    int failed = 0;  /* a database did not build (memory?): not cached */
     for (int d = 0; d < FAST_NDB; d++) {
         int aux = d & 1, asc = d == DB_MAIN_ASCII || d == DB_AUX_ASCII;
         size_t ne = 0;
@@ -876,6 +890,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
                     c->label, ce && ce->message ? ce->message : "?");
             hs_free_compile_error(ce);
             class_to_pcre(f, c, 0);
+            failed = 1;
             break;
         }
     }
@@ -889,7 +904,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     free(flags);
     free(ids);
     trim_heap();
-    if (o->cache_dir) {
+    if (o->cache_dir && !failed) {
         unsigned char *meta = tg_malloc(c->n + 1);
         for (size_t i = 0; i < c->n; i++)
             meta[i] = rule_meta(&f->rules[c->ids[i]]);
@@ -1038,6 +1053,9 @@ static void build_classes(fast_t *f, const fast_rule_t *in, const size_t *src,
                 fprintf(stderr, "tollgate: fast: %s: no scratch; using PCRE2\n", fc->label);
                 f->info.db_bytes -= fc->db_bytes;
                 class_to_pcre(f, fc, 1);
+                /* a failed resize frees the prototype: size it again for
+                 * the classes already seen (this one has no database now) */
+                c = (size_t)-1;
                 break;
             }
     }

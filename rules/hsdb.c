@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #define HSDB_MAGIC "TGHSDB01"
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdatomic.h>
 #define HSDB_MAX (1ull << 31) /* refuse absurd sizes in a corrupt header */
 
 static uint64_t fnv(uint64_t h, const void *data, size_t len)
@@ -26,6 +29,10 @@ void hsdb_key_init(hsdb_key_t *k)
     k->b = 0x84222325cbf29ce4ull;
     hsdb_key_adds(k, HSDB_MAGIC);
     hsdb_key_adds(k, hs_version());
+    /* the routing reads patterns with PCRE2 too (class bytes, syntax) */
+    char pv[64] = "";
+    pcre2_config(PCRE2_CONFIG_VERSION, pv);
+    hsdb_key_adds(k, pv);
 }
 
 void hsdb_key_add(hsdb_key_t *k, const void *data, size_t len)
@@ -85,14 +92,15 @@ int hsdb_load(const char *dir, const hsdb_key_t *key, unsigned char **meta,
     hs_database_t *d = NULL;
     if (dl && hs_deserialize_database((const char *)buf + ml, dl, &d) != HS_SUCCESS)
         goto out;
-    *db = d;
-    *meta = malloc(ml ? ml : 1);
-    if (!*meta) {
+    unsigned char *m = malloc(ml ? ml : 1);
+    if (!m) {
         if (d)
             hs_free_database(d);
         goto out;
     }
-    memcpy(*meta, buf, ml);
+    memcpy(m, buf, ml);
+    *db = d;    /* set only on success: the caller frees what it was given */
+    *meta = m;
     *metalen = ml;
     ok = 1;
 out:
@@ -122,7 +130,10 @@ int hsdb_store(const char *dir, const hsdb_key_t *key, const unsigned char *meta
     }
     char path[4096], tmp[4200];
     entry_path(path, sizeof path, dir, key);
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    /* unique per writer: the build threads of one process may store the
+     * same entry at once (classes with the same rules) */
+    static atomic_uint seq;
+    snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&seq, 1));
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         free(bytes);

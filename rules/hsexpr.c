@@ -21,6 +21,8 @@ static int has_nonascii(const char *p)
         p++;
         if (!*p)
             break;
+        if ((unsigned char)*p >= 0x80) /* "\é" in a Latin-1 file: the byte itself */
+            return 1;
         if (*p == 'x') {
             if (p[1] == '{')
                 return 1;
@@ -224,6 +226,9 @@ char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags)
         if (c == '\\' && p[1] && nonascii_escape(p + 1, &el) >= 0) {
             tg_buf_adds(&b, "[\\x80-\\xff]");
             p += el + 1;
+        } else if (c == '\\' && (unsigned char)p[1] >= 0x80) {
+            tg_buf_adds(&b, "[\\x80-\\xff]"); /* an escaped raw high byte */
+            p += 2;
         } else if (c == '\\' && p[1]) {
             tg_buf_add(&b, p, 2);
             p += 2;

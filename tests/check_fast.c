@@ -302,6 +302,41 @@ START_TEST(mimeheader_every_entity)
 }
 END_TEST
 
+/* Header names group into classes the way they read: ALL and MESSAGEID
+ * only in that spelling ("all" is a header named all), others in any case;
+ * and an escaped raw Latin-1 byte in a rule (a Latin-1 rule file) folds
+ * under /i as PCRE2 folds it. */
+START_TEST(header_spellings_and_escaped_bytes)
+{
+    static const char *const msg =
+        "From: a@example.org\nSubject: CAF\xc9 ole\nMessage-ID: <x@y>\n\nbody\n";
+    for (int order = 0; order < 2; order++) {
+        pair_t p;
+        pair_load(&p, order ?
+            "header U ALL =~ /Subject/\nheader L all =~ /Subject/\n"
+            "header MU MESSAGEID =~ /x\\@y/\nheader ML messageid =~ /x\\@y/\n"
+            "header S1 subject =~ /ole/\nheader S2 SUBJECT =~ /ole/\n" :
+            "header L all =~ /Subject/\nheader U ALL =~ /Subject/\n"
+            "header ML messageid =~ /x\\@y/\nheader MU MESSAGEID =~ /x\\@y/\n"
+            "header S2 SUBJECT =~ /ole/\nheader S1 subject =~ /ole/\n");
+        pair_run(&p, msg, NULL);
+        ck_assert(val(&p, "U") == 1);
+        ck_assert(val(&p, "L") == 0);
+        ck_assert(val(&p, "MU") == 1);
+        ck_assert(val(&p, "ML") == 0);
+        ck_assert(val(&p, "S1") == 1 && val(&p, "S2") == 1);
+        pair_free(&p);
+    }
+    pair_t p;
+    pair_load(&p, "header E Subject:raw =~ /caf\\\xe9 /i\n"
+                  "header N Subject:raw =~ /caf\\\xe8 /i\n");
+    pair_run(&p, msg, NULL);
+    ck_assert(val(&p, "E") == 1);
+    ck_assert(val(&p, "N") == 0);
+    pair_free(&p);
+}
+END_TEST
+
 START_TEST(paths_prefilter_and_pcre)
 {
     pair_t p;
@@ -788,6 +823,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, relaxed_for_scan_speed);
     tcase_add_test(tc, headers_negation_unset);
     tcase_add_test(tc, mimeheader_every_entity);
+    tcase_add_test(tc, header_spellings_and_escaped_bytes);
     tcase_add_test(tc, paths_prefilter_and_pcre);
     tcase_add_test(tc, metas_and_verdicts_agree);
     tcase_add_test(tc, cache_roundtrip);
