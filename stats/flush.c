@@ -180,7 +180,8 @@ static void redis_round(void)
     size_t n;
     const uint64_t *p = spool_pending(fl_spool, &n);
     uint64_t *seqs = tg_malloc((n + 1) * sizeof *seqs);
-    memcpy(seqs, p, n * sizeof *seqs);
+    if (n) /* p is NULL for an empty spool */
+        memcpy(seqs, p, n * sizeof *seqs);
     for (size_t i = 0; i < n; i++) {
         uint64_t seq = seqs[i];
         if ((int64_t)seq <= applied) {
