@@ -45,6 +45,7 @@ typedef struct trow {          /* a tenant's month, and the same month a year be
 typedef struct wmark {
     char *sender;
     int64_t wm;
+    int64_t seen;      /* when Redis applied its last batch (tg:v1:senders); 0 unknown */
 } wmark_t;
 
 struct report {
@@ -369,7 +370,22 @@ void report_add_tenant(report_t *r, const char *name)
 void report_add_watermark(report_t *r, const char *sender, int64_t wm)
 {
     tg_grow(&r->wms, &r->wcap, r->nwms + 1, sizeof *r->wms);
-    r->wms[r->nwms++] = (wmark_t){tg_strdup(sender), wm};
+    r->wms[r->nwms++] = (wmark_t){tg_strdup(sender), wm, 0};
+}
+
+void report_add_sender_seen(report_t *r, const char *sender, int64_t at)
+{
+    for (size_t i = 0; i < r->nwms; i++)
+        if (!strcmp(r->wms[i].sender, sender))
+            r->wms[i].seen = at;
+}
+
+/* A sender that has sent nothing since before the period began: a retired
+ * host or instance (an idle one still sends heartbeats), left out of the
+ * completeness figures and named apart. */
+static int silent(const report_t *r, const wmark_t *w)
+{
+    return w->seen > 0 && w->seen < (int64_t)r->start && w->wm < (int64_t)r->start;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -496,17 +512,21 @@ int report_fetch(report_t *r, redisContext *rc, char *err, size_t errlen)
     /* round 1: tenant names (needed for the per-tenant keys), watermarks */
     redisAppendCommand(rc, "SMEMBERS " KEYS_PREFIX "tenants");
     redisAppendCommand(rc, "HGETALL " KEYS_PREFIX "wm");
-    for (int i = 0; i < 2; i++) {
+    redisAppendCommand(rc, "HGETALL " KEYS_PREFIX "senders");
+    for (int i = 0; i < 3; i++) {
         redisReply *rep = NULL;
         if (redisGetReply(rc, (void **)&rep) != REDIS_OK || !rep ||
             rep->type != REDIS_REPLY_ARRAY)
             return lost(rc, rep, err, errlen);
-        for (size_t j = 0; j < rep->elements; j += (size_t)(i + 1)) {
+        for (size_t j = 0; j < rep->elements; j += (size_t)(i ? 2 : 1)) {
             if (i == 0)
                 report_add_tenant(r, rep->element[j]->str);
-            else if (j + 1 < rep->elements)
+            else if (j + 1 < rep->elements && i == 1)
                 report_add_watermark(r, rep->element[j]->str,
                                      strtoll(rep->element[j + 1]->str, NULL, 10));
+            else if (j + 1 < rep->elements)
+                report_add_sender_seen(r, rep->element[j]->str,
+                                       strtoll(rep->element[j + 1]->str, NULL, 10));
         }
         freeReplyObject(rep);
     }
@@ -635,15 +655,40 @@ int report_complete(const report_t *r, char *why, size_t whylen)
         tg_err(why, whylen, "unknown: no sender has recorded a watermark");
         return -1;
     }
+    /* the live senders, then the silent ones apart */
     wmark_t *w = tg_malloc(r->nwms * sizeof *w);
-    memcpy(w, r->wms, r->nwms * sizeof *w);
-    qsort(w, r->nwms, sizeof *w, cmp_wm);
+    size_t nw = 0, nsil = 0;
+    const wmark_t *sil = NULL;
+    for (size_t i = 0; i < r->nwms; i++) {
+        if (silent(r, &r->wms[i])) {
+            if (!sil || r->wms[i].seen > sil->seen)
+                sil = &r->wms[i];
+            nsil++;
+        } else {
+            w[nw++] = r->wms[i];
+        }
+    }
+    char silnote[512] = "";
+    if (nsil) {
+        char at[64];
+        fmt_local(at, sizeof at, (time_t)sil->seen, "%Y-%m-%d %H:%M %Z");
+        snprintf(silnote, sizeof silnote,
+                 "; not counted: %zu sender%s silent since before this period (%s%s since %s; "
+                 "tollgate-stats forget-sender NAME removes a retired one)", nsil,
+                 nsil == 1 ? "" : "s", sil->sender, nsil > 1 ? " and others, the latest" : "", at);
+    }
+    if (nw == 0) {
+        tg_err(why, whylen, "unknown: no sender has flushed counts in this period%s", silnote);
+        free(w);
+        return -1;
+    }
+    qsort(w, nw, sizeof *w, cmp_wm);
     size_t lag = 0;
-    while (lag < r->nwms && w[lag].wm < (int64_t)r->end)
+    while (lag < nw && w[lag].wm < (int64_t)r->end)
         lag++;
     if (lag == 0) {
-        tg_err(why, whylen, "complete: every sender (%zu) has flushed its counts up to %s or later",
-               r->nwms, end);
+        tg_err(why, whylen, "complete: every sender (%zu) has flushed its counts up to %s or "
+               "later%s", nw, end, silnote);
         free(w);
         return 1;
     }
@@ -662,7 +707,7 @@ int report_complete(const report_t *r, char *why, size_t whylen)
     }
     if (lag > 5)
         tg_buf_printf(&b, "; and %zu more senders lag", lag - 5);
-    tg_buf_printf(&b, " (%zu of %zu senders complete)", r->nwms - lag, r->nwms);
+    tg_buf_printf(&b, " (%zu of %zu senders complete)%s", nw - lag, nw, silnote);
     tg_err(why, whylen, "%s", b.s);
     tg_buf_free(&b);
     free(w);
@@ -714,7 +759,8 @@ static void fmt_change_of(const report_t *r, char *out, size_t len, int dir, int
 
 void report_fmt_approx(char *out, size_t len, double v)
 {
-    if (v >= 1e9)
+    /* the unit is chosen after rounding: 999,960,000 is "1.0 billion" */
+    if (v >= 999.95e6)
         snprintf(out, len, "%.1f billion", v / 1e9);
     else if (v >= 1e6)
         snprintf(out, len, "%.1f million", v / 1e6);
@@ -727,7 +773,7 @@ void report_fmt_bytes(char *out, size_t len, uint64_t v)
     static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
     double x = (double)v;
     int u = 0;
-    while (x >= 1000 && u < 6) {
+    while (x >= 999.95 && u < 6) { /* after rounding: 999,960 B is "1.0 MB" */
         x /= 1000;
         u++;
     }
@@ -1228,19 +1274,20 @@ static void text_day(const report_t *r, tg_buf *b)
         tg_buf_printf(b, "Month so far: %s incoming, %s outgoing.\n", n1, n2);
     }
     /* completeness against now: how far behind the slowest sender is */
-    if (r->nwms) {
-        int64_t lo = r->wms[0].wm;
-        for (size_t i = 1; i < r->nwms; i++)
-            if (r->wms[i].wm < lo)
-                lo = r->wms[i].wm;
+    size_t live = 0;
+    int64_t lo = 0;
+    for (size_t i = 0; i < r->nwms; i++)
+        if (!silent(r, &r->wms[i]) && (live++ == 0 || r->wms[i].wm < lo))
+            lo = r->wms[i].wm;
+    if (live) {
         char at[64], d[64];
         fmt_local(at, sizeof at, (time_t)lo, "%Y-%m-%d %H:%M:%S %Z");
         if ((int64_t)r->now > lo) {
             fmt_duration(d, sizeof d, (int64_t)r->now - lo);
             tg_buf_printf(b, "Counted up to %s (the slowest of %zu senders, %s ago).\n", at,
-                          r->nwms, d);
+                          live, d);
         } else {
-            tg_buf_printf(b, "Counted up to %s (the slowest of %zu senders).\n", at, r->nwms);
+            tg_buf_printf(b, "Counted up to %s (the slowest of %zu senders).\n", at, live);
         }
     }
     (void)why;
@@ -1336,8 +1383,9 @@ static void json_complete(const report_t *r, tg_buf *b)
         tg_buf_adds(b, i ? ",{\"sender\":" : "{\"sender\":");
         tg_buf_json(b, r->wms[i].sender, strlen(r->wms[i].sender));
         int64_t lag = (int64_t)r->end - r->wms[i].wm;
-        tg_buf_printf(b, ",\"watermark\":%lld,\"lag_seconds\":%lld}", (long long)r->wms[i].wm,
-                      (long long)(lag > 0 ? lag : 0));
+        tg_buf_printf(b, ",\"watermark\":%lld,\"lag_seconds\":%lld,\"last_batch\":%lld,"
+                      "\"silent\":%s}", (long long)r->wms[i].wm, (long long)(lag > 0 ? lag : 0),
+                      (long long)r->wms[i].seen, silent(r, &r->wms[i]) ? "true" : "false");
     }
     tg_buf_adds(b, "]}");
 }

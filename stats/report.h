@@ -67,6 +67,10 @@ int report_feed(report_t *r, const char *key, const char *field, int64_t value);
 void report_add_tenant(report_t *r, const char *name);
 /* An entry of tg:v1:wm: the sender's counts are all in Redis up to wm. */
 void report_add_watermark(report_t *r, const char *sender, int64_t wm);
+/* When Redis applied sender's last batch (tg:v1:senders). A sender silent
+ * since before the period (and with its watermark there) is retired: the
+ * completeness figures leave it out and name it apart. */
+void report_add_sender_seen(report_t *r, const char *sender, int64_t at);
 
 /* Reads everything the report needs from Redis in two pipelined rounds
  * (the tenant set and the watermarks; then every HGETALL), then
@@ -96,7 +100,8 @@ double report_delivered_pct(const report_t *r);
 int report_peak_day(const report_t *r, int *mday, uint64_t *msgs);
 int report_peak_hour(const report_t *r, time_t *hour, uint64_t *msgs);
 /* 1 if every sender's watermark is at or past the period's end, 0 if some
- * lag (why lists them), -1 if no sender has a watermark. */
+ * lag (why lists them), -1 if no sender has a watermark or every one is
+ * silent since before the period (report_add_sender_seen). */
 int report_complete(const report_t *r, char *why, size_t whylen);
 
 /* --- rendering */

@@ -47,6 +47,9 @@ static void usage(FILE *f)
         "  today [--day YYYY-MM-DD] the day so far (default: today in the time zone),\n"
         "                           per direction and verdict, and its UTC hours\n"
         "  top-rules --month YYYY-MM  hits per rule and hits on delivered mail\n"
+        "  forget-sender NAME       drop a retired sender (host:instance-id, as the\n"
+        "                           report's completeness line names it) from the\n"
+        "                           watermarks; its counts stay\n"
         "\n"
         "options:\n"
         "  --redis URL        redis://HOST:PORT[/DB] (default: RedisURL in the config)\n"
@@ -174,6 +177,34 @@ static int write_out(const char *path, const tg_buf *b)
     return 0;
 }
 
+/* Drops sender from the watermark hashes (its counters stay): 0, or 1 if
+ * Redis failed or does not know it. */
+static int forget_sender(redisContext *rc, const char *sender)
+{
+    static const char *const hashes[] = {KEYS_PREFIX "wm", KEYS_PREFIX "seq",
+                                         KEYS_PREFIX "senders"};
+    long long n = 0;
+    for (size_t i = 0; i < 3; i++) {
+        redisReply *r = redisCommand(rc, "HDEL %s %s", hashes[i], sender);
+        if (!r || r->type != REDIS_REPLY_INTEGER) {
+            fprintf(stderr, "tollgate-stats: HDEL %s: %s\n", hashes[i],
+                    r && r->type == REDIS_REPLY_ERROR ? r->str : rc->errstr);
+            freeReplyObject(r);
+            redisFree(rc);
+            return 1;
+        }
+        n += r->integer;
+        freeReplyObject(r);
+    }
+    redisFree(rc);
+    if (n == 0) {
+        fprintf(stderr, "tollgate-stats: no sender '%s' in Redis\n", sender);
+        return 1;
+    }
+    printf("forgot sender %s (its counts stay; it reappears if it sends again)\n", sender);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -250,8 +281,13 @@ int main(int argc, char **argv)
     if (optind >= argc)
         return usage_error("%s", "a command is needed: report, today or top-rules");
     const char *cmd = argv[optind++];
-    int kind;
-    if (!strcmp(cmd, "report"))
+    int kind = 0;
+    const char *forget = NULL;
+    if (!strcmp(cmd, "forget-sender")) {
+        if (optind >= argc || !*argv[optind])
+            return usage_error("%s", "forget-sender needs the sender's name");
+        forget = argv[optind++];
+    } else if (!strcmp(cmd, "report"))
         kind = REPORT_MONTH;
     else if (!strcmp(cmd, "today"))
         kind = REPORT_DAY;
@@ -261,6 +297,10 @@ int main(int argc, char **argv)
         return usage_error("unknown command '%s'", cmd);
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
+    if (forget && (month || day || by_tenant || outpath))
+        return usage_error("%s", "forget-sender takes only --redis, -c and the name");
+    if (forget)
+        kind = REPORT_DAY; /* no --month needed below */
     if (kind != REPORT_DAY && !month)
         return usage_error("%s needs --month YYYY-MM", cmd);
     if (kind == REPORT_DAY && month)
@@ -334,6 +374,10 @@ int main(int argc, char **argv)
     if (!rc) {
         free(zone);
         return die(err);
+    }
+    if (forget) {
+        free(zone);
+        return forget_sender(rc, forget);
     }
     report_t *r = report_new(kind, y, m, d, tenant);
     report_set_zone(r, zone);

@@ -199,6 +199,15 @@ START_TEST(approx_and_bytes)
     ck_assert_str_eq(s, "512 B");
     report_fmt_bytes(s, sizeof s, 441600000000ULL);
     ck_assert_str_eq(s, "441.6 GB");
+    /* the unit follows the rounded figure: never "1000.0 million" */
+    report_fmt_approx(s, sizeof s, 999960000);
+    ck_assert_str_eq(s, "1.0 billion");
+    report_fmt_approx(s, sizeof s, 999940000);
+    ck_assert_str_eq(s, "999.9 million");
+    report_fmt_bytes(s, sizeof s, 999960);
+    ck_assert_str_eq(s, "1.0 MB");
+    report_fmt_bytes(s, sizeof s, 999);
+    ck_assert_str_eq(s, "999 B");
 }
 END_TEST
 
@@ -377,6 +386,27 @@ START_TEST(completeness)
     ck_assert_ptr_nonnull(strstr(why, "mx2:b"));
     ck_assert_ptr_nonnull(strstr(why, "3h 2m short"));
     ck_assert_ptr_nonnull(strstr(why, "1 of 2 senders complete"));
+    /* a sender silent since before the month (a retired host: live ones
+     * send heartbeats) is named apart and does not hold the month back */
+    time_t start = keys_month_start(2026, 11);
+    report_add_watermark(r, "mx-old:c", (int64_t)start - 86400 * 30);
+    report_add_sender_seen(r, "mx-old:c", (int64_t)start - 86400 * 30);
+    ck_assert_int_eq(report_complete(r, why, sizeof why), 0);
+    ck_assert_ptr_nonnull(strstr(why, "1 of 2 senders complete"));
+    ck_assert_ptr_nonnull(strstr(why, "not counted: 1 sender silent since before this period "
+                                      "(mx-old:c since"));
+    /* ... while one that stopped inside the month still lags */
+    report_add_sender_seen(r, "mx2:b", (int64_t)start + 3600);
+    ck_assert_int_eq(report_complete(r, why, sizeof why), 0);
+    ck_assert_ptr_nonnull(strstr(why, "mx2:b"));
+    report_free(r);
+
+    /* only silent senders: unknown */
+    r = fixture();
+    report_add_watermark(r, "mx-old:c", (int64_t)start - 86400);
+    report_add_sender_seen(r, "mx-old:c", (int64_t)start - 86400);
+    ck_assert_int_eq(report_complete(r, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "no sender has flushed counts in this period"));
     report_free(r);
 }
 END_TEST

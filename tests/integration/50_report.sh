@@ -240,6 +240,16 @@ rc=$?
 "$TS" report --redis "$URL" --month "$MONTH" --format pdf > /dev/null 2>&1; r3=$?
 "$TS" frobnicate > /dev/null 2>&1; r4=$?
 [ "$r1$r2$r3$r4" = 2222 ] && ok "usage errors exit 2" || fail usage "$r1 $r2 $r3 $r4"
+# --- a retired sender: named apart, then forgotten
+redis-cli -p "$PORT" hset tg:v1:wm old-mx:1 1000000000 > /dev/null
+redis-cli -p "$PORT" hset tg:v1:senders old-mx:1 1000000000 > /dev/null
+"$TS" report --redis "$URL" --timezone $ZONE --month "$MONTH" > "$TMP/old.txt" 2>&1
+tr '\n' ' ' < "$TMP/old.txt" | tr -s ' ' | grep -q "not counted: 1 sender silent since before this period (old-mx:1 since" &&
+    ok "a sender silent since before the month is named apart" || fail "silent sender" "$(grep -i -A2 complete "$TMP/old.txt")"
+"$TS" --redis "$URL" forget-sender old-mx:1 > "$TMP/f.txt" 2>&1; r1=$?
+"$TS" --redis "$URL" forget-sender old-mx:1 > /dev/null 2>&1; r2=$?
+[ "$r1$r2" = 01 ] && [ -z "$(redis-cli -p "$PORT" hget tg:v1:wm old-mx:1)" ] &&
+    ok "forget-sender drops it (exit 0, then 1 for an unknown one)" || fail "forget-sender" "$r1 $r2 $(cat "$TMP/f.txt")"
 kill "$RPID"; wait "$RPID" 2> /dev/null; RPID=
 "$TS" report --redis "$URL" --month "$MONTH" > /dev/null 2> "$TMP/e.txt"
 rc=$?
