@@ -872,7 +872,10 @@ void report_sentence(const report_t *r, tg_buf *out)
     month_label(r, CUR, when, sizeof when);
     month_label(r, CUR - 12, ly, sizeof ly);
     month_label(r, CUR - 1, lm, sizeof lm);
-    tg_buf_printf(out, "In %s", when);
+    /* a month not over yet holds part of its mail: say so, and set no
+     * changes against whole months (a report on the 3rd would read -90%) */
+    int so_far = r->end > r->now;
+    tg_buf_printf(out, "In %s%s", when, so_far ? " so far" : "");
     if (strcmp(r->tenant, KEYS_ALL) != 0)
         tg_buf_printf(out, ", for tenant %s", r->tenant);
     report_fmt_int(n, sizeof n, in->msgs);
@@ -881,8 +884,12 @@ void report_sentence(const report_t *r, tg_buf *out)
     double a;
     report_avg12(r, REPORT_IN, 0, &a);
     report_fmt_approx(avg, sizeof avg, a);
-    tg_buf_printf(out, ", %s messages came in (%s on %s, %s on %s; 12-month average %s)", n, cy,
-                  ly, cm, lm, avg);
+    if (so_far)
+        tg_buf_printf(out, ", %s messages came in (the month is not over: no change against "
+                           "whole months; 12-month average %s)", n, avg);
+    else
+        tg_buf_printf(out, ", %s messages came in (%s on %s, %s on %s; 12-month average %s)",
+                      n, cy, ly, cm, lm, avg);
     if (in->msgs) {
         char p[16];
         fmt_share(p, sizeof p, delivered(in), in->msgs);
@@ -895,7 +902,11 @@ void report_sentence(const report_t *r, tg_buf *out)
     fmt_change_of(r, cy, sizeof cy, REPORT_OUT, 12);
     report_avg12(r, REPORT_OUT, 0, &a);
     report_fmt_approx(avg, sizeof avg, a);
-    tg_buf_printf(out, " %s messages went out (%s on %s; 12-month average %s).", n, cy, ly, avg);
+    if (so_far)
+        tg_buf_printf(out, " %s messages went out (12-month average %s).", n, avg);
+    else
+        tg_buf_printf(out, " %s messages went out (%s on %s; 12-month average %s).", n, cy, ly,
+                      avg);
 }
 
 /* Wraps text at 78 columns (the sentence, the completeness line). */

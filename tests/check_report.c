@@ -254,6 +254,15 @@ START_TEST(sentence)
         "October 2026; 12-month average 9.6 million); 15.0% of them were delivered to inboxes "
         "after spam, security threats and policy violations were filtered out. 1,502,117 "
         "messages went out (+0.4% on November 2025; 12-month average 1.5 million).");
+    /* asked on 15 November: the month is not over, no change against whole
+     * months (it would read as a fall of half) */
+    report_set_now(r, keys_month_start(2026, 11) + 14 * 86400);
+    tg_buf_reset(&b);
+    report_sentence(r, &b);
+    ck_assert_msg(strncmp(b.s, "In November 2026 so far, 9,812,345 messages came in (the month "
+                                "is not over: no change against whole months; 12-month average",
+                          120) == 0, "%s", b.s);
+    ck_assert_ptr_null(strstr(b.s, "October 2026"));
     tg_buf_free(&b);
     report_free(r);
 }
