@@ -873,8 +873,10 @@ void report_sentence(const report_t *r, tg_buf *out)
     month_label(r, CUR - 12, ly, sizeof ly);
     month_label(r, CUR - 1, lm, sizeof lm);
     /* a month not over yet holds part of its mail: say so, and set no
-     * changes against whole months (a report on the 3rd would read -90%) */
-    int so_far = r->end > r->now;
+     * changes against whole months (a report on the 3rd would read -90%);
+     * over = past its end, or every sender has flushed beyond it */
+    char why[16];
+    int so_far = r->end > r->now && report_complete(r, why, sizeof why) != 1;
     tg_buf_printf(out, "In %s%s", when, so_far ? " so far" : "");
     if (strcmp(r->tenant, KEYS_ALL) != 0)
         tg_buf_printf(out, ", for tenant %s", r->tenant);
