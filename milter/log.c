@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,12 +12,24 @@ static int tglog_stderr;
 static int tglog_syslog = 1;
 static int tglog_journal;  /* stderr is a journal stream: "<N>" prefixes */
 
+/* Whether stderr is the journal stream systemd handed over: JOURNAL_STREAM
+ * ("device:inode") names it, and is inherited by everything a service
+ * starts, so it must match stderr itself (systemd.exec(5)). */
+static int stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+           (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void tglog_open(int facility, int to_stderr)
 {
     tglog_stderr = to_stderr;
     /* Under systemd, stderr already goes to the journal: a syslog copy
      * would show every line twice. */
-    if (to_stderr && getenv("JOURNAL_STREAM")) {
+    if (to_stderr && stderr_is_journal()) {
         tglog_syslog = 0;
         /* journald reads a leading "<N>" as the line's priority (the unit's
          * SyslogFacility= gives the facility) and stamps the time itself */

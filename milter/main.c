@@ -142,6 +142,17 @@ static int same_str(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* The same SPFTestZone records. */
+static int same_zone(const config_t *a, const config_t *b)
+{
+    if (a->nspf_zone != b->nspf_zone)
+        return 0;
+    for (size_t i = 0; i < a->nspf_zone; i++)
+        if (!same_str(a->spf_zone[i], b->spf_zone[i]))
+            return 0;
+    return 1;
+}
+
 static void *reload_thread(void *arg)
 {
     sigset_t hup;
@@ -173,9 +184,10 @@ static void *reload_thread(void *arg)
                         old->cfg->socket_mode != s->cfg->socket_mode ||
                         !same_str(old->cfg->socket_owner, s->cfg->socket_owner) ||
                         !same_str(old->cfg->user, s->cfg->user) ||
-                        !same_str(old->cfg->pidfile, s->cfg->pidfile)))
-                tglog(LOG_WARNING, "SyslogFacility, SPFTimeout, SocketMode, SocketOwner, UserID "
-                      "or PidFile changed: takes effect at the next restart");
+                        !same_str(old->cfg->pidfile, s->cfg->pidfile) ||
+                        !same_zone(old->cfg, s->cfg)))
+                tglog(LOG_WARNING, "SyslogFacility, SPFTimeout, SPFTestZone, SocketMode, "
+                      "SocketOwner, UserID or PidFile changed: takes effect at the next restart");
             state_install(s);
             const rules_info_t *in = rules_get_info(s->rules);
             tglog(LOG_NOTICE, "reloaded %s: %zu rules (%zu regex, %zu meta) in %.0f ms",

@@ -135,7 +135,7 @@ void msg_header_at(const msg_t *m, size_t i, msg_str_t *name, msg_str_t *raw,
  * Pseudo-headers supported:
  *   ALL        all top-level headers "Name: value\n" (decoded, bounded at
  *              64 KiB as SpamAssassin bounds it; raw with RAW, unbounded)
- *   ToCc       To and Cc values joined with ", "
+ *   ToCc       every To value, then every Cc value, each "value\n"
  *   MESSAGEID  Message-Id, Resent-Message-Id, X-Message-Id, ... joined "\n"
  *   EnvelopeFrom  the envelope sender given to msg_set_envelope_from
  * Appends to out (not reset first). Returns 1 if the header exists,

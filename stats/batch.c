@@ -200,7 +200,7 @@ int batch_read(const char *path, batch_t **out, char *err, size_t errlen)
 {
     char *text;
     if (tg_read_file(path, &text, NULL, err, errlen) < 0)
-        return -1;
+        return access(path, F_OK) != 0 && errno == ENOENT ? -3 : -1;
     batch_t *b = NULL;
     int line = 0, ended = 0, rc = 0;
     char *save = NULL;

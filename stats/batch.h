@@ -42,7 +42,8 @@ int batch_empty(const batch_t *b);
 int batch_write(const batch_t *b, const char *path, char *err, size_t errlen);
 /* Reads a batch file. 0; -1 if the file cannot be read now (open or read
  * failed: errno-type trouble, worth a retry); -2 if it is truncated or
- * malformed (it never will be readable). err says why. */
+ * malformed (it never will be readable); -3 if it does not exist. err says
+ * why. */
 int batch_read(const char *path, batch_t **out, char *err, size_t errlen);
 
 /* Applies the batch with the Lua script (EVALSHA, EVAL on NOSCRIPT).

@@ -201,6 +201,14 @@ static void redis_round(void)
         }
         batch_t *b;
         int lr = spool_load(fl_spool, seq, &b, err, sizeof err);
+        if (lr == -3) {
+            /* removed from outside (an admin, a second instance on the
+             * same directory): nothing to wait for */
+            fl_log(LOG_ERR, "spooled batch %llu vanished from the spool; its counts are not "
+                   "in Redis unless it was applied", (unsigned long long)seq);
+            spool_remove(fl_spool, seq);
+            continue;
+        }
         if (lr == -1) {
             /* cannot read it now (fds, memory, I/O): nothing after it may
              * be applied, or Redis's sequence number would pass it and it
@@ -285,6 +293,7 @@ int flush_start(const char *redis_url, const char *spool_dir, int interval_s,
     fl_interval = interval_s > 0 ? interval_s : 1;
     fl_log = log;
     fl_stop = 0;
+    memset(&fl_status, 0, sizeof fl_status); /* figures of this run only */
     fl_sealed_wm = (int64_t)time(NULL); /* the first heartbeat comes fl_heartbeat s after start */
     size_t n;
     spool_pending(fl_spool, &n);

@@ -30,8 +30,8 @@ int spool_put(spool_t *sp, const batch_t *b, char *err, size_t errlen);
 /* Sequence numbers of the batches waiting, ascending; *n set. The array
  * belongs to sp and is valid until the next spool call. */
 const uint64_t *spool_pending(spool_t *sp, size_t *n);
-/* batch_read of the batch's file: 0, -1 (cannot read it now) or -2
- * (malformed: see spool_set_aside). */
+/* batch_read of the batch's file: 0, -1 (cannot read it now), -2
+ * (malformed: see spool_set_aside) or -3 (gone: see spool_remove). */
 int spool_load(spool_t *sp, uint64_t seq, batch_t **out, char *err, size_t errlen);
 void spool_remove(spool_t *sp, uint64_t seq);
 /* Renames the batch's file to BATCH.tgb.bad (kept for the admin, no longer

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,12 +28,17 @@ static void redis_up(void)
     snprintf(port, sizeof port, "%d", redis_port);
     redis_pid = fork();
     if (redis_pid == 0) {
+        /* gone with the test process, even one a failed assertion ended */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
                "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile",
                "/dev/null", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 100; i++) {
+        /* our child must be the one answering, not a leftover on the port */
+        ck_assert_msg(waitpid(redis_pid, NULL, WNOHANG) == 0,
+                      "redis-server on port %d exited (port taken?)", redis_port);
         redisContext *rc = redisConnect("127.0.0.1", redis_port);
         if (rc && !rc->err) {
             redisReply *r = redisCommand(rc, "PING");
@@ -156,8 +162,10 @@ START_TEST(spool_file_round_trip)
     ck_assert_int_eq(truncate(path, len - 4), 0);
     ck_assert_int_eq(batch_read(path, &r, err, sizeof err), -2);
     ck_assert_msg(strstr(err, "malformed or truncated"), "got %s", err);
-    /* a file that cannot be read (here: absent) is -1, worth a retry */
-    ck_assert_int_eq(batch_read("/nonexistent/tg.tgb", &r, err, sizeof err), -1);
+    /* one that cannot be read (here: a directory) is -1, worth a retry;
+     * one that is not there, -3 */
+    ck_assert_int_eq(batch_read("/tmp", &r, err, sizeof err), -1);
+    ck_assert_int_eq(batch_read("/nonexistent/tg.tgb", &r, err, sizeof err), -3);
     /* spaces cannot sneak into the line format */
     batch_t *w = batch_new("mx1:aa", 1, 1);
     batch_incr(w, "tg:v1:c:a b:m:202611", "in:msgs", 1);
@@ -334,6 +342,29 @@ START_TEST(flush_waits_for_unreadable_batch)
 }
 END_TEST
 
+/* A pending batch whose file is removed from outside (an admin) is let go:
+ * the later ones apply instead of waiting for it for ever. */
+START_TEST(flush_lets_vanished_batch_go)
+{
+    redis_up();
+    char dir[128], sender[300], path[512];
+    spool_dir(dir, sizeof dir, sender, sizeof sender);
+    snprintf(path, sizeof path, "%s/batch-%020llu.tgb", dir, 500ULL);
+    ck_assert_int_eq(mkdir(path, 0700), 0); /* unreadable: holds the rest back */
+    put_batch(dir, sender, 501, "tg:v1:c:acme:d:20261208", 4);
+    flush_up(dir);
+    redisContext *rc = redisConnect("127.0.0.1", redis_port);
+    sleep(2);
+    ck_assert_int_eq(hget(rc, "tg:v1:c:acme:d:20261208", "in:msgs"), -1);
+    ck_assert_int_eq(rmdir(path), 0);
+    ck_assert_int_eq(wait_for(rc, "tg:v1:c:acme:d:20261208", 4), 4);
+    flush_stop();
+    redisFree(rc);
+    redis_down();
+    rm_dir(dir);
+}
+END_TEST
+
 /* No mail: the watermark still follows the clock (heartbeat batches). */
 START_TEST(flush_heartbeat_when_idle)
 {
@@ -401,6 +432,7 @@ Suite *batch_suite(void)
     TCase *fl = tcase_create("flush");
     tcase_add_test(fl, flush_sets_damaged_batch_aside);
     tcase_add_test(fl, flush_waits_for_unreadable_batch);
+    tcase_add_test(fl, flush_lets_vanished_batch_go);
     tcase_add_test(fl, flush_heartbeat_when_idle);
     tcase_add_test(fl, flush_stop_spools_past_the_cap);
     tcase_set_timeout(fl, 30);

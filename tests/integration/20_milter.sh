@@ -176,10 +176,19 @@ fi
 # under systemd (JOURNAL_STREAM set) every line carries its priority as
 # journald reads it, so journalctl -p err finds the errors
 write_conf "$SOCK"
-JOURNAL_STREAM=8:1 "$BUILD/tollgate" -f -c "$TMP/tollgate.conf" > "$TMP/journal.log" 2>&1 &
+: > "$TMP/journal.log"
+JOURNAL_STREAM=$(stat -c %d:%i "$TMP/journal.log") "$BUILD/tollgate" -f -c "$TMP/tollgate.conf" \
+    >> "$TMP/journal.log" 2>&1 &
 DPID=$!
 for i in $(seq 1 50); do grep -q "listening on" "$TMP/journal.log" 2>/dev/null && break; sleep 0.1; done
 stop_daemon
 grep -q '^<5>tollgate .* listening on' "$TMP/journal.log" && ! grep -qv '^<[0-7]>' "$TMP/journal.log" &&
     ok "journal stream: every line starts with its <priority>" || fail "journal" "$(head -3 "$TMP/journal.log")"
+# ... but not when the variable was only inherited (stderr is another file)
+JOURNAL_STREAM=8:1 "$BUILD/tollgate" -f -c "$TMP/tollgate.conf" > "$TMP/plain.log" 2>&1 &
+DPID=$!
+for i in $(seq 1 50); do grep -q "listening on" "$TMP/plain.log" 2>/dev/null && break; sleep 0.1; done
+stop_daemon
+grep -q 'tollgate\[notice\]: tollgate .* listening on' "$TMP/plain.log" &&
+    ok "an inherited JOURNAL_STREAM that is not stderr changes nothing" || fail "plain log" "$(head -3 "$TMP/plain.log")"
 finish
