@@ -647,6 +647,19 @@ int report_peak_hour(const report_t *r, time_t *hour, uint64_t *msgs)
     return 0;
 }
 
+/* The first hour of the period whose counter is still kept (hour keys
+ * expire 40 days after their hour): hour0 when none has expired. A peak
+ * hour is then the peak of the hours from there on, and says so. */
+static time_t hours_kept_from(const report_t *r)
+{
+    for (size_t h = 0; h < r->nhours; h++) {
+        time_t t = r->hour0 + (time_t)h * 3600;
+        if (keys_expiry(t, 'h') > (int64_t)r->now)
+            return t;
+    }
+    return r->hour0 + (time_t)r->nhours * 3600;
+}
+
 int report_complete(const report_t *r, char *why, size_t whylen)
 {
     char end[64];
@@ -1202,7 +1215,15 @@ static void text_month(const report_t *r, tg_buf *b)
         char h[64], n1[48];
         fmt_utc(h, sizeof h, ph, "%Y-%m-%d %H:00");
         report_fmt_int(n1, sizeof n1, pm);
-        tg_buf_printf(b, "Peak hour: %s UTC, %s messages (hour buckets are UTC hours)\n", h, n1);
+        tg_buf_printf(b, "Peak hour: %s UTC, %s messages (hour buckets are UTC hours", h, n1);
+        time_t kept = hours_kept_from(r);
+        if (kept > r->hour0) {
+            char k[64];
+            fmt_utc(k, sizeof k, kept, "%Y-%m-%d %H:00");
+            tg_buf_printf(b, "; of the hours from %s UTC on: the earlier ones have expired, "
+                             "hour counters are kept 40 days", k);
+        }
+        tg_buf_adds(b, ")\n");
     } else {
         tg_buf_adds(b, "Peak hour: n/a (no hour counters; they are kept for 40 days)\n");
     }
@@ -1503,7 +1524,15 @@ static void json_month(const report_t *r, tg_buf *b)
     if (report_peak_hour(r, &ph, &pm) == 0) {
         char h[32];
         fmt_utc(h, sizeof h, ph, "%Y-%m-%dT%H:00:00Z");
-        tg_buf_printf(b, "{\"hour_utc\":\"%s\",\"msgs\":%" PRIu64 "}", h, pm);
+        tg_buf_printf(b, "{\"hour_utc\":\"%s\",\"msgs\":%" PRIu64 ",\"hours_kept_from_utc\":", h,
+                      pm);
+        time_t kept = hours_kept_from(r);
+        if (kept > r->hour0) {
+            fmt_utc(h, sizeof h, kept, "%Y-%m-%dT%H:00:00Z");
+            tg_buf_printf(b, "\"%s\"}", h);
+        } else {
+            tg_buf_adds(b, "null}");
+        }
     } else {
         tg_buf_adds(b, "null");
     }
@@ -2007,7 +2036,13 @@ static void html_month(const report_t *r, tg_buf *b)
     if (report_peak_hour(r, &ph, &pm) == 0) {
         fmt_utc(t2, sizeof t2, ph, "%Y-%m-%d %H:00");
         report_fmt_int(t1, sizeof t1, pm);
-        tg_buf_printf(b, "Peak hour: %s UTC, %s messages (hour buckets are UTC hours).", t2, t1);
+        tg_buf_printf(b, "Peak hour: %s UTC, %s messages (hour buckets are UTC hours", t2, t1);
+        time_t kept = hours_kept_from(r);
+        if (kept > r->hour0) {
+            fmt_utc(t2, sizeof t2, kept, "%Y-%m-%d %H:00");
+            tg_buf_printf(b, "; of the hours from %s UTC on: the earlier ones have expired", t2);
+        }
+        tg_buf_adds(b, ").");
     }
     tg_buf_adds(b, "</p>\n</section>\n");
 

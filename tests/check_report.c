@@ -352,6 +352,19 @@ START_TEST(peaks_days_hours)
     ck_assert_int_eq(report_peak_hour(r, &h, &n), 0);
     ck_assert_int_eq((long long)h, 1794906000LL);   /* 2026-11-17 09:00 UTC */
     ck_assert_uint_eq(n, 40);
+    tg_buf b;
+    tg_buf_init(&b);
+    report_render(r, REPORT_TEXT, &b);
+    ck_assert_msg(strstr(b.s, "Peak hour: 2026-11-17 09:00 UTC, 40 messages (hour buckets are "
+                              "UTC hours)\n"), "%s", b.s);
+    /* asked at the start of 20 December: the hours to 10 November 00:00 have expired (40
+     * days), and the peak says it is the peak of the rest */
+    report_set_now(r, keys_month_start(2026, 12) + 19 * 86400);
+    tg_buf_reset(&b);
+    report_render(r, REPORT_TEXT, &b);
+    ck_assert_msg(strstr(b.s, "40 messages (hour buckets are UTC hours; of the hours from "
+                              "2026-11-10 01:00 UTC on: the earlier ones have expired"), "%s", b.s);
+    tg_buf_free(&b);
     report_free(r);
 }
 END_TEST
