@@ -426,7 +426,9 @@ int report_check(const report_t *r, char *err, size_t errlen)
             return rc;
         }
     }
-    if (!period(r)->present) {
+    /* a period in progress with nothing counted yet ("today" at 00:05 for a
+     * quiet tenant) is all zeros, not an error */
+    if (!period(r)->present && !(r->start <= r->now && r->now < r->end)) {
         if (r->kind == REPORT_DAY)
             return tg_err(err, errlen, "no counters for %04d-%02d-%02d (tenant %s)", r->year,
                           r->month, r->day, r->tenant);
