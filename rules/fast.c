@@ -443,24 +443,12 @@ static int mode_of(int kind)
     }
 }
 
-/* Whether two header names read the same value, as msg_get_header reads
- * them: case-insensitively, except the pseudo-headers ALL and MESSAGEID,
- * which only their exact spelling means ("all" is a header named all). */
-static int same_header(const char *a, const char *b)
-{
-    if (tg_strcasecmp(a, b) != 0)
-        return 0;
-    if (!tg_strcasecmp(a, "ALL") || !tg_strcasecmp(a, "MESSAGEID"))
-        return strcmp(a, b) == 0;
-    return 1;
-}
-
 static size_t class_for(fast_t *f, size_t *cap, int kind, const char *header, int hmode)
 {
     int hdr = kind == K_HEADER || kind == K_MIMEHEADER;
     for (size_t i = 0; i < f->nclasses; i++) {
         fclass_t *c = &f->classes[i];
-        if (c->kind == kind && (!hdr || (c->hmode == hmode && same_header(c->header, header))))
+        if (c->kind == kind && (!hdr || (c->hmode == hmode && msg_header_same(c->header, header))))
             return i;
     }
     tg_grow(&f->classes, cap, f->nclasses + 1, sizeof *f->classes);

@@ -729,6 +729,15 @@ void msg_header_at(const msg_t *m, size_t i, msg_str_t *name, msg_str_t *raw,
     hdr_at(mime_headers(m->tree), i, name, raw, decoded);
 }
 
+int msg_header_same(const char *a, const char *b)
+{
+    if (tg_strcasecmp(a, b) != 0)
+        return 0;
+    if (!tg_strcasecmp(a, "ALL") || !tg_strcasecmp(a, "MESSAGEID"))
+        return strcmp(a, b) == 0;
+    return 1;
+}
+
 int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
                    tg_buf *out)
 {

@@ -144,6 +144,10 @@ int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
                    tg_buf *out);
 /* msg_get_header's return value alone, without building the value. */
 int msg_has_header(const msg_t *m, const char *name);
+/* Whether msg_get_header reads the same value for names a and b: they are
+ * equal but for case, except the pseudo-headers ALL and MESSAGEID, which
+ * only their exact spelling means ("all" is a header named all). */
+int msg_header_same(const char *a, const char *b);
 
 /* Rendered body lines (see top). Array owned by m. */
 const msg_str_t *msg_body_lines(const msg_t *m, size_t *n);

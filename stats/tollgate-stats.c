@@ -299,9 +299,7 @@ int main(int argc, char **argv)
         return usage_error("unexpected argument '%s'", argv[optind]);
     if (forget && (month || day || by_tenant || outpath))
         return usage_error("%s", "forget-sender takes only --redis, -c and the name");
-    if (forget)
-        kind = REPORT_DAY; /* no --month needed below */
-    if (kind != REPORT_DAY && !month)
+    if (!forget && kind != REPORT_DAY && !month)
         return usage_error("%s needs --month YYYY-MM", cmd);
     if (kind == REPORT_DAY && month)
         return usage_error("%s", "today takes --day YYYY-MM-DD, not --month");

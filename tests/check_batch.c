@@ -252,11 +252,17 @@ static void rm_dir(const char *dir)
     rmdir(dir);
 }
 
+/* The spool file of batch seq in dir, as spool.c names it (+ suffix). */
+static void batch_path(char *out, size_t len, const char *dir, uint64_t seq, const char *suffix)
+{
+    snprintf(out, len, "%s/batch-%020llu.tgb%s", dir, (unsigned long long)seq, suffix);
+}
+
 static void put_batch(const char *dir, const char *sender, uint64_t seq, const char *key,
                       long long n)
 {
     char path[512], err[256];
-    snprintf(path, sizeof path, "%s/batch-%020llu.tgb", dir, (unsigned long long)seq);
+    batch_path(path, sizeof path, dir, seq, "");
     batch_t *b = batch_new(sender, seq, 1795000000);
     batch_incr(b, key, "in:msgs", n);
     ck_assert_msg(batch_write(b, path, err, sizeof err) == 0, "%s", err);
@@ -266,7 +272,7 @@ static void put_batch(const char *dir, const char *sender, uint64_t seq, const c
 static int exists(const char *dir, uint64_t seq, const char *suffix)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/batch-%020llu.tgb%s", dir, (unsigned long long)seq, suffix);
+    batch_path(path, sizeof path, dir, seq, suffix);
     return access(path, F_OK) == 0;
 }
 
@@ -294,7 +300,7 @@ START_TEST(flush_sets_damaged_batch_aside)
     redis_up();
     char dir[128], sender[300], path[512];
     spool_dir(dir, sizeof dir, sender, sizeof sender);
-    snprintf(path, sizeof path, "%s/batch-%020llu.tgb", dir, 100ULL);
+    batch_path(path, sizeof path, dir, 100, "");
     FILE *f = fopen(path, "w");
     fputs("tollgate-batch 1\nsender x\nseq 100\nwatermark 1\nincr tg:v1:c:a", f);
     fclose(f);
@@ -324,7 +330,7 @@ START_TEST(flush_waits_for_unreadable_batch)
     redis_up();
     char dir[128], sender[300], path[512];
     spool_dir(dir, sizeof dir, sender, sizeof sender);
-    snprintf(path, sizeof path, "%s/batch-%020llu.tgb", dir, 200ULL);
+    batch_path(path, sizeof path, dir, 200, "");
     ck_assert_int_eq(symlink(strrchr(path, '/') + 1, path), 0);
     put_batch(dir, sender, 201, "tg:v1:c:acme:d:20261206", 3);
     flush_up(dir);
@@ -350,7 +356,7 @@ START_TEST(flush_lets_vanished_batch_go)
     redis_up();
     char dir[128], sender[300], path[512];
     spool_dir(dir, sizeof dir, sender, sizeof sender);
-    snprintf(path, sizeof path, "%s/batch-%020llu.tgb", dir, 500ULL);
+    batch_path(path, sizeof path, dir, 500, "");
     ck_assert_int_eq(mkdir(path, 0700), 0); /* unreadable: holds the rest back */
     put_batch(dir, sender, 501, "tg:v1:c:acme:d:20261208", 4);
     flush_up(dir);

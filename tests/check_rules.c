@@ -46,10 +46,15 @@ static double value(rules_t *rs, const char *raw, const rules_env_t *env,
     return r;
 }
 
+/* Verdict of rs on raw, the message built as the daemon builds it: only the
+ * views the rules read (rules_views). */
 static void classify(rules_t *rs, const char *raw, const rules_env_t *env,
                      rules_verdict_t *v)
 {
-    msg_t *m = mkmsg(raw);
+    msg_t *m = msg_new(NULL);
+    msg_set_views(m, rules_views(rs));
+    msg_feed(m, raw, strlen(raw));
+    msg_finish(m);
     rules_scratch_t *sc = rules_scratch_new(rs);
     rules_classify(rs, sc, m, env, v);
     rules_scratch_free(sc);
@@ -838,18 +843,10 @@ START_TEST(shipped_structure_rules)
     for (int i = 0; i < MSG_MAX_URIS + 10; i++)
         tg_buf_printf(&b, "<a href=\"http://h%d.example/\">x</a>", i);
     tg_buf_adds(&b, "</body></html>\n");
-    /* as the daemon builds messages: only the views the rules read. The
-     * shipped rules read no URIs, so none are extracted and none flood */
-    msg_t *m = msg_new(NULL);
-    msg_set_views(m, rules_views(rs));
-    msg_feed(m, b.s, b.len);
-    msg_finish(m);
-    rules_scratch_t *sc = rules_scratch_new(rs);
-    rules_classify(rs, sc, m, NULL, &v);
+    /* the shipped rules read no URIs, so none are extracted and none flood */
+    classify(rs, b.s, NULL, &v);
     ck_assert(!has_hit(&v, "TG_URI_FLOOD"));
     rules_verdict_clear(&v);
-    rules_scratch_free(sc);
-    msg_free(m);
     rules_unref(rs);
     /* with a rule that reads URIs (SpamAssassin's have many), they are */
     char dir[] = "/tmp/tg_uri_XXXXXX", path[64];
@@ -861,17 +858,10 @@ START_TEST(shipped_structure_rules)
     const char *paths[] = {"deploy/rules", path};
     char err[512];
     ck_assert_msg(rules_load(paths, 2, NULL, &rs, err, sizeof err) == 0, "%s", err);
-    m = msg_new(NULL);
-    msg_set_views(m, rules_views(rs));
-    msg_feed(m, b.s, b.len);
-    msg_finish(m);
-    sc = rules_scratch_new(rs);
-    rules_classify(rs, sc, m, NULL, &v);
+    classify(rs, b.s, NULL, &v);
     ck_assert(has_hit(&v, "TG_URI_FLOOD"));
     ck_assert(v.limits & MSG_LIMIT_URIS);
     rules_verdict_clear(&v);
-    rules_scratch_free(sc);
-    msg_free(m);
     unlink(path);
     rmdir(dir);
     tg_buf_free(&b);
