@@ -113,11 +113,16 @@ static double time_db(const hs_database_t *db, int runs, unsigned long *reports)
     return best;
 }
 
+static size_t last_size; /* hs_database_size of time_set's last database */
+
 static double time_set(const expr_t *ex, const size_t *which, size_t n, int runs,
                        unsigned long *reports)
 {
     hs_database_t *db = n ? compile(ex, which, n) : NULL;
     double t = db ? time_db(db, runs, reports) : -1;
+    last_size = 0;
+    if (db)
+        hs_database_size(db, &last_size);
     hs_free_database(db);
     return t;
 }
@@ -276,8 +281,8 @@ int main(int argc, char **argv)
         all[k] = k;
     unsigned long rep = 0;
     double whole = time_set(ex, all, nex, runs, &rep);
-    printf("whole database: %.1f ms a pass, %.1f MB/s, %lu reports\n", whole,
-           whole > 0 ? nbytes / 1e3 / whole : 0, rep);
+    printf("whole database: %.1f ms a pass, %.1f MB/s, %lu reports, %.1f MB\n", whole,
+           whole > 0 ? nbytes / 1e3 / whole : 0, rep, last_size / 1e6);
     if (whole_only)
         return 0;
 
