@@ -741,6 +741,8 @@ static int attr_simple(ctx_t *c, loc_t l, const char *line, const char *key,
                 r->tflags |= CF_TF_MULTIPLE;
             else if (!strncmp(w, "maxhits=", 8))
                 r->maxhits = (unsigned)strtoul(w + 8, NULL, 10);
+            else if (!strcmp(w, "nosubject"))
+                r->tflags |= CF_TF_NOSUBJECT;
             /* net, learn, userconf, publish, ... change nothing here */
         }
         return 0;

@@ -49,7 +49,8 @@ typedef enum cf_type {
 enum { CF_RE_I = 1, CF_RE_M = 2, CF_RE_S = 4, CF_RE_X = 8 };
 
 /* tflags we act on; others are accepted and ignored. */
-enum { CF_TF_NICE = 1, CF_TF_MULTIPLE = 2 };
+enum { CF_TF_NICE = 1, CF_TF_MULTIPLE = 2,
+       CF_TF_NOSUBJECT = 4 /* body rules: skip the first line (the Subject) */ };
 
 typedef enum cf_action {
     CF_ACT_NONE = 0, CF_ACT_ACCEPT, CF_ACT_TAG, CF_ACT_QUARANTINE,

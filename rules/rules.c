@@ -358,6 +358,11 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
                 continue;
             rs->info.loaded_regex++;
             rs->info.jit += rx_is_jit(r->re);
+            if (r->type == CF_BODY && (r->tflags & CF_TF_NOSUBJECT)) {
+                /* the fast matcher scans every line alike: run_rule's */
+                rs->info.loaded++;
+                continue;
+            }
             tg_grow(&fr, &frcap, nfr + 1, sizeof *fr);
             fr[nfr++] = (fast_rule_t){
                 .slot = rs->nrules - 1, .type = r->type, .header = r->header,
@@ -519,12 +524,15 @@ static unsigned want(const rule_t *r)
     return (r->tflags & CF_TF_MULTIPLE) ? r->maxhits : 1;
 }
 
-/* Counts matches over an array of strings, stopping at `max` in total. */
+/* Counts matches over an array of strings, stopping at `max` in total.
+ * A body rule with tflags nosubject skips the first line, the Subject
+ * SpamAssassin puts before the body text. */
 static unsigned count_array(const rule_t *r, rx_scratch_t *sc,
                             const msg_str_t *a, size_t n)
 {
     unsigned max = want(r), total = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t first = r->type == CF_BODY && (r->tflags & CF_TF_NOSUBJECT) ? 1 : 0;
+    for (size_t i = first; i < n; i++) {
         total += rx_count(r->re, sc, a[i].ptr, a[i].len, max ? max - total : 0);
         if (max && total >= max)
             break;

@@ -113,6 +113,33 @@ START_TEST(anchors_per_line)
 }
 END_TEST
 
+/* tflags nosubject: the Subject, first body line, is not seen (stock
+ * __NONEMPTY_BODY behind EMPTY_MESSAGE); multiple counts skip it too. */
+START_TEST(nosubject_skips_the_subject_line)
+{
+    pair_t p;
+    pair_load(&p,
+        "body NONEMPTY /\\S/\n"
+        "tflags NONEMPTY nosubject\n"
+        "body WATCH_NS /watch/i\n"
+        "tflags WATCH_NS multiple nosubject\n"
+        "body WATCH /watch/i\n"
+        "tflags WATCH multiple\n"
+        "body SUBJ_NS /Cheap/\n"
+        "tflags SUBJ_NS nosubject\n");
+    pair_run(&p, MSG, NULL);
+    ck_assert(val(&p, "NONEMPTY") == 1);
+    ck_assert(val(&p, "WATCH") == 2);    /* Subject + first paragraph */
+    ck_assert(val(&p, "WATCH_NS") == 1);
+    ck_assert(val(&p, "SUBJ_NS") == 0);  /* only in the Subject */
+    pair_run(&p, "From: a@example.com\nSubject: only a subject\n\n\n  \n", NULL);
+    ck_assert(val(&p, "NONEMPTY") == 0);
+    pair_run(&p, "From: a@example.com\n\nbody text\n", NULL);
+    ck_assert(val(&p, "NONEMPTY") == 1);
+    pair_free(&p);
+}
+END_TEST
+
 START_TEST(case_folding_latin1)
 {
     pair_t p;
@@ -813,6 +840,7 @@ Suite *fast_suite(void)
     TCase *tc = tcase_create("match");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, anchors_per_line);
+    tcase_add_test(tc, nosubject_skips_the_subject_line);
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, ascii_database_for_pcre_rules);
