@@ -9,6 +9,7 @@
 #include "fast.h"
 #include "meta.h"
 #include "rx.h"
+#include "tmpl.h"
 #include "util.h"
 
 #define RULES_NOTE_KINDS 3
@@ -39,9 +40,12 @@ typedef struct rule {
     unsigned limit_mask;
     unsigned dir_mask;
     unsigned local_mask;
-    rx_t *re;
+    rx_t *re;                 /* NULL for a template rule */
     meta_expr_t *meta;
     int in_fast;              /* matched by rs->fast, not run_rule */
+    int capture;              /* sets tags from its named groups (tmpl.h) */
+    tmpl_t *tmpl;             /* uses %{TAG}: built and compiled per message */
+    unsigned reflags;         /* CF_RE_*, for tmpl */
 } rule_t;
 
 typedef struct note {
@@ -64,6 +68,11 @@ struct rules {
      * meta (in meta_order) its input slots, contiguous in min[] */
     size_t *run;
     size_t nrun;
+    /* captured tags (tmpl.h): rules that set them, in rule order, whose
+     * captures are taken once every rule above has run; then the rules
+     * that use them */
+    size_t *caprun, ncaprun;
+    size_t *tmplrun, ntmplrun;
     struct mstep {
         size_t slot;
         const meta_expr_t *meta; /* rules[slot].meta, without reading rules[] */
@@ -90,6 +99,8 @@ struct rules_scratch {
     size_t nvalues;
     fast_scratch_t *fast;     /* for rs->fast: made with the scratch, remade by
                                  rules_match_all for another ruleset */
+    tmpl_tags_t *tags;        /* this message's captured tags */
+    tg_buf tpat;              /* a template rule's pattern for this message */
     int prof;
     double *rule_ns;          /* [nrule_ns] when profiling (rules_scratch_profile) */
     size_t nrule_ns;
@@ -119,10 +130,18 @@ static rules_category_t parse_category(const char *c)
 static void flatten(rules_t *rs)
 {
     rs->run = tg_calloc(rs->nrules + 1, sizeof *rs->run);
+    rs->caprun = tg_calloc(rs->nrules + 1, sizeof *rs->caprun);
+    rs->tmplrun = tg_calloc(rs->nrules + 1, sizeof *rs->tmplrun);
     for (size_t i = 0; i < rs->nrules; i++) {
         const rule_t *r = &rs->rules[i];
-        if (r->enabled && r->type != CF_META && !r->in_fast)
+        if (!r->enabled || r->type == CF_META)
+            continue;
+        if (r->tmpl)
+            rs->tmplrun[rs->ntmplrun++] = i;
+        else if (!r->in_fast)
             rs->run[rs->nrun++] = i;
+        if (r->capture && !r->tmpl)
+            rs->caprun[rs->ncaprun++] = i;
     }
     size_t nin = 0;
     for (size_t k = 0; k < rs->nmeta_order; k++)
@@ -209,6 +228,7 @@ static void rule_free(rule_t *r)
     free(r->cidrs);
     rx_free(r->re);
     meta_free(r->meta);
+    tmpl_free(r->tmpl);
 }
 
 static void rules_destroy(rules_t *rs)
@@ -218,6 +238,8 @@ static void rules_destroy(rules_t *rs)
     free(rs->rules);
     free(rs->meta_order);
     free(rs->run);
+    free(rs->caprun);
+    free(rs->tmplrun);
     free(rs->msteps);
     free(rs->min);
     free(rs->meta_code);
@@ -328,6 +350,31 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
             size_t eo = 0;
             int toolarge;
             char rerr[256];
+            r->capture = tmpl_is_capture(c->pattern);
+            if (c->type == CF_BODY || c->type == CF_RAWBODY || c->type == CF_HEADER ||
+                c->type == CF_URI || c->type == CF_FULL)
+                r->tmpl = tmpl_parse(c->pattern, c->reflags);
+            if (r->tmpl) {
+                /* checked as SpamAssassin does, each %{NAME} as %\{NAME\};
+                 * built and compiled per message (run_template) */
+                char *chk = tmpl_escaped(r->tmpl);
+                int crc = rx_compile(chk, c->reflags | RX_CHECK_ONLY, &r->re, &eo, &toolarge,
+                                     rerr, sizeof rerr);
+                free(chk);
+                if (crc < 0) {
+                    rc = tg_err(err, errlen, "%s:%d:%d: invalid regular expression in %s: %s "
+                                "(at offset %zu of the pattern with its %%{...} templates "
+                                "escaped)", c->file, c->line, cf_rule_col(c, c->pcol), r->name,
+                                rerr, eo);
+                    break;
+                }
+                r->reflags = c->reflags;
+                if (r->enabled) {
+                    rs->info.loaded_regex++;
+                    rs->info.loaded++;
+                }
+                continue;
+            }
             if (rx_compile(c->pattern, c->reflags | (r->enabled ? 0 : RX_CHECK_ONLY), &r->re,
                            &eo, &toolarge, rerr, sizeof rerr) < 0) {
                 if (!toolarge && c->rt_applied) {
@@ -494,6 +541,8 @@ rules_scratch_t *rules_scratch_new(const rules_t *rs)
     sc->gen = rs->gen;
     sc->rx = rx_scratch_new(rs->opts.match_limit, rs->opts.depth_limit);
     tg_buf_init(&sc->tmp);
+    tg_buf_init(&sc->tpat);
+    sc->tags = tmpl_tags_new();
     sc->nvalues = rs->nrules;
     sc->values = tg_calloc(sc->nvalues ? sc->nvalues : 1, sizeof *sc->values);
     if (rs->fast) /* now, so that profiling can be switched on before a match */
@@ -513,6 +562,8 @@ void rules_scratch_free(rules_scratch_t *sc)
     rx_scratch_free(sc->rx);
     fast_scratch_free(sc->fast);
     tg_buf_free(&sc->tmp);
+    tg_buf_free(&sc->tpat);
+    tmpl_tags_free(sc->tags);
     free(sc->values);
     free(sc->rule_ns);
     free(sc);
@@ -527,13 +578,13 @@ static unsigned want(const rule_t *r)
 /* Counts matches over an array of strings, stopping at `max` in total.
  * A body rule with tflags nosubject skips the first line, the Subject
  * SpamAssassin puts before the body text. */
-static unsigned count_array(const rule_t *r, rx_scratch_t *sc,
+static unsigned count_array(const rule_t *r, const rx_t *re, rx_scratch_t *sc,
                             const msg_str_t *a, size_t n)
 {
     unsigned max = want(r), total = 0;
     size_t first = r->type == CF_BODY && (r->tflags & CF_TF_NOSUBJECT) ? 1 : 0;
     for (size_t i = first; i < n; i++) {
-        total += rx_count(r->re, sc, a[i].ptr, a[i].len, max ? max - total : 0);
+        total += rx_count(re, sc, a[i].ptr, a[i].len, max ? max - total : 0);
         if (max && total >= max)
             break;
     }
@@ -541,10 +592,10 @@ static unsigned count_array(const rule_t *r, rx_scratch_t *sc,
 }
 
 /* A match test on one string, with !~ negation. */
-static unsigned count_one(const rule_t *r, rx_scratch_t *sc, const char *s,
+static unsigned count_one(const rule_t *r, const rx_t *re, rx_scratch_t *sc, const char *s,
                           size_t len)
 {
-    unsigned c = rx_count(r->re, sc, s ? s : "", s ? len : 0, want(r));
+    unsigned c = rx_count(re, sc, s ? s : "", s ? len : 0, want(r));
     if (r->negate)
         return c ? 0 : 1;
     return c;
@@ -552,7 +603,7 @@ static unsigned count_one(const rule_t *r, rx_scratch_t *sc, const char *s,
 
 static unsigned count_str(const rule_t *r, rx_scratch_t *sc, const char *s)
 {
-    return count_one(r, sc, s, s ? strlen(s) : 0);
+    return count_one(r, r->re, sc, s, s ? strlen(s) : 0);
 }
 
 /* 1 if addr is in one of the local domains (or a subdomain). */
@@ -582,8 +633,10 @@ static int header_is_local(const rules_env_t *env, const msg_t *m, const char *h
     return 0;
 }
 
-static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
-                         const rules_env_t *env)
+/* Rule r's value on message m, its pattern (if any) being re: r->re, or
+ * for a template rule the pattern built for this message. */
+static unsigned run_rule_re(const rule_t *r, const rx_t *re, rules_scratch_t *sc,
+                            const msg_t *m, const rules_env_t *env)
 {
     size_t n;
     const msg_str_t *a;
@@ -596,7 +649,7 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
             if (r->unset)
                 tg_buf_adds(&sc->tmp, r->unset);
         }
-        return count_one(r, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len);
+        return count_one(r, re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len);
     }
     case CF_EXISTS:
         return (unsigned)(msg_has_header(m, r->header) != r->negate);
@@ -609,23 +662,23 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
                 if (r->unset)
                     tg_buf_adds(&sc->tmp, r->unset);
             }
-            if (rx_count(r->re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len, 1))
+            if (rx_count(re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len, 1))
                 return r->negate ? 0 : 1;
         }
         return r->negate ? 1 : 0;
     }
     case CF_BODY:
         a = msg_body_lines(m, &n);
-        return count_array(r, sc->rx, a, n);
+        return count_array(r, re, sc->rx, a, n);
     case CF_RAWBODY:
         a = msg_rawbody_chunks(m, &n);
-        return count_array(r, sc->rx, a, n);
+        return count_array(r, re, sc->rx, a, n);
     case CF_URI:
         a = msg_uris(m, &n);
-        return count_array(r, sc->rx, a, n);
+        return count_array(r, re, sc->rx, a, n);
     case CF_FULL: {
         msg_str_t f = msg_full(m);
-        return count_array(r, sc->rx, &f, 1);
+        return count_array(r, re, sc->rx, &f, 1);
     }
     case CF_CONNECT_IP:
         for (size_t i = 0; i < r->ncidrs; i++)
@@ -639,7 +692,7 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
     case CF_ENVRCPT:
         /* hits if any recipient matches (!~: if none matches) */
         for (size_t i = 0; i < env->nrcpts; i++)
-            if (rx_count(r->re, sc->rx, env->rcpts[i], strlen(env->rcpts[i]), 1))
+            if (rx_count(re, sc->rx, env->rcpts[i], strlen(env->rcpts[i]), 1))
                 return r->negate ? 0 : 1;
         return r->negate ? 1 : 0;
     case CF_SPF:
@@ -653,7 +706,7 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
             msg_str_t s = r->type == CF_ATTACH_NAME ? p->filename : p->type;
             if (r->type == CF_ATTACH_NAME && s.len == 0)
                 continue;
-            if (rx_count(r->re, sc->rx, s.ptr ? s.ptr : "", s.len, 1))
+            if (rx_count(re, sc->rx, s.ptr ? s.ptr : "", s.len, 1))
                 return r->negate ? 0 : 1;
         }
         return r->negate ? 1 : 0;
@@ -683,6 +736,135 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
     default:
         return 0;
     }
+}
+
+static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
+                         const rules_env_t *env)
+{
+    return run_rule_re(r, r->re, sc, m, env);
+}
+
+/* ---- captured tags (tmpl.h) ------------------------------------------- */
+
+/* The header value a header/mimeheader rule reads, into sc->tmp: the
+ * field, else its [if-unset:] value, else "". node < 0: the message's. */
+static void rule_header(const rule_t *r, rules_scratch_t *sc, const msg_t *m, long node)
+{
+    tg_buf_reset(&sc->tmp);
+    int got = node < 0 ? msg_get_header(m, r->header, (msg_hmode_t)r->hmode, &sc->tmp)
+                       : msg_node_header(m, (size_t)node, r->header, (msg_hmode_t)r->hmode,
+                                         &sc->tmp);
+    if (!got) {
+        tg_buf_reset(&sc->tmp);
+        if (r->unset)
+            tg_buf_adds(&sc->tmp, r->unset);
+    }
+}
+
+/* The strings a body, rawbody, uri or full rule reads (nosubject applied). */
+static const msg_str_t *rule_strings(const rule_t *r, const msg_t *m, size_t *n,
+                                     msg_str_t *full)
+{
+    const msg_str_t *a;
+    switch (r->type) {
+    case CF_BODY:
+        a = msg_body_lines(m, n);
+        if ((r->tflags & CF_TF_NOSUBJECT) && *n) {
+            a++;
+            (*n)--;
+        }
+        return a;
+    case CF_RAWBODY: return msg_rawbody_chunks(m, n);
+    case CF_URI:     return msg_uris(m, n);
+    default:
+        *full = msg_full(m);
+        *n = 1;
+        return full;
+    }
+}
+
+/* Sets the tags rule r (a hit, not negated) captures, matching re over
+ * its strings as it did to hit: the first hit only, or for tflags
+ * multiple every hit up to maxhits (Check.pm's loops; MIMEHeader.pm's:
+ * the first part that hits). */
+static void take_captures(const rule_t *r, const rx_t *re, rules_scratch_t *sc,
+                          const msg_t *m)
+{
+    unsigned max = want(r), total = 0;
+    tmpl_tags_begin(sc->tags);
+    if (r->type == CF_HEADER) {
+        rule_header(r, sc, m, -1);
+        rx_captures(re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len, max,
+                    tmpl_tags_add, sc->tags);
+    } else if (r->type == CF_MIMEHEADER) {
+        size_t np = msg_nnodes(m);
+        for (size_t i = 0; i < np; i++) {
+            rule_header(r, sc, m, (long)i);
+            if (rx_captures(re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len, max,
+                            tmpl_tags_add, sc->tags))
+                break;
+        }
+    } else if (r->type == CF_BODY || r->type == CF_RAWBODY || r->type == CF_URI ||
+               r->type == CF_FULL) {
+        size_t n;
+        msg_str_t full;
+        const msg_str_t *a = rule_strings(r, m, &n, &full);
+        for (size_t i = 0; i < n; i++) {
+            total += rx_captures(re, sc->rx, a[i].ptr ? a[i].ptr : "", a[i].len,
+                                 max ? max - total : 0, tmpl_tags_add, sc->tags);
+            if (max && total >= max)
+                break;
+        }
+    }
+    tmpl_tags_commit(sc->tags);
+}
+
+/* 0 if no string rule r reads can hold a value of tag `name`. */
+static int tag_may_occur(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
+                         const char *name)
+{
+    if (r->type == CF_HEADER) {
+        rule_header(r, sc, m, -1);
+        return tmpl_tags_maybe_in(sc->tags, name, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len);
+    }
+    size_t n;
+    msg_str_t full;
+    const msg_str_t *a = rule_strings(r, m, &n, &full);
+    for (size_t i = 0; i < n; i++)
+        if (tmpl_tags_maybe_in(sc->tags, name, a[i].ptr ? a[i].ptr : "", a[i].len))
+            return 1;
+    return 0;
+}
+
+/* A template rule: does not run (0) while one of its tags is unset;
+ * else its pattern is built with the tags' values and matched as any
+ * rule's. A required tag none of whose values occurs in the strings
+ * cannot match: answered without building the pattern. */
+static unsigned run_template(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
+                             const rules_env_t *env)
+{
+    const tmpl_t *t = r->tmpl;
+    size_t nn = tmpl_nnames(t);
+    for (size_t i = 0; i < nn; i++)
+        if (!tmpl_tags_count(sc->tags, tmpl_name(t, i)))
+            return 0;
+    for (size_t i = 0; i < nn; i++)
+        if (tmpl_required(t, i) && !tag_may_occur(r, sc, m, tmpl_name(t, i)))
+            return r->negate ? 1 : 0;
+    if (tmpl_build(t, sc->tags, &sc->tpat) < 0)
+        return 0;
+    rx_t *re = NULL;
+    size_t eo;
+    int toolarge;
+    char rerr[256];
+    if (rx_compile(sc->tpat.s, r->reflags | RX_NO_JIT, &re, &eo, &toolarge, rerr,
+                   sizeof rerr) < 0)
+        return 0; /* values are quoted: only a size limit gets here */
+    unsigned v = run_rule_re(r, re, sc, m, env);
+    if (v && r->capture && !r->negate)
+        take_captures(r, re, sc, m);
+    rx_free(re);
+    return v;
 }
 
 void rules_scratch_profile(rules_scratch_t *sc, int on)
@@ -719,6 +901,21 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
     }
     if (rs->fast)
         fast_match(rs->fast, sc->fast, sc->rx, m, env, values);
+    if (rs->ncaprun || rs->ntmplrun) {
+        tmpl_tags_reset(sc->tags);
+        for (size_t k = 0; k < rs->ncaprun; k++) {
+            const rule_t *r = &rs->rules[rs->caprun[k]];
+            if (values[rs->caprun[k]] != 0 && !r->negate)
+                take_captures(r, r->re, sc, m);
+        }
+        for (size_t k = 0; k < rs->ntmplrun; k++) {
+            size_t i = rs->tmplrun[k];
+            double t0 = sc->prof ? tg_now_ns() : 0;
+            values[i] = (double)run_template(&rs->rules[i], sc, m, env);
+            if (sc->prof && sc->nrule_ns >= rs->nrules)
+                sc->rule_ns[i] += tg_now_ns() - t0;
+        }
+    }
     for (size_t k = 0; k < rs->nmeta_order; k++) {
         const struct mstep *st = &rs->msteps[k];
         const size_t *in = &rs->min[st->first];

@@ -97,7 +97,7 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
     }
     rx_t *rx = tg_calloc(1, sizeof *rx);
     rx->code = code;
-    rx->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    rx->jit = !(flags & RX_NO_JIT) && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     if (plain_literal(pattern, flags)) {
         rx->lit = tg_strdup(pattern);
         rx->litlen = strlen(pattern);
@@ -202,26 +202,38 @@ static void count_limit(rx_scratch_t *sc, int rc)
         sc->limit_hits++;
 }
 
-unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
-                  unsigned max)
+/* The named groups of the match in md, to fn. */
+static void report_names(const rx_t *rx, pcre2_match_data *md, int rc, const char *s,
+                         rx_capture_fn fn, void *arg)
+{
+    uint32_t count = 0, esize = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(rx->code, PCRE2_INFO_NAMECOUNT, &count);
+    pcre2_pattern_info(rx->code, PCRE2_INFO_NAMEENTRYSIZE, &esize);
+    pcre2_pattern_info(rx->code, PCRE2_INFO_NAMETABLE, &table);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    uint32_t pairs = pcre2_get_ovector_count(md);
+    for (uint32_t i = 0; i < count; i++) {
+        PCRE2_SPTR e = table + (size_t)i * esize;
+        uint32_t g = (uint32_t)e[0] << 8 | e[1];
+        if (g >= pairs || (int)g >= rc || ov[2 * g] == PCRE2_UNSET || ov[2 * g + 1] <= ov[2 * g])
+            fn(arg, (const char *)e + 2, NULL, 0);
+        else
+            fn(arg, (const char *)e + 2, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+    }
+}
+
+/* Perl's //g loop over [s, s+len) with md, up to max matches (0 = all);
+ * fn, if set, sees each match's named groups. */
+static unsigned match_loop(const rx_t *rx, rx_scratch_t *sc, pcre2_match_data *md,
+                           const char *s, size_t len, unsigned max, rx_capture_fn fn,
+                           void *arg)
 {
     unsigned n = 0;
-    if (rx->lit) { /* __LOWER_E /e/, tflags multiple: one call per match otherwise */
-        const char *p = s, *end = s + len, *q;
-        while ((size_t)(end - p) >= rx->litlen &&
-               (q = rx->lit_ci ? tg_memcasemem(p, (size_t)(end - p), rx->lit, rx->litlen)
-                               : memmem(p, (size_t)(end - p), rx->lit, rx->litlen))) {
-            if (++n == max)
-                break;
-            p = q + rx->litlen;
-        }
-        return n;
-    }
     PCRE2_SIZE start = 0;
     uint32_t opts = 0;
     for (;;) {
-        int rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, start, opts,
-                             sc->md, sc->mctx);
+        int rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, start, opts, md, sc->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) {
             if (!opts)
                 break;
@@ -238,9 +250,11 @@ unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
             break;
         }
         n++;
+        if (fn)
+            report_names(rx, md, rc, s, fn, arg);
         if (max && n >= max)
             break;
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(sc->md);
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         start = ov[1];
         /* After an empty match try a non-empty one at the same place. */
         opts = ov[0] == ov[1] ? (PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED) : 0;
@@ -248,6 +262,35 @@ unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
             break;
     }
     return n;
+}
+
+unsigned rx_captures(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
+                     unsigned max, rx_capture_fn fn, void *arg)
+{
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(rx->code, NULL);
+    if (!md)
+        tg_malloc((size_t)-1); /* reports OOM and aborts */
+    unsigned n = match_loop(rx, sc, md, s, len, max, fn, arg);
+    pcre2_match_data_free(md);
+    return n;
+}
+
+unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
+                  unsigned max)
+{
+    unsigned n = 0;
+    if (rx->lit) { /* __LOWER_E /e/, tflags multiple: one call per match otherwise */
+        const char *p = s, *end = s + len, *q;
+        while ((size_t)(end - p) >= rx->litlen &&
+               (q = rx->lit_ci ? tg_memcasemem(p, (size_t)(end - p), rx->lit, rx->litlen)
+                               : memmem(p, (size_t)(end - p), rx->lit, rx->litlen))) {
+            if (++n == max)
+                break;
+            p = q + rx->litlen;
+        }
+        return n;
+    }
+    return match_loop(rx, sc, sc->md, s, len, max, NULL, NULL);
 }
 
 int rx_match_at(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len, size_t off)

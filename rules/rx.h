@@ -29,6 +29,10 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
 /* Extra rx_compile flag: only check the pattern (no JIT, nothing kept):
  * 0 with *out = NULL, or the error as usual. */
 #define RX_CHECK_ONLY 0x200u
+/* Extra rx_compile flag: no JIT, for a pattern built and matched once per
+ * message (a captured-tag template), where JIT compiling costs more than
+ * it saves. */
+#define RX_NO_JIT 0x400u
 void rx_free(rx_t *rx);
 
 /* The bytes a one-character atom matches, under the same tables: cls is a
@@ -54,6 +58,17 @@ unsigned long rx_scratch_limit_hits(const rx_scratch_t *s);
  * semantics, stopping at `max` (max 1 = "does it match at all"). */
 unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
                   unsigned max);
+
+/* Called for every named group of a match (Perl's %-): name as written
+ * in the pattern, val[0..len) in the subject (valid during the call only);
+ * val NULL and len 0 for a group that took no part or matched empty. */
+typedef void (*rx_capture_fn)(void *arg, const char *name, const char *val, size_t len);
+
+/* rx_count's matches, the same ones, with fn called for each match's
+ * named groups (in the pattern's name order; a name used by several
+ * groups, (?J), once per group that took part). Returns the count. */
+unsigned rx_captures(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
+                     unsigned max, rx_capture_fn fn, void *arg);
 
 /* 1 if a match starts at offset off of [s, s+len) (a pattern compiled
  * with RX_ANCHORED; what precedes off is still seen by lookbehinds and

@@ -140,6 +140,77 @@ START_TEST(nosubject_skips_the_subject_line)
 }
 END_TEST
 
+/* SpamAssassin 4's captured tags: rules with (?<NAME>...) set tags that
+ * other rules' %{NAME} templates use (as the stock __GB_TO_ADDR and
+ * __GB_CUSTOM_HTM_URI* do); both matchers run them alike. */
+static const char *MSG_CAP =
+    "From: Alice Example <alice@example.com>\n"
+    "To: bob@example.org\n"
+    "Subject: Cheap watches\n"
+    "X-A: wine\n"
+    "X-B: we\n"
+    "X-Site: http://shopXexample.net/buy\n"
+    "X-Site2: see http://shop.example.net/buy\n"
+    "X-Upper: ALICE\n"
+    "\n"
+    "Hello, Alice we want wine\n"
+    "\n"
+    "visit http://shop.example.net/buy or http://click.example.net/a?e=bob@example.org\n"
+    "literal %{HELLO_NAME} here\n";
+
+START_TEST(captured_tags)
+{
+    pair_t p;
+    pair_load(&p,
+        "header __TO_ADDR To:addr =~ /(?<TO_ADDR>.*)/\n"
+        "uri URI_HAS_TO /^https?:\\/\\/.{4,64}\\?e=%{TO_ADDR}/i\n"
+        "uri URI_HAS_TO_OPT /^https?:\\/\\/shop(?:%{TO_ADDR})?/\n"
+        "body __HELLO /\\bHello, (?<HELLO_NAME>\\w+)\\b/\n"
+        "header NAME_IN_FROM From =~ /\\b%{HELLO_NAME}\\b/i\n"
+        "header NAME_UPPER_I X-Upper =~ /^%{HELLO_NAME}$/i\n"
+        "header NAME_UPPER X-Upper =~ /^%{HELLO_NAME}$/\n"
+        "header NAME_NOT_IN_SUBJ Subject !~ /%{HELLO_NAME}/\n"
+        "header UNSET_TAG From =~ /%{NO_SUCH_TAG}/\n"
+        "header UNSET_NEG Subject !~ /%{NO_SUCH_TAG}/\n"
+        "body LITERAL /\\%{HELLO_NAME}/\n"
+        "body ALT_T /nothing|%{HELLO_NAME}/\n"
+        "body __SITE /visit (?<SITE>\\S+)/\n"
+        "header SITE_DOTS X-Site =~ /%{SITE}/\n"
+        "header SITE_DOTS_G X-Site =~ /(?:%{SITE})/\n"
+        "header SITE_OK X-Site2 =~ /%{SITE}/\n"
+        "body __W /\\b(?<WW>w\\w+)/i\n"
+        "tflags __W multiple maxhits=2\n"
+        "header WW_WINE X-A =~ /^%{WW}$/\n"
+        "header WW_WE X-B =~ /^%{WW}$/\n"
+        "body __NOT_CAP /Hello, (?<lower>\\w+)/\n"
+        "header LOWER_T From =~ /%{LOWER}/\n");
+    pair_run(&p, MSG_CAP, NULL);
+    ck_assert(val(&p, "__TO_ADDR") == 1);
+    ck_assert(val(&p, "URI_HAS_TO") == 1);
+    ck_assert(val(&p, "URI_HAS_TO_OPT") == 1);
+    ck_assert(val(&p, "NAME_IN_FROM") == 1);
+    ck_assert(val(&p, "NAME_UPPER_I") == 1);
+    ck_assert(val(&p, "NAME_UPPER") == 0);
+    ck_assert(val(&p, "NAME_NOT_IN_SUBJ") == 1);
+    ck_assert(val(&p, "UNSET_TAG") == 0);
+    ck_assert(val(&p, "UNSET_NEG") == 0);      /* not run at all */
+    ck_assert(val(&p, "LITERAL") == 1);        /* \%{...} is literal text */
+    ck_assert(val(&p, "ALT_T") == 1);
+    ck_assert(val(&p, "SITE_DOTS") == 0);      /* values are quoted ... */
+    ck_assert(val(&p, "SITE_DOTS_G") == 0);    /* ... also where the pattern is built */
+    ck_assert(val(&p, "SITE_OK") == 1);
+    ck_assert(val(&p, "WW_WE") == 1);          /* Subject's "watches", then "we" */
+    ck_assert(val(&p, "WW_WINE") == 0);        /* third: past maxhits */
+    ck_assert(val(&p, "LOWER_T") == 0);
+    /* tags belong to one message */
+    pair_run(&p, "From: Alice <alice@example.com>\nSubject: x\n\nno greeting\n", NULL);
+    ck_assert(val(&p, "NAME_IN_FROM") == 0);
+    ck_assert(val(&p, "NAME_NOT_IN_SUBJ") == 0);
+    ck_assert(val(&p, "URI_HAS_TO") == 0);
+    pair_free(&p);
+}
+END_TEST
+
 START_TEST(case_folding_latin1)
 {
     pair_t p;
@@ -841,6 +912,7 @@ Suite *fast_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, anchors_per_line);
     tcase_add_test(tc, nosubject_skips_the_subject_line);
+    tcase_add_test(tc, captured_tags);
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, ascii_database_for_pcre_rules);

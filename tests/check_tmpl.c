@@ -1,0 +1,145 @@
+/* Captured tags (rules/tmpl.c): parsing of %{NAME} templates, which of them
+ * every match needs, and the per-message tag store. Matching through rules
+ * is in check_fast.c (captured_tags_*). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cf.h"
+#include "tmpl.h"
+
+START_TEST(capture_rule_detection)
+{
+    ck_assert(tmpl_is_capture("\\bHello, (?<BODY_HELLO_NAME>\\w+)\\b"));
+    ck_assert(tmpl_is_capture("(?P<N>x)"));
+    ck_assert(tmpl_is_capture("(?'N'x)"));
+    ck_assert(!tmpl_is_capture("(?<name>x)"));   /* SpamAssassin: capitals only */
+    ck_assert(!tmpl_is_capture("(?<=a)b(?<!c)"));
+    ck_assert(!tmpl_is_capture("plain"));
+}
+END_TEST
+
+static int req_of(const char *pat, unsigned flags, const char *name)
+{
+    tmpl_t *t = tmpl_parse(pat, flags);
+    ck_assert_msg(t != NULL, "%s: no template", pat);
+    int r = -1;
+    for (size_t i = 0; i < tmpl_nnames(t); i++)
+        if (!strcmp(tmpl_name(t, i), name))
+            r = tmpl_required(t, i);
+    tmpl_free(t);
+    ck_assert_msg(r >= 0, "%s: no name %s", pat, name);
+    return r;
+}
+
+START_TEST(template_parsing)
+{
+    ck_assert_ptr_null(tmpl_parse("no template", 0));
+    ck_assert_ptr_null(tmpl_parse("\\%{ESCAPED}", 0));
+    ck_assert_ptr_null(tmpl_parse("%{lower}", 0));
+    ck_assert_ptr_null(tmpl_parse("%{TRAILING_}", 0));
+    ck_assert_ptr_null(tmpl_parse("%{DOUBLE__US}", 0));
+    ck_assert_ptr_null(tmpl_parse("%{OPEN", 0));
+    tmpl_t *t = tmpl_parse("^https?://.{10,128}\\#%{GB_TO_ADDR};%{A1(arg)}x%{GB_TO_ADDR}", 0);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(tmpl_nnames(t), 2);
+    ck_assert_str_eq(tmpl_name(t, 0), "GB_TO_ADDR");
+    ck_assert_str_eq(tmpl_name(t, 1), "A1");
+    char *e = tmpl_escaped(t);
+    ck_assert_str_eq(e, "^https?://.{10,128}\\#%\\{GB_TO_ADDR\\};%\\{A1(arg)\\}x%\\{GB_TO_ADDR\\}");
+    free(e);
+    tmpl_free(t);
+}
+END_TEST
+
+START_TEST(required_templates)
+{
+    ck_assert_int_eq(req_of("^a%{X}b", 0, "X"), 1);
+    ck_assert_int_eq(req_of("(?:\\#|\\?&e=)%{X}", 0, "X"), 1); /* | inside a group */
+    ck_assert_int_eq(req_of("%{X}+", 0, "X"), 1);
+    ck_assert_int_eq(req_of("a|%{X}", 0, "X"), 0);
+    ck_assert_int_eq(req_of("(?:%{X})", 0, "X"), 0);
+    ck_assert_int_eq(req_of("%{X}?", 0, "X"), 0);
+    ck_assert_int_eq(req_of("%{X}*", 0, "X"), 0);
+    ck_assert_int_eq(req_of("%{X}{0,2}", 0, "X"), 0);
+    ck_assert_int_eq(req_of("[%{X}]", 0, "X"), 0);
+    ck_assert_int_eq(req_of("[|]%{X}", 0, "X"), 1);     /* | in a class */
+    ck_assert_int_eq(req_of("\\|%{X}", 0, "X"), 1);     /* escaped | */
+    ck_assert_int_eq(req_of("a %{X}", CF_RE_X, "X"), 0);
+    ck_assert_int_eq(req_of("(?x)a %{X}", 0, "X"), 0);
+    ck_assert_int_eq(req_of("\\Qa|\\E%{X}", 0, "X"), 0);
+}
+END_TEST
+
+static void cap(tmpl_tags_t *g, const char *name, const char *val)
+{
+    tmpl_tags_add(g, name, val, val ? strlen(val) : 0);
+}
+
+START_TEST(tag_store)
+{
+    tmpl_tags_t *g = tmpl_tags_new();
+    tmpl_t *t = tmpl_parse("^%{A}-%{B}$", 0);
+    tg_buf out;
+    tg_buf_init(&out);
+    ck_assert_int_eq(tmpl_build(t, g, &out), -1); /* unset */
+
+    tmpl_tags_begin(g);
+    cap(g, "A", "x.y");
+    cap(g, "A", "x.y");                           /* duplicate dropped */
+    cap(g, "A", "a b\\c");
+    cap(g, "lower", "ignored");                   /* not a tag name */
+    cap(g, "B", NULL);                            /* named, no value */
+    tmpl_tags_commit(g);
+    ck_assert_uint_eq(tmpl_tags_count(g, "A"), 2);
+    ck_assert_uint_eq(tmpl_tags_count(g, "B"), 0);
+    ck_assert_uint_eq(tmpl_tags_count(g, "lower"), 0);
+    ck_assert_int_eq(tmpl_build(t, g, &out), -1); /* B has no value */
+
+    tmpl_tags_begin(g);
+    cap(g, "B", "q\xe9");
+    tmpl_tags_commit(g);
+    ck_assert_int_eq(tmpl_build(t, g, &out), 0);
+    ck_assert_str_eq(out.s, "^(?:x\\.y|a\\ b\\\\c)-(?:q\\\xe9)$");
+
+    /* a later rule's captures replace the tag's values */
+    tmpl_tags_begin(g);
+    cap(g, "A", "new");
+    tmpl_tags_commit(g);
+    ck_assert_uint_eq(tmpl_tags_count(g, "A"), 1);
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "A", "a NEW one", 9), 1); /* ASCII case ignored */
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "A", "a ne w", 6), 0);
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "B", "nothing", 7), 1);  /* 8-bit: unsure */
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "C", "nothing", 7), 0);
+
+    /* bounded: at most TMPL_MAX_VALUES values */
+    tmpl_tags_begin(g);
+    char v[16];
+    for (int i = 0; i < TMPL_MAX_VALUES + 50; i++) {
+        snprintf(v, sizeof v, "v%d", i);
+        cap(g, "MANY", v);
+    }
+    tmpl_tags_commit(g);
+    ck_assert_uint_eq(tmpl_tags_count(g, "MANY"), TMPL_MAX_VALUES);
+
+    tmpl_tags_reset(g);
+    ck_assert_uint_eq(tmpl_tags_count(g, "A"), 0);
+    ck_assert_int_eq(tmpl_build(t, g, &out), -1);
+    tg_buf_free(&out);
+    tmpl_free(t);
+    tmpl_tags_free(g);
+}
+END_TEST
+
+Suite *tmpl_suite(void)
+{
+    Suite *s = suite_create("tmpl");
+    TCase *tc = tcase_create("tmpl");
+    tcase_add_test(tc, capture_rule_detection);
+    tcase_add_test(tc, template_parsing);
+    tcase_add_test(tc, required_templates);
+    tcase_add_test(tc, tag_store);
+    suite_add_tcase(s, tc);
+    return s;
+}
