@@ -91,6 +91,9 @@ struct rules {
     fast_t *fast;             /* NULL with the oracle matcher */
 };
 
+#define RULES_TCACHE 64
+#define RULES_TMEMO 8
+
 struct rules_scratch {
     unsigned long gen;        /* rules_t.gen of the ruleset it was made for */
     rx_scratch_t *rx;
@@ -101,6 +104,21 @@ struct rules_scratch {
                                  rules_match_all for another ruleset */
     tmpl_tags_t *tags;        /* this message's captured tags */
     tg_buf tpat;              /* a template rule's pattern for this message */
+    /* Template patterns compiled for earlier messages (the same recipient
+     * comes back, mailing lists above all), replaced round-robin. */
+    struct tcache {
+        char *pat;            /* owned; NULL = empty slot */
+        unsigned flags;
+        rx_t *re;             /* owned */
+    } tcache[RULES_TCACHE];
+    size_t tcache_next;
+    /* tag_may_occur's answers for this message's tags, by the strings
+     * looked at (rule type, nosubject) and tag name (rules' own strings) */
+    struct tmemo {
+        int type, nosubj, result;
+        const char *name;
+    } tmemo[RULES_TMEMO];
+    size_t ntmemo;
     int prof;
     double *rule_ns;          /* [nrule_ns] when profiling (rules_scratch_profile) */
     size_t nrule_ns;
@@ -564,6 +582,10 @@ void rules_scratch_free(rules_scratch_t *sc)
     tg_buf_free(&sc->tmp);
     tg_buf_free(&sc->tpat);
     tmpl_tags_free(sc->tags);
+    for (size_t i = 0; i < RULES_TCACHE; i++) {
+        free(sc->tcache[i].pat);
+        rx_free(sc->tcache[i].re);
+    }
     free(sc->values);
     free(sc->rule_ns);
     free(sc);
@@ -791,6 +813,7 @@ static void take_captures(const rule_t *r, const rx_t *re, rules_scratch_t *sc,
                           const msg_t *m)
 {
     unsigned max = want(r), total = 0;
+    sc->ntmemo = 0; /* the tags change */
     tmpl_tags_begin(sc->tags);
     if (r->type == CF_HEADER) {
         rule_header(r, sc, m, -1);
@@ -827,13 +850,45 @@ static int tag_may_occur(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
         rule_header(r, sc, m, -1);
         return tmpl_tags_maybe_in(sc->tags, name, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len);
     }
+    int nosubj = r->type == CF_BODY && (r->tflags & CF_TF_NOSUBJECT);
+    for (size_t k = 0; k < sc->ntmemo; k++) {
+        const struct tmemo *e = &sc->tmemo[k];
+        if (e->type == (int)r->type && e->nosubj == nosubj && !strcmp(e->name, name))
+            return e->result;
+    }
     size_t n;
     msg_str_t full;
     const msg_str_t *a = rule_strings(r, m, &n, &full);
-    for (size_t i = 0; i < n; i++)
-        if (tmpl_tags_maybe_in(sc->tags, name, a[i].ptr ? a[i].ptr : "", a[i].len))
-            return 1;
-    return 0;
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++)
+        found = tmpl_tags_maybe_in(sc->tags, name, a[i].ptr ? a[i].ptr : "", a[i].len);
+    if (sc->ntmemo < RULES_TMEMO)
+        sc->tmemo[sc->ntmemo++] = (struct tmemo){(int)r->type, nosubj, found, name};
+    return found;
+}
+
+/* The compiled pattern for a template rule's built pattern pat: from the
+ * scratch's cache, else compiled (no JIT) into it. NULL if PCRE2 refuses
+ * it. Owned by the cache. */
+static const rx_t *template_rx(rules_scratch_t *sc, const char *pat, unsigned flags)
+{
+    for (size_t i = 0; i < RULES_TCACHE; i++)
+        if (sc->tcache[i].pat && sc->tcache[i].flags == flags && !strcmp(sc->tcache[i].pat, pat))
+            return sc->tcache[i].re;
+    rx_t *re = NULL;
+    size_t eo;
+    int toolarge;
+    char rerr[256];
+    if (rx_compile(pat, flags | RX_NO_JIT, &re, &eo, &toolarge, rerr, sizeof rerr) < 0)
+        return NULL;
+    struct tcache *e = &sc->tcache[sc->tcache_next];
+    sc->tcache_next = (sc->tcache_next + 1) % RULES_TCACHE;
+    free(e->pat);
+    rx_free(e->re);
+    e->pat = tg_strdup(pat);
+    e->flags = flags;
+    e->re = re;
+    return re;
 }
 
 /* A template rule: does not run (0) while one of its tags is unset;
@@ -848,22 +903,44 @@ static unsigned run_template(const rule_t *r, rules_scratch_t *sc, const msg_t *
     for (size_t i = 0; i < nn; i++)
         if (!tmpl_tags_count(sc->tags, tmpl_name(t, i)))
             return 0;
-    for (size_t i = 0; i < nn; i++)
-        if (tmpl_required(t, i) && !tag_may_occur(r, sc, m, tmpl_name(t, i)))
+    size_t nreq = 0;
+    for (size_t i = 0; i < nn; i++) {
+        if (!tmpl_required(t, i))
+            continue;
+        nreq++;
+        if (!tag_may_occur(r, sc, m, tmpl_name(t, i)))
             return r->negate ? 1 : 0;
+    }
     if (tmpl_build(t, sc->tags, &sc->tpat) < 0)
         return 0;
-    rx_t *re = NULL;
-    size_t eo;
-    int toolarge;
-    char rerr[256];
-    if (rx_compile(sc->tpat.s, r->reflags | RX_NO_JIT, &re, &eo, &toolarge, rerr,
-                   sizeof rerr) < 0)
+    const rx_t *re = template_rx(sc, sc->tpat.s, r->reflags);
+    if (!re)
         return 0; /* values are quoted: only a size limit gets here */
-    unsigned v = run_rule_re(r, re, sc, m, env);
+    unsigned v;
+    if (nreq && r->type != CF_HEADER) {
+        /* count_array's count over only the strings that hold a value of
+         * every required tag (no other can match): a list's address is in
+         * one link of seventy, whose patterns run without JIT */
+        unsigned max = want(r);
+        size_t n;
+        msg_str_t full;
+        const msg_str_t *a = rule_strings(r, m, &n, &full);
+        v = 0;
+        for (size_t i = 0; i < n && (!max || v < max); i++) {
+            const char *s = a[i].ptr ? a[i].ptr : "";
+            size_t k = 0;
+            for (; k < nn; k++)
+                if (tmpl_required(t, k) &&
+                    !tmpl_tags_maybe_in(sc->tags, tmpl_name(t, k), s, a[i].len))
+                    break;
+            if (k == nn)
+                v += rx_count(re, sc->rx, s, a[i].len, max ? max - v : 0);
+        }
+    } else {
+        v = run_rule_re(r, re, sc, m, env);
+    }
     if (v && r->capture && !r->negate)
         take_captures(r, re, sc, m);
-    rx_free(re);
     return v;
 }
 
@@ -903,6 +980,7 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         fast_match(rs->fast, sc->fast, sc->rx, m, env, values);
     if (rs->ncaprun || rs->ntmplrun) {
         tmpl_tags_reset(sc->tags);
+        sc->ntmemo = 0;
         for (size_t k = 0; k < rs->ncaprun; k++) {
             const rule_t *r = &rs->rules[rs->caprun[k]];
             if (values[rs->caprun[k]] != 0 && !r->negate)

@@ -32,6 +32,7 @@ static int plain_literal(const char *p, unsigned flags)
 
 struct rx_scratch {
     pcre2_match_data *md;
+    pcre2_match_data *cmd;    /* rx_captures': RX_CAPTURE_PAIRS pairs, made on first use */
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit_stack;
     unsigned long limit_hits;
@@ -184,6 +185,7 @@ void rx_scratch_free(rx_scratch_t *s)
     if (!s)
         return;
     pcre2_match_data_free(s->md);
+    pcre2_match_data_free(s->cmd);
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit_stack);
     free(s);
@@ -201,6 +203,8 @@ static void count_limit(rx_scratch_t *sc, int rc)
         rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
         sc->limit_hits++;
 }
+
+#define RX_CAPTURE_PAIRS 64
 
 /* The named groups of the match in md, to fn. */
 static void report_names(const rx_t *rx, pcre2_match_data *md, int rc, const char *s,
@@ -267,11 +271,21 @@ static unsigned match_loop(const rx_t *rx, rx_scratch_t *sc, pcre2_match_data *m
 unsigned rx_captures(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
                      unsigned max, rx_capture_fn fn, void *arg)
 {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(rx->code, NULL);
+    uint32_t groups = 0;
+    pcre2_pattern_info(rx->code, PCRE2_INFO_CAPTURECOUNT, &groups);
+    pcre2_match_data *md;
+    if (groups < RX_CAPTURE_PAIRS) {
+        if (!sc->cmd)
+            sc->cmd = pcre2_match_data_create(RX_CAPTURE_PAIRS, NULL);
+        md = sc->cmd;
+    } else {
+        md = pcre2_match_data_create_from_pattern(rx->code, NULL);
+    }
     if (!md)
         tg_malloc((size_t)-1); /* reports OOM and aborts */
     unsigned n = match_loop(rx, sc, md, s, len, max, fn, arg);
-    pcre2_match_data_free(md);
+    if (md != sc->cmd)
+        pcre2_match_data_free(md);
     return n;
 }
 

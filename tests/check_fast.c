@@ -211,6 +211,27 @@ START_TEST(captured_tags)
 }
 END_TEST
 
+/* A capture rule with more groups than the scratch's match data holds. */
+START_TEST(captured_tags_many_groups)
+{
+    tg_buf cf;
+    tg_buf_init(&cf);
+    tg_buf_adds(&cf, "body __MANY /");
+    for (int i = 0; i < 70; i++)
+        tg_buf_adds(&cf, "()");
+    tg_buf_adds(&cf, "Hello, (?<MANY_NAME>\\w+)/\n"
+                     "header MANY_IN_FROM From =~ /%{MANY_NAME}/\n");
+    tg_buf_addc(&cf, '\0');
+    pair_t p;
+    pair_load(&p, cf.s);
+    pair_run(&p, MSG_CAP, NULL);
+    ck_assert(val(&p, "__MANY") == 1);
+    ck_assert(val(&p, "MANY_IN_FROM") == 1);
+    pair_free(&p);
+    tg_buf_free(&cf);
+}
+END_TEST
+
 START_TEST(case_folding_latin1)
 {
     pair_t p;
@@ -913,6 +934,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, anchors_per_line);
     tcase_add_test(tc, nosubject_skips_the_subject_line);
     tcase_add_test(tc, captured_tags);
+    tcase_add_test(tc, captured_tags_many_groups);
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, ascii_database_for_pcre_rules);
