@@ -68,9 +68,11 @@ struct rules {
      * meta (in meta_order) its input slots, contiguous in min[] */
     size_t *run;
     size_t nrun;
-    /* captured tags (tmpl.h): rules that set them, in rule order, whose
-     * captures are taken once every rule above has run; then the rules
-     * that use them */
+    /* captured tags (tmpl.h): the rules that set them, in SpamAssassin's
+     * order (its priority -10000 pass: header, body, uri, mimeheader,
+     * rawbody, full rules, each kind in file order), taken once every
+     * rule above has run (a capture rule that is a template rule runs
+     * there); then the template rules that capture nothing, in file order */
     size_t *caprun, ncaprun;
     size_t *tmplrun, ntmplrun;
     struct mstep {
@@ -144,6 +146,20 @@ static rules_category_t parse_category(const char *c)
     return RULES_CAT_POLICY;
 }
 
+/* SpamAssassin's order of rule kinds within a priority (Check.pm
+ * check_main; mimeheader rules are body evals). */
+static int capture_rank(cf_type_t t)
+{
+    switch (t) {
+    case CF_HEADER:     return 0;
+    case CF_BODY:       return 1;
+    case CF_URI:        return 2;
+    case CF_MIMEHEADER: return 3;
+    case CF_RAWBODY:    return 4;
+    default:            return 5; /* full */
+    }
+}
+
 /* Fills rs->run and rs->msteps from the rules, meta_order and in_fast. */
 static void flatten(rules_t *rs)
 {
@@ -154,12 +170,20 @@ static void flatten(rules_t *rs)
         const rule_t *r = &rs->rules[i];
         if (!r->enabled || r->type == CF_META)
             continue;
-        if (r->tmpl)
-            rs->tmplrun[rs->ntmplrun++] = i;
-        else if (!r->in_fast)
-            rs->run[rs->nrun++] = i;
-        if (r->capture && !r->tmpl)
+        if (r->capture)
             rs->caprun[rs->ncaprun++] = i;
+        else if (r->tmpl)
+            rs->tmplrun[rs->ntmplrun++] = i;
+        if (!r->tmpl && !r->in_fast)
+            rs->run[rs->nrun++] = i;
+    }
+    /* stable: by kind, file order within a kind */
+    for (size_t a = 1; a < rs->ncaprun; a++) {
+        size_t v = rs->caprun[a], b = a;
+        for (; b > 0 && capture_rank(rs->rules[rs->caprun[b - 1]].type) >
+                        capture_rank(rs->rules[v].type); b--)
+            rs->caprun[b] = rs->caprun[b - 1];
+        rs->caprun[b] = v;
     }
     size_t nin = 0;
     for (size_t k = 0; k < rs->nmeta_order; k++)
@@ -869,7 +893,9 @@ static int tag_may_occur(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
 
 /* The compiled pattern for a template rule's built pattern pat: from the
  * scratch's cache, else compiled (no JIT) into it. NULL if PCRE2 refuses
- * it. Owned by the cache. */
+ * it: a size limit, or a lookbehind the values make of varying length,
+ * (?<=%{T}) with values "ab" and "c", which Perl takes and PCRE2 does not.
+ * Owned by the cache. */
 static const rx_t *template_rx(rules_scratch_t *sc, const char *pat, unsigned flags)
 {
     for (size_t i = 0; i < RULES_TCACHE; i++)
@@ -880,7 +906,7 @@ static const rx_t *template_rx(rules_scratch_t *sc, const char *pat, unsigned fl
     int toolarge;
     char rerr[256];
     if (rx_compile(pat, flags | RX_NO_JIT, &re, &eo, &toolarge, rerr, sizeof rerr) < 0)
-        return NULL;
+        re = NULL; /* kept too: not compiled again for the next message */
     struct tcache *e = &sc->tcache[sc->tcache_next];
     sc->tcache_next = (sc->tcache_next + 1) % RULES_TCACHE;
     free(e->pat);
@@ -915,7 +941,7 @@ static unsigned run_template(const rule_t *r, rules_scratch_t *sc, const msg_t *
         return 0;
     const rx_t *re = template_rx(sc, sc->tpat.s, r->reflags);
     if (!re)
-        return 0; /* values are quoted: only a size limit gets here */
+        return 0; /* see template_rx */
     unsigned v;
     if (nreq && r->type != CF_HEADER) {
         /* count_array's count over only the strings that hold a value of
@@ -982,9 +1008,16 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         tmpl_tags_reset(sc->tags);
         sc->ntmemo = 0;
         for (size_t k = 0; k < rs->ncaprun; k++) {
-            const rule_t *r = &rs->rules[rs->caprun[k]];
-            if (values[rs->caprun[k]] != 0 && !r->negate)
+            size_t i = rs->caprun[k];
+            const rule_t *r = &rs->rules[i];
+            if (r->tmpl) {
+                double t0 = sc->prof ? tg_now_ns() : 0;
+                values[i] = (double)run_template(r, sc, m, env);
+                if (sc->prof && sc->nrule_ns >= rs->nrules)
+                    sc->rule_ns[i] += tg_now_ns() - t0;
+            } else if (values[i] != 0 && !r->negate) {
                 take_captures(r, r->re, sc, m);
+            }
         }
         for (size_t k = 0; k < rs->ntmplrun; k++) {
             size_t i = rs->tmplrun[k];

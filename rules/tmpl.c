@@ -16,10 +16,14 @@ typedef struct piece {
 struct tmpl {
     piece_t *pieces;
     size_t npieces;
+    size_t *at;          /* [nat] offsets of the templates in the pattern */
+    size_t nat;
     char **names;        /* distinct, "(args)" dropped */
     size_t nnames;
     unsigned char *req;  /* [nnames] tmpl_required */
 };
+
+#define TMPL_MAX_SEEN 64  /* names a commit tracks past the byte bound */
 
 typedef struct tag {
     char *name;
@@ -32,6 +36,8 @@ struct tmpl_tags {
     tag_t *tags;
     size_t ntags, cap;
     tg_buf pending;      /* since begin: size_t nlen, name, size_t vlen, value */
+    tg_buf seen;         /* since begin: the names pending holds, NUL-ended */
+    size_t nseen;
     size_t bytes;        /* value bytes kept this message */
     unsigned long serial;
 };
@@ -116,26 +122,31 @@ static size_t skip_class(const char *p, size_t i)
         i++;
     if (p[i] == ']')
         i++;
-    while (p[i] && p[i] != ']') {
-        if (p[i] == '\\' && p[i + 1])
-            i += 2;
-        else if (p[i] == '[' && p[i + 1] == ':') {
-            const char *e = strstr(p + i + 2, ":]");
-            i = e ? (size_t)(e - p) + 2 : i + 1;
-        } else
-            i++;
-    }
+    while (p[i] && p[i] != ']')
+        i += p[i] == '\\' && p[i + 1] ? 2 : 1;
     return p[i] ? i + 1 : i;
+}
+
+static long find_name(const tmpl_t *t, const char *s, size_t n)
+{
+    for (size_t i = 0; i < t->nnames; i++)
+        if (strlen(t->names[i]) == n && !memcmp(t->names[i], s, n))
+            return (long)i;
+    return -1;
 }
 
 /* Marks t->req: the names with a template at the top level, not under
  * an optional repeat, in a pattern with no top-level alternation. Gives
- * up (nothing marked) on /x, inline x, \Q and comments. */
+ * up (nothing marked) wherever its reading of the pattern could differ
+ * from PCRE2's: /x or inline x, \Q, \c, comments, verbs such as
+ * (*ACCEPT), POSIX classes, or a template where tmpl_parse saw none. */
 static void find_required(tmpl_t *t, const char *p, unsigned reflags)
 {
-    if (reflags & CF_RE_X)
+    if ((reflags & CF_RE_X) || strstr(p, "\\Q") || strstr(p, "\\c") || strstr(p, "(*") ||
+        strstr(p, "(?#") || strstr(p, "[:"))
         return;
     int depth = 0, alt = 0;
+    size_t next_at = 0;
     unsigned char *cand = tg_calloc(t->nnames + 1, 1);
     for (size_t i = 0; p[i];) {
         size_t nl, fl, tl;
@@ -167,9 +178,14 @@ static void find_required(tmpl_t *t, const char *p, unsigned reflags)
                 alt = 1;
             i++;
         } else if ((tl = template_at(p, i, &nl, &fl)) != 0) {
+            while (next_at < t->nat && t->at[next_at] < i)
+                next_at++;
+            long k = find_name(t, p + i + 2, nl);
+            if (next_at == t->nat || t->at[next_at] != i || k < 0)
+                goto out; /* inside another template's (args) */
             char q = p[i + tl];
             if (depth == 0 && q != '?' && q != '*' && q != '{')
-                cand[add_name(t, p + i + 2, nl)] = 1;
+                cand[k] = 1;
             i += tl;
         } else {
             i++;
@@ -197,6 +213,8 @@ tmpl_t *tmpl_parse(const char *pat, unsigned reflags)
             add_piece(t, pat + start, i - start, -1);
         /* the piece keeps the whole "NAME(args)" for tmpl_escaped */
         add_piece(t, pat + i + 2, fl, add_name(t, pat + i + 2, nl));
+        t->at = tg_realloc(t->at, (t->nat + 1) * sizeof *t->at);
+        t->at[t->nat++] = i;
         i += tl;
         start = i;
     }
@@ -218,6 +236,7 @@ void tmpl_free(tmpl_t *t)
     for (size_t i = 0; i < t->nnames; i++)
         free(t->names[i]);
     free(t->pieces);
+    free(t->at);
     free(t->names);
     free(t->req);
     free(t);
@@ -251,6 +270,7 @@ tmpl_tags_t *tmpl_tags_new(void)
 {
     tmpl_tags_t *g = tg_calloc(1, sizeof *g);
     tg_buf_init(&g->pending);
+    tg_buf_init(&g->seen);
     return g;
 }
 
@@ -264,6 +284,7 @@ void tmpl_tags_free(tmpl_tags_t *g)
     }
     free(g->tags);
     tg_buf_free(&g->pending);
+    tg_buf_free(&g->seen);
     free(g);
 }
 
@@ -274,6 +295,8 @@ void tmpl_tags_reset(tmpl_tags_t *g)
         g->tags[i].nvals = 0;
     }
     tg_buf_reset(&g->pending);
+    tg_buf_reset(&g->seen);
+    g->nseen = 0;
     g->bytes = 0;
 }
 
@@ -288,15 +311,41 @@ static tag_t *find_tag(const tmpl_tags_t *g, const char *name, size_t n)
 void tmpl_tags_begin(tmpl_tags_t *g)
 {
     tg_buf_reset(&g->pending);
+    tg_buf_reset(&g->seen);
+    g->nseen = 0;
     g->serial++;
+}
+
+/* 1 if name has a record in pending since begin; else notes it (up to
+ * TMPL_MAX_SEEN names) and returns 0. */
+static int seen_name(tmpl_tags_t *g, const char *name, size_t nlen)
+{
+    for (size_t o = 0, k = 0; k < g->nseen; k++) {
+        size_t n = strlen(g->seen.s + o);
+        if (n == nlen && !memcmp(g->seen.s + o, name, nlen))
+            return 1;
+        o += n + 1;
+    }
+    if (g->nseen >= TMPL_MAX_SEEN)
+        return 1;
+    tg_buf_add(&g->seen, name, nlen);
+    tg_buf_addc(&g->seen, '\0');
+    g->nseen++;
+    return 0;
 }
 
 void tmpl_tags_add(void *arg, const char *name, const char *val, size_t len)
 {
     tmpl_tags_t *g = arg;
     size_t nlen = strlen(name);
-    if (g->bytes + g->pending.len + len > TMPL_MAX_BYTES)
-        len = 0; /* past the bound: the name still counts, not the value */
+    int seen = seen_name(g, name, nlen);
+    if (g->bytes + g->pending.len + len + nlen + 2 * sizeof(size_t) > TMPL_MAX_BYTES) {
+        /* past the bound: only the first record of a name (it still
+         * resets the tag), so pending stays bounded */
+        if (seen)
+            return;
+        len = 0;
+    }
     tg_buf_add(&g->pending, &nlen, sizeof nlen);
     tg_buf_add(&g->pending, name, nlen);
     tg_buf_add(&g->pending, &len, sizeof len);
@@ -351,12 +400,44 @@ void tmpl_tags_commit(tmpl_tags_t *g)
         g->bytes += sizeof vlen + vlen;
     }
     tg_buf_reset(&g->pending);
+    tg_buf_reset(&g->seen);
+    g->nseen = 0;
 }
 
 size_t tmpl_tags_count(const tmpl_tags_t *g, const char *name)
 {
     const tag_t *t = find_tag(g, name, strlen(name));
     return t ? t->nvals : 0;
+}
+
+static char fold(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
+/* 1 if v[0..n) occurs in s[0..len) ignoring ASCII case, in time linear
+ * in len + n: the text is folded chunk by chunk (overlapping by n - 1)
+ * and searched with memmem. For values that come from messages. */
+static int contains_fold(const char *s, size_t len, const char *v, size_t n)
+{
+    if (n <= 16)
+        return tg_memcasemem(s, len, v, n) != NULL; /* at most 16 compares a byte */
+    enum { CHUNK = 8192 };
+    char *lv = tg_malloc(n), *buf = tg_malloc(CHUNK + n);
+    for (size_t i = 0; i < n; i++)
+        lv[i] = fold(v[i]);
+    int found = 0;
+    for (size_t off = 0; off < len && !found; off += CHUNK) {
+        size_t m = len - off < CHUNK + n - 1 ? len - off : CHUNK + n - 1;
+        if (m < n)
+            break;
+        for (size_t i = 0; i < m; i++)
+            buf[i] = fold(s[off + i]);
+        found = memmem(buf, m, lv, n) != NULL;
+    }
+    free(lv);
+    free(buf);
+    return found;
 }
 
 int tmpl_tags_maybe_in(const tmpl_tags_t *g, const char *name, const char *s, size_t len)
@@ -372,7 +453,7 @@ int tmpl_tags_maybe_in(const tmpl_tags_t *g, const char *name, const char *s, si
         for (size_t k = 0; k < n; k++)
             if ((unsigned char)v[k] >= 0x80)
                 return 1;
-        if (n <= len && tg_memcasemem(s, len, v, n))
+        if (n <= len && contains_fold(s, len, v, n))
             return 1;
     }
     return 0;

@@ -152,11 +152,16 @@ static const char *MSG_CAP =
     "X-Site: http://shopXexample.net/buy\n"
     "X-Site2: see http://shop.example.net/buy\n"
     "X-Upper: ALICE\n"
+    "X-Watches: watches\n"
+    "X-Hello: Hello\n"
+    "X-Cheap: Cheap\n"
+    "X-Chain: ch\n"
+    "X-Chain2: ch42\n"
     "\n"
     "Hello, Alice we want wine\n"
     "\n"
     "visit http://shop.example.net/buy or http://click.example.net/a?e=bob@example.org\n"
-    "literal %{HELLO_NAME} here\n";
+    "literal %{HELLO_NAME} here ch42\n";
 
 START_TEST(captured_tags)
 {
@@ -182,8 +187,20 @@ START_TEST(captured_tags)
         "tflags __W multiple maxhits=2\n"
         "header WW_WINE X-A =~ /^%{WW}$/\n"
         "header WW_WE X-B =~ /^%{WW}$/\n"
-        "body __NOT_CAP /Hello, (?<lower>\\w+)/\n"
-        "header LOWER_T From =~ /%{LOWER}/\n");
+        "body __FIRST /\\b(?<FIRSTW>w\\w+)/i\n"
+        "header FIRST_WE X-B =~ /^%{FIRSTW}$/\n"
+        "header FIRST_WATCHES X-Watches =~ /^%{FIRSTW}$/\n"
+        /* the same tag from a body rule (first in the file) and a header
+         * rule: SpamAssassin runs header rules first, the body's value stays */
+        "body __BT /(?<TT>Hello)/\n"
+        "header __HT Subject =~ /(?<TT>Cheap)/\n"
+        "header TT_HELLO X-Hello =~ /^%{TT}$/\n"
+        "header TT_CHEAP X-Cheap =~ /^%{TT}$/\n"
+        /* a template rule that captures runs with the captures, so a rule
+         * earlier in the file can use what it sets */
+        "header T_CHAIN X-Chain2 =~ /^%{YB}$/\n"
+        "header __HX X-Chain =~ /(?<XA>ch)/\n"
+        "body __B2 /(?<YB>%{XA}\\d+)/\n");
     pair_run(&p, MSG_CAP, NULL);
     ck_assert(val(&p, "__TO_ADDR") == 1);
     ck_assert(val(&p, "URI_HAS_TO") == 1);
@@ -196,12 +213,17 @@ START_TEST(captured_tags)
     ck_assert(val(&p, "UNSET_NEG") == 0);      /* not run at all */
     ck_assert(val(&p, "LITERAL") == 1);        /* \%{...} is literal text */
     ck_assert(val(&p, "ALT_T") == 1);
-    ck_assert(val(&p, "SITE_DOTS") == 0);      /* values are quoted ... */
-    ck_assert(val(&p, "SITE_DOTS_G") == 0);    /* ... also where the pattern is built */
+    ck_assert(val(&p, "SITE_DOTS") == 0);      /* no value in the string: not built */
+    ck_assert(val(&p, "SITE_DOTS_G") == 0);    /* built: the values are quoted */
     ck_assert(val(&p, "SITE_OK") == 1);
     ck_assert(val(&p, "WW_WE") == 1);          /* Subject's "watches", then "we" */
     ck_assert(val(&p, "WW_WINE") == 0);        /* third: past maxhits */
-    ck_assert(val(&p, "LOWER_T") == 0);
+    ck_assert(val(&p, "FIRST_WE") == 0);       /* only the first match counts */
+    ck_assert(val(&p, "FIRST_WATCHES") == 1);
+    ck_assert(val(&p, "TT_HELLO") == 1);
+    ck_assert(val(&p, "TT_CHEAP") == 0);
+    ck_assert(val(&p, "__B2") == 1);
+    ck_assert(val(&p, "T_CHAIN") == 1);
     /* tags belong to one message */
     pair_run(&p, "From: Alice <alice@example.com>\nSubject: x\n\nno greeting\n", NULL);
     ck_assert(val(&p, "NAME_IN_FROM") == 0);

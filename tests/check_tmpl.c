@@ -69,6 +69,18 @@ START_TEST(required_templates)
     ck_assert_int_eq(req_of("a %{X}", CF_RE_X, "X"), 0);
     ck_assert_int_eq(req_of("(?x)a %{X}", 0, "X"), 0);
     ck_assert_int_eq(req_of("\\Qa|\\E%{X}", 0, "X"), 0);
+    /* where a reading of the pattern could differ from PCRE2's: give up */
+    ck_assert_int_eq(req_of("[[:q]|y\\:]]%{X}", 0, "X"), 0);
+    ck_assert_int_eq(req_of("\\c\\|%{X}", 0, "X"), 0);
+    ck_assert_int_eq(req_of("q(*ACCEPT)%{X}", 0, "X"), 0);
+    ck_assert_int_eq(req_of("a(?#x|y)%{X}", 0, "X"), 0);
+    /* a template inside another's (args): not one, and no overflow */
+    tmpl_t *t = tmpl_parse("[%{A(]%{B(x)}[%{C(]%{D(x)}[%{E(]%{F(x)}", 0);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(tmpl_nnames(t), 3); /* A, C, E */
+    for (size_t i = 0; i < tmpl_nnames(t); i++)
+        ck_assert_int_eq(tmpl_required(t, i), 0);
+    tmpl_free(t);
 }
 END_TEST
 
