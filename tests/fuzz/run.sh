@@ -21,7 +21,7 @@ for t in tests/fuzz/fuzz_*.c; do
     seeds="$OUT/$name.corpus"
     mkdir -p "$seeds"
     case $name in
-        fuzz_rules) cp deploy/rules/*.cf "$seeds/" ;;
+        fuzz_rules) cp deploy/rules/*.cf tests/fuzz/seeds/*.cf "$seeds/" ;;
         fuzz_hsexpr) # one pattern per seed, after a flags byte
             grep -ho '/[^/]\{4,200\}/' deploy/rules/*.cf 2>/dev/null | head -200 | while read -r p; do
                 printf '\001%s' "$p" | sed 's|^\(.\)/|\1|; s|/$||' > "$seeds/$(printf '%s' "$p" | cksum | cut -d' ' -f1)"
