@@ -788,6 +788,23 @@ int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
     return get_plain(h, name, mode, out);
 }
 
+int hdr_get_last(const hdr_list_t *h, const char *name, msg_hmode_t mode,
+                 tg_buf *out)
+{
+    if ((mode != MSG_H_DECODED && mode != MSG_H_RAW) || !strcmp(name, "ALL") ||
+        !tg_strcasecmp(name, "ToCc") || !strcmp(name, "MESSAGEID"))
+        return hdr_get(h, name, mode, out);
+    size_t nl = strlen(name);
+    for (size_t i = h->n; i-- > 0;) {
+        if (!name_is_n(&h->f[i], name, nl))
+            continue;
+        put_value(&h->f[i], mode, out);
+        tg_buf_addc(out, '\n');
+        return 1;
+    }
+    return 0;
+}
+
 int hdr_has(const hdr_list_t *h, const char *name)
 {
     if (strcmp(name, "ALL") == 0)

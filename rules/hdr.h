@@ -38,6 +38,11 @@ const msg_str_t *hdr_last(const hdr_list_t *h, const char *name);
 int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
             tg_buf *out);
 
+/* As hdr_get, but of a header that occurs several times only the last
+ * field (ALL, ToCc, MESSAGEID and the :addr / :name modes as hdr_get). */
+int hdr_get_last(const hdr_list_t *h, const char *name, msg_hmode_t mode,
+                 tg_buf *out);
+
 /* Whether hdr_get(h, name, MSG_H_RAW, ...) would find it, without
  * building the value (exists: rules). */
 int hdr_has(const hdr_list_t *h, const char *name);

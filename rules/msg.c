@@ -806,7 +806,7 @@ int msg_node_header(const msg_t *m, size_t i, const char *name, msg_hmode_t mode
                     tg_buf *out)
 {
     const hdr_list_t *h = m->tree ? mime_node_headers(m->tree, i) : NULL;
-    return h ? hdr_get(h, name, mode, out) : 0;
+    return h ? hdr_get_last(h, name, mode, out) : 0;
 }
 
 int msg_part_header(const msg_t *m, size_t i, const char *name,

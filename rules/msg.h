@@ -166,8 +166,10 @@ int msg_part_header(const msg_t *m, size_t i, const char *name,
                     msg_hmode_t mode, tg_buf *out);
 /* MIME entities as SpamAssassin's mimeheader rules see them (MIMEHeader.pm:
  * find_parts(qr/./)): the message itself, then depth first every part,
- * multipart containers and message/rfc822 parts included; and like
- * msg_get_header for entity i's own headers. */
+ * multipart containers and message/rfc822 parts included; and entity i's
+ * own header as MIMEHeader reads it: only the last field of that name
+ * (Node.pm get_header/raw_header in scalar context), ALL as
+ * msg_get_header gives it. */
 size_t msg_nnodes(const msg_t *m);
 int msg_node_header(const msg_t *m, size_t i, const char *name, msg_hmode_t mode,
                     tg_buf *out);

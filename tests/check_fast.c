@@ -254,6 +254,41 @@ START_TEST(captured_tags_many_groups)
 }
 END_TEST
 
+/* A MIME entity's header that occurs twice: mimeheader rules see only the
+ * last field (MIMEHeader.pm reads Node::get_header in scalar context),
+ * header rules every field. */
+START_TEST(mimeheader_last_field)
+{
+    pair_t p;
+    pair_load(&p,
+        "mimeheader MH_ATT Content-Disposition =~ /attachment/\n"
+        "mimeheader MH_INL Content-Disposition =~ /^inline$/\n"
+        "mimeheader MH_RAW Content-Disposition:raw =~ /^ ?inline\\s*$/\n"
+        "mimeheader MH_ROOT_DESC Content-Description =~ /^second$/\n"
+        "header H_DESC Content-Description =~ /first\\nsecond/\n");
+    pair_run(&p,
+        "From: a@example.com\n"
+        "Content-Description: first\n"
+        "Content-Description: second\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=b\n"
+        "\n"
+        "--b\n"
+        "Content-Type: text/plain\n"
+        "Content-Disposition: attachment; filename=a.exe\n"
+        "Content-Disposition: inline\n"
+        "\n"
+        "text\n"
+        "--b--\n", NULL);
+    ck_assert(val(&p, "MH_ATT") == 0);
+    ck_assert(val(&p, "MH_INL") == 1);
+    ck_assert(val(&p, "MH_RAW") == 1);
+    ck_assert(val(&p, "MH_ROOT_DESC") == 1);
+    ck_assert(val(&p, "H_DESC") == 1);
+    pair_free(&p);
+}
+END_TEST
+
 START_TEST(case_folding_latin1)
 {
     pair_t p;
@@ -957,6 +992,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, nosubject_skips_the_subject_line);
     tcase_add_test(tc, captured_tags);
     tcase_add_test(tc, captured_tags_many_groups);
+    tcase_add_test(tc, mimeheader_last_field);
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, ascii_database_for_pcre_rules);
