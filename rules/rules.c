@@ -621,16 +621,68 @@ static unsigned want(const rule_t *r)
     return (r->tflags & CF_TF_MULTIPLE) ? r->maxhits : 1;
 }
 
-/* Counts matches over an array of strings, stopping at `max` in total.
- * A body rule with tflags nosubject skips the first line, the Subject
- * SpamAssassin puts before the body text. */
-static unsigned count_array(const rule_t *r, const rx_t *re, rx_scratch_t *sc,
-                            const msg_str_t *a, size_t n)
+/* The header value a header/mimeheader rule reads, into sc->tmp: the
+ * field, else its [if-unset:] value, else "". node < 0: the message's. */
+static void rule_header(const rule_t *r, rules_scratch_t *sc, const msg_t *m, long node)
 {
+    tg_buf_reset(&sc->tmp);
+    int got = node < 0 ? msg_get_header(m, r->header, (msg_hmode_t)r->hmode, &sc->tmp)
+                       : msg_node_header(m, (size_t)node, r->header, (msg_hmode_t)r->hmode,
+                                         &sc->tmp);
+    if (!got) {
+        tg_buf_reset(&sc->tmp);
+        if (r->unset)
+            tg_buf_adds(&sc->tmp, r->unset);
+    }
+}
+
+/* The strings a body, rawbody, uri or full rule reads (nosubject applied). */
+static const msg_str_t *rule_strings(const rule_t *r, const msg_t *m, size_t *n,
+                                     msg_str_t *full)
+{
+    const msg_str_t *a;
+    switch (r->type) {
+    case CF_BODY:
+        a = msg_body_lines(m, n);
+        if ((r->tflags & CF_TF_NOSUBJECT) && *n) {
+            a++;
+            (*n)--;
+        }
+        return a;
+    case CF_RAWBODY: return msg_rawbody_chunks(m, n);
+    case CF_URI:     return msg_uris(m, n);
+    default:
+        *full = msg_full(m);
+        *n = 1;
+        return full;
+    }
+}
+
+/* 1 if s holds a value of each tag template rule r needs in every match
+ * (tmpl_required): else re cannot match there. */
+static int holds_required(const rule_t *r, const tmpl_tags_t *tags, const char *s, size_t len)
+{
+    for (size_t k = 0; k < tmpl_nnames(r->tmpl); k++)
+        if (tmpl_required(r->tmpl, k) && !tmpl_tags_maybe_in(tags, tmpl_name(r->tmpl, k), s, len))
+            return 0;
+    return 1;
+}
+
+/* Counts matches of re over the strings of a body, rawbody, uri or full
+ * rule (rule_strings), stopping at `max` in total. With tags (a template
+ * rule), only the strings holds_required keeps are matched. */
+static unsigned count_array(const rule_t *r, const rx_t *re, rules_scratch_t *sc,
+                            const msg_t *m, const tmpl_tags_t *tags)
+{
+    size_t n;
+    msg_str_t full;
+    const msg_str_t *a = rule_strings(r, m, &n, &full);
     unsigned max = want(r), total = 0;
-    size_t first = r->type == CF_BODY && (r->tflags & CF_TF_NOSUBJECT) ? 1 : 0;
-    for (size_t i = first; i < n; i++) {
-        total += rx_count(re, sc, a[i].ptr, a[i].len, max ? max - total : 0);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = a[i].ptr ? a[i].ptr : "";
+        if (tags && !holds_required(r, tags, s, a[i].len))
+            continue;
+        total += rx_count(re, sc->rx, s, a[i].len, max ? max - total : 0);
         if (max && total >= max)
             break;
     }
@@ -684,48 +736,23 @@ static int header_is_local(const rules_env_t *env, const msg_t *m, const char *h
 static unsigned run_rule_re(const rule_t *r, const rx_t *re, rules_scratch_t *sc,
                             const msg_t *m, const rules_env_t *env)
 {
-    size_t n;
-    const msg_str_t *a;
     switch (r->type) {
-    case CF_HEADER: {
-        tg_buf_reset(&sc->tmp);
-        if (!msg_get_header(m, r->header, (msg_hmode_t)r->hmode, &sc->tmp)) {
-            /* unset: the [if-unset:] value, else "" (Perl's undef) */
-            tg_buf_reset(&sc->tmp);
-            if (r->unset)
-                tg_buf_adds(&sc->tmp, r->unset);
-        }
+    case CF_HEADER:
+        rule_header(r, sc, m, -1);
         return count_one(r, re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len);
-    }
     case CF_EXISTS:
         return (unsigned)(msg_has_header(m, r->header) != r->negate);
     case CF_MIMEHEADER: {
         size_t np = msg_nnodes(m);
         for (size_t i = 0; i < np; i++) {
-            tg_buf_reset(&sc->tmp);
-            if (!msg_node_header(m, i, r->header, (msg_hmode_t)r->hmode, &sc->tmp)) {
-                tg_buf_reset(&sc->tmp);
-                if (r->unset)
-                    tg_buf_adds(&sc->tmp, r->unset);
-            }
+            rule_header(r, sc, m, (long)i);
             if (rx_count(re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len, 1))
                 return r->negate ? 0 : 1;
         }
         return r->negate ? 1 : 0;
     }
-    case CF_BODY:
-        a = msg_body_lines(m, &n);
-        return count_array(r, re, sc->rx, a, n);
-    case CF_RAWBODY:
-        a = msg_rawbody_chunks(m, &n);
-        return count_array(r, re, sc->rx, a, n);
-    case CF_URI:
-        a = msg_uris(m, &n);
-        return count_array(r, re, sc->rx, a, n);
-    case CF_FULL: {
-        msg_str_t f = msg_full(m);
-        return count_array(r, re, sc->rx, &f, 1);
-    }
+    case CF_BODY: case CF_RAWBODY: case CF_URI: case CF_FULL:
+        return count_array(r, re, sc, m, NULL);
     case CF_CONNECT_IP:
         for (size_t i = 0; i < r->ncidrs; i++)
             if (cf_cidr_match(&r->cidrs[i], env->client_ip))
@@ -791,43 +818,6 @@ static unsigned run_rule(const rule_t *r, rules_scratch_t *sc, const msg_t *m,
 }
 
 /* ---- captured tags (tmpl.h) ------------------------------------------- */
-
-/* The header value a header/mimeheader rule reads, into sc->tmp: the
- * field, else its [if-unset:] value, else "". node < 0: the message's. */
-static void rule_header(const rule_t *r, rules_scratch_t *sc, const msg_t *m, long node)
-{
-    tg_buf_reset(&sc->tmp);
-    int got = node < 0 ? msg_get_header(m, r->header, (msg_hmode_t)r->hmode, &sc->tmp)
-                       : msg_node_header(m, (size_t)node, r->header, (msg_hmode_t)r->hmode,
-                                         &sc->tmp);
-    if (!got) {
-        tg_buf_reset(&sc->tmp);
-        if (r->unset)
-            tg_buf_adds(&sc->tmp, r->unset);
-    }
-}
-
-/* The strings a body, rawbody, uri or full rule reads (nosubject applied). */
-static const msg_str_t *rule_strings(const rule_t *r, const msg_t *m, size_t *n,
-                                     msg_str_t *full)
-{
-    const msg_str_t *a;
-    switch (r->type) {
-    case CF_BODY:
-        a = msg_body_lines(m, n);
-        if ((r->tflags & CF_TF_NOSUBJECT) && *n) {
-            a++;
-            (*n)--;
-        }
-        return a;
-    case CF_RAWBODY: return msg_rawbody_chunks(m, n);
-    case CF_URI:     return msg_uris(m, n);
-    default:
-        *full = msg_full(m);
-        *n = 1;
-        return full;
-    }
-}
 
 /* Sets the tags rule r (a hit, not negated) captures, matching re over
  * its strings as it did to hit: the first hit only, or for tflags
@@ -942,32 +932,24 @@ static unsigned run_template(const rule_t *r, rules_scratch_t *sc, const msg_t *
     const rx_t *re = template_rx(sc, sc->tpat.s, r->reflags);
     if (!re)
         return 0; /* see template_rx */
-    unsigned v;
-    if (nreq && r->type != CF_HEADER) {
-        /* count_array's count over only the strings that hold a value of
-         * every required tag (no other can match): a list's address is in
-         * one link of seventy, whose patterns run without JIT */
-        unsigned max = want(r);
-        size_t n;
-        msg_str_t full;
-        const msg_str_t *a = rule_strings(r, m, &n, &full);
-        v = 0;
-        for (size_t i = 0; i < n && (!max || v < max); i++) {
-            const char *s = a[i].ptr ? a[i].ptr : "";
-            size_t k = 0;
-            for (; k < nn; k++)
-                if (tmpl_required(t, k) &&
-                    !tmpl_tags_maybe_in(sc->tags, tmpl_name(t, k), s, a[i].len))
-                    break;
-            if (k == nn)
-                v += rx_count(re, sc->rx, s, a[i].len, max ? max - v : 0);
-        }
-    } else {
-        v = run_rule_re(r, re, sc, m, env);
-    }
+    /* with a required tag, only the strings that hold its values are
+     * matched (no other can match): a list's address is in one link of
+     * seventy, and these patterns run without JIT */
+    unsigned v = nreq && r->type != CF_HEADER ? count_array(r, re, sc, m, sc->tags)
+                                              : run_rule_re(r, re, sc, m, env);
     if (v && r->capture && !r->negate)
         take_captures(r, re, sc, m);
     return v;
+}
+
+/* values[i] = template rule i's value, timed when profiling. */
+static void template_value(const rules_t *rs, rules_scratch_t *sc, size_t i, const msg_t *m,
+                           const rules_env_t *env, double *values)
+{
+    double t0 = sc->prof ? tg_now_ns() : 0;
+    values[i] = (double)run_template(&rs->rules[i], sc, m, env);
+    if (sc->prof && sc->nrule_ns >= rs->nrules)
+        sc->rule_ns[i] += tg_now_ns() - t0;
 }
 
 void rules_scratch_profile(rules_scratch_t *sc, int on)
@@ -1010,22 +992,13 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         for (size_t k = 0; k < rs->ncaprun; k++) {
             size_t i = rs->caprun[k];
             const rule_t *r = &rs->rules[i];
-            if (r->tmpl) {
-                double t0 = sc->prof ? tg_now_ns() : 0;
-                values[i] = (double)run_template(r, sc, m, env);
-                if (sc->prof && sc->nrule_ns >= rs->nrules)
-                    sc->rule_ns[i] += tg_now_ns() - t0;
-            } else if (values[i] != 0 && !r->negate) {
+            if (r->tmpl)
+                template_value(rs, sc, i, m, env, values);
+            else if (values[i] != 0 && !r->negate)
                 take_captures(r, r->re, sc, m);
-            }
         }
-        for (size_t k = 0; k < rs->ntmplrun; k++) {
-            size_t i = rs->tmplrun[k];
-            double t0 = sc->prof ? tg_now_ns() : 0;
-            values[i] = (double)run_template(&rs->rules[i], sc, m, env);
-            if (sc->prof && sc->nrule_ns >= rs->nrules)
-                sc->rule_ns[i] += tg_now_ns() - t0;
-        }
+        for (size_t k = 0; k < rs->ntmplrun; k++)
+            template_value(rs, sc, rs->tmplrun[k], m, env, values);
     }
     for (size_t k = 0; k < rs->nmeta_order; k++) {
         const struct mstep *st = &rs->msteps[k];

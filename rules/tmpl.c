@@ -98,11 +98,19 @@ static size_t template_at(const char *p, size_t i, size_t *nlen, size_t *flen)
     return k + 3;
 }
 
-static long add_name(tmpl_t *t, const char *s, size_t n)
+static long find_name(const tmpl_t *t, const char *s, size_t n)
 {
     for (size_t i = 0; i < t->nnames; i++)
         if (strlen(t->names[i]) == n && !memcmp(t->names[i], s, n))
             return (long)i;
+    return -1;
+}
+
+static long add_name(tmpl_t *t, const char *s, size_t n)
+{
+    long k = find_name(t, s, n);
+    if (k >= 0)
+        return k;
     t->names = tg_realloc(t->names, (t->nnames + 1) * sizeof *t->names);
     t->names[t->nnames] = tg_strndup(s, n);
     return (long)t->nnames++;
@@ -125,14 +133,6 @@ static size_t skip_class(const char *p, size_t i)
     while (p[i] && p[i] != ']')
         i += p[i] == '\\' && p[i + 1] ? 2 : 1;
     return p[i] ? i + 1 : i;
-}
-
-static long find_name(const tmpl_t *t, const char *s, size_t n)
-{
-    for (size_t i = 0; i < t->nnames; i++)
-        if (strlen(t->names[i]) == n && !memcmp(t->names[i], s, n))
-            return (long)i;
-    return -1;
 }
 
 /* Marks t->req: the names with a template at the top level, not under
@@ -353,16 +353,25 @@ void tmpl_tags_add(void *arg, const char *name, const char *val, size_t len)
         tg_buf_add(&g->pending, val, len);
 }
 
+/* Steps through tag t's values: *o starts at 0; 1 with *v, *n set, or 0
+ * past the last. */
+static int next_value(const tag_t *t, size_t *o, const char **v, size_t *n)
+{
+    if (*o >= t->vals.len)
+        return 0;
+    memcpy(n, t->vals.s + *o, sizeof *n);
+    *v = t->vals.s + *o + sizeof *n;
+    *o += sizeof *n + *n;
+    return 1;
+}
+
 static int has_value(const tag_t *t, const char *v, size_t len)
 {
-    for (size_t o = 0; o < t->vals.len;) {
-        size_t n;
-        memcpy(&n, t->vals.s + o, sizeof n);
-        o += sizeof n;
-        if (n == len && !memcmp(t->vals.s + o, v, len))
+    const char *w;
+    size_t o = 0, n;
+    while (next_value(t, &o, &w, &n))
+        if (n == len && !memcmp(w, v, len))
             return 1;
-        o += n;
-    }
     return 0;
 }
 
@@ -445,11 +454,9 @@ int tmpl_tags_maybe_in(const tmpl_tags_t *g, const char *name, const char *s, si
     const tag_t *t = find_tag(g, name, strlen(name));
     if (!t)
         return 0;
-    for (size_t o = 0; o < t->vals.len;) {
-        size_t n;
-        memcpy(&n, t->vals.s + o, sizeof n);
-        const char *v = t->vals.s + o + sizeof n;
-        o += sizeof n + n;
+    const char *v;
+    size_t o = 0, n;
+    while (next_value(t, &o, &v, &n)) {
         for (size_t k = 0; k < n; k++)
             if ((unsigned char)v[k] >= 0x80)
                 return 1;
@@ -491,14 +498,12 @@ int tmpl_build(const tmpl_t *t, const tmpl_tags_t *tags, tg_buf *out)
         if (!g || !g->nvals)
             return -1;
         tg_buf_adds(out, "(?:");
-        size_t k = 0;
-        for (size_t o = 0; o < g->vals.len; k++) {
-            size_t n;
-            memcpy(&n, g->vals.s + o, sizeof n);
+        const char *v;
+        size_t o = 0, n;
+        for (size_t k = 0; next_value(g, &o, &v, &n); k++) {
             if (k)
                 tg_buf_addc(out, '|');
-            quotemeta(out, g->vals.s + o + sizeof n, n);
-            o += sizeof n + n;
+            quotemeta(out, v, n);
         }
         tg_buf_addc(out, ')');
     }
