@@ -59,12 +59,6 @@ echo "  expected: accept=$(expect accept) tag=$(expect tag) quarantine=$(expect 
     [ "$(expect discard)" -gt 0 ] && ok "the sample exercises tag, reject, quarantine and discard" ||
     fail "sample" "some action never happens: $(cut -d' ' -f2 "$TMP/expected.txt" | sort | uniq -c | tr '\n' ' ')"
 
-free_port() {
-    p=$((20000 + $$ % 20000))
-    while ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; do p=$((p + 1)); done
-    echo $p
-}
-
 # start_daemon SOCKET [LINE]: tollgate in the foreground on SOCKET (LINE
 # added to its config), killed after 300 s at the latest; waits until it
 # accepts connections.

@@ -40,6 +40,15 @@ daemon_stop() {
     kill -TERM "$DPID" 2>/dev/null
     daemon_wait
 }
+# free_port [BASE]: a loopback TCP port no socket uses now, from BASE (by
+# default 20000 + pid % 20000) upwards. Keep BASE under 32768 where the
+# port must stay free for a while: above it the kernel hands ports out as
+# the source ports of outgoing connections.
+free_port() {
+    p=${1:-$((20000 + $$ % 20000))}
+    while ss -Htan "sport = :$p" 2>/dev/null | grep -q .; do p=$((p + 1)); done
+    echo $p
+}
 CORPUS=${TG_CORPUS:-../shared/corpus}
 TMP=$(mktemp -d /tmp/tollgate-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
