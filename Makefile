@@ -18,7 +18,7 @@ FUZZ_SECONDS ?= 60
 VERSION  := 0.1.0
 
 CC       ?= cc
-PKGS     := libpcre2-8 libhs
+PKGS     := libpcre2-8 libpcre2-32 libhs
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)

@@ -32,8 +32,11 @@
  * (hsexpr_repeat_size) is only tried in relaxed forms: Vectorscan spends
  * seconds and hundreds of MB on it before it is rejected as too slow. */
 #define FAST_MAX_REPEAT_SIZE 50000.0
+/* Vectorscan refuses expressions over 16,000 bytes: longer ASCII forms of
+ * PCRE-path rules are split into parts of at most this (hsexpr_split). */
+#define FAST_SPLIT_LEN 15000
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-20"
+#define FAST_ROUTE_VERSION "fast-route-21"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -134,7 +137,9 @@ typedef struct frule {
                                 it is then compiled without SINGLEMATCH */
     unsigned char ascii;     /* PCRE path only: on text without bytes >= 0x80
                                 the rule is exact in the ASCII database
-                                (FAST_ASCII_DB) or cannot match (FAST_ASCII_NEVER) */
+                                (FAST_ASCII_DB), reported there and confirmed
+                                (FAST_ASCII_CONFIRM) or cannot match
+                                (FAST_ASCII_NEVER) */
     unsigned char starts;    /* ends > 1 and in the class's DB_STARTS: a
                                 report is confirmed by PCRE2 anchored at the
                                 starts of the database expression's matches */
@@ -146,7 +151,7 @@ typedef struct frule {
                                 is "e" there); NULL otherwise */
 } frule_t;
 
-enum { FAST_ASCII_DB = 1, FAST_ASCII_NEVER = 2 };
+enum { FAST_ASCII_DB = 1, FAST_ASCII_NEVER = 2, FAST_ASCII_CONFIRM = 3 };
 /* Most distinct report ends a rule may need (frule_t.ends). */
 #define FAST_MAX_ENDS 8
 
@@ -473,6 +478,9 @@ static size_t class_for(fast_t *f, size_t *cap, int kind, const char *header, in
 typedef struct route {
     char *expr, *ascii;      /* owned; ascii NULL = use expr on ASCII text */
     char *rev;               /* owned: expr reversed (frule_t.starts), or NULL */
+    char **parts;            /* owned: the ASCII form split (hsexpr_split) for a
+                                PCRE-path rule, nparts expressions, one id */
+    size_t nparts;
     unsigned flags;          /* for both */
     int omit_ascii;          /* cannot match text without bytes >= 0x80 */
 } route_t;
@@ -480,31 +488,66 @@ typedef struct route {
 /* A rule no form of which Vectorscan takes may still go into the class's
  * ASCII database: its ASCII form drops the Latin-1 and UTF-8 branches
  * (__YOUR_PASSWORD: 38 KB of ReplaceTags, over Vectorscan's length limit,
- * becomes 4 KB). Exact forms only, and no nested repeat, so a report
- * needs no PCRE2 run; PCRE2 still runs on text with bytes >= 0x80. Sets
- * fr->ascii and, for FAST_ASCII_DB, rt->ascii. */
+ * becomes 4 KB). Where that form is still over the limit (__MY_MALWARE:
+ * 224 KB, 27 KB as ASCII) it goes in as the parts hsexpr_split makes of
+ * it, under the rule's one id. A slow compile (__HOURS_DEADLINE's 1.4 s)
+ * puts it into the auxiliary ASCII database. A report is the rule's
+ * match, except for a nested repeat, where PCRE2 may stop at its match
+ * limit: its reports are confirmed (FAST_ASCII_CONFIRM); either way PCRE2
+ * still runs the rule on text with bytes >= 0x80. Sets fr->ascii and
+ * fr->aux, and rt's ASCII form for a rule in a database. */
 static void route_ascii_only(const fclass_t *c, frule_t *fr, const fast_rule_t *r, route_t *rt,
                              int nested, int debug)
 {
-    if (nested || r->multiple)
+    if (r->multiple)
         return;
     char *a = hsexpr_ascii(r->pattern, r->reflags, 0);
-    double secs = 0;
     if (!a)
         return;
-    int rc = try_compile(a, hs_flags(r->reflags, 0), &secs, NULL, c);
-    if (rc == 0 && secs <= FAST_SLOW_COMPILE_S) {
-        fr->ascii = FAST_ASCII_DB;
-        rt->ascii = a, a = NULL;
-        rt->flags = hs_flags(r->reflags, 0);
+    unsigned fl = hs_flags(r->reflags, 0);
+    double secs = 0;
+    int rc = try_compile(a, fl, &secs, NULL, c);
+    size_t np = 0;
+    char **parts = rc == -1 ? hsexpr_split(a, FAST_SPLIT_LEN, &np) : NULL;
+    if (parts) {
+        /* parts that cannot match ASCII text are left out; all others
+         * must compile */
+        size_t keep = 0;
+        rc = -2, secs = 0;
+        for (size_t k = 0; k < np; k++) {
+            double sk = 0;
+            int rk = rc == -1 ? -1 : try_compile(parts[k], fl, &sk, NULL, c);
+            secs += sk;
+            if (rk == 0)
+                parts[keep++] = parts[k], rc = rc == -2 ? 0 : rc;
+            else
+                free(parts[k]);
+            if (rk == -1)
+                rc = -1;
+        }
+        np = keep;
+    }
+    if (rc == 0 && secs <= FAST_MAX_COMPILE_S) {
+        fr->ascii = nested ? FAST_ASCII_CONFIRM : FAST_ASCII_DB;
+        fr->aux = secs > FAST_SLOW_COMPILE_S;
+        rt->flags = fl;
+        if (parts)
+            rt->parts = parts, rt->nparts = np, parts = NULL;
+        else
+            rt->ascii = a, a = NULL;
     } else if (rc == -2) {
         fr->ascii = FAST_ASCII_NEVER;
     }
+    for (size_t k = 0; parts && k < np; k++)
+        free(parts[k]);
+    free(parts);
     free(a);
     if (debug && fr->ascii)
-        fprintf(stderr, "fast: %s: %s: on ASCII text %s (%.3f s)\n", c->label, fr->name,
-                fr->ascii == FAST_ASCII_DB ? "exact in the ASCII database" : "never matches",
-                secs);
+        fprintf(stderr, "fast: %s: %s: on ASCII text %s%s%s (%.3f s)\n", c->label, fr->name,
+                fr->ascii == FAST_ASCII_NEVER ? "never matches"
+                : fr->ascii == FAST_ASCII_DB ? "exact in the ASCII database"
+                                             : "confirmed from the ASCII database (nested repeat)",
+                rt->nparts ? ", split" : "", fr->aux ? ", slow compile" : "", secs);
 }
 
 /* Routes rule fr (input r) of class c: sets fr->path, fr->aux and
@@ -534,6 +577,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
     int speed = 0; /* relaxed for scan speed alone */
     int cheaper = 0; /* PCRE path: pcre_cheaper */
     int fired = 0;   /* a relaxed form compiled but fires on the samples */
+    int slow_pf = 0; /* e's prefilter form compiles, but slowly */
     if (e && try_compile_hits(e, hs_flags(r->reflags, 0), &secs, NULL, &hits, c) == 0 &&
         secs <= FAST_MAX_COMPILE_S) {
         ok = 1;
@@ -541,6 +585,14 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
     } else if (e && try_compile_hits(e, hs_flags(r->reflags, 1), &secs, &fires, &hits, c) == 0 &&
                !fires && secs <= FAST_MAX_COMPILE_S) {
         ok = 1;
+        /* Vectorscan's own prefilter of a pattern it calls too large
+         * approximates it loosely where it compiles slowly: the stock
+         * __FILL_THIS_FORM_LONG1's (2.5 s) reported 12,767 times over the
+         * corpus for 1 match, 17 us a message of PCRE2. The relaxed form
+         * (counts as +, distinct ends needed) that compiles quickly and
+         * reports on none of the samples goes first then. */
+        if (secs > FAST_SLOW_COMPILE_S)
+            ok = 0, slow_pf = 1;
     }
     /* Vectorscan cannot take it, its own prefilter fires on ordinary text
      * or compiles too slowly: a superset without the counted repeats
@@ -552,7 +604,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
             double sx = 0;
             int rc = try_compile(x, hs_flags(r->reflags, pf), &sx, &fx, c);
             fired |= rc == 0 && fx;
-            if (rc == 0 && !fx && sx <= FAST_MAX_COMPILE_S) {
+            if (rc == 0 && !fx && sx <= (slow_pf ? FAST_SLOW_COMPILE_S : FAST_MAX_COMPILE_S)) {
                 free(e);
                 e = x, x = NULL;
                 ok = 1, pref = pf, relax = level, secs = sx, fires = 0;
@@ -560,6 +612,8 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         }
         free(x);
     }
+    if (!ok && slow_pf)
+        ok = 1; /* no such relaxed form: e's prefilter form after all (pref, secs) */
     /* Scan cost. Each counted repeat over a class costs Vectorscan an
      * automaton state per count, and the automata of literal-free patterns
      * run over every byte (the __DRUGS_* families' [\W_]{0,3} gaps: 32 ->
@@ -734,7 +788,7 @@ static unsigned char rule_meta(const frule_t *fr)
 /* The inverse of rule_meta; 0 if m cannot come from it. */
 static int rule_meta_set(frule_t *fr, unsigned char m)
 {
-    if ((m & 3) >= FAST_NPATHS || ((m >> 3) & 3) > FAST_ASCII_NEVER)
+    if ((m & 3) >= FAST_NPATHS || ((m >> 3) & 3) > FAST_ASCII_CONFIRM)
         return 0;
     fr->path = m & 3;
     fr->aux = (m >> 2) & 1;
@@ -834,11 +888,15 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     }
     ascii = ascii && indb >= FAST_ASCII_MIN_RULES;
     for (size_t i = 0; i < c->n && !ascii; i++)
-        if (f->rules[c->ids[i]].ascii == FAST_ASCII_DB)
+        if (f->rules[c->ids[i]].ascii == FAST_ASCII_DB ||
+            f->rules[c->ids[i]].ascii == FAST_ASCII_CONFIRM)
             f->rules[c->ids[i]].ascii = 0;
-    const char **exprs = tg_calloc(c->n + 1, sizeof *exprs);
-    unsigned *flags = tg_calloc(c->n + 1, sizeof *flags);
-    unsigned *ids = tg_calloc(c->n + 1, sizeof *ids);
+    size_t nexpr = c->n + 1;
+    for (size_t i = 0; i < c->n; i++)
+        nexpr += rt[i].nparts;
+    const char **exprs = tg_calloc(nexpr, sizeof *exprs);
+    unsigned *flags = tg_calloc(nexpr, sizeof *flags);
+    unsigned *ids = tg_calloc(nexpr, sizeof *ids);
     int failed = 0;  /* a database did not build (memory?): not cached */
     for (int d = 0; d < FAST_NDB; d++) {
         int aux = d & 1, asc = d == DB_MAIN_ASCII || d == DB_AUX_ASCII;
@@ -853,8 +911,16 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         for (size_t i = 0; i < c->n && (ascii || !asc) && d != DB_STARTS; i++) {
             const frule_t *fr = &f->rules[c->ids[i]];
             int member = fr->path != FAST_PCRE ? !(asc && rt[i].omit_ascii)
-                                               : asc && fr->ascii == FAST_ASCII_DB;
+                                               : asc && (fr->ascii == FAST_ASCII_DB ||
+                                                         fr->ascii == FAST_ASCII_CONFIRM);
             if (!member || fr->aux != aux)
+                continue;
+            for (size_t k = 0; asc && k < rt[i].nparts; k++) {
+                exprs[ne] = rt[i].parts[k];
+                flags[ne] = rt[i].flags;
+                ids[ne++] = (unsigned)i;
+            }
+            if (asc && rt[i].nparts)
                 continue;
             exprs[ne] = asc && rt[i].ascii ? rt[i].ascii : rt[i].expr;
             flags[ne] = rt[i].flags;
@@ -886,6 +952,9 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         free(rt[i].expr);
         free(rt[i].ascii);
         free(rt[i].rev);
+        for (size_t k = 0; k < rt[i].nparts; k++)
+            free(rt[i].parts[k]);
+        free(rt[i].parts);
     }
     free(rt);
     free(exprs);
@@ -1109,7 +1178,8 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
     f->info.classes = f->nclasses;
     for (size_t i = 0; i < f->nrules; i++) {
         f->info.path[f->rules[i].path]++;
-        f->info.ascii_db += f->rules[i].ascii == FAST_ASCII_DB;
+        f->info.ascii_db += f->rules[i].ascii == FAST_ASCII_DB ||
+                            f->rules[i].ascii == FAST_ASCII_CONFIRM;
         f->info.ascii_never += f->rules[i].ascii == FAST_ASCII_NEVER;
         f->info.min_ends += f->rules[i].ends > 1;
     }

@@ -1191,3 +1191,197 @@ char *hsexpr_reverse(const char *expr)
     }
     return tg_buf_steal(&b);
 }
+
+/* ---- splitting a long expression ---------------------------------------- */
+
+#define SPLIT_MAX_PARTS 64
+
+/* End of the group opening at p (one past its ')'), classes and escapes
+ * skipped; NULL if unbalanced. */
+static const char *split_group_end(const char *p)
+{
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '\\') {
+            if (!p[1])
+                return NULL;
+            p++;
+        } else if (*p == '[') {
+            const char *e = class_end(p);
+            if (!e)
+                return NULL;
+            p = e - 1;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')' && --depth == 0) {
+            return p + 1;
+        }
+    }
+    return NULL;
+}
+
+/* The '|' at depth 0 of [b, e): their offsets into tops (at most cap),
+ * the count; -1 if a group does not close inside. */
+static long split_tops(const char *b, const char *e, size_t *tops, size_t cap)
+{
+    long n = 0;
+    for (const char *p = b; p < e; p++) {
+        if (*p == '\\') {
+            p++;
+        } else if (*p == '[') {
+            const char *x = class_end(p);
+            if (!x || x > e)
+                return -1;
+            p = x - 1;
+        } else if (*p == '(') {
+            const char *x = split_group_end(p);
+            if (!x || x > e)
+                return -1;
+            p = x - 1;
+        } else if (*p == '|') {
+            if ((size_t)n < cap)
+                tops[n] = (size_t)(p - b);
+            n++;
+        }
+    }
+    return n;
+}
+
+typedef struct {
+    char **out;
+    size_t n;
+    size_t max;
+    int bad;
+} split_t;
+
+static void split_emit(split_t *st, const char *pre, size_t npre, const char *b, size_t nb,
+                       const char *suf)
+{
+    if (st->n >= SPLIT_MAX_PARTS) {
+        st->bad = 1;
+        return;
+    }
+    tg_buf o;
+    tg_buf_init(&o);
+    tg_buf_add(&o, pre, npre);
+    tg_buf_add(&o, b, nb);
+    tg_buf_adds(&o, suf);
+    st->out[st->n++] = o.s ? o.s : tg_strdup("");
+}
+
+/* Parts for pre + [b, e) + suf, where pre ends inside the group whose
+ * body [b, e) is and suf closes it (or both are empty at the top). */
+static void split_rec(split_t *st, const char *pre, size_t npre, const char *b, const char *e,
+                      const char *suf)
+{
+    size_t nsuf = strlen(suf), nb = (size_t)(e - b);
+    if (st->bad)
+        return;
+    if (npre + nb + nsuf <= st->max) {
+        split_emit(st, pre, npre, b, nb, suf);
+        return;
+    }
+    size_t tops[1024];
+    long nt = split_tops(b, e, tops, 1024);
+    if (nt < 0 || nt > 1024) {
+        st->bad = 1;
+        return;
+    }
+    if (nt > 0) {
+        /* alternatives packed greedily into parts that fit; one that is
+         * too long alone is split further */
+        size_t first = 0, pend = 0;
+        int have = 0;
+        for (long k = 0; k <= nt && !st->bad; k++) {
+            size_t as = k == 0 ? 0 : tops[k - 1] + 1, ae = k < nt ? tops[k] : nb;
+            if (npre + (ae - as) + nsuf > st->max) {
+                if (have)
+                    split_emit(st, pre, npre, b + first, pend - first, suf);
+                have = 0;
+                split_rec(st, pre, npre, b + as, b + ae, suf);
+                continue;
+            }
+            if (have && npre + (ae - first) + nsuf > st->max) {
+                split_emit(st, pre, npre, b + first, pend - first, suf);
+                have = 0;
+            }
+            if (!have)
+                first = as, have = 1;
+            pend = ae;
+        }
+        if (have)
+            split_emit(st, pre, npre, b + first, pend - first, suf);
+        return;
+    }
+    /* one alternative: into its longest unquantified (?:...) group */
+    const char *best = NULL, *best_end = NULL;
+    for (const char *p = b; p < e; p++) {
+        if (*p == '\\') {
+            p++;
+        } else if (*p == '[') {
+            const char *x = class_end(p);
+            if (!x)
+                break;
+            p = x - 1;
+        } else if (*p == '(') {
+            const char *x = split_group_end(p);
+            if (!x)
+                break;
+            if (!strncmp(p, "(?:", 3) && !strchr("*+?{", *x) && (!best || x - p > best_end - best))
+                best = p, best_end = x;
+            p = x - 1;
+        }
+    }
+    if (!best) {
+        st->bad = 1;
+        return;
+    }
+    tg_buf np, ns;
+    tg_buf_init(&np);
+    tg_buf_init(&ns);
+    tg_buf_add(&np, pre, npre);
+    tg_buf_add(&np, b, (size_t)(best - b) + 3);
+    tg_buf_addc(&ns, ')');
+    tg_buf_add(&ns, best_end, (size_t)(e - best_end));
+    tg_buf_adds(&ns, suf);
+    split_rec(st, np.s, np.len, best + 3, best_end - 1, ns.s);
+    tg_buf_free(&np);
+    tg_buf_free(&ns);
+}
+
+char **hsexpr_split(const char *expr, size_t max, size_t *n)
+{
+    *n = 0;
+    size_t len = strlen(expr);
+    if (len <= max)
+        return NULL;
+    /* constructs whose meaning depends on what precedes them in a branch
+     * or on the branch structure */
+    for (const char *p = expr; *p; p++) {
+        if (*p == '\\') {
+            if (p[1] == 'Q' || !p[1])
+                return NULL;
+            p++;
+        } else if (*p == '[') {
+            const char *e = class_end(p);
+            if (!e)
+                return NULL;
+            p = e - 1;
+        } else if (*p == '(' && p[1] == '?' && p[2] != ':' && p[2] != '=' && p[2] != '!' &&
+                   !(p[2] == '<' && (p[3] == '=' || p[3] == '!'))) {
+            return NULL; /* (?i) (?x) (?# (?| (?> named groups ... */
+        }
+    }
+    if (split_tops(expr, expr + len, NULL, 0) < 0)
+        return NULL;
+    split_t st = {.out = tg_calloc(SPLIT_MAX_PARTS, sizeof(char *)), .max = max};
+    split_rec(&st, "", 0, expr, expr + len, "");
+    if (st.bad || st.n < 2) {
+        for (size_t i = 0; i < st.n; i++)
+            free(st.out[i]);
+        free(st.out);
+        return NULL;
+    }
+    *n = st.n;
+    return st.out;
+}

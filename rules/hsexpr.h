@@ -16,6 +16,8 @@
 #ifndef TG_HSEXPR_H
 #define TG_HSEXPR_H
 
+#include <stddef.h>
+
 /* The pattern as Vectorscan gets it when nothing needs rewriting: /x
  * becomes a leading (?x), which Vectorscan parses as PCRE does. */
 char *hsexpr_plain(const char *pat, unsigned reflags);
@@ -78,5 +80,16 @@ double hsexpr_repeat_size(const char *pat);
  * \G \K, backreferences, lookarounds, atomic or possessive parts, option
  * settings that run to the end of a group, \Q...\E. */
 char *hsexpr_reverse(const char *expr);
+
+/* Expressions (this module's output) each at most max bytes long whose
+ * matches together are expr's, for a Vectorscan length limit: an
+ * unquantified (?:...) group's alternatives are shared out among copies
+ * of the expression (P(?:A|B)S becomes P(?:A)S and P(?:B)S), descending
+ * into the longest group where one alternative is still too long. For
+ * "does it match" only, as SINGLEMATCH reports under one id. NULL (and
+ * *n 0) where expr fits already or cannot be split so: inline options,
+ * comments, \Q, branch resets, or more than 64 parts. Each string and
+ * the array are malloc'd, owned by the caller. */
+char **hsexpr_split(const char *expr, size_t max, size_t *n);
 
 #endif

@@ -447,6 +447,7 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
                 continue;
             rs->info.loaded_regex++;
             rs->info.jit += rx_is_jit(r->re);
+            rs->info.wide += rx_is_wide(r->re);
             if (r->type == CF_BODY && (r->tflags & CF_TF_NOSUBJECT)) {
                 /* the fast matcher scans every line alike: run_rule's */
                 rs->info.loaded++;

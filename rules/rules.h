@@ -110,6 +110,8 @@ typedef struct rules_info {
     size_t lang_lines;
     size_t ignored;
     size_t jit;                 /* regexes JIT-compiled */
+    size_t wide;                /* regexes too large for 8-bit PCRE2, run by
+                                   the 32-bit library (rx_is_wide) */
 } rules_info_t;
 
 /* Loads and compiles rule files (see cf.h for what paths may be). On error

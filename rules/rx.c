@@ -9,8 +9,17 @@
 #include "cf.h"
 #include "util.h"
 
+/* A pattern whose compiled form exceeds the 8-bit library's 16-bit
+ * internal links (Debian builds PCRE2 with LINK_SIZE 2: 64 KiB of code;
+ * SpamAssassin's ReplaceTags writes patterns of 200 KB) is compiled with
+ * the 32-bit library instead, whose links are always 32 bits, in its
+ * non-UTF mode: each pattern and subject byte is one code unit of the
+ * same value, and the same character tables apply to them, so it means
+ * what the 8-bit pattern would, at the same offsets. Subjects are widened
+ * into the scratch for it. */
 struct rx {
-    pcre2_code *code;
+    pcre2_code *code;          /* NULL when code32 holds the pattern */
+    pcre2_code_32 *code32;
     int jit;
     char *lit;        /* the pattern when it is a plain ASCII literal (no
                          metacharacter): rx_count counts it with memmem */
@@ -36,6 +45,13 @@ struct rx_scratch {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit_stack;
     unsigned long limit_hits;
+    uint32_t match_limit, depth_limit;
+    /* for 32-bit patterns, made on first use: */
+    pcre2_match_data_32 *md32, *cmd32;
+    pcre2_match_context_32 *mctx32;
+    pcre2_jit_stack_32 *jit_stack32;
+    uint32_t *wide;           /* the subject, a code unit a byte */
+    size_t wcap;
 };
 
 /* PCRE2 character tables for the C locale, with Latin-1 letters made case
@@ -66,10 +82,34 @@ static void rx_build_tables(void)
     rx_tables = t;
 }
 
+/* The pattern with the 32-bit library (see struct rx); NULL with *ec and
+ * *eo set as pcre2_compile's. */
+static pcre2_code_32 *compile32(const char *pattern, uint32_t opts, int *ec, PCRE2_SIZE *eo)
+{
+    size_t n = strlen(pattern);
+    uint32_t *w = tg_malloc((n + 1) * sizeof *w);
+    for (size_t i = 0; i < n; i++)
+        w[i] = (unsigned char)pattern[i];
+    pcre2_compile_context_32 *cctx = pcre2_compile_context_create_32(NULL);
+    if (!cctx)
+        tg_malloc((size_t)-1); /* reports OOM and aborts */
+    pcre2_set_character_tables_32(cctx, rx_tables);
+    pcre2_code_32 *code = pcre2_compile_32(w, n, opts, ec, eo, cctx);
+    pcre2_compile_context_free_32(cctx);
+    free(w);
+    return code;
+}
+
 int rx_compile(const char *pattern, unsigned flags, rx_t **out,
                size_t *erroff, int *toolarge, char *err, size_t errlen)
 {
     pthread_once(&rx_tables_once, rx_build_tables);
+    if (strlen(pattern) > RX_MAX_PATTERN) {
+        *erroff = 0;
+        *toolarge = 1;
+        return tg_err(err, errlen, "regular expression is too large (over %u KiB)",
+                      RX_MAX_PATTERN / 1024);
+    }
     uint32_t opts = 0;
     if (flags & CF_RE_I) opts |= PCRE2_CASELESS;
     if (flags & CF_RE_M) opts |= PCRE2_MULTILINE;
@@ -83,8 +123,11 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
     pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                                      opts, &ec, &eo, cctx);
     pcre2_compile_context_free(cctx);
+    pcre2_code_32 *code32 = NULL;
+    if (!code && ec == PCRE2_ERROR_PATTERN_TOO_LARGE)
+        code32 = compile32(pattern, opts, &ec, &eo);
     *toolarge = 0;
-    if (!code) {
+    if (!code && !code32) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof msg);
         *erroff = eo;
@@ -93,12 +136,16 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
     }
     if (flags & RX_CHECK_ONLY) {
         pcre2_code_free(code);
+        pcre2_code_free_32(code32);
         *out = NULL;
         return 0;
     }
     rx_t *rx = tg_calloc(1, sizeof *rx);
     rx->code = code;
-    rx->jit = !(flags & RX_NO_JIT) && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    rx->code32 = code32;
+    if (!(flags & RX_NO_JIT))
+        rx->jit = code ? pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0
+                       : pcre2_jit_compile_32(code32, PCRE2_JIT_COMPLETE) == 0;
     if (plain_literal(pattern, flags)) {
         rx->lit = tg_strdup(pattern);
         rx->litlen = strlen(pattern);
@@ -152,8 +199,14 @@ void rx_free(rx_t *rx)
     if (!rx)
         return;
     pcre2_code_free(rx->code);
+    pcre2_code_free_32(rx->code32);
     free(rx->lit);
     free(rx);
+}
+
+int rx_is_wide(const rx_t *rx)
+{
+    return rx->code32 != NULL;
 }
 
 int rx_is_jit(const rx_t *rx)
@@ -174,8 +227,10 @@ rx_scratch_t *rx_scratch_new(unsigned long match_limit, unsigned long depth_limi
     s->jit_stack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
     if (!s->md || !s->mctx || !s->jit_stack)
         tg_malloc((size_t)-1); /* reports OOM and aborts */
-    pcre2_set_match_limit(s->mctx, match_limit ? (uint32_t)match_limit : 1000000);
-    pcre2_set_depth_limit(s->mctx, depth_limit ? (uint32_t)depth_limit : 10000);
+    s->match_limit = match_limit ? (uint32_t)match_limit : 1000000;
+    s->depth_limit = depth_limit ? (uint32_t)depth_limit : 10000;
+    pcre2_set_match_limit(s->mctx, s->match_limit);
+    pcre2_set_depth_limit(s->mctx, s->depth_limit);
     pcre2_jit_stack_assign(s->mctx, NULL, s->jit_stack);
     return s;
 }
@@ -188,6 +243,11 @@ void rx_scratch_free(rx_scratch_t *s)
     pcre2_match_data_free(s->cmd);
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit_stack);
+    pcre2_match_data_free_32(s->md32);
+    pcre2_match_data_free_32(s->cmd32);
+    pcre2_match_context_free_32(s->mctx32);
+    pcre2_jit_stack_free_32(s->jit_stack32);
+    free(s->wide);
     free(s);
 }
 
@@ -206,38 +266,94 @@ static void count_limit(rx_scratch_t *sc, int rc)
 
 #define RX_CAPTURE_PAIRS 64
 
-/* The named groups of the match in md, to fn. */
-static void report_names(const rx_t *rx, pcre2_match_data *md, int rc, const char *s,
-                         rx_capture_fn fn, void *arg)
+/* For a 32-bit pattern: the scratch's 32-bit state (made on first use)
+ * and the subject widened into sc->wide. */
+static void widen(rx_scratch_t *sc, const char *s, size_t len)
+{
+    if (!sc->mctx32) {
+        sc->md32 = pcre2_match_data_create_32(1, NULL);
+        sc->mctx32 = pcre2_match_context_create_32(NULL);
+        sc->jit_stack32 = pcre2_jit_stack_create_32(32 * 1024, 1024 * 1024, NULL);
+        if (!sc->md32 || !sc->mctx32 || !sc->jit_stack32)
+            tg_malloc((size_t)-1); /* reports OOM and aborts */
+        pcre2_set_match_limit_32(sc->mctx32, sc->match_limit);
+        pcre2_set_depth_limit_32(sc->mctx32, sc->depth_limit);
+        pcre2_jit_stack_assign_32(sc->mctx32, NULL, sc->jit_stack32);
+    }
+    tg_grow(&sc->wide, &sc->wcap, len + 1, sizeof *sc->wide);
+    for (size_t i = 0; i < len; i++)
+        sc->wide[i] = (unsigned char)s[i];
+}
+
+/* One pcre2_match of rx from start with md (the width's type; for a
+ * 32-bit pattern the subject is sc->wide, see widen): PCRE2's return
+ * code, *ov the offsets (bytes either way). */
+static int match1(const rx_t *rx, rx_scratch_t *sc, void *md, const char *s, size_t len,
+                  PCRE2_SIZE start, uint32_t opts, PCRE2_SIZE **ov)
+{
+    int rc;
+    if (rx->code) {
+        rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, start, opts, md, sc->mctx);
+        *ov = pcre2_get_ovector_pointer(md);
+    } else {
+        rc = pcre2_match_32(rx->code32, sc->wide, len, start, opts, md, sc->mctx32);
+        *ov = pcre2_get_ovector_pointer_32(md);
+    }
+    return rc;
+}
+
+/* The named groups of the match whose offsets are ov (pairs of them), to
+ * fn. Name table entries: the group number in the first 16 bits (two
+ * 8-bit units, or one 32-bit unit), then the name, NUL-terminated. */
+static void report_names(const rx_t *rx, const PCRE2_SIZE *ov, uint32_t pairs, int rc,
+                         const char *s, rx_capture_fn fn, void *arg)
 {
     uint32_t count = 0, esize = 0;
-    PCRE2_SPTR table = NULL;
-    pcre2_pattern_info(rx->code, PCRE2_INFO_NAMECOUNT, &count);
-    pcre2_pattern_info(rx->code, PCRE2_INFO_NAMEENTRYSIZE, &esize);
-    pcre2_pattern_info(rx->code, PCRE2_INFO_NAMETABLE, &table);
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-    uint32_t pairs = pcre2_get_ovector_count(md);
+    const void *table = NULL;
+    if (rx->code) {
+        pcre2_pattern_info(rx->code, PCRE2_INFO_NAMECOUNT, &count);
+        pcre2_pattern_info(rx->code, PCRE2_INFO_NAMEENTRYSIZE, &esize);
+        pcre2_pattern_info(rx->code, PCRE2_INFO_NAMETABLE, &table);
+    } else {
+        pcre2_pattern_info_32(rx->code32, PCRE2_INFO_NAMECOUNT, &count);
+        pcre2_pattern_info_32(rx->code32, PCRE2_INFO_NAMEENTRYSIZE, &esize);
+        pcre2_pattern_info_32(rx->code32, PCRE2_INFO_NAMETABLE, &table);
+    }
     for (uint32_t i = 0; i < count; i++) {
-        PCRE2_SPTR e = table + (size_t)i * esize;
-        uint32_t g = (uint32_t)e[0] << 8 | e[1];
+        char name[64]; /* PCRE2 names are at most 32 units */
+        const char *nm = name;
+        uint32_t g;
+        if (rx->code) {
+            const unsigned char *e = (const unsigned char *)table + (size_t)i * esize;
+            g = (uint32_t)e[0] << 8 | e[1];
+            nm = (const char *)e + 2;
+        } else {
+            const uint32_t *e = (const uint32_t *)table + (size_t)i * esize;
+            g = e[0];
+            size_t k = 0;
+            for (; e[1 + k] && k + 1 < sizeof name; k++)
+                name[k] = (char)e[1 + k];
+            name[k] = 0;
+        }
         if (g >= pairs || (int)g >= rc || ov[2 * g] == PCRE2_UNSET || ov[2 * g + 1] <= ov[2 * g])
-            fn(arg, (const char *)e + 2, NULL, 0);
+            fn(arg, nm, NULL, 0);
         else
-            fn(arg, (const char *)e + 2, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+            fn(arg, nm, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
     }
 }
 
-/* Perl's //g loop over [s, s+len) with md, up to max matches (0 = all);
- * fn, if set, sees each match's named groups. */
-static unsigned match_loop(const rx_t *rx, rx_scratch_t *sc, pcre2_match_data *md,
+/* Perl's //g loop over [s, s+len) with md (of the pattern's width, with
+ * `pairs` offset pairs), up to max matches (0 = all); fn, if set, sees
+ * each match's named groups. */
+static unsigned match_loop(const rx_t *rx, rx_scratch_t *sc, void *md, uint32_t pairs,
                            const char *s, size_t len, unsigned max, rx_capture_fn fn,
                            void *arg)
 {
     unsigned n = 0;
-    PCRE2_SIZE start = 0;
+    PCRE2_SIZE start = 0, *ov;
     uint32_t opts = 0;
     for (;;) {
-        int rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, start, opts, md, sc->mctx);
+        int rc = match1(rx, sc, md, s, len, start, opts, &ov);
         if (rc == PCRE2_ERROR_NOMATCH) {
             if (!opts)
                 break;
@@ -255,10 +371,9 @@ static unsigned match_loop(const rx_t *rx, rx_scratch_t *sc, pcre2_match_data *m
         }
         n++;
         if (fn)
-            report_names(rx, md, rc, s, fn, arg);
+            report_names(rx, ov, pairs, rc, s, fn, arg);
         if (max && n >= max)
             break;
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         start = ov[1];
         /* After an empty match try a non-empty one at the same place. */
         opts = ov[0] == ov[1] ? (PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED) : 0;
@@ -272,20 +387,35 @@ unsigned rx_captures(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len
                      unsigned max, rx_capture_fn fn, void *arg)
 {
     uint32_t groups = 0;
-    pcre2_pattern_info(rx->code, PCRE2_INFO_CAPTURECOUNT, &groups);
-    pcre2_match_data *md;
-    if (groups < RX_CAPTURE_PAIRS) {
-        if (!sc->cmd)
-            sc->cmd = pcre2_match_data_create(RX_CAPTURE_PAIRS, NULL);
-        md = sc->cmd;
+    void *md, *own = NULL;
+    if (rx->code) {
+        pcre2_pattern_info(rx->code, PCRE2_INFO_CAPTURECOUNT, &groups);
+        if (groups < RX_CAPTURE_PAIRS) {
+            if (!sc->cmd)
+                sc->cmd = pcre2_match_data_create(RX_CAPTURE_PAIRS, NULL);
+            md = sc->cmd;
+        } else {
+            md = own = pcre2_match_data_create_from_pattern(rx->code, NULL);
+        }
     } else {
-        md = pcre2_match_data_create_from_pattern(rx->code, NULL);
+        widen(sc, s, len);
+        pcre2_pattern_info_32(rx->code32, PCRE2_INFO_CAPTURECOUNT, &groups);
+        if (groups < RX_CAPTURE_PAIRS) {
+            if (!sc->cmd32)
+                sc->cmd32 = pcre2_match_data_create_32(RX_CAPTURE_PAIRS, NULL);
+            md = sc->cmd32;
+        } else {
+            md = own = pcre2_match_data_create_from_pattern_32(rx->code32, NULL);
+        }
     }
     if (!md)
         tg_malloc((size_t)-1); /* reports OOM and aborts */
-    unsigned n = match_loop(rx, sc, md, s, len, max, fn, arg);
-    if (md != sc->cmd)
-        pcre2_match_data_free(md);
+    uint32_t pairs = groups < RX_CAPTURE_PAIRS ? RX_CAPTURE_PAIRS : groups + 1;
+    unsigned n = match_loop(rx, sc, md, pairs, s, len, max, fn, arg);
+    if (own && rx->code)
+        pcre2_match_data_free(own);
+    else if (own)
+        pcre2_match_data_free_32(own);
     return n;
 }
 
@@ -304,14 +434,20 @@ unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
         }
         return n;
     }
-    return match_loop(rx, sc, sc->md, s, len, max, NULL, NULL);
+    if (rx->code)
+        return match_loop(rx, sc, sc->md, 1, s, len, max, NULL, NULL);
+    widen(sc, s, len);
+    return match_loop(rx, sc, sc->md32, 1, s, len, max, NULL, NULL);
 }
 
 int rx_match_at(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len, size_t off)
 {
     if (off > len)
         return 0;
-    int rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, off, 0, sc->md, sc->mctx);
+    PCRE2_SIZE *ov;
+    if (!rx->code)
+        widen(sc, s, len);
+    int rc = match1(rx, sc, rx->code ? (void *)sc->md : (void *)sc->md32, s, len, off, 0, &ov);
     count_limit(sc, rc);
     return rc >= 0;
 }

@@ -19,8 +19,12 @@ typedef struct rx_scratch rx_scratch_t;
 
 /* cf flags: CF_RE_I, CF_RE_M, CF_RE_S, CF_RE_X (cf.h). On error returns -1,
  * fills err with PCRE2's message, *erroff with the offset in the pattern,
- * and *toolarge = 1 if the error is only that the compiled pattern exceeds
- * PCRE2's size limit (a resource limit, not a syntax error). */
+ * and *toolarge = 1 if the error is only a size limit (a resource limit,
+ * not a syntax error): a pattern longer than RX_MAX_PATTERN bytes, or one
+ * whose compiled form exceeds PCRE2's limit. A pattern that exceeds only
+ * the 8-bit library's limit compiles with the 32-bit library instead (see
+ * rx_is_wide). */
+#define RX_MAX_PATTERN (1024u * 1024u) /* the stock rules' largest: 224 KB */
 int rx_compile(const char *pattern, unsigned flags, rx_t **out,
                size_t *erroff, int *toolarge, char *err, size_t errlen);
 /* Extra rx_compile flag: the pattern matches only where a match is asked
@@ -43,6 +47,9 @@ void rx_free(rx_t *rx);
 int rx_class_bytes(const char *cls, size_t len, int caseless, unsigned char set[32]);
 /* The byte /i pairs with c under these tables (c itself if none). */
 unsigned char rx_other_case(unsigned char c);
+/* 1 if the pattern was too large for the 8-bit library's 16-bit links
+ * and is compiled with the 32-bit library (rx.c), same semantics. */
+int rx_is_wide(const rx_t *rx);
 /* 1 if PCRE2 JIT compiled the pattern. */
 int rx_is_jit(const rx_t *rx);
 /* 1 if rx_count counts the pattern as a plain literal, without PCRE2. */

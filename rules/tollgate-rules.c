@@ -120,11 +120,11 @@ static int cmd_check(int argc, char **argv)
         tg_buf_init(&b);
         tg_buf_printf(&b, "{\"ok\":true,\"files\":%zu,\"loaded\":%zu,\"loaded_regex\":%zu,"
                       "\"loaded_meta\":%zu,\"disabled\":%zu,\"skipped_eval\":%zu,"
-                      "\"skipped_unsupported\":%zu,\"rejected\":%zu,\"jit\":%zu,"
+                      "\"skipped_unsupported\":%zu,\"rejected\":%zu,\"jit\":%zu,\"wide\":%zu,"
                       "\"lang_lines\":%zu,\"ignored\":%zu",
                       in->files, in->loaded, in->loaded_regex, in->loaded_meta,
                       in->disabled, in->skipped_eval, in->skipped_unsupported,
-                      in->rejected, in->jit, in->lang_lines, in->ignored);
+                      in->rejected, in->jit, in->wide, in->lang_lines, in->ignored);
         tg_buf_adds(&b, ",\"eval_reasons\":");
         json_notes(&b, rs, 0);
         tg_buf_adds(&b, ",\"unsupported_reasons\":");
@@ -145,6 +145,9 @@ static int cmd_check(int argc, char **argv)
         printf("skipped-unsupported: %zu (plugin-only directives and modifiers)\n",
                in->skipped_unsupported);
         printf("rejected-by-PCRE2:   %zu\n", in->rejected);
+        if (in->wide)
+            printf("32-bit PCRE2:        %zu (too large for the 8-bit library's 64 KiB of code; "
+                   "same semantics)\n", in->wide);
         printf("other-language lines ignored: %zu; ordering/test lines ignored: %zu\n",
                in->lang_lines, in->ignored);
         print_notes(rs, 2, "rejected by PCRE2");

@@ -140,6 +140,42 @@ START_TEST(nosubject_skips_the_subject_line)
 }
 END_TEST
 
+/* Rules too large for the 8-bit PCRE2 library (the stock __MY_MALWARE,
+ * __PAY_ME, __FILL_THIS_FORM_LONG1 ...) run with the 32-bit one in both
+ * matchers: hits and tflags multiple counts agree, and the rules hit where
+ * they should (check_rules' wide_patterns_match_as_narrow compares the
+ * 32-bit library's answers with the 8-bit one's). */
+START_TEST(wide_patterns_both_matchers)
+{
+    tg_buf cf;
+    tg_buf_init(&cf);
+    const char *names[] = {"WIDE_BODY", "WIDE_MULTI", "WIDE_HDR"};
+    const char *kinds[] = {"body", "body", "header"};
+    for (int r = 0; r < 3; r++) {
+        tg_buf_printf(&cf, "%s %s %s/(?:", kinds[r], names[r], r == 2 ? "Subject =~ " : "");
+        for (int i = 0; i < 30000; i++)
+            tg_buf_printf(&cf, "%szq%dzq", i ? "|" : "", i);
+        tg_buf_printf(&cf, ")|\\bcaf[e3]\\b|w[a4]tch/i\n");
+    }
+    tg_buf_adds(&cf, "tflags WIDE_MULTI multiple\nbody SMALL /watch/i\n");
+    pair_t p;
+    pair_load(&p, cf.s);
+    tg_buf_free(&cf);
+    pair_run(&p, MSG, NULL);
+    ck_assert(val(&p, "WIDE_BODY") == 1);
+    ck_assert(val(&p, "WIDE_MULTI") == 2); /* Subject + first paragraph */
+    ck_assert(val(&p, "WIDE_HDR") == 1);
+    pair_run(&p, "Subject: CAF3 zq17 zq\n\nnothing w4tch zq30000zq\n", NULL);
+    ck_assert(val(&p, "WIDE_BODY") == 1);
+    ck_assert(val(&p, "WIDE_MULTI") == 2);
+    ck_assert(val(&p, "WIDE_HDR") == 1);
+    pair_run(&p, "Subject: zq17z\n\nzq30000zq cafes\n", NULL);
+    ck_assert(val(&p, "WIDE_BODY") == 0);
+    ck_assert(val(&p, "WIDE_HDR") == 0);
+    pair_free(&p);
+}
+END_TEST
+
 /* SpamAssassin 4's captured tags: rules with (?<NAME>...) set tags that
  * other rules' %{NAME} templates use (as the stock __GB_TO_ADDR and
  * __GB_CUSTOM_HTM_URI* do); both matchers run them alike. */
@@ -990,6 +1026,7 @@ Suite *fast_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, anchors_per_line);
     tcase_add_test(tc, nosubject_skips_the_subject_line);
+    tcase_add_test(tc, wide_patterns_both_matchers);
     tcase_add_test(tc, captured_tags);
     tcase_add_test(tc, captured_tags_many_groups);
     tcase_add_test(tc, mimeheader_last_field);

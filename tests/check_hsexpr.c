@@ -11,6 +11,7 @@
 #include "cf.h"
 #include "hsexpr.h"
 #include "rx.h"
+#include "util.h"
 
 static const char *const SUBJECTS[] = {
     "K\xf6ln", "K\xd6LN", "k\xf6ln", "koln", "KOLN", "M\xfcnchen", "M\xdcNCHEN",
@@ -356,6 +357,57 @@ START_TEST(latin1_prefilter_is_a_superset)
 }
 END_TEST
 
+/* hsexpr_split: every part within the limit, and together they match
+ * exactly where the whole does (Vectorscan, SINGLEMATCH, one id); the
+ * shapes it must not split are refused. */
+START_TEST(split_matches_as_whole)
+{
+    static const struct { const char *expr; size_t max; } S[] = {
+        {"(?:^|\\s)(?:name|address|phone|x\\d+y|(?:ab|cd)ef)\\b", 24},
+        {"k(?:oln|(?:ab|cd|[\\x30-\\x39]{2}z)ow|e)s?", 30},
+        {"alpha|beta|gamma|delta|(?:epsilon|zeta)!", 12},
+        {"(?:wat|ch)(?:es|ing|ed)(?:now|then|later)", 35},
+    };
+    static const char *const T[] = {"name", " phone ", "x12y", "abef", "cdef!", "koln",
+                                    "kabow", "k42zows", "ke", "alpha", "gamma", "zeta!",
+                                    "watches", "ching later", "wated then", "chedlater",
+                                    "nothing", "", "zeta", "kxow"};
+    for (size_t i = 0; i < sizeof S / sizeof *S; i++) {
+        size_t n = 0;
+        char **parts = hsexpr_split(S[i].expr, S[i].max, &n);
+        ck_assert_msg(parts && n >= 2, "%s: not split", S[i].expr);
+        for (size_t k = 0; k < n; k++)
+            ck_assert_msg(strlen(parts[k]) <= S[i].max, "%s: part %s", S[i].expr, parts[k]);
+        for (size_t t = 0; t < sizeof T / sizeof *T; t++) {
+            int any = 0;
+            for (size_t k = 0; k < n; k++)
+                any |= hs_hit(parts[k], HS_FLAG_CASELESS, T[t]);
+            ck_assert_msg(any == hs_hit(S[i].expr, HS_FLAG_CASELESS, T[t]), "%s on \"%s\"",
+                          S[i].expr, T[t]);
+            ck_assert_msg(any == rx_hit(S[i].expr, CF_RE_I, T[t]), "%s on \"%s\": PCRE2",
+                          S[i].expr, T[t]);
+        }
+        for (size_t k = 0; k < n; k++)
+            free(parts[k]);
+        free(parts);
+    }
+    size_t n = 1;
+    /* fits already; a quantified or inline-option group; over 64 parts */
+    ck_assert_ptr_null(hsexpr_split("(?:a|b)c", 8, &n));
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(hsexpr_split("(?:alpha|beta|gamma)+", 12, &n));
+    ck_assert_ptr_null(hsexpr_split("(?:alpha|(?i)beta|gamma)", 12, &n));
+    ck_assert_ptr_null(hsexpr_split("(?:alpha|beta)(?#c)|gamma", 12, &n));
+    tg_buf b;
+    tg_buf_init(&b);
+    for (int i = 0; i < 70; i++)
+        tg_buf_printf(&b, "%sword%02d", i ? "|" : "", i);
+    ck_assert_ptr_null(hsexpr_split(b.s, 8, &n));
+    ck_assert_uint_eq(n, 0);
+    tg_buf_free(&b);
+}
+END_TEST
+
 START_TEST(shapes)
 {
     ck_assert(hsexpr_needs_latin1_fold("k\\xf6ln", CF_RE_I));
@@ -382,6 +434,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, min_ends);
     tcase_add_test(tc, reverse);
     tcase_add_test(tc, shapes);
+    tcase_add_test(tc, split_matches_as_whole);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -321,6 +321,112 @@ START_TEST(literal_counts)
 }
 END_TEST
 
+/* A pattern too large for the 8-bit library runs with the 32-bit one
+ * (rx.c): each case's pattern is compiled alone (8-bit) and behind 30,000
+ * alternatives that never match here (32-bit), and both must give the same
+ * counts at every cap, the same named captures, the same anchored matches
+ * and the same limit handling -- Latin-1 /i folding, ASCII-only \w, per
+ * line anchors and Perl's //g over empty matches included. */
+static void add_names(void *arg, const char *name, const char *val, size_t len)
+{
+    tg_buf_printf(arg, "%s=%.*s;", name, (int)len, val ? val : "");
+}
+
+START_TEST(wide_patterns_match_as_narrow)
+{
+    static const struct { const char *pat; unsigned flags; } P[] = {
+        {"caf\xe9", CF_RE_I}, {"\\w+", 0}, {"^x$", CF_RE_M}, {"a*", 0},
+        {"(?<T>b+)c|(?<U>\\d)", 0}, {"\\bword\\b", CF_RE_I}, {"[\xc0-\xdf]{2}", CF_RE_I},
+    };
+    static const char *const S[] = {"", "CAF\xc9 caf\xe9 Caf\xc9", "ab\xe9" "cd_9", "x\ny\nx",
+                                     "baaac aa", "bbc 7 bc", "a Word, WORD.", "\xe0\xe9\xc0"};
+    tg_buf pad;
+    tg_buf_init(&pad);
+    tg_buf_adds(&pad, "(?:");
+    for (int i = 0; i < 30000; i++)
+        tg_buf_printf(&pad, "%szq%dzq", i ? "|" : "", i);
+    tg_buf_adds(&pad, ")|");
+    rx_scratch_t *sc = rx_scratch_new(0, 0);
+    for (size_t i = 0; i < sizeof P / sizeof *P; i++) {
+        char err[128];
+        size_t eo;
+        int big;
+        tg_buf w;
+        tg_buf_init(&w);
+        tg_buf_printf(&w, "%s(?:%s)", pad.s, P[i].pat);
+        rx_t *n = NULL, *x = NULL;
+        ck_assert(rx_compile(P[i].pat, P[i].flags, &n, &eo, &big, err, sizeof err) == 0);
+        ck_assert_msg(rx_compile(w.s, P[i].flags, &x, &eo, &big, err, sizeof err) == 0, "%s", err);
+        ck_assert(!rx_is_wide(n) && rx_is_wide(x));
+        for (size_t k = 0; k < sizeof S / sizeof *S; k++) {
+            size_t len = strlen(S[k]);
+            for (unsigned max = 0; max < 4; max++)
+                ck_assert_msg(rx_count(n, sc, S[k], len, max) == rx_count(x, sc, S[k], len, max),
+                              "/%s/ on \"%s\" max %u: 8-bit %u, 32-bit %u", P[i].pat, S[k], max,
+                              rx_count(n, sc, S[k], len, max), rx_count(x, sc, S[k], len, max));
+            tg_buf cn, cx;
+            tg_buf_init(&cn);
+            tg_buf_init(&cx);
+            unsigned a = rx_captures(n, sc, S[k], len, 0, add_names, &cn);
+            unsigned c = rx_captures(x, sc, S[k], len, 0, add_names, &cx);
+            ck_assert_uint_eq(a, c);
+            ck_assert_str_eq(cn.s ? cn.s : "", cx.s ? cx.s : "");
+            tg_buf_free(&cn);
+            tg_buf_free(&cx);
+        }
+        rx_free(n);
+        rx_free(x);
+        tg_buf_free(&w);
+    }
+    /* the captures really are reported through the 32-bit name table */
+    {
+        char err[128];
+        size_t eo;
+        int big;
+        tg_buf w, got;
+        tg_buf_init(&w);
+        tg_buf_init(&got);
+        tg_buf_printf(&w, "%s(?:(?<T>b+)c)", pad.s);
+        rx_t *x = NULL;
+        ck_assert(rx_compile(w.s, 0, &x, &eo, &big, err, sizeof err) == 0);
+        ck_assert_uint_eq(rx_captures(x, sc, "abbc bc", 7, 0, add_names, &got), 2);
+        ck_assert_str_eq(got.s, "T=bb;T=b;");
+        rx_free(x);
+        /* anchored at an offset, as the fast matcher's starts confirm */
+        rx_t *an = NULL;
+        tg_buf_reset(&w);
+        tg_buf_printf(&w, "%s(?:b+c)", pad.s);
+        ck_assert(rx_compile(w.s, RX_ANCHORED, &an, &eo, &big, err, sizeof err) == 0);
+        ck_assert(rx_is_wide(an));
+        ck_assert_int_eq(rx_match_at(an, sc, "abbc bc", 7, 1), 1);
+        ck_assert_int_eq(rx_match_at(an, sc, "abbc bc", 7, 0), 0);
+        ck_assert_int_eq(rx_match_at(an, sc, "abbc bc", 7, 5), 1);
+        rx_free(an);
+        tg_buf_free(&w);
+        tg_buf_free(&got);
+    }
+    rx_scratch_free(sc);
+    /* the match limit applies to it and is counted */
+    {
+        char err[128];
+        size_t eo;
+        int big;
+        tg_buf w;
+        tg_buf_init(&w);
+        tg_buf_printf(&w, "%s(?:(a+)+b)", pad.s);
+        rx_t *x = NULL;
+        ck_assert(rx_compile(w.s, 0, &x, &eo, &big, err, sizeof err) == 0);
+        rx_scratch_t *lim = rx_scratch_new(10000, 0);
+        ck_assert_uint_eq(rx_count(x, lim, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", 40, 1), 0);
+        ck_assert_uint_ge(rx_scratch_limit_hits(lim), 1);
+        rx_scratch_free(lim);
+        rx_free(x);
+        tg_buf_free(&w);
+    }
+    tg_buf_free(&pad);
+}
+END_TEST
+
 START_TEST(meta_cycle_is_an_error)
 {
     rules_t *rs = NULL;
@@ -592,22 +698,46 @@ START_TEST(regex_errors_and_limits)
         ck_assert_msg(strncmp(err, at[i].want, strlen(at[i].want)) == 0, "%s: got %s",
                       at[i].text, err);
     }
-    /* a pattern too large for PCRE2 is reported and skipped, not fatal */
+    /* a pattern too large for the 8-bit library's 16-bit links (64 KiB of
+     * code) compiles with the 32-bit library: loaded, not rejected, and it
+     * matches (the stock __MY_MALWARE is 224 KB after ReplaceTags) */
     tg_buf b;
     tg_buf_init(&b);
     tg_buf_adds(&b, "body HUGE /(?:");
     for (int i = 0; i < 30000; i++)
         tg_buf_printf(&b, "%sword%d", i ? "|" : "", i);
-    tg_buf_adds(&b, ")/\nbody SMALL /x/\n");
+    tg_buf_adds(&b, ")\\b/\nbody SMALL /x/\n");
+    ck_assert_msg(rules_load_string("t.cf", b.s, NULL, &rs, err, sizeof err) == 0, "%s", err);
+    tg_buf_free(&b);
+    ck_assert_uint_eq(rules_get_info(rs)->rejected, 0);
+    ck_assert_uint_eq(rules_get_info(rs)->wide, 1);
+    ck_assert_uint_eq(rules_nnotes(rs, 2), 0);
+    rules_verdict_t v;
+    classify(rs, "Subject: s\n\nsee word29999 here\n", NULL, &v);
+    ck_assert(has_hit(&v, "HUGE"));
+    rules_verdict_clear(&v);
+    classify(rs, "Subject: s\n\nsee word29999x here\n", NULL, &v);
+    ck_assert(!has_hit(&v, "HUGE"));
+    rules_verdict_clear(&v);
+    rules_unref(rs);
+    /* over RX_MAX_PATTERN (1 MiB) it is a resource limit: reported with
+     * its place, skipped, the rest loads */
+    tg_buf_init(&b);
+    tg_buf_adds(&b, "body SMALL /x/\nbody MONSTER /(?:");
+    for (int i = 0; b.len <= RX_MAX_PATTERN + 64; i++)
+        tg_buf_printf(&b, "%sword%d", i ? "|" : "", i);
+    tg_buf_adds(&b, ")/\n");
     ck_assert_msg(rules_load_string("t.cf", b.s, NULL, &rs, err, sizeof err) == 0, "%s", err);
     tg_buf_free(&b);
     ck_assert_uint_eq(rules_get_info(rs)->rejected, 1);
+    ck_assert_uint_eq(rules_get_info(rs)->loaded_regex, 1);
     ck_assert_uint_eq(rules_nnotes(rs, 2), 1);
     const char *where, *what;
     size_t count;
     rules_note(rs, 2, 0, &where, &what, &count);
-    ck_assert_str_eq(where, "t.cf:1");
-    ck_assert_msg(strstr(what, "HUGE: regular expression is too large"), "got %s", what);
+    ck_assert_str_eq(where, "t.cf:2");
+    ck_assert_msg(strstr(what, "MONSTER: regular expression is too large (over 1024 KiB)"),
+                  "got %s", what);
     rules_unref(rs);
 
     /* catastrophic backtracking stops at the match limit: no hit, counted
@@ -619,7 +749,6 @@ START_TEST(regex_errors_and_limits)
     for (int i = 0; i < 40; i++)
         tg_buf_addc(&b, 'a');
     tg_buf_adds(&b, "c aab\n");
-    rules_verdict_t v;
     classify(rs, b.s, NULL, &v);
     ck_assert(!has_hit(&v, "REDOS"));
     ck_assert_uint_ge(v.regex_limit_hits, 1);
@@ -935,6 +1064,7 @@ Suite *rules_suite(void)
     tcase_add_test(tc, meta_zero_inputs);
     tcase_add_test(tc, meta_deep_expression);
     tcase_add_test(tc, literal_counts);
+    tcase_add_test(tc, wide_patterns_match_as_narrow);
     tcase_add_test(tc, meta_cycle_is_an_error);
     tcase_add_test(tc, scores_and_thresholds);
     tcase_add_test(tc, explicit_actions);
