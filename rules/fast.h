@@ -104,6 +104,9 @@ typedef struct fast_build_info {
     size_t ascii_db;             /* PCRE path, but exact in the ASCII database
                                     on text without bytes >= 0x80 */
     size_t ascii_never;          /* PCRE path, cannot match such text */
+    size_t full_prefilter;       /* PCRE path, but on other text PCRE2 runs only
+                                    where a prefilter in the full-form
+                                    database reports */
     size_t min_ends;             /* relaxed (?:G){n}: reported once it ends at
                                     n distinct offsets (hsexpr_min_ends) */
     size_t starts;               /* of those, confirmed by PCRE2 anchored at the

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cf.h"
@@ -201,7 +202,7 @@ static long nonascii_escape(const char *p, size_t *len)
 
 static const char *class_end(const char *p);
 static void emit_set(tg_buf *b, const unsigned char set_in[32], int ascii, int caseless);
-static char *dedupe_alts(char *expr);
+static char *dedupe_alts(char *expr, int collapse);
 
 /* A prefilter expression for a /i pattern with bytes >= 0x80, which
  * Vectorscan would fold differently from PCRE2 (Latin-1 pairs): outside
@@ -256,7 +257,7 @@ char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags)
             p++;
         }
     }
-    return dedupe_alts(tg_buf_steal(&b));
+    return dedupe_alts(tg_buf_steal(&b), 1);
 }
 
 /* The expression as Vectorscan gets it: /x becomes (?x), which Vectorscan
@@ -505,12 +506,12 @@ static const char *group_end(const char *p)
 
 /* ---- alternatives written twice ------------------------------------------ */
 
-static int dedupe_alt(const char **pp, tg_buf *out);
+static int dedupe_alt(const char **pp, tg_buf *out, int collapse);
 
 /* One branch at *pp (up to '|', ')' or the end, not consumed) copied to
  * out, its groups' alternatives deduplicated. 0, or -1 on a construct this
  * does not follow (named groups, comments, verbs). */
-static int dedupe_seq(const char **pp, tg_buf *out)
+static int dedupe_seq(const char **pp, tg_buf *out, int collapse)
 {
     const char *p = *pp;
     while (*p && *p != '|' && *p != ')') {
@@ -549,7 +550,7 @@ static int dedupe_seq(const char **pp, tg_buf *out)
             }
             tg_buf_add(out, p, pl);
             p += pl;
-            if (dedupe_alt(&p, out) < 0 || *p != ')')
+            if (dedupe_alt(&p, out, collapse) < 0 || *p != ')')
                 return -1;
             tg_buf_addc(out, ')');
             p++;
@@ -562,37 +563,108 @@ static int dedupe_seq(const char **pp, tg_buf *out)
     return 0;
 }
 
+#define HIGH_ATOM "[\\x80-\\xff]"
+
+/* The most bytes >= 0x80 branch s matches if it matches nothing else
+ * (only [\x80-\xff] atoms, and groups and alternations of them, no
+ * quantifier but the {lo,hi} dedupe_alt writes) and never the empty
+ * string, with the least in *least; 0 otherwise. */
+static size_t high_only(const char *s, size_t *least)
+{
+    size_t depth = 0, hl = strlen(HIGH_ATOM);
+    /* per depth: the current branch's min and max, and the group's so far */
+    size_t rmin[64] = {0}, rmax[64] = {0}, gmin[64] = {0}, gmax[64] = {0};
+    int gset[64] = {0};
+    for (const char *p = s; *p;) {
+        if (!strncmp(p, HIGH_ATOM, hl)) {
+            size_t lo = 1, hi = 1;
+            p += hl;
+            unsigned a, b;
+            int used = 0;
+            if (*p == '{' && sscanf(p, "{%u,%u}%n", &a, &b, &used) == 2 && used && a <= b) {
+                lo = a, hi = b; /* written by dedupe_alt itself */
+                p += used;
+            } else if (*p == '{' && sscanf(p, "{%u}%n", &a, &used) == 1 && used && a) {
+                lo = hi = a;
+                p += used;
+            }
+            rmin[depth] += lo, rmax[depth] += hi;
+        } else if (!strncmp(p, "(?:", 3) && depth + 1 < 64) {
+            depth++;
+            rmin[depth] = rmax[depth] = 0, gset[depth] = 0;
+            p += 3;
+        } else if ((*p == '|' || *p == ')') && depth) {
+            if (!gset[depth] || rmin[depth] < gmin[depth])
+                gmin[depth] = rmin[depth];
+            if (!gset[depth] || rmax[depth] > gmax[depth])
+                gmax[depth] = rmax[depth];
+            gset[depth] = 1;
+            rmin[depth] = rmax[depth] = 0;
+            if (*p == ')') {
+                depth--;
+                rmin[depth] += gmin[depth + 1], rmax[depth] += gmax[depth + 1];
+            }
+            p++;
+        } else {
+            return 0;
+        }
+    }
+    *least = rmin[0];
+    return depth || rmin[0] == 0 ? 0 : rmax[0];
+}
+
 /* The alternation at *pp (up to ')' or the end, not consumed) copied to
- * out with each branch once, in first-seen order: the same language. */
-static int dedupe_alt(const char **pp, tg_buf *out)
+ * out with each branch once, in first-seen order: the same language. With
+ * collapse (supersets only), the branches that match nothing but m to n
+ * bytes >= 0x80 become one, [\x80-\xff]{m,n}: the ReplaceTags look-alike
+ * letters, UTF-8 sequences of 2 to 4 bytes, in the Latin-1 prefilter. */
+static int dedupe_alt(const char **pp, tg_buf *out, int collapse)
 {
     char **kept = NULL;
-    size_t nk = 0, cap = 0;
+    size_t nk = 0, cap = 0, high = 0, low = 0;
     int rc = 0;
     for (;;) {
         tg_buf br;
         tg_buf_init(&br);
-        if (dedupe_seq(pp, &br) < 0) {
+        if (dedupe_seq(pp, &br, collapse) < 0) {
             tg_buf_free(&br);
             rc = -1;
             break;
         }
         char *s = tg_buf_steal(&br);
-        size_t k = 0;
-        while (k < nk && strcmp(kept[k], s) != 0)
-            k++;
-        if (k < nk) {
+        size_t l = 0, h = collapse && s ? high_only(s, &l) : 0, k = 0;
+        if (h) {
+            low = !high || l < low ? l : low;
+            high = h > high ? h : high;
             free(s);
         } else {
-            if (nk)
-                tg_buf_addc(out, '|');
-            tg_buf_adds(out, s);
-            tg_grow(&kept, &cap, nk + 1, sizeof *kept);
-            kept[nk++] = s;
+            if (!s)
+                s = tg_strdup("");
+            while (k < nk && strcmp(kept[k], s) != 0)
+                k++;
+            if (k < nk) {
+                free(s);
+            } else {
+                if (nk)
+                    tg_buf_addc(out, '|');
+                tg_buf_adds(out, s);
+                tg_grow(&kept, &cap, nk + 1, sizeof *kept);
+                kept[nk++] = s;
+            }
         }
         if (**pp != '|')
             break;
         (*pp)++;
+    }
+    if (rc == 0 && high) {
+        if (nk)
+            tg_buf_addc(out, '|');
+        if (high == 1)
+            tg_buf_adds(out, HIGH_ATOM);
+        else if (low == high)
+            tg_buf_printf(out, HIGH_ATOM "{%zu}", high);
+        else
+            tg_buf_printf(out, HIGH_ATOM "{%zu,%zu}", low, high);
     }
     for (size_t k = 0; k < nk; k++)
         free(kept[k]);
@@ -603,7 +675,7 @@ static int dedupe_alt(const char **pp, tg_buf *out)
 /* expr (owned) with every alternation's repeated branches dropped; expr
  * itself when it uses what this does not follow, or back references
  * (dropping a branch renumbers the groups after it). */
-static char *dedupe_alts(char *expr)
+static char *dedupe_alts(char *expr, int collapse)
 {
     for (const char *q = expr; (q = strchr(q, '\\')) != NULL; q += 2) {
         if (!q[1])
@@ -614,7 +686,7 @@ static char *dedupe_alts(char *expr)
     tg_buf out;
     tg_buf_init(&out);
     const char *p = expr;
-    if (dedupe_alt(&p, &out) < 0 || *p) {
+    if (dedupe_alt(&p, &out, collapse) < 0 || *p) {
         tg_buf_free(&out);
         return expr;
     }

@@ -592,11 +592,14 @@ END_TEST
 /* The ReplaceTags definitions of the installed SpamAssassin rules and
  * __FILL_THIS_FORM_SHORT2 (the rule that needs its counts relaxed), as
  * one rules text; NULL if they are not installed. */
-static char *short2_rules(void)
+/* The ReplaceTags definitions of the SpamAssassin rules and the body
+ * rules names[0..n) (with their replace_rules lines), as one .cf text;
+ * NULL if a rule is not found there. */
+static char *sa_rules(const char *const *names, size_t n)
 {
     tg_buf b;
     tg_buf_init(&b);
-    int have = 0;
+    size_t have = 0;
     char **files = NULL;
     size_t nf = 0, cap = 0;
     DIR *d = opendir("/usr/share/spamassassin");
@@ -616,22 +619,33 @@ static char *short2_rules(void)
         while (f && fgets(line, sizeof line, f)) {
             const char *p = line + strspn(line, " \t");
             int tag = !strncmp(p, "replace_", 8) && strncmp(p, "replace_rules", 13);
-            int rule = strstr(p, "__FILL_THIS_FORM_SHORT2") &&
+            int rule = 0;
+            for (size_t k = 0; k < n && !rule; k++) {
+                const char *q = strstr(p, names[k]);
+                size_t nl = strlen(names[k]);
+                rule = q && (q[nl] == ' ' || q[nl] == '\t' || q[nl] == '\n' || !q[nl]) &&
                        (!strncmp(p, "body", 4) || !strncmp(p, "replace_rules", 13));
+                have += rule && !strncmp(p, "body", 4);
+            }
             if (tag || rule)
                 tg_buf_adds(&b, p);
-            have |= rule && !strncmp(p, "body", 4);
         }
         if (f)
             fclose(f);
         free(files[i]);
     }
     free(files);
-    if (!have) {
+    if (have < n) {
         tg_buf_free(&b);
         return NULL;
     }
     return tg_buf_steal(&b);
+}
+
+static char *short2_rules(void)
+{
+    static const char *const names[] = {"__FILL_THIS_FORM_SHORT2"};
+    return sa_rules(names, 1);
 }
 
 /* A relaxed (?:G){n} rule's report is confirmed by PCRE2 anchored at the
@@ -718,6 +732,57 @@ static void add_fillers(tg_buf *cf)
     for (int i = 0; i < 40; i++)
         tg_buf_printf(cf, "body F_%d /filler%dword/\n", i, i);
 }
+
+/* The stock ReplaceTags rules too large for 8-bit PCRE2 and for
+ * Vectorscan: on ASCII text the ASCII database answers them, on other text
+ * (smart quotes, look-alike letters) PCRE2 runs where their collapsed
+ * Latin-1 prefilter reports in the full database (or, where that compiles
+ * alone, they are prefiltered on all text); both matchers agree, and the
+ * look-alike obfuscation SpamAssassin's tags exist for is caught. */
+START_TEST(huge_stock_rules_prefiltered)
+{
+    static const char *const names[] = {"__MY_MALWARE", "__PAY_ME", "__YOUR_ONAN"};
+    char *text = sa_rules(names, 3);
+    ck_assert_msg(text != NULL, "the stock rules are not in /usr/share/spamassassin");
+    tg_buf cf;
+    tg_buf_init(&cf);
+    tg_buf_adds(&cf, text);
+    free(text);
+    add_fillers(&cf);
+    pair_t p;
+    pair_load(&p, cf.s);
+    tg_buf_free(&cf);
+    const fast_build_info_t *fi = fast_get_info(rules_get_fast(p.rf));
+    ck_assert_int_eq(path(&p, "__MY_MALWARE"), FAST_PCRE);
+    ck_assert_uint_ge(fi->full_prefilter, 1);
+    static const struct { const char *body; int malware, pay; } C[] = {
+        {"I have installed a malware on your computer.\n\nPay me 1000 USD in bitcoin.\n", 1, 1},
+        /* the same with smart quotes (UTF-8): every paragraph non-ASCII */
+        {"I have installed a malware on your \xe2\x80\x9c" "computer\xe2\x80\x9d.\n\n"
+         "Pay me 1000 USD in \xe2\x80\x98" "bitcoin\xe2\x80\x99.\n", 1, 1},
+        /* Cyrillic a (U+0430) for a: SpamAssassin's <A> look-alike */
+        {"I have installed a m\xd0\xb0lw\xd0\xb0re on your computer.\n", 1, 0},
+        {"Caf\xc3\xa9 \xe2\x80\x9cmenu\xe2\x80\x9d: pay at the counter.\n", 0, 0},
+        {"plain text about nothing in particular\n", 0, 0},
+        /* a bullet (U+2022) in "pay": the collapsed prefilter reports,
+         * PCRE2 says no (U+2022 is none of <A>'s look-alikes) */
+        {"Please p\xe2\x80\xa2y me 1000 USD now.\n", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof *C; i++) {
+        tg_buf m;
+        tg_buf_init(&m);
+        tg_buf_printf(&m, "From: a@example.com\nSubject: s\nMIME-Version: 1.0\n"
+                      "Content-Type: text/plain; charset=utf-8\n\n%s", C[i].body);
+        pair_run(&p, m.s, NULL);
+        ck_assert_msg(val(&p, "__MY_MALWARE") == C[i].malware, "case %zu: __MY_MALWARE %g", i,
+                      val(&p, "__MY_MALWARE"));
+        ck_assert_msg(val(&p, "__PAY_ME") == C[i].pay, "case %zu: __PAY_ME %g", i,
+                      val(&p, "__PAY_ME"));
+        tg_buf_free(&m);
+    }
+    pair_free(&p);
+}
+END_TEST
 
 /* A pattern over Vectorscan's length limit (ReplaceTags with Latin-1 and
  * UTF-8 look-alikes) runs on PCRE2, yet its ASCII form, without those
@@ -1051,6 +1116,7 @@ Suite *fast_suite(void)
     TCase *slow = tcase_create("slow");
     tcase_set_timeout(slow, 600);
     tcase_add_test(slow, confirmed_at_match_starts);
+    tcase_add_test(slow, huge_stock_rules_prefiltered);
     suite_add_tcase(s, slow);
     suite_add_tcase(s, tc);
     return s;

@@ -345,12 +345,17 @@ START_TEST(latin1_prefilter_is_a_superset)
                               "/%s/ as prefilter %s misses \"%s\"", c->pat, e, SUBJECTS[s]);
         free(e);
     }
-    /* the UTF-8 look-alikes all read [\\x80-\\xff][\\x80-\\xff]: kept once; a
-     * class that names a byte >= 0x80 admits them all */
+    /* the UTF-8 look-alikes, branches of bytes >= 0x80 only, become one
+     * [\\x80-\\xff]{m,n}; a class that names a byte >= 0x80 admits them all */
     expect_str(hsexpr_latin1_prefilter("(?:[v\\xe3]|\\xce\\xbd|\\xd0\\x86)x", CF_RE_I),
-               "(?:[\\x56\\x76\\x80-\\xff]|[\\x80-\\xff][\\x80-\\xff])x");
+               "(?:[\\x56\\x76\\x80-\\xff]|[\\x80-\\xff]{2})x");
     expect_str(hsexpr_latin1_prefilter("(?:a|(?:\\xc3\\xa9|\\xc3\\xa8)|(?:\\xc3\\xaa))b", CF_RE_I),
-               "(?:a|(?:[\\x80-\\xff][\\x80-\\xff]))b");
+               "(?:a|[\\x80-\\xff]{2})b");
+    expect_str(hsexpr_latin1_prefilter("(?:o|\\xc3\\xb6|\\xe1(?:\\xb9\\x8d|\\xbb\\x8d))n", CF_RE_I),
+               "(?:o|[\\x80-\\xff]{2,3})n");
+    /* a branch that may match nothing stays as it is */
+    expect_str(hsexpr_latin1_prefilter("k(?:\\xc3\\xb6|)ln", CF_RE_I),
+               "k(?:|[\\x80-\\xff]{2})ln");
     /* back references: no branch dropped (group numbers would move) */
     expect_str(hsexpr_latin1_prefilter("(\\xe9|\\xe8)(a|a)\\2", CF_RE_I),
                "([\\x80-\\xff]|[\\x80-\\xff])(a|a)\\2");
