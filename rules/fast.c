@@ -989,7 +989,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     int ascii = 0;
     size_t indb = 0;
     for (size_t i = 0; i < c->n; i++) {
-        ascii |= rt[i].ascii != NULL || rt[i].omit_ascii;
+        ascii |= rt[i].ascii != NULL || rt[i].nparts || rt[i].omit_ascii;
         indb += f->rules[c->ids[i]].path != FAST_PCRE;
     }
     ascii = ascii && indb >= FAST_ASCII_MIN_RULES;

@@ -237,14 +237,18 @@ char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags)
             tg_buf_adds(&b, "[\\x80-\\xff]");
             p++;
         } else if (c == '[') {
-            /* caseless bytes, written out in both cases: a superset
-             * whatever the inline options */
+            /* the bytes it matches caseless or not: a superset whatever
+             * the flags and inline options (caseless alone, a negated
+             * class loses the other case: [^a] matches "A" without /i) */
             const char *e = class_end(p);
-            unsigned char set[32];
-            if (!e || rx_class_bytes(p, (size_t)(e - p), 1, set) < 0) {
+            unsigned char set[32], cs[32];
+            if (!e || rx_class_bytes(p, (size_t)(e - p), 1, set) < 0 ||
+                rx_class_bytes(p, (size_t)(e - p), 0, cs) < 0) {
                 tg_buf_free(&b);
                 return NULL;
             }
+            for (int i = 0; i < 32; i++)
+                set[i] |= cs[i];
             int wide = 0;
             for (int i = 16; i < 32; i++)
                 wide |= set[i] != 0;
@@ -1353,10 +1357,11 @@ static void split_rec(split_t *st, const char *pre, size_t npre, const char *b, 
         split_emit(st, pre, npre, b, nb, suf);
         return;
     }
-    size_t tops[1024];
+    size_t *tops = tg_malloc(1024 * sizeof *tops);
     long nt = split_tops(b, e, tops, 1024);
     if (nt < 0 || nt > 1024) {
         st->bad = 1;
+        free(tops);
         return;
     }
     if (nt > 0) {
@@ -1383,8 +1388,10 @@ static void split_rec(split_t *st, const char *pre, size_t npre, const char *b, 
         }
         if (have)
             split_emit(st, pre, npre, b + first, pend - first, suf);
+        free(tops);
         return;
     }
+    free(tops);
     /* one alternative: into its longest unquantified (?:...) group */
     const char *best = NULL, *best_end = NULL;
     for (const char *p = b; p < e; p++) {
@@ -1399,7 +1406,8 @@ static void split_rec(split_t *st, const char *pre, size_t npre, const char *b, 
             const char *x = split_group_end(p);
             if (!x)
                 break;
-            if (!strncmp(p, "(?:", 3) && !strchr("*+?{", *x) && (!best || x - p > best_end - best))
+            if (!strncmp(p, "(?:", 3) && (!*x || !strchr("*+?{", *x)) &&
+                (!best || x - p > best_end - best))
                 best = p, best_end = x;
             p = x - 1;
         }
@@ -1431,7 +1439,9 @@ char **hsexpr_split(const char *expr, size_t max, size_t *n)
      * or on the branch structure */
     for (const char *p = expr; *p; p++) {
         if (*p == '\\') {
-            if (p[1] == 'Q' || !p[1])
+            /* \Q; back references, which dropping a branch would renumber */
+            if (p[1] == 'Q' || !p[1] || (p[1] >= '1' && p[1] <= '9') || p[1] == 'g' ||
+                p[1] == 'k')
                 return NULL;
             p++;
         } else if (*p == '[') {

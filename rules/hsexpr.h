@@ -88,8 +88,8 @@ char *hsexpr_reverse(const char *expr);
  * into the longest group where one alternative is still too long. For
  * "does it match" only, as SINGLEMATCH reports under one id. NULL (and
  * *n 0) where expr fits already or cannot be split so: inline options,
- * comments, \Q, branch resets, or more than 64 parts. Each string and
- * the array are malloc'd, owned by the caller. */
+ * comments, \Q, back references, branch resets, or more than 64 parts.
+ * Each string and the array are malloc'd, owned by the caller. */
 char **hsexpr_split(const char *expr, size_t max, size_t *n);
 
 #endif

@@ -100,6 +100,8 @@ static const case_t CASES[] = {
     /* branches only 8-bit text can take, pruned from the ASCII form */
     {"(?:k\\xf6ln|koln)\\b", CF_RE_I}, {"caf(?:e|\\xe9)s?", CF_RE_I}, {"a(?:\\xe9)?b", 0},
     {"(?:\\xe9|\\xe8)+z|ab", 0}, {"(?<n>\\xe9)|koln", 0}, {"(?:x|\\xe9{2,3})*ab", 0},
+    /* a negated class without /i: "KOLN" has an O */
+    {"K[^o]LN", 0},
 };
 #define NCASES (sizeof CASES / sizeof *CASES)
 
@@ -372,11 +374,13 @@ START_TEST(split_matches_as_whole)
         {"k(?:oln|(?:ab|cd|[\\x30-\\x39]{2}z)ow|e)s?", 30},
         {"alpha|beta|gamma|delta|(?:epsilon|zeta)!", 12},
         {"(?:wat|ch)(?:es|ing|ed)(?:now|then|later)", 35},
+        {"abcdefgh(?:now|then|later)", 20}, /* the group at the very end */
     };
     static const char *const T[] = {"name", " phone ", "x12y", "abef", "cdef!", "koln",
                                     "kabow", "k42zows", "ke", "alpha", "gamma", "zeta!",
                                     "watches", "ching later", "wated then", "chedlater",
-                                    "nothing", "", "zeta", "kxow"};
+                                    "nothing", "", "zeta", "kxow", "abcdefghthen",
+                                    "abcdefghnow", "abcdefgh"};
     for (size_t i = 0; i < sizeof S / sizeof *S; i++) {
         size_t n = 0;
         char **parts = hsexpr_split(S[i].expr, S[i].max, &n);
@@ -403,6 +407,8 @@ START_TEST(split_matches_as_whole)
     ck_assert_ptr_null(hsexpr_split("(?:alpha|beta|gamma)+", 12, &n));
     ck_assert_ptr_null(hsexpr_split("(?:alpha|(?i)beta|gamma)", 12, &n));
     ck_assert_ptr_null(hsexpr_split("(?:alpha|beta)(?#c)|gamma", 12, &n));
+    /* dropping (a)'s branch would make \\2 mean (d) */
+    ck_assert_ptr_null(hsexpr_split("(?:(a)|b)(c)(d)\\2", 15, &n));
     tg_buf b;
     tg_buf_init(&b);
     for (int i = 0; i < 70; i++)
