@@ -1272,30 +1272,6 @@ char *hsexpr_reverse(const char *expr)
 
 #define SPLIT_MAX_PARTS 64
 
-/* End of the group opening at p (one past its ')'), classes and escapes
- * skipped; NULL if unbalanced. */
-static const char *split_group_end(const char *p)
-{
-    int depth = 0;
-    for (; *p; p++) {
-        if (*p == '\\') {
-            if (!p[1])
-                return NULL;
-            p++;
-        } else if (*p == '[') {
-            const char *e = class_end(p);
-            if (!e)
-                return NULL;
-            p = e - 1;
-        } else if (*p == '(') {
-            depth++;
-        } else if (*p == ')' && --depth == 0) {
-            return p + 1;
-        }
-    }
-    return NULL;
-}
-
 /* The '|' at depth 0 of [b, e): their offsets into tops (at most cap),
  * the count; -1 if a group does not close inside. */
 static long split_tops(const char *b, const char *e, size_t *tops, size_t cap)
@@ -1310,7 +1286,7 @@ static long split_tops(const char *b, const char *e, size_t *tops, size_t cap)
                 return -1;
             p = x - 1;
         } else if (*p == '(') {
-            const char *x = split_group_end(p);
+            const char *x = group_end(p);
             if (!x || x > e)
                 return -1;
             p = x - 1;
@@ -1403,7 +1379,7 @@ static void split_rec(split_t *st, const char *pre, size_t npre, const char *b, 
                 break;
             p = x - 1;
         } else if (*p == '(') {
-            const char *x = split_group_end(p);
+            const char *x = group_end(p);
             if (!x)
                 break;
             if (!strncmp(p, "(?:", 3) && (!*x || !strchr("*+?{", *x)) &&
