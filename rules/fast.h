@@ -111,6 +111,8 @@ typedef struct fast_build_info {
                                     n distinct offsets (hsexpr_min_ends) */
     size_t starts;               /* of those, confirmed by PCRE2 anchored at the
                                     starts of their matches (reversed scan) */
+    size_t chains;               /* of those, candidates only where the chain of
+                                    units a match needs is there (chain test) */
     size_t literal_forms;        /* tflags multiple, counted without PCRE2 on
                                     text without bytes >= 0x80 (their form
                                     there is a plain literal) */
@@ -161,6 +163,8 @@ typedef struct fast_profile {
     const double *rule_ns;         /* [rules], by fast rule index */
     const unsigned long *rule_cand;  /* database reports per rule */
     const unsigned long *rule_conf;  /* ... confirmed by PCRE2 */
+    unsigned long chain_rejected;  /* reports the chain test turned down
+                                      (no PCRE2 run) */
     size_t nrules;
 } fast_profile_t;
 void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out);

@@ -68,6 +68,7 @@ void fastprof_print(FILE *out, const fast_t *f, const fast_scratch_t *sc, size_t
     for (size_t i = 0; i < pr.nrules; i++)
         if (fast_rule_path_at(f, i) == FAST_PREFILTER)
             rep += pr.rule_cand[i], conf += pr.rule_conf[i];
-    fprintf(out, "prefilter reports: %lu, confirmed %lu (%.0f%% false)\n", rep, conf,
-            rep > conf ? 100.0 * (double)(rep - conf) / (double)rep : 0);
+    fprintf(out, "prefilter reports: %lu, confirmed %lu (%.0f%% false); turned down by the chain "
+                 "test without PCRE2: %lu\n", rep, conf,
+            rep > conf ? 100.0 * (double)(rep - conf) / (double)rep : 0, pr.chain_rejected);
 }

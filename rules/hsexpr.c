@@ -617,15 +617,114 @@ static size_t high_only(const char *s, size_t *least)
     return depth || rmin[0] == 0 ? 0 : rmax[0];
 }
 
+/* Bytes of the numbers in HTML character references (&#163; &#xa3;):
+ * digits, hex letters and x, either case. */
+static int code_byte(unsigned c)
+{
+    return isxdigit(c) || c == 'x' || c == 'X';
+}
+
+static int code_alt(const char **pp, unsigned char set[32], size_t *lo, size_t *hi);
+
+/* One branch at *pp (up to '|' or ')', not consumed) if it matches only
+ * code_byte bytes, never the empty string and never more than 16: 1, its
+ * bytes (both cases) added to set and its length bounds in *lo, *hi;
+ * 0 otherwise. */
+static int code_seq(const char **pp, unsigned char set[32], size_t *lo, size_t *hi)
+{
+    const char *p = *pp;
+    *lo = *hi = 0;
+    while (*p && *p != '|' && *p != ')') {
+        size_t alo = 1, ahi = 1;
+        unsigned char one[32];
+        if (*p == '(') {
+            if (p[1] == '?' && p[2] != ':')
+                return 0; /* lookaround, options, named group: not followed */
+            p += p[1] == '?' ? 3 : 1;
+            if (!code_alt(&p, set, &alo, &ahi) || *p != ')')
+                return 0;
+            p++;
+        } else {
+            if (*p == '\\' && !p[1])
+                return 0;
+            const char *e = *p == '[' ? class_end(p) : *p == '\\' ? p + 2 : p + 1;
+            if (*p == '\\' && p[1] == 'x')
+                for (e = p + 2; isxdigit((unsigned char)*e) && e < p + 4; e++)
+                    ;
+            if (!e || rx_class_bytes(p, (size_t)(e - p), 1, one) < 0)
+                return 0;
+            for (int c = 0; c < 256; c++)
+                if (one[c / 8] >> (c % 8) & 1) {
+                    if (!code_byte((unsigned)c))
+                        return 0;
+                    set[c / 8] |= (unsigned char)(1u << (c % 8));
+                    set[toupper(c) / 8] |= (unsigned char)(1u << (toupper(c) % 8));
+                    set[tolower(c) / 8] |= (unsigned char)(1u << (tolower(c) % 8));
+                }
+            p = e;
+        }
+        long qlo, qhi;
+        size_t ql = quant_len(p, &qlo, &qhi);
+        if (ql && (qhi < 0 || p[ql - 1] == '+' || qhi > 16))
+            return 0;
+        if (ql)
+            alo *= (size_t)qlo, ahi *= (size_t)qhi, p += ql;
+        *lo += alo, *hi += ahi;
+        if (*hi > 16)
+            return 0;
+    }
+    *pp = p;
+    return *lo > 0;
+}
+
+/* The alternation at *pp (up to ')', not consumed) as code_seq. */
+static int code_alt(const char **pp, unsigned char set[32], size_t *lo, size_t *hi)
+{
+    int first = 1;
+    for (;;) {
+        size_t l, h;
+        if (!code_seq(pp, set, &l, &h))
+            return 0;
+        *lo = first || l < *lo ? l : *lo;
+        *hi = first || h > *hi ? h : *hi;
+        first = 0;
+        if (**pp != '|')
+            return 1;
+        (*pp)++;
+    }
+}
+
+/* Whether branch s (all of it) is a number code_seq follows that names a
+ * digit (words of hex letters, "face", stay as they are): then its bytes
+ * are added to set and its length bounds put in *lo, *hi. */
+static int is_code(const char *s, unsigned char set[32], size_t *lo, size_t *hi)
+{
+    unsigned char mine[32] = {0};
+    const char *q = s;
+    if (!code_seq(&q, mine, lo, hi) || *q)
+        return 0;
+    if (!mine['0' / 8] && !(mine['8' / 8] & 3)) /* '0'-'7' share a byte, '8' '9' the next */
+        return 0;
+    for (int i = 0; i < 32; i++)
+        set[i] |= mine[i];
+    return 1;
+}
+
 /* The alternation at *pp (up to ')' or the end, not consumed) copied to
  * out with each branch once, in first-seen order: the same language. With
  * collapse (supersets only), the branches that match nothing but m to n
  * bytes >= 0x80 become one, [\x80-\xff]{m,n}: the ReplaceTags look-alike
- * letters, UTF-8 sequences of 2 to 4 bytes, in the Latin-1 prefilter. */
+ * letters, UTF-8 sequences of 2 to 4 bytes, in the Latin-1 prefilter; and
+ * those that match only numbers (code_seq) become one class counted
+ * {m,n}: the same tags' HTML character references, &#(?:1(?:03[01]|...)
+ * (__HOURS_DEADLINE's prefilter: 21 KB, ... with them collapsed). */
 static int dedupe_alt(const char **pp, tg_buf *out, int collapse)
 {
     char **kept = NULL;
     size_t nk = 0, cap = 0, high = 0, low = 0;
+    unsigned char code[32] = {0}; /* bytes of the numbers branches */
+    size_t ncode = 0, clow = 0, chigh = 0;
+    char *code1 = NULL;           /* the first one, kept if it is alone */
     int rc = 0;
     for (;;) {
         tg_buf br;
@@ -636,11 +735,18 @@ static int dedupe_alt(const char **pp, tg_buf *out, int collapse)
             break;
         }
         char *s = tg_buf_steal(&br);
-        size_t l = 0, h = collapse && s ? high_only(s, &l) : 0, k = 0;
+        size_t l = 0, h = collapse && s ? high_only(s, &l) : 0, k = 0, cl, ch;
         if (h) {
             low = !high || l < low ? l : low;
             high = h > high ? h : high;
             free(s);
+        } else if (collapse && s && is_code(s, code, &cl, &ch)) {
+            clow = !ncode || cl < clow ? cl : clow;
+            chigh = ch > chigh ? ch : chigh;
+            if (!ncode++)
+                code1 = s;
+            else
+                free(s);
         } else {
             if (!s)
                 s = tg_strdup("");
@@ -660,8 +766,21 @@ static int dedupe_alt(const char **pp, tg_buf *out, int collapse)
             break;
         (*pp)++;
     }
-    if (rc == 0 && high) {
+    if (rc == 0 && ncode) {
         if (nk)
+            tg_buf_addc(out, '|');
+        if (ncode == 1)
+            tg_buf_adds(out, code1);
+        else
+            emit_set(out, code, 1, 0);
+        if (ncode > 1 && clow == chigh)
+            tg_buf_printf(out, "{%zu}", clow);
+        else if (ncode > 1)
+            tg_buf_printf(out, "{%zu,%zu}", clow, chigh);
+    }
+    free(code1);
+    if (rc == 0 && high) {
+        if (nk || ncode)
             tg_buf_addc(out, '|');
         if (high == 1)
             tg_buf_adds(out, HIGH_ATOM);
@@ -809,7 +928,12 @@ static int nullable_alt(const char **pp, int *bad)
     }
 }
 
-int hsexpr_min_ends(const char *pat, unsigned reflags)
+/* The last top-level item of pat when it is a group counted {n...}, n >= 2,
+ * that consumes a byte every time, with no '|' outside it: its opening
+ * '(' in *open, one past its ')' in *close; the count (capped at 8), or 1
+ * if pat has no such ending. */
+static int last_counted_group(const char *pat, unsigned reflags, const char **open,
+                              const char **close)
 {
     if ((reflags & CF_RE_X) || strstr(pat, "(?x") || strstr(pat, "(?-x"))
         return 1;
@@ -839,16 +963,31 @@ int hsexpr_min_ends(const char *pat, unsigned reflags)
         (last[1] == '?' && (strchr("=!#(", last[2]) ||
                             (last[2] == '<' && (last[3] == '=' || last[3] == '!')))))
         return 1;
-    const char *close = group_end(last);
+    const char *end = group_end(last);
     long lo, hi;
-    if (!close || !counted_repeat(close, &lo, &hi) || lo < 2)
+    if (!end || !counted_repeat(end, &lo, &hi) || lo < 2)
         return 1;
     /* the group itself must consume a byte every time */
     int bad = 0;
     const char *q = last;
     if (nullable_seq(&q, &bad) || bad)
         return 1;
+    *open = last;
+    *close = end;
     return lo > 8 ? 8 : (int)lo;
+}
+
+int hsexpr_min_ends(const char *pat, unsigned reflags)
+{
+    const char *open, *close;
+    return last_counted_group(pat, reflags, &open, &close);
+}
+
+int hsexpr_whole_count(const char *pat, unsigned reflags)
+{
+    const char *open = NULL, *close = NULL;
+    int n = last_counted_group(pat, reflags, &open, &close);
+    return n > 1 && open == pat ? n : 1;
 }
 
 /* The rewrite behind hsexpr_latin1_exact, hsexpr_ascii, hsexpr_relaxed.

@@ -66,6 +66,12 @@ int hsexpr_nested_repeat(const char *pat);
  * least wherever the pattern matches. 1 otherwise (n is capped at 8). */
 int hsexpr_min_ends(const char *pat, unsigned reflags);
 
+/* hsexpr_min_ends' n when the counted group is the whole pattern, 1
+ * otherwise. A match of (?:G){n} is n back-to-back matches of G: n+1
+ * offsets, each but the first an end and each but the last a start of a
+ * match of G (the fast matcher's chain test). */
+int hsexpr_whole_count(const char *pat, unsigned reflags);
+
 /* The pattern's size with its counted repeats written out: an atom counts
  * 1, a group its widest branch, {m,n} multiplies by n ({m,} by m; ? * +
  * by 1). Vectorscan's compile time and memory grow with it (a prefilter

@@ -232,6 +232,22 @@ START_TEST(min_ends)
 }
 END_TEST
 
+/* hsexpr_whole_count: n only where the counted group is the whole
+ * pattern. */
+START_TEST(whole_count)
+{
+    static const struct { const char *pat; unsigned flags; int want; } C[] = {
+        {"(?:(?:name|address|phone):?\\s*_*\\s?){3}", CF_RE_I, 3},
+        {"(?<n>[a-z]+[\\s.]+){9}", 0, 8}, {"(ab|a){2,}", 0, 2},
+        {"x(?:ab|a){2,}", 0, 1}, {"(?i)(?:ab){2}", 0, 1}, {"(?:a?){3}", 0, 1},
+        {"(?:ab){3}x", 0, 1}, {"(?:ab){3}|c", 0, 1}, {"a{3}", 0, 1}, {"(?:ab)(?:ab){3}", 0, 1},
+    };
+    for (size_t c = 0; c < sizeof C / sizeof *C; c++)
+        ck_assert_msg(hsexpr_whole_count(C[c].pat, C[c].flags) == C[c].want, "%s: %d", C[c].pat,
+                      hsexpr_whole_count(C[c].pat, C[c].flags));
+}
+END_TEST
+
 static void reverse_str(const char *s, char *out)
 {
     size_t n = strlen(s);
@@ -361,6 +377,31 @@ START_TEST(latin1_prefilter_is_a_superset)
     /* back references: no branch dropped (group numbers would move) */
     expect_str(hsexpr_latin1_prefilter("(\\xe9|\\xe8)(a|a)\\2", CF_RE_I),
                "([\\x80-\\xff]|[\\x80-\\xff])(a|a)\\2");
+    /* the HTML references of the look-alike tags, branches that match only
+     * numbers, become one class of their bytes counted {m,n}; a lone one,
+     * and words of hex letters, stay */
+    expect_str(hsexpr_latin1_prefilter("&\\#(?:1(?:03[01]|216)|2(?:0[4-7]|16)|x(?:3f2|4a[ab]));",
+                                       CF_RE_I),
+               "&\\#(?:[\\x30-\\x37\\x41-\\x42\\x46\\x58\\x61-\\x62\\x66\\x78]{3,4});");
+    expect_str(hsexpr_latin1_prefilter("(?:a|12|345)b", CF_RE_I), "(?:a|[\\x31-\\x35]{2,3})b");
+    expect_str(hsexpr_latin1_prefilter("(?:a|12)b", CF_RE_I), "(?:a|12)b");
+    expect_str(hsexpr_latin1_prefilter("(?:face|bad|12)x", CF_RE_I), "(?:face|bad|12)x");
+    expect_str(hsexpr_latin1_prefilter("(?:1\\d+|23)x", CF_RE_I), "(?:1\\d+|23)x");
+    static const case_t N[] = {
+        {"&\\#(?:1(?:03[01]|216)|2(?:0[4-7]|16)|x(?:3f2|4a[ab]));", CF_RE_I},
+        {"(?:a|12|345)b", 0}, {"p(?:\\d{2}|4[0-5]|x)?q", 0},
+    };
+    static const char *const NS[] = {"&#1031;", "&#X3F2;", "&#205;", "&#x4aa;", "ab", "12b",
+                                     "345b", "p42q", "pq", "pxq", "&#999;"};
+    for (size_t k = 0; k < sizeof N / sizeof *N; k++) {
+        char *e = hsexpr_latin1_prefilter(N[k].pat, N[k].flags);
+        ck_assert_ptr_nonnull(e);
+        for (size_t s = 0; s < sizeof NS / sizeof *NS; s++)
+            if (rx_hit(N[k].pat, N[k].flags, NS[s]))
+                ck_assert_msg(hs_hit(e, hs_flags_of(N[k].flags) | HS_FLAG_PREFILTER, NS[s]),
+                              "/%s/ as prefilter %s misses \"%s\"", N[k].pat, e, NS[s]);
+        free(e);
+    }
 }
 END_TEST
 
@@ -443,6 +484,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, relaxed_is_a_superset);
     tcase_add_test(tc, latin1_prefilter_is_a_superset);
     tcase_add_test(tc, min_ends);
+    tcase_add_test(tc, whole_count);
     tcase_add_test(tc, reverse);
     tcase_add_test(tc, shapes);
     tcase_add_test(tc, split_matches_as_whole);

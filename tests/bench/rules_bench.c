@@ -226,9 +226,9 @@ int main(int argc, char **argv)
     printf("fast: %zu regex rules in %zu classes, %zu databases, %.1f MB of databases\n",
            fi->rules, fi->classes, fi->databases, fi->db_bytes / 1e6);
     printf("      paths: %zu exact, %zu prefilter+confirm (of which %zu confirmed at the starts "
-           "of their matches), %zu PCRE2-only (of which on ASCII text %zu in a database, "
+           "of their matches, %zu after a chain test), %zu PCRE2-only (of which on ASCII text %zu in a database, "
            "%zu known not to match; on other text %zu prefiltered); %zu tflags multiple\n",
-           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->path[FAST_PCRE],
+           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->chains, fi->path[FAST_PCRE],
            fi->ascii_db, fi->ascii_never, fi->full_prefilter, fi->multiple);
     if (fi->cache_misses)
         printf("      routing (cold compile): Latin-1 /i spelt out %zu, approximated %zu, not "
