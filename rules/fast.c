@@ -230,9 +230,15 @@ struct fast_scratch {
     size_t ncend, cend_cap;
     size_t *ends;            /* [ends_cap] those of one rule (chain_limit) */
     size_t ends_cap;
+    struct cend *cstart;     /* [cstart_cap] every start the string's DB_STARTS
+                                scan reported (each rule's report reads its
+                                own: __FILL_THIS_FORM_SHORT2 and _LONG2 are
+                                candidates on the same strings) */
+    size_t ncstart, cstart_cap;
+    int rev_scanned;         /* for the string being scanned: 1 cstart is
+                                filled, -1 the scan failed, 0 not yet */
     size_t *starts;          /* [starts_cap] match starts of one rule */
-    size_t nstarts, starts_cap;
-    unsigned starts_id;      /* the Vectorscan id they are collected for */
+    size_t starts_cap;
     int ascii;               /* the string being scanned has no byte >= 0x80
                                 (known only in classes with ASCII databases) */
     int prof;
@@ -1445,6 +1451,7 @@ void fast_scratch_free(fast_scratch_t *sc)
     tg_buf_free(&sc->tmp);
     tg_buf_free(&sc->rev);
     free(sc->starts);
+    free(sc->cstart);
     free(sc->cend);
     free(sc->ends);
     free(sc->class_ns);
@@ -1503,10 +1510,8 @@ static int on_start(unsigned id, unsigned long long from, unsigned long long to,
 {
     (void)from, (void)flags;
     fast_scratch_t *sc = ctx;
-    if (id == sc->starts_id) {
-        tg_grow(&sc->starts, &sc->starts_cap, sc->nstarts + 1, sizeof *sc->starts);
-        sc->starts[sc->nstarts++] = sc->rev.len - (size_t)to;
-    }
+    tg_grow(&sc->cstart, &sc->cstart_cap, sc->ncstart + 1, sizeof *sc->cstart);
+    sc->cstart[sc->ncstart++] = (struct cend){id, sc->rev.len - (size_t)to};
     return 0;
 }
 
@@ -1566,19 +1571,28 @@ static size_t chain_limit(fast_scratch_t *sc, unsigned vsid, const frule_t *r, s
 static unsigned starts_confirm(fast_scratch_t *sc, rx_scratch_t *rx, const fclass_t *c,
                                unsigned vsid, const frule_t *r, const char *s, size_t len)
 {
-    tg_buf_reset(&sc->rev);
-    tg_buf_add(&sc->rev, s, len);
-    for (size_t a = 0, b = len; a + 1 < b; a++, b--) {
-        char t = sc->rev.s[a];
-        sc->rev.s[a] = sc->rev.s[b - 1];
-        sc->rev.s[b - 1] = t;
+    if (!sc->rev_scanned) { /* the string's first such report */
+        tg_buf_reset(&sc->rev);
+        tg_buf_add(&sc->rev, s, len);
+        for (size_t a = 0, b = len; a + 1 < b; a++, b--) {
+            char t = sc->rev.s[a];
+            sc->rev.s[a] = sc->rev.s[b - 1];
+            sc->rev.s[b - 1] = t;
+        }
+        sc->ncstart = 0;
+        sc->rev_scanned = hs_scan(c->db[DB_STARTS], sc->rev.s ? sc->rev.s : "", (unsigned)len,
+                                  0, sc->hs, on_start, sc) == HS_SUCCESS ? 1 : -1;
     }
-    sc->nstarts = 0;
-    sc->starts_id = vsid;
-    if (hs_scan(c->db[DB_STARTS], sc->rev.s ? sc->rev.s : "", (unsigned)len, 0, sc->hs,
-                on_start, sc) != HS_SUCCESS)
+    if (sc->rev_scanned < 0)
         return rx_count(r->re, rx, s, len, 1);
-    size_t ns = sort_unique(sc->starts, sc->nstarts), limit = len + 1;
+    size_t ns = 0;
+    for (size_t k = 0; k < sc->ncstart; k++)
+        if (sc->cstart[k].id == vsid) {
+            tg_grow(&sc->starts, &sc->starts_cap, ns + 1, sizeof *sc->starts);
+            sc->starts[ns++] = sc->cstart[k].end;
+        }
+    ns = sort_unique(sc->starts, ns);
+    size_t limit = len + 1;
     if (r->chain) {
         limit = chain_limit(sc, vsid, r, ns);
         sc->chain_rejected += sc->prof && (ns == 0 || sc->starts[0] >= limit);
@@ -1648,6 +1662,7 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         s = "", len = 0;
     sc->ncand = 0;
     sc->ncend = 0;
+    sc->rev_scanned = 0;
     sc->cur = c;
     for (size_t k = 0; k < c->nmulti; k++)
         sc->nseen[c->multi[k]] = 0;
