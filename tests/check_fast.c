@@ -820,7 +820,15 @@ START_TEST(huge_stock_rules_prefiltered)
     tg_buf_free(&cf);
     const fast_build_info_t *fi = fast_get_info(rules_get_fast(p.rf));
     ck_assert_int_eq(path(&p, "__MY_MALWARE"), FAST_PCRE);
+#ifndef __SANITIZE_ADDRESS__
+    /* Routing times each compile (FAST_MAX_COMPILE_S): __MY_MALWARE's split
+     * ASCII form takes 3 s of CPU here, and under ASan's allocator the
+     * Vectorscan compiler may run over the 5 s it is allowed, which leaves
+     * the rule on PCRE2 alone (the values below hold either way). */
     ck_assert_uint_ge(fi->full_prefilter, 1);
+#else
+    (void)fi;
+#endif
     static const struct { const char *body; int malware, pay; } C[] = {
         {"I have installed a malware on your computer.\n\nPay me 1000 USD in bitcoin.\n", 1, 1},
         /* the same with smart quotes (UTF-8): every paragraph non-ASCII */
