@@ -36,7 +36,7 @@
  * PCRE-path rules are split into parts of at most this (hsexpr_split). */
 #define FAST_SPLIT_LEN 15000
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-26"
+#define FAST_ROUTE_VERSION "fast-route-27"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -859,6 +859,7 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
         f->rules[c->ids[i]].full = 0;
         f->rules[c->ids[i]].ends = 0;
         f->rules[c->ids[i]].starts = 0;
+        f->rules[c->ids[i]].chain = 0;
         rx_free(f->rules[c->ids[i]].anch);
         f->rules[c->ids[i]].anch = NULL;
         rx_free(f->rules[c->ids[i]].lit);
@@ -1524,6 +1525,8 @@ static int cmp_size(const void *a, const void *b)
 /* Sorts v[0..n) and drops repeats; the new count. */
 static size_t sort_unique(size_t *v, size_t n)
 {
+    if (n < 2)
+        return n; /* v may be NULL when n is 0 */
     qsort(v, n, sizeof *v, cmp_size);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -1553,12 +1556,12 @@ static size_t chain_limit(fast_scratch_t *sc, unsigned vsid, const frule_t *r, s
     ne = sort_unique(e, ne);
     if (!ne)
         return 0;
-    size_t last = e[ne - 1], need = r->ends - 1u, si = ns;
-    /* from the right: each end before the last that is also a start */
+    size_t need = r->ends - 1u, si = ns;
+    /* from the right: each end before the last (e[ne - 1]) that is also a start */
     for (size_t k = ne - 1; k-- > 0;) {
         while (si > 0 && sc->starts[si - 1] > e[k])
             si--;
-        if (si > 0 && sc->starts[si - 1] == e[k] && e[k] < last && --need == 0)
+        if (si > 0 && sc->starts[si - 1] == e[k] && --need == 0)
             return e[k];
     }
     return 0;
@@ -1595,7 +1598,7 @@ static unsigned starts_confirm(fast_scratch_t *sc, rx_scratch_t *rx, const fclas
     size_t limit = len + 1;
     if (r->chain) {
         limit = chain_limit(sc, vsid, r, ns);
-        sc->chain_rejected += sc->prof && (ns == 0 || sc->starts[0] >= limit);
+        sc->chain_rejected += sc->prof && ns > 0 && sc->starts[0] >= limit;
     }
     for (size_t k = 0; k < ns && sc->starts[k] < limit; k++)
         if (rx_match_at(r->anch, rx, s, len, sc->starts[k]))

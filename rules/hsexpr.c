@@ -532,6 +532,9 @@ static int dedupe_seq(const char **pp, tg_buf *out, int collapse)
             p = e;
         } else if (*p == '(') {
             size_t pl = 1;
+            /* a superset inside a negative lookaround would make the
+             * whole a subset: nothing collapses there */
+            int sub = collapse && !(p[1] == '?' && (p[2] == '!' || (p[2] == '<' && p[3] == '!')));
             if (p[1] == '*') {
                 return -1;
             } else if (p[1] == '?') {
@@ -554,7 +557,7 @@ static int dedupe_seq(const char **pp, tg_buf *out, int collapse)
             }
             tg_buf_add(out, p, pl);
             p += pl;
-            if (dedupe_alt(&p, out, collapse) < 0 || *p != ')')
+            if (dedupe_alt(&p, out, sub) < 0 || *p != ')')
                 return -1;
             tg_buf_addc(out, ')');
             p++;
@@ -651,8 +654,9 @@ static int code_seq(const char **pp, unsigned char set[32], size_t *lo, size_t *
             if (*p == '\\' && p[1] == 'x')
                 for (e = p + 2; isxdigit((unsigned char)*e) && e < p + 4; e++)
                     ;
-            if (!e || rx_class_bytes(p, (size_t)(e - p), 1, one) < 0)
-                return 0;
+            static const unsigned char none[32];
+            if (!e || rx_class_bytes(p, (size_t)(e - p), 1, one) < 0 || !memcmp(one, none, 32))
+                return 0; /* not an atom, or one that matches no byte (\z) */
             for (int c = 0; c < 256; c++)
                 if (one[c / 8] >> (c % 8) & 1) {
                     if (!code_byte((unsigned)c))

@@ -708,7 +708,7 @@ START_TEST(confirmed_at_match_starts)
     const char *re = NULL;
     for (const char *l = text; l && *l && !re; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
         if (!strncmp(l, "body", 4) && strstr(l, "__FILL_THIS_FORM_SHORT2") &&
-            strstr(l, "__FILL_THIS_FORM_SHORT2") < strchr(l, '\n'))
+            strstr(l, "__FILL_THIS_FORM_SHORT2") < l + strcspn(l, "\n"))
             re = strchr(l, '/');
     ck_assert_ptr_nonnull(re);
     tg_buf_printf(&t, "replace_rules SUBJ_FORM\nheader SUBJ_FORM Subject =~ %.*s\n",
