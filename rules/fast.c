@@ -224,13 +224,13 @@ struct fast_scratch {
     unsigned long long *seen; /* [maxclass * FAST_MAX_ENDS] those ends */
     tg_buf tmp;
     tg_buf rev;              /* a string reversed, for DB_STARTS */
-    struct cend { unsigned id; size_t end; } *cend; /* [cend_cap] every end the
+    struct idoff { unsigned id; size_t off; } *cend; /* [cend_cap] every end the
                                 string's scans reported for the rules with
                                 frule_t.chain (their units' ends) */
     size_t ncend, cend_cap;
     size_t *ends;            /* [ends_cap] those of one rule (chain_limit) */
     size_t ends_cap;
-    struct cend *cstart;     /* [cstart_cap] every start the string's DB_STARTS
+    struct idoff *cstart;     /* [cstart_cap] every start the string's DB_STARTS
                                 scan reported (each rule's report reads its
                                 own: __FILL_THIS_FORM_SHORT2 and _LONG2 are
                                 candidates on the same strings) */
@@ -502,9 +502,9 @@ typedef struct route {
     char **parts;            /* owned: the ASCII form split (hsexpr_split) for a
                                 PCRE-path rule, nparts expressions, one id */
     size_t nparts;
-    char *fexpr;             /* owned: a PCRE-path rule's prefilter for the
-                                full-form database (frule_t.full), or ... */
-    char **fparts;           /* ... it split, nfparts expressions */
+    char **fparts;           /* owned: a PCRE-path rule's prefilter for the
+                                full-form database (frule_t.full), whole or
+                                split (hsexpr_split), nfparts expressions */
     size_t nfparts;
     unsigned fflags;
     unsigned flags;          /* for both */
@@ -595,40 +595,36 @@ static void route_full_prefilter(const fclass_t *c, frule_t *fr, const fast_rule
         return;
     unsigned fl = hs_flags(r->reflags, 1);
     double secs = 0;
-    int fires = 0;
-    int rc = try_compile(x, fl, &secs, &fires, c);
-    size_t np = 0;
-    char **parts = rc == -1 ? hsexpr_split(x, FAST_SPLIT_LEN, &np) : NULL;
-    if (parts) {
-        rc = 0, secs = 0;
-        for (size_t k = 0; k < np && rc == 0; k++) {
-            double sk = 0;
-            int fk = 0;
-            rc = try_compile(parts[k], fl, &sk, &fk, c);
-            secs += sk;
-            fires |= fk;
-        }
-    }
     /* taken even where it reports on the samples (the look-alikes read as
      * any high bytes match words of Cyrillic text): on such text PCRE2
      * runs as it would have, on text with a stray high byte it is spared */
-    (void)fires;
+    int rc = try_compile(x, fl, &secs, NULL, c);
+    size_t np = 0;
+    char **parts = rc == -1 ? hsexpr_split(x, FAST_SPLIT_LEN, &np) : NULL;
+    if (parts) {
+        free(x);
+        rc = 0, secs = 0;
+        for (size_t k = 0; k < np && rc == 0; k++) {
+            double sk = 0;
+            rc = try_compile(parts[k], fl, &sk, NULL, c);
+            secs += sk;
+        }
+    } else {
+        parts = tg_malloc(sizeof *parts);
+        parts[0] = x, np = 1;
+    }
     if (rc == 0 && secs <= FAST_MAX_COMPILE_S) {
         fr->full = 1;
         fr->aux |= secs > FAST_SLOW_COMPILE_S;
         rt->fflags = fl;
-        if (parts)
-            rt->fparts = parts, rt->nfparts = np, parts = NULL;
-        else
-            rt->fexpr = x, x = NULL;
+        rt->fparts = parts, rt->nfparts = np, parts = NULL;
     }
     for (size_t k = 0; parts && k < np; k++)
         free(parts[k]);
     free(parts);
-    free(x);
     if (debug && fr->full)
         fprintf(stderr, "fast: %s: %s: on other text prefiltered in the full database%s%s "
-                "(%.3f s)\n", c->label, fr->name, rt->nfparts ? ", split" : "",
+                "(%.3f s)\n", c->label, fr->name, rt->nfparts > 1 ? ", split" : "",
                 fr->aux ? ", slow compile" : "", secs);
 }
 
@@ -1058,11 +1054,6 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
                     flags[ne] = rt[i].fflags;
                     ids[ne++] = (unsigned)i;
                 }
-                if (rt[i].fexpr) {
-                    exprs[ne] = rt[i].fexpr;
-                    flags[ne] = rt[i].fflags;
-                    ids[ne++] = (unsigned)i;
-                }
                 continue;
             }
             exprs[ne] = asc && rt[i].ascii ? rt[i].ascii : rt[i].expr;
@@ -1102,7 +1093,6 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         for (size_t k = 0; k < rt[i].nfparts; k++)
             free(rt[i].fparts[k]);
         free(rt[i].fparts);
-        free(rt[i].fexpr);
     }
     free(rt);
     free(exprs);
@@ -1485,7 +1475,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     const unsigned char *ends = sc->cur->ends;
     if (sc->cur->chain && sc->cur->chain[id]) {
         tg_grow(&sc->cend, &sc->cend_cap, sc->ncend + 1, sizeof *sc->cend);
-        sc->cend[sc->ncend++] = (struct cend){id, (size_t)to};
+        sc->cend[sc->ncend++] = (struct idoff){id, (size_t)to};
     }
     if (ends && ends[id] > 1) {
         /* a candidate once the expression ends at ends[id] distinct
@@ -1512,7 +1502,7 @@ static int on_start(unsigned id, unsigned long long from, unsigned long long to,
     (void)from, (void)flags;
     fast_scratch_t *sc = ctx;
     tg_grow(&sc->cstart, &sc->cstart_cap, sc->ncstart + 1, sizeof *sc->cstart);
-    sc->cstart[sc->ncstart++] = (struct cend){id, sc->rev.len - (size_t)to};
+    sc->cstart[sc->ncstart++] = (struct idoff){id, sc->rev.len - (size_t)to};
     return 0;
 }
 
@@ -1535,6 +1525,20 @@ static size_t sort_unique(size_t *v, size_t n)
     return k;
 }
 
+/* The offsets of id among from[0..n) into *out (grown as need be),
+ * sorted, each once; their count. */
+static size_t offsets_of(const struct idoff *from, size_t n, unsigned id, size_t **out,
+                         size_t *cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (from[i].id == id) {
+            tg_grow(out, cap, k + 1, sizeof **out);
+            (*out)[k++] = from[i].off;
+        }
+    return sort_unique(*out, k);
+}
+
 /* Rule r (frule_t.chain, Vectorscan id vsid) is (?:G){n}, its database
  * expression (G')+ with G' a superset of G. A match of it starting at p0
  * is offsets p0 < p1 < ... < pn, each but p0 an end of a match of G' and
@@ -1546,14 +1550,8 @@ static size_t sort_unique(size_t *v, size_t n)
  * J for k = n - 1; 0 (none) where J has fewer. Uses sc->ends. */
 static size_t chain_limit(fast_scratch_t *sc, unsigned vsid, const frule_t *r, size_t ns)
 {
-    size_t ne = 0;
-    for (size_t k = 0; k < sc->ncend; k++)
-        if (sc->cend[k].id == vsid) {
-            tg_grow(&sc->ends, &sc->ends_cap, ne + 1, sizeof *sc->ends);
-            sc->ends[ne++] = sc->cend[k].end;
-        }
-    size_t *e = sc->ends;
-    ne = sort_unique(e, ne);
+    size_t ne = offsets_of(sc->cend, sc->ncend, vsid, &sc->ends, &sc->ends_cap);
+    const size_t *e = sc->ends;
     if (!ne)
         return 0;
     size_t need = r->ends - 1u, si = ns;
@@ -1588,13 +1586,7 @@ static unsigned starts_confirm(fast_scratch_t *sc, rx_scratch_t *rx, const fclas
     }
     if (sc->rev_scanned < 0)
         return rx_count(r->re, rx, s, len, 1);
-    size_t ns = 0;
-    for (size_t k = 0; k < sc->ncstart; k++)
-        if (sc->cstart[k].id == vsid) {
-            tg_grow(&sc->starts, &sc->starts_cap, ns + 1, sizeof *sc->starts);
-            sc->starts[ns++] = sc->cstart[k].end;
-        }
-    ns = sort_unique(sc->starts, ns);
+    size_t ns = offsets_of(sc->cstart, sc->ncstart, vsid, &sc->starts, &sc->starts_cap);
     size_t limit = len + 1;
     if (r->chain) {
         limit = chain_limit(sc, vsid, r, ns);
