@@ -113,6 +113,9 @@ typedef struct fast_build_info {
                                     starts of their matches (reversed scan) */
     size_t chains;               /* of those, candidates only where the chain of
                                     units a match needs is there (chain test) */
+    size_t fed;                  /* prefilter rules with no expression of their
+                                    own: reported by a rule's expression whose
+                                    matches include theirs (hsrel) */
     size_t literal_forms;        /* tflags multiple, counted without PCRE2 on
                                     text without bytes >= 0x80 (their form
                                     there is a plain literal) */

@@ -80,7 +80,8 @@ static rules_t *load(const char *const *paths, size_t npaths, rules_matcher_t mt
  * against the fast matcher's time for the class (pr). Both profiles
  * include their timer overhead. The oracle's rules outside the fast
  * matcher (exists:, envelope, eval ...) run the same way in both. */
-static void class_table(const fast_t *f, const double *oracle_ns, const fast_profile_t *pr,
+static void class_table(const rules_t *rs, const fast_t *f, const double *oracle_ns,
+                        const fast_profile_t *pr,
                         size_t nslots, size_t nmsgs)
 {
     size_t nc = fast_nclasses(f);
@@ -126,6 +127,22 @@ static void class_table(const fast_t *f, const double *oracle_ns, const fast_pro
            fast_all / 1e3 / n, fast_all > 0 ? in_fast / fast_all : 0);
     printf("rules outside the fast matcher (exists:, envelope, size ...), run alike by both: "
            "%.1f us a message\n", (all - in_fast) / 1e3 / n);
+    /* the dearest of those, by the oracle's profile */
+    unsigned char *inf = tg_calloc(nslots + 1, 1);
+    for (size_t i = 0; i < pr->nrules; i++)
+        if (fast_rule_slot(f, i) < nslots)
+            inf[fast_rule_slot(f, i)] = 1;
+    double *out = tg_calloc(nslots + 1, sizeof *out);
+    for (size_t s = 0; s < nslots; s++)
+        out[s] = inf[s] ? 0 : oracle_ns[s];
+    size_t *ro_ = fastprof_order_desc(out, nslots);
+    printf("  dearest:");
+    for (size_t k = 0; k < 8 && k < nslots && out[ro_[k]] > 0; k++)
+        printf(" %s %.2f", rules_name(rs, ro_[k]), out[ro_[k]] / 1e3 / n);
+    printf(" (us a message)\n");
+    free(ro_);
+    free(out);
+    free(inf);
     free(o);
     free(rk);
 }
@@ -226,9 +243,9 @@ int main(int argc, char **argv)
     printf("fast: %zu regex rules in %zu classes, %zu databases, %.1f MB of databases\n",
            fi->rules, fi->classes, fi->databases, fi->db_bytes / 1e6);
     printf("      paths: %zu exact, %zu prefilter+confirm (of which %zu confirmed at the starts "
-           "of their matches, %zu after a chain test), %zu PCRE2-only (of which on ASCII text %zu in a database, "
+           "of their matches, %zu after a chain test, %zu fed by another rule's expression), %zu PCRE2-only (of which on ASCII text %zu in a database, "
            "%zu known not to match; on other text %zu prefiltered); %zu tflags multiple\n",
-           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->chains, fi->path[FAST_PCRE],
+           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->chains, fi->fed, fi->path[FAST_PCRE],
            fi->ascii_db, fi->ascii_never, fi->full_prefilter, fi->multiple);
     if (fi->cache_misses)
         printf("      routing (cold compile): Latin-1 /i spelt out %zu, approximated %zu, not "
@@ -321,7 +338,7 @@ int main(int argc, char **argv)
         printf("ceiling: the Vectorscan scans alone take %.3f ms a message (profiled), so with "
                "no PCRE2 runs and no bookkeeping at all the fast matcher would reach %.1fx the "
                "oracle (%.3f ms)\n", scan_ms, 1e3 * O / n / scan_ms, 1e3 * O / n);
-    class_table(f, rules_scratch_rule_ns(so), &pr, nr, n);
+    class_table(ro, f, rules_scratch_rule_ns(so), &pr, nr, n);
     warm_pass(ro, so, rf, sf, items, n, vo, vf);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
