@@ -431,8 +431,15 @@ static int contains_fold(const char *s, size_t len, const char *v, size_t n)
 {
     if (n <= 16)
         return tg_memcasemem(s, len, v, n) != NULL; /* at most 16 compares a byte */
-    enum { CHUNK = 8192 };
-    char *lv = tg_malloc(n), *buf = tg_malloc(CHUNK + n);
+    if (n > len)
+        return 0;
+    /* on the stack for the usual values (an address): this runs on every
+     * URI of a message with a To: address (T_GB_STORAGE_GOOGLE_EMAIL's
+     * %{GB_TO_ADDR}), and two mallocs a string were most of its cost */
+    enum { CHUNK = 4096, SMALL = 256 };
+    char lvs[SMALL], bufs[CHUNK + SMALL];
+    int small = n <= SMALL;
+    char *lv = small ? lvs : tg_malloc(n), *buf = small ? bufs : tg_malloc(CHUNK + n);
     for (size_t i = 0; i < n; i++)
         lv[i] = fold(v[i]);
     int found = 0;
@@ -444,8 +451,10 @@ static int contains_fold(const char *s, size_t len, const char *v, size_t n)
             buf[i] = fold(s[off + i]);
         found = memmem(buf, m, lv, n) != NULL;
     }
-    free(lv);
-    free(buf);
+    if (!small) {
+        free(lv);
+        free(buf);
+    }
     return found;
 }
 

@@ -125,6 +125,33 @@ START_TEST(tag_store)
     ck_assert_int_eq(tmpl_tags_maybe_in(g, "B", "nothing", 7), 1);  /* 8-bit: unsure */
     ck_assert_int_eq(tmpl_tags_maybe_in(g, "C", "nothing", 7), 0);
 
+    /* values over 16 bytes are searched chunk by chunk (4 KB): across a
+     * chunk's end, at the very end, and over 256 bytes (off the stack) */
+    char big[301];
+    for (int i = 0; i < 300; i++)
+        big[i] = (char)('a' + i % 26);
+    big[300] = 0;
+    tmpl_tags_begin(g);
+    cap(g, "LONG", "Someone.Long@Example.ORG");
+    cap(g, "BIG", big);
+    tmpl_tags_commit(g);
+    enum { HAY = 10000 };
+    char *hay = malloc(HAY);
+    memset(hay, 'x', HAY);
+    memcpy(hay + 4090, "someone.long@example.org", 24);
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "LONG", hay, HAY), 1);
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "LONG", hay, 4113), 0); /* one byte short */
+    memset(hay + 4090, 'x', 24);
+    memcpy(hay + HAY - 24, "SOMEONE.LONG@EXAMPLE.ORG", 24);
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "LONG", hay, HAY), 1);
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "LONG", hay, HAY - 1), 0);
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "BIG", hay, HAY), 0);
+    for (int i = 0; i < 300; i++)
+        hay[4000 + i] = (char)(big[i] - 32); /* upper case, across the chunk's end */
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "BIG", hay, HAY), 1);
+    ck_assert_int_eq(tmpl_tags_maybe_in(g, "BIG", hay, 4299), 0);
+    free(hay);
+
     /* bounded: at most TMPL_MAX_VALUES values */
     tmpl_tags_begin(g);
     char v[16];
