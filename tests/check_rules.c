@@ -228,6 +228,50 @@ START_TEST(metas)
 }
 END_TEST
 
+/* rules_match_all evaluates only the metas a set value reaches: through
+ * chains of metas, from a meta whose value with nothing set is not 0
+ * (never evaluated, yet it sets what reads it), one input read twice,
+ * and one scratch over messages that set different rules. */
+START_TEST(metas_reached_by_set_values)
+{
+    rules_t *rs = load(
+        "body __A /watches/\n"
+        "body __B /prices/\n"
+        "body __N /nothing-here/\n"
+        "meta C1 __A\n"
+        "meta C2 C1 * 2\n"
+        "meta C3 C2 + 1\n"
+        "meta NONE !__N\n"
+        "meta NONE_AND_B NONE && __B\n"
+        "meta NONE_ONLY NONE + 0\n"
+        "meta TWICE __A + __A\n"
+        "meta NEVER __N\n"
+        "meta AFTER_NEVER NEVER || 0\n"
+        "meta NOT_NEVER !NEVER && !AFTER_NEVER\n");
+    static const char *const names[] = {"C1", "C2", "C3", "NONE", "NONE_AND_B", "NONE_ONLY",
+                                        "TWICE", "NEVER", "AFTER_NEVER", "NOT_NEVER"};
+    static const double want[][10] = {
+        {1, 2, 3, 1, 1, 1, 2, 0, 0, 1}, /* MSG1: watches and prices */
+        {0, 0, 1, 1, 0, 1, 0, 0, 0, 1}, /* neither */
+    };
+    const char *msgs[] = {MSG1, "Subject: x\n\nplain words\n"};
+    rules_scratch_t *sc = rules_scratch_new(rs);
+    double *v = calloc(rules_count(rs) + 1, sizeof *v);
+    for (int round = 0; round < 2; round++)
+        for (int m = 0; m < 2; m++) {
+            msg_t *msg = mkmsg(msgs[m]);
+            rules_match_all(rs, sc, msg, NULL, v);
+            for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+                ck_assert_msg(v[rules_find(rs, names[k])] == want[m][k], "message %d %s: %g", m,
+                              names[k], v[rules_find(rs, names[k])]);
+            msg_free(msg);
+        }
+    free(v);
+    rules_scratch_free(sc);
+    rules_unref(rs);
+}
+END_TEST
+
 /* meta_eval follows Perl's semantics on every input, and meta_zero is its
  * value on all-zero inputs (which rules_match_all uses instead of the
  * walk), including all-zero values that are not 0. */
@@ -1061,6 +1105,7 @@ Suite *rules_suite(void)
     tcase_add_test(tc, html_body_vs_rawbody);
     tcase_add_test(tc, latin1_case_folding);
     tcase_add_test(tc, metas);
+    tcase_add_test(tc, metas_reached_by_set_values);
     tcase_add_test(tc, meta_zero_inputs);
     tcase_add_test(tc, meta_deep_expression);
     tcase_add_test(tc, literal_counts);
