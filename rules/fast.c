@@ -37,7 +37,7 @@
  * PCRE-path rules are split into parts of at most this (hsexpr_split). */
 #define FAST_SPLIT_LEN 15000
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-28"
+#define FAST_ROUTE_VERSION "fast-route-29"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -996,8 +996,11 @@ static void feed_rules(fast_t *f, fclass_t *c, const route_t *rt, unsigned char 
 {
     for (size_t a = 0; a < c->n; a++) {
         const frule_t *ra = &f->rules[c->ids[a]];
+        /* not Vectorscan's prefilter mode: it reads constructs (atomic
+         * groups, backreferences) that hsrel's proof does not follow, and
+         * compiles a superset of the text, not the text */
         if (ra->path != FAST_PREFILTER || ra->ends <= 1 || rt[a].nparts || rt[a].nfparts ||
-            (c->fed && c->fed[a]))
+            (rt[a].flags & HS_FLAG_PREFILTER) || (c->fed && c->fed[a]))
             continue;
         const char *xa = rt[a].ascii ? rt[a].ascii : rt[a].expr;
         for (size_t b = 0; b < c->n; b++) {
@@ -1029,7 +1032,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     hsdb_key_t key;
     hsdb_key_init(&key);
     hsdb_key_adds(&key, FAST_ROUTE_VERSION);
-#ifdef __SANITIZE_ADDRESS__
+#ifdef TG_ASAN
     /* Routing compares compile times, 2-3x longer under ASan: its routes
      * are not the normal build's and must not be served to it. */
     hsdb_key_adds(&key, "asan");

@@ -10,8 +10,9 @@
  * group must follow an unescaped character outside a class, or a class,
  * and be followed by "(", "|", ")", "[" or the end, which extend no token
  * -- "(?(" would, and conditionals are refused), and
- * what would break monotony or the reading (negative lookaround,
- * backreferences, conditionals, comments, \Q...\E, (?x)) is refused.
+ * what would break monotony or the reading (negative lookaround, atomic
+ * groups, possessive quantifiers, backreferences and subroutine calls,
+ * conditionals, comments, \Q...\E, \c, (?x)) is refused.
  */
 #include "hsrel.h"
 
@@ -25,16 +26,36 @@
 enum { P_TOP = 1,        /* an unescaped character outside a class */
        P_CLASS_END = 2 }; /* the ']' closing a class */
 
-/* Fills pos[0..len) for s; -1 if s uses what hsrel does not read. */
+/* The length of a POSIX class "[:name:]" or "[:^name:]" at s, else 0
+ * (then the '[' is a literal: PCRE2 reads "[[:a]" as a class of '[', ':'
+ * and 'a'). */
+static size_t posix_class(const char *s)
+{
+    if (s[0] != '[' || s[1] != ':')
+        return 0;
+    size_t k = 2 + (s[2] == '^');
+    size_t a = k;
+    while (s[k] >= 'a' && s[k] <= 'z')
+        k++;
+    return k > a && s[k] == ':' && s[k + 1] == ']' ? k + 2 : 0;
+}
+
+/* Fills pos[0..len) for s (NUL-terminated at len); -1 if s uses what
+ * hsrel does not read: \Q...\E (anywhere), \c (three characters),
+ * backreferences and subroutine calls, atomic groups, possessive
+ * quantifiers, backtracking verbs, \G, negative lookarounds,
+ * conditionals, comments, (?x). */
 static int scan_positions(const char *s, size_t len, unsigned char *pos)
 {
+    if (strstr(s, "\\Q") || strstr(s, "\\E"))
+        return -1;
     size_t i = 0;
     while (i < len) {
         char c = s[i];
         if (c == '\\') {
             char e = i + 1 < len ? s[i + 1] : 0;
-            if (e == 'Q' || e == 'g' || e == 'k' || (e >= '1' && e <= '9'))
-                return -1; /* quoting, backreferences */
+            if (e == 'c' || e == 'g' || e == 'k' || e == 'G' || (e >= '1' && e <= '9'))
+                return -1; /* \cX, backreferences, \G */
             pos[i] = 0;
             if (i + 1 < len)
                 pos[i + 1] = 0;
@@ -48,31 +69,37 @@ static int scan_positions(const char *s, size_t len, unsigned char *pos)
             if (i < len && s[i] == ']')
                 pos[i++] = 0; /* a literal ']' first */
             while (i < len && s[i] != ']') {
-                pos[i] = 0;
+                size_t k = posix_class(s + i);
                 if (s[i] == '\\' && i + 1 < len) {
-                    pos[++i] = 0;
-                } else if (s[i] == '[' && i + 1 < len && s[i + 1] == ':') {
-                    const char *e = strstr(s + i + 2, ":]");
-                    if (!e || (size_t)(e - s) + 2 > len)
+                    if (s[i + 1] == 'c')
                         return -1;
-                    while (i < (size_t)(e - s) + 1)
-                        pos[++i] = 0;
+                    pos[i++] = 0;
+                } else if (k) {
+                    while (--k)
+                        pos[i++] = 0;
                 }
-                i++;
+                pos[i++] = 0;
             }
             if (i >= len)
                 return -1;
             pos[i++] = P_CLASS_END;
             continue;
         }
+        if (c == '(' && i + 1 < len && s[i + 1] == '*')
+            return -1; /* (*COMMIT) and the other verbs */
         if (c == '(' && i + 1 < len && s[i + 1] == '?') {
             const char *t = s + i + 2;
-            if (*t == '!' || *t == '#' || *t == '(' || (*t == '<' && t[1] == '!'))
-                return -1; /* negative lookaround, comment, conditional */
+            if (*t == '!' || *t == '#' || *t == '(' || *t == '>' || *t == '&' || *t == 'R' ||
+                *t == '+' || *t == '-' || (*t >= '0' && *t <= '9') ||
+                (*t == '<' && t[1] == '!') || (*t == 'P' && (t[1] == '=' || t[1] == '>')))
+                return -1; /* negative lookaround, comment, conditional, atomic
+                              group, subroutine call or backreference */
             while (*t && ((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || *t == '-'))
                 if (*t++ == 'x')
                     return -1; /* extended syntax */
         }
+        if (c == '+' && i > 0 && pos[i - 1] == P_TOP && strchr("*+?}", s[i - 1]))
+            return -1; /* possessive (or "(?+1)") */
         pos[i++] = P_TOP;
     }
     return 0;

@@ -13,6 +13,16 @@
 #include <stddef.h>
 #include <string.h>
 
+/* TG_ASAN: built with AddressSanitizer (gcc defines __SANITIZE_ADDRESS__,
+ * clang answers __has_feature). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG_ASAN 1
+#endif
+#endif
+
 /* ASCII lower case of byte c (other bytes unchanged). */
 static inline int tg_lower(int c)
 {

@@ -857,7 +857,7 @@ START_TEST(huge_stock_rules_prefiltered)
     tg_buf_free(&cf);
     const fast_build_info_t *fi = fast_get_info(rules_get_fast(p.rf));
     ck_assert_int_eq(path(&p, "__MY_MALWARE"), FAST_PCRE);
-#ifndef __SANITIZE_ADDRESS__
+#ifndef TG_ASAN
     /* Routing times each compile (FAST_MAX_COMPILE_S): __MY_MALWARE's split
      * ASCII form takes 3 s of CPU here, and under ASan's allocator the
      * Vectorscan compiler may run over the 5 s it is allowed, which leaves
