@@ -122,7 +122,7 @@ static size_t group_end(const char *s, size_t len, const unsigned char *pos, siz
         else if (s[k] == ')' && --depth == 0)
             break;
     }
-    if (k >= len || k + 1 >= len || s[k + 1] != '?')
+    if (k + 1 >= len || s[k + 1] != '?')
         return 0;
     size_t e = k + 2;
     if (e < len && s[e] == '?')
@@ -161,7 +161,7 @@ int hsrel_drops_optional(const char *sub, const char *sup)
     seen = tg_calloc(((n + 1) * w + 7) / 8, 1);
     tg_grow(&stack, &cap, 1, sizeof *stack);
     stack[nst++] = 0;
-    while (nst && !found) {
+    while (nst) {
         size_t st = stack[--nst], i = st / w, j = st % w;
         if (seen[st / 8] & (1u << (st % 8)))
             continue;

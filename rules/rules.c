@@ -166,6 +166,13 @@ static int capture_rank(cf_type_t t)
     }
 }
 
+/* The slot meta e's name j reads, or -1 (a name bound to no rule). */
+static long input_slot(const rules_t *rs, const meta_expr_t *e, size_t j)
+{
+    long v = meta_slot(e, j);
+    return v >= 0 && (size_t)v < rs->nrules ? v : -1;
+}
+
 /* Fills rs->run and rs->msteps from the rules, meta_order and in_fast. */
 static void flatten(rules_t *rs)
 {
@@ -202,7 +209,6 @@ static void flatten(rules_t *rs)
         code += meta_code_size(rs->rules[rs->meta_order[k]].meta);
     rs->meta_code = tg_malloc(code + 1);
     code = 0;
-    nin = 0;
     for (size_t k = 0; k < rs->nmeta_order; k++) {
         size_t i = rs->meta_order[k];
         meta_expr_t *e = rs->rules[i].meta;
@@ -212,8 +218,8 @@ static void flatten(rules_t *rs)
         struct mstep *st = &rs->msteps[k];
         st->slot = i, st->meta = e, st->zero = meta_zero(e);
         for (size_t j = 0; j < meta_nnames(e); j++)
-            if (meta_slot(e, j) >= 0 && (size_t)meta_slot(e, j) < rs->nrules)
-                rs->dep_first[meta_slot(e, j) + 1]++;
+            if (input_slot(rs, e, j) >= 0)
+                rs->dep_first[input_slot(rs, e, j) + 1]++;
     }
     for (size_t v = 0; v < rs->nrules; v++)
         rs->dep_first[v + 1] += rs->dep_first[v];
@@ -221,8 +227,8 @@ static void flatten(rules_t *rs)
     for (size_t k = 0; k < rs->nmeta_order; k++) {
         const meta_expr_t *e = rs->msteps[k].meta;
         for (size_t j = 0; j < meta_nnames(e); j++) {
-            long v = meta_slot(e, j);
-            if (v >= 0 && (size_t)v < rs->nrules)
+            long v = input_slot(rs, e, j);
+            if (v >= 0)
                 rs->dep[rs->dep_first[v] + fill[v]++] = (unsigned)k;
         }
     }

@@ -16,11 +16,13 @@ typedef struct {
     double *vo, *vf;
 } pair_t;
 
-static void pair_load(pair_t *p, const char *text)
+/* Loads text with both matchers (the fast one with cache directory dir,
+ * NULL for none). */
+static void pair_load_in(pair_t *p, const char *text, const char *dir)
 {
     char err[512] = "";
     rules_options_t oo = {.matcher = RULES_MATCHER_ORACLE};
-    rules_options_t fo = {.matcher = RULES_MATCHER_FAST};
+    rules_options_t fo = {.matcher = RULES_MATCHER_FAST, .cache_dir = dir};
     ck_assert_msg(rules_load_string("t.cf", text, &oo, &p->ro, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(rules_load_string("t.cf", text, &fo, &p->rf, err, sizeof err) == 0, "%s", err);
     ck_assert_ptr_nonnull(rules_get_fast(p->rf));
@@ -28,6 +30,8 @@ static void pair_load(pair_t *p, const char *text)
     p->vo = calloc(rules_count(p->ro) + 1, sizeof *p->vo);
     p->vf = calloc(rules_count(p->rf) + 1, sizeof *p->vf);
 }
+
+static void pair_load(pair_t *p, const char *text) { pair_load_in(p, text, NULL); }
 
 /* pair_load, but the fast ruleset is compiled into cache directory dir
  * first and what is kept is a second load from there (every class a
@@ -37,19 +41,15 @@ static void pair_load_cached(pair_t *p, const char *text, const char *dir,
                              fast_build_info_t *cold)
 {
     char err[512] = "";
-    rules_options_t oo = {.matcher = RULES_MATCHER_ORACLE};
     rules_options_t fo = {.matcher = RULES_MATCHER_FAST, .cache_dir = dir};
     rules_t *first;
     ck_assert_msg(rules_load_string("t.cf", text, &fo, &first, err, sizeof err) == 0, "%s", err);
     *cold = *fast_get_info(rules_get_fast(first));
     rules_unref(first);
-    ck_assert_msg(rules_load_string("t.cf", text, &oo, &p->ro, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(rules_load_string("t.cf", text, &fo, &p->rf, err, sizeof err) == 0, "%s", err);
+    pair_load_in(p, text, dir);
     const fast_build_info_t *fi = fast_get_info(rules_get_fast(p->rf));
     ck_assert_uint_eq(fi->cache_misses, 0);
     ck_assert_uint_eq(fi->cache_hits, cold->cache_misses);
-    p->vo = calloc(rules_count(p->ro) + 1, sizeof *p->vo);
-    p->vf = calloc(rules_count(p->rf) + 1, sizeof *p->vf);
 }
 
 static void pair_free(pair_t *p)

@@ -81,17 +81,20 @@ static rules_t *load(const char *const *paths, size_t npaths, rules_matcher_t mt
  * include their timer overhead. The oracle's rules outside the fast
  * matcher (exists:, envelope, eval ...) run the same way in both. */
 static void class_table(const rules_t *rs, const fast_t *f, const double *oracle_ns,
-                        const fast_profile_t *pr,
-                        size_t nslots, size_t nmsgs)
+                        const fast_profile_t *pr, size_t nslots, size_t nmsgs)
 {
     size_t nc = fast_nclasses(f);
     if (!oracle_ns || !nc)
         return;
     double *o = tg_calloc(nc, sizeof *o), in_fast = 0, all = 0, fast_all = 0;
+    double *out = tg_calloc(nslots + 1, sizeof *out); /* the rules outside it */
+    memcpy(out, oracle_ns, nslots * sizeof *out);
     for (size_t i = 0; i < pr->nrules; i++) {
         size_t slot = fast_rule_slot(f, i);
-        if (slot < nslots)
+        if (slot < nslots) {
             o[fast_rule_class(f, i)] += oracle_ns[slot];
+            out[slot] = 0;
+        }
     }
     for (size_t c = 0; c < nc; c++) {
         in_fast += o[c];
@@ -128,21 +131,13 @@ static void class_table(const rules_t *rs, const fast_t *f, const double *oracle
     printf("rules outside the fast matcher (exists:, envelope, size ...), run alike by both: "
            "%.1f us a message\n", (all - in_fast) / 1e3 / n);
     /* the dearest of those, by the oracle's profile */
-    unsigned char *inf = tg_calloc(nslots + 1, 1);
-    for (size_t i = 0; i < pr->nrules; i++)
-        if (fast_rule_slot(f, i) < nslots)
-            inf[fast_rule_slot(f, i)] = 1;
-    double *out = tg_calloc(nslots + 1, sizeof *out);
-    for (size_t s = 0; s < nslots; s++)
-        out[s] = inf[s] ? 0 : oracle_ns[s];
-    size_t *ro_ = fastprof_order_desc(out, nslots);
+    size_t *ok = fastprof_order_desc(out, nslots);
     printf("  dearest:");
-    for (size_t k = 0; k < 8 && k < nslots && out[ro_[k]] > 0; k++)
-        printf(" %s %.2f", rules_name(rs, ro_[k]), out[ro_[k]] / 1e3 / n);
+    for (size_t k = 0; k < 8 && k < nslots && out[ok[k]] > 0; k++)
+        printf(" %s %.2f", rules_name(rs, ok[k]), out[ok[k]] / 1e3 / n);
     printf(" (us a message)\n");
-    free(ro_);
+    free(ok);
     free(out);
-    free(inf);
     free(o);
     free(rk);
 }
@@ -243,10 +238,12 @@ int main(int argc, char **argv)
     printf("fast: %zu regex rules in %zu classes, %zu databases, %.1f MB of databases\n",
            fi->rules, fi->classes, fi->databases, fi->db_bytes / 1e6);
     printf("      paths: %zu exact, %zu prefilter+confirm (of which %zu confirmed at the starts "
-           "of their matches, %zu after a chain test, %zu fed by another rule's expression), %zu PCRE2-only (of which on ASCII text %zu in a database, "
-           "%zu known not to match; on other text %zu prefiltered); %zu tflags multiple\n",
-           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->chains, fi->fed, fi->path[FAST_PCRE],
-           fi->ascii_db, fi->ascii_never, fi->full_prefilter, fi->multiple);
+           "of their matches, %zu after a chain test, %zu fed by another rule's expression), "
+           "%zu PCRE2-only (of which on ASCII text %zu in a database, %zu known not to match; "
+           "on other text %zu prefiltered); %zu tflags multiple\n",
+           fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->chains, fi->fed,
+           fi->path[FAST_PCRE], fi->ascii_db, fi->ascii_never, fi->full_prefilter,
+           fi->multiple);
     if (fi->cache_misses)
         printf("      routing (cold compile): Latin-1 /i spelt out %zu, approximated %zu, not "
                "followed %zu; nested repeats confirmed %zu; relaxed counts %zu (for scan speed "
