@@ -9,7 +9,7 @@ T=postfix
 . "$(dirname "$0")/lib_postfix.sh"
 ROOT=$(pwd)
 base=$((24000 + ($$ % 1000) * 2))   # smtpd; the sink takes base+1
-MPORT=$((26000 + ($$ % 1000)))
+MPORT=$(free_port $((26000 + ($$ % 1000))))
 DPID=
 trap 'pf_stop; [ -n "$DPID" ] && kill -KILL $DPID 2>/dev/null; rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM

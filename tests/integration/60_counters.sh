@@ -8,8 +8,10 @@ set -u
 T=counters
 . "$(dirname "$0")/lib.sh"
 ROOT=$(pwd)
-RPORT=$((30000 + $$ % 1000))
-MPORT=$((31000 + $$ % 1000))
+# ports no socket uses now (free_port): a fixed port taken by another suite
+# running at the same time would send its clients to this suite's servers
+RPORT=$(free_port $((30000 + $$ % 1000)))
+MPORT=$(free_port $((31000 + $$ % 1000)))
 SOCK="inet:$MPORT@127.0.0.1"
 RCLI="redis-cli -p $RPORT"
 DPID= RPID=
