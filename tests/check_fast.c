@@ -756,9 +756,13 @@ START_TEST(confirmed_at_match_starts)
     ck_assert_uint_eq(fi->chains, 3);
     /* SHORT2's unit is LONG2's without an optional group: it takes LONG2's
      * reports and has no expression of its own (feed_rules), also when
-     * the ruleset comes from the cache */
-    ck_assert_uint_eq(cold.fed, 1);
-    ck_assert_uint_eq(fi->fed, 1);
+     * the ruleset comes from the cache. Only where both went into the
+     * same database: each goes into the class's second one when its
+     * compile takes over 0.25 s (FAST_SLOW_COMPILE_S), and both take
+     * 0.25-0.26 s on a slow host, so one may go each way (seen on
+     * 2026-12-05). The cases below hold either way. */
+    ck_assert_uint_le(cold.fed, 1);
+    ck_assert_uint_eq(fi->fed, cold.fed);
     static const struct { const char *body; int want; } C[] = {
         {"name: ___ phone: ___ address: ___", 1},
         {"your name and x name: ____ phone: ____ address: ____", 1}, /* a later start */
@@ -863,17 +867,14 @@ START_TEST(huge_stock_rules_prefiltered)
     pair_t p;
     pair_load(&p, cf.s);
     tg_buf_free(&cf);
-    const fast_build_info_t *fi = fast_get_info(rules_get_fast(p.rf));
     ck_assert_int_eq(path(&p, "__MY_MALWARE"), FAST_PCRE);
-#ifndef TG_ASAN
-    /* Routing times each compile (FAST_MAX_COMPILE_S): __MY_MALWARE's split
-     * ASCII form takes 3 s of CPU here, and under ASan's allocator the
-     * Vectorscan compiler may run over the 5 s it is allowed, which leaves
-     * the rule on PCRE2 alone (the values below hold either way). */
-    ck_assert_uint_ge(fi->full_prefilter, 1);
-#else
-    (void)fi;
-#endif
+    /* No assertion on the route of the full-form prefilter here: routing
+     * times each compile (FAST_MAX_COMPILE_S, 5 s) and __MY_MALWARE's split
+     * forms take 3 s or more of CPU, over 5 s on a slow host (a CI run on
+     * 2026-12-05) and under ASan, which leaves the rule on PCRE2 alone on
+     * non-ASCII text. The values below hold on either route;
+     * wide_patterns_both_matchers asserts the route itself, on a rule that
+     * compiles in a quarter of the time. */
     static const struct { const char *body; int malware, pay; } C[] = {
         {"I have installed a malware on your computer.\n\nPay me 1000 USD in bitcoin.\n", 1, 1},
         /* the same with smart quotes (UTF-8): every paragraph non-ASCII */
