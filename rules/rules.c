@@ -217,9 +217,11 @@ static void flatten(rules_t *rs)
         code += sz;
         struct mstep *st = &rs->msteps[k];
         st->slot = i, st->meta = e, st->zero = meta_zero(e);
-        for (size_t j = 0; j < meta_nnames(e); j++)
-            if (input_slot(rs, e, j) >= 0)
-                rs->dep_first[input_slot(rs, e, j) + 1]++;
+        for (size_t j = 0; j < meta_nnames(e); j++) {
+            long v = input_slot(rs, e, j);
+            if (v >= 0)
+                rs->dep_first[v + 1]++;
+        }
     }
     for (size_t v = 0; v < rs->nrules; v++)
         rs->dep_first[v + 1] += rs->dep_first[v];

@@ -131,12 +131,12 @@ static void class_table(const rules_t *rs, const fast_t *f, const double *oracle
     printf("rules outside the fast matcher (exists:, envelope, size ...), run alike by both: "
            "%.1f us a message\n", (all - in_fast) / 1e3 / n);
     /* the dearest of those, by the oracle's profile */
-    size_t *ok = fastprof_order_desc(out, nslots);
+    size_t *order = fastprof_order_desc(out, nslots);
     printf("  dearest:");
-    for (size_t k = 0; k < 8 && k < nslots && out[ok[k]] > 0; k++)
-        printf(" %s %.2f", rules_name(rs, ok[k]), out[ok[k]] / 1e3 / n);
+    for (size_t k = 0; k < 8 && k < nslots && out[order[k]] > 0; k++)
+        printf(" %s %.2f", rules_name(rs, order[k]), out[order[k]] / 1e3 / n);
     printf(" (us a message)\n");
-    free(ok);
+    free(order);
     free(out);
     free(o);
     free(rk);
