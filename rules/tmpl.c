@@ -21,6 +21,7 @@ struct tmpl {
     char **names;        /* distinct, "(args)" dropped */
     size_t nnames;
     unsigned char *req;  /* [nnames] tmpl_required */
+    int all_top;         /* every template as tmpl_required has it */
 };
 
 #define TMPL_MAX_SEEN 64  /* names a commit tracks past the byte bound */
@@ -146,6 +147,7 @@ static void find_required(tmpl_t *t, const char *p, unsigned reflags)
         strstr(p, "(?#") || strstr(p, "[:"))
         return;
     int depth = 0, alt = 0;
+    size_t ntop = 0; /* templates seen at the top level, unquantified */
     size_t next_at = 0;
     unsigned char *cand = tg_calloc(t->nnames + 1, 1);
     for (size_t i = 0; p[i];) {
@@ -186,13 +188,17 @@ static void find_required(tmpl_t *t, const char *p, unsigned reflags)
             char q = p[i + tl];
             if (depth == 0 && q != '?' && q != '*' && q != '{')
                 cand[k] = 1;
+            if (depth == 0 && !(q && strchr("?*{+", q)))
+                ntop++;
             i += tl;
         } else {
             i++;
         }
     }
-    if (!alt)
+    if (!alt) {
         memcpy(t->req, cand, t->nnames);
+        t->all_top = ntop == t->nat; /* none in a class or \Q...\E */
+    }
 out:
     free(cand);
 }
@@ -255,6 +261,19 @@ char *tmpl_escaped(const tmpl_t *t)
             tg_buf_adds(&b, "\\}");
         }
     }
+    char *s = tg_strndup(b.s ? b.s : "", b.len);
+    tg_buf_free(&b);
+    return s;
+}
+
+char *tmpl_skeleton(const tmpl_t *t)
+{
+    if (!t->all_top)
+        return NULL;
+    tg_buf b;
+    tg_buf_init(&b);
+    for (size_t i = 0; i < t->npieces; i++)
+        tg_buf_adds(&b, t->pieces[i].name < 0 ? t->pieces[i].text : "(?:[\\s\\S]*?)");
     char *s = tg_strndup(b.s ? b.s : "", b.len);
     tg_buf_free(&b);
     return s;

@@ -42,6 +42,14 @@ void tmpl_free(tmpl_t *t);
  * compiles it to check it at load time (caller frees). */
 char *tmpl_escaped(const tmpl_t *t);
 
+/* A pattern that matches wherever the built one (tmpl_build) can, with
+ * every template as (?:[\s\S]*?); NULL unless every template stands as
+ * tmpl_required describes (top level, no alternation there, not under an
+ * optional repeat), where PCRE2's search over the wildcard's lengths
+ * covers every way the built pattern can match, atomic groups and
+ * lookarounds outside the templates included. Caller frees. */
+char *tmpl_skeleton(const tmpl_t *t);
+
 /* The distinct tag names the pattern uses (an "(args)" suffix dropped). */
 size_t tmpl_nnames(const tmpl_t *t);
 const char *tmpl_name(const tmpl_t *t, size_t i);

@@ -321,6 +321,43 @@ START_TEST(captured_tags)
 }
 END_TEST
 
+/* A template rule whose pattern, templates as wildcards, misses every
+ * string that holds the tag's value is answered without building it
+ * (rules.c, tmpl_skeleton): the same values as when built. */
+START_TEST(captured_tags_skeleton)
+{
+    pair_t p;
+    pair_load(&p,
+        "header __TO_ADDR To:addr =~ /(?<TO_ADDR>.*)/\n"
+        "uri SK_HIT /^https?:\\/\\/click\\.example\\.net\\/.{1,20}\\?e=%{TO_ADDR}/i\n"
+        "uri SK_MISS /^https?:\\/\\/storage\\.example\\.com\\/.{4,128}\\#%{TO_ADDR}/i\n"
+        "header SK_NEG X-Link !~ /^https?:\\/\\/storage\\.example\\.com\\/\\#%{TO_ADDR}/\n"
+        "header SK_NEG_HIT X-Link !~ /^https?:\\/\\/other\\.example\\.com\\/\\#%{TO_ADDR}/\n"
+        /* the wildcard spans more than the value: the built pattern misses */
+        "header SK_WIDER X-Link2 =~ /^https?:\\/\\/other\\.example\\.com\\/\\#%{TO_ADDR}x/\n"
+        "header SK_ATOMIC X-Link =~ /^(?>https?:\\/\\/other\\.example\\.com\\/\\#)%{TO_ADDR}$/\n"
+        "header SK_GROUP X-Link =~ /^https?:\\/\\/other\\.example\\.com\\/\\#(?:%{TO_ADDR})$/\n"
+        "header SK_AFTER X-Link =~ /%{TO_ADDR}(?<=\\.org)$/\n");
+    pair_run(&p,
+        "From: a@example.com\n"
+        "To: bob@example.org\n"
+        "X-Link: http://other.example.com/#bob@example.org\n"
+        "X-Link2: http://other.example.com/#bob@example.org and x\n"
+        "Subject: s\n"
+        "\n"
+        "see http://click.example.net/a?e=bob@example.org now\n", NULL);
+    ck_assert(val(&p, "SK_HIT") == 1);
+    ck_assert(val(&p, "SK_MISS") == 0);
+    ck_assert(val(&p, "SK_NEG") == 1);
+    ck_assert(val(&p, "SK_NEG_HIT") == 0);
+    ck_assert(val(&p, "SK_WIDER") == 0);
+    ck_assert(val(&p, "SK_ATOMIC") == 1);
+    ck_assert(val(&p, "SK_GROUP") == 1);
+    ck_assert(val(&p, "SK_AFTER") == 1);
+    pair_free(&p);
+}
+END_TEST
+
 /* A capture rule with more groups than the scratch's match data holds. */
 START_TEST(captured_tags_many_groups)
 {
@@ -1214,6 +1251,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, wide_patterns_both_matchers);
     tcase_add_test(tc, captured_tags);
     tcase_add_test(tc, captured_tags_many_groups);
+    tcase_add_test(tc, captured_tags_skeleton);
     tcase_add_test(tc, mimeheader_last_field);
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);

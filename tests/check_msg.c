@@ -589,6 +589,45 @@ START_TEST(multiple_occurrences)
 }
 END_TEST
 
+/* Many distinct names (the name index grows past its first table) and
+ * names that repeat, apart and in other cases: every lookup finds all
+ * fields of a name in message order, whatever the case asked. */
+START_TEST(many_header_names)
+{
+    tg_buf src;
+    tg_buf_init(&src);
+    for (int i = 0; i < 70; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "X-Name-%d: v%d\n", i, i);
+        tg_buf_adds(&src, line);
+        if (i % 10 == 3) {
+            snprintf(line, sizeof line, "%s: r%d\n", i % 20 == 3 ? "received" : "RECEIVED", i);
+            tg_buf_adds(&src, line);
+        }
+    }
+    tg_buf_adds(&src, "x-name-5: again\nSubject: s\n\nbody\n");
+    tg_buf_addc(&src, '\0');
+    msg_t *m = build_str(src.s);
+    ck_assert_uint_eq(msg_nheaders(m), 70 + 7 + 2);
+    for (int i = 0; i < 70; i++) {
+        char name[32], want[32];
+        snprintf(name, sizeof name, i % 2 ? "X-NAME-%d" : "x-Name-%d", i);
+        snprintf(want, sizeof want, i == 5 ? "v5\nagain\n" : "v%d\n", i);
+        ck_hdr(m, name, MSG_H_DECODED, want);
+        ck_assert(msg_has_header(m, name));
+    }
+    ck_hdr(m, "Received", MSG_H_DECODED, "r3\nr13\nr23\nr33\nr43\nr53\nr63\n");
+    int found = 1;
+    free(hget(m, "X-Name-", MSG_H_DECODED, &found));
+    ck_assert_int_eq(found, 0);
+    ck_assert(!msg_has_header(m, "X-Name-70"));
+    ck_assert(!msg_has_header(m, "X-Name"));
+    ck_assert(msg_has_header(m, "subject"));
+    msg_free(m);
+    tg_buf_free(&src);
+}
+END_TEST
+
 START_TEST(one_byte_chunks)
 {
     static const char *names[] = {"single.eml", "nested3.eml", "noclose.eml",
@@ -908,6 +947,7 @@ Suite *msg_suite(void)
     tcase_add_test(tc, pseudo_headers);
     tcase_add_test(tc, addr_and_name);
     tcase_add_test(tc, multiple_occurrences);
+    tcase_add_test(tc, many_header_names);
     tcase_add_test(tc, one_byte_chunks);
     tcase_add_test(tc, crlf_equals_lf);
     tcase_add_test(tc, limit_bits);

@@ -84,6 +84,39 @@ START_TEST(required_templates)
 }
 END_TEST
 
+/* tmpl_skeleton of pat, "-" if none. */
+static char *skel_of(const char *pat, unsigned flags)
+{
+    tmpl_t *t = tmpl_parse(pat, flags);
+    ck_assert_ptr_nonnull(t);
+    char *s = tmpl_skeleton(t);
+    tmpl_free(t);
+    return s ? s : strdup("-");
+}
+
+START_TEST(skeletons)
+{
+    static const char *const cases[][2] = {
+        {"^https?://.{4,128}\\#%{GB_TO_ADDR}", "^https?://.{4,128}\\#(?:[\\s\\S]*?)"},
+        {"^a%{X}b%{Y(,)}c", "^a(?:[\\s\\S]*?)b(?:[\\s\\S]*?)c"},
+        {"(?:\\#|\\?&e=)%{X}", "(?:\\#|\\?&e=)(?:[\\s\\S]*?)"},
+        {"(?>ab)%{X}$", "(?>ab)(?:[\\s\\S]*?)$"},
+        /* a template in a group, an alternative or under a quantifier
+         * (a possessive one would not search the wildcard's lengths) */
+        {"(?:%{X})", "-"}, {"a|%{X}", "-"}, {"%{X}?", "-"}, {"%{X}+", "-"},
+        {"%{X}{2}", "-"}, {"(?!%{X})a", "-"}, {"a%{X}(%{Y})", "-"}, {"[%{X}]", "-"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *s = skel_of(cases[i][0], 0);
+        ck_assert_msg(!strcmp(s, cases[i][1]), "%s: %s", cases[i][0], s);
+        free(s);
+    }
+    char *s = skel_of("a %{X}", CF_RE_X); /* /x: the reading gives up */
+    ck_assert_str_eq(s, "-");
+    free(s);
+}
+END_TEST
+
 static void cap(tmpl_tags_t *g, const char *name, const char *val)
 {
     tmpl_tags_add(g, name, val, val ? strlen(val) : 0);
@@ -178,6 +211,7 @@ Suite *tmpl_suite(void)
     tcase_add_test(tc, capture_rule_detection);
     tcase_add_test(tc, template_parsing);
     tcase_add_test(tc, required_templates);
+    tcase_add_test(tc, skeletons);
     tcase_add_test(tc, tag_store);
     suite_add_tcase(s, tc);
     return s;
