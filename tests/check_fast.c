@@ -346,14 +346,12 @@ START_TEST(captured_tags_skeleton)
         "Subject: s\n"
         "\n"
         "see http://click.example.net/a?e=bob@example.org now\n", NULL);
-    ck_assert(val(&p, "SK_HIT") == 1);
-    ck_assert(val(&p, "SK_MISS") == 0);
-    ck_assert(val(&p, "SK_NEG") == 1);
-    ck_assert(val(&p, "SK_NEG_HIT") == 0);
-    ck_assert(val(&p, "SK_WIDER") == 0);
-    ck_assert(val(&p, "SK_ATOMIC") == 1);
-    ck_assert(val(&p, "SK_GROUP") == 1);
-    ck_assert(val(&p, "SK_AFTER") == 1);
+    static const struct { const char *rule; int want; } W[] = {
+        {"SK_HIT", 1}, {"SK_MISS", 0}, {"SK_NEG", 1}, {"SK_NEG_HIT", 0},
+        {"SK_WIDER", 0}, {"SK_ATOMIC", 1}, {"SK_GROUP", 1}, {"SK_AFTER", 1},
+    };
+    for (size_t i = 0; i < sizeof W / sizeof *W; i++)
+        ck_assert_msg(val(&p, W[i].rule) == W[i].want, "%s", W[i].rule);
     pair_free(&p);
 }
 END_TEST
@@ -793,13 +791,11 @@ START_TEST(confirmed_at_match_starts)
     ck_assert_uint_eq(fi->chains, 3);
     /* SHORT2's unit is LONG2's without an optional group: it takes LONG2's
      * reports and has no expression of its own (feed_rules), also when
-     * the ruleset comes from the cache. Only where both went into the
-     * same database: each goes into the class's second one when its
-     * compile takes over 0.25 s (FAST_SLOW_COMPILE_S), and both take
-     * 0.25-0.26 s on a slow host, so one may go each way (seen on
-     * 2026-12-05). The cases below hold either way. */
-    ck_assert_uint_le(cold.fed, 1);
-    ck_assert_uint_eq(fi->fed, cold.fed);
+     * the ruleset comes from the cache; whichever database each one's
+     * compile time would send it to (both take 0.16-0.26 s, either side of
+     * FAST_SLOW_COMPILE_S) */
+    ck_assert_uint_eq(cold.fed, 1);
+    ck_assert_uint_eq(fi->fed, 1);
     static const struct { const char *body; int want; } C[] = {
         {"name: ___ phone: ___ address: ___", 1},
         {"your name and x name: ____ phone: ____ address: ____", 1}, /* a later start */
