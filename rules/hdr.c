@@ -70,7 +70,12 @@ static uint32_t name_hash(const char *name, size_t n)
     return x;
 }
 
-static int name_is_n(const hdr_field_t *f, const char *name, size_t n);
+/* Whether f is named name[0..n), ASCII case ignored. */
+static int name_is_n(const hdr_field_t *f, const char *name, size_t n)
+{
+    return f->nlen == n && tg_lower((unsigned char)f->name[0]) == tg_lower((unsigned char)name[0]) &&
+           tg_strncasecmp(f->name, name, n) == 0;
+}
 
 /* Index of the first field named name[0..n) (hash x), or -1. */
 static long find_first(const hdr_list_t *h, const char *name, size_t n, uint32_t x)
@@ -238,13 +243,6 @@ void hdr_at(const hdr_list_t *h, size_t i, msg_str_t *name, msg_str_t *raw,
         decoded->ptr = f->dec;
         decoded->len = f->dlen;
     }
-}
-
-/* n = strlen(name), computed once by callers that loop over fields. */
-static int name_is_n(const hdr_field_t *f, const char *name, size_t n)
-{
-    return f->nlen == n && tg_lower((unsigned char)f->name[0]) == tg_lower((unsigned char)name[0]) &&
-           tg_strncasecmp(f->name, name, n) == 0;
 }
 
 const msg_str_t *hdr_last(const hdr_list_t *h, const char *name)
@@ -792,14 +790,15 @@ static unsigned char *all_keep(const hdr_list_t *h)
     for (size_t i = 0; i < h->n; i++) {
         if (done[i])
             continue;
-        for (size_t j = i; j < h->n; j++) {
-            if (done[j] || !name_is_n(&h->f[j], h->f[i].name, h->f[i].nlen))
-                continue;
+        /* i is the first field of its name: the others follow its links */
+        for (size_t j = i;; j = h->f[j].next - 1) {
             done[j] = 1;
             total += h->f[j].nlen + h->f[j].dlen + 1 + 2;
             if (total > HDR_ALL_MAX)
                 goto out;
             keep[j] = 1;
+            if (!h->f[j].next)
+                break;
         }
     }
 out:

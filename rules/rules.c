@@ -932,14 +932,7 @@ static int skeleton_may_match(const rule_t *r, rules_scratch_t *sc, const msg_t 
         found = rx_count(r->skel, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len, 1) > 0;
     } else if (r->type == CF_BODY || r->type == CF_RAWBODY || r->type == CF_URI ||
                r->type == CF_FULL) {
-        size_t n;
-        msg_str_t full;
-        const msg_str_t *a = rule_strings(r, m, &n, &full);
-        for (size_t i = 0; i < n && !found; i++) {
-            const char *p = a[i].ptr ? a[i].ptr : "";
-            if (!nreq || holds_required(r, sc->tags, p, a[i].len))
-                found = rx_count(r->skel, sc->rx, p, a[i].len, 1) > 0;
-        }
+        found = count_array(r, r->skel, sc, m, nreq ? sc->tags : NULL) > 0;
     } else {
         return 1;
     }

@@ -21,7 +21,7 @@ struct tmpl {
     char **names;        /* distinct, "(args)" dropped */
     size_t nnames;
     unsigned char *req;  /* [nnames] tmpl_required */
-    int all_top;         /* every template as tmpl_required has it */
+    int all_top;         /* every template at the top level, unquantified */
 };
 
 #define TMPL_MAX_SEEN 64  /* names a commit tracks past the byte bound */
@@ -186,10 +186,10 @@ static void find_required(tmpl_t *t, const char *p, unsigned reflags)
             if (next_at == t->nat || t->at[next_at] != i || k < 0)
                 goto out; /* inside another template's (args) */
             char q = p[i + tl];
-            if (depth == 0 && q != '?' && q != '*' && q != '{')
+            int top = depth == 0 && q != '?' && q != '*' && q != '{';
+            if (top)
                 cand[k] = 1;
-            if (depth == 0 && !(q && strchr("?*{+", q)))
-                ntop++;
+            ntop += top && q != '+';
             i += tl;
         } else {
             i++;
