@@ -1,6 +1,7 @@
 #include "meta.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,16 +29,25 @@ enum { OP_MUL, OP_DIV, OP_ADD, OP_SUB, OP_LT, OP_GT, OP_LE, OP_GE, OP_EQ,
 
 /* The tree compiled to postfix code, run by meta_eval without recursion:
  * operands are pushed, operators replace the top of the stack, and && / ||
- * keep the left value and jump over the right operand when it decides. */
+ * keep the left value and jump over the right operand when it decides.
+ * One 8-byte cell an instruction (a message evaluates some 150 metas spread
+ * over the whole code: the smaller it is, the fewer cache lines it costs);
+ * I_NUM's constant is the cell after it. */
 enum { I_NUM, I_VAL, I_NOT, I_NEG, I_AND, I_OR, I_BIN };
 
-typedef struct insn {
-    int op;          /* I_* */
-    int arg;         /* I_BIN: OP_*; I_AND/I_OR: index after the right operand;
-                        I_VAL: index into names */
-    long slot;       /* I_VAL: values[] slot, -1 = unbound (0) */
-    double num;      /* I_NUM */
+typedef union insn {
+    struct {
+        uint8_t op;      /* I_* */
+        uint8_t bop;     /* I_BIN: OP_* */
+        uint16_t name;   /* I_VAL: index into names (meta_bind) */
+        int32_t arg;     /* I_VAL: values[] slot, -1 = unbound (0);
+                            I_AND/I_OR: cell index after the right operand */
+    } i;
+    double num;          /* the cell after an I_NUM */
 } insn_t;
+
+/* Most names an expression may have and still be compiled (insn_t.name). */
+#define META_CODE_NAMES 65535
 
 /* Deepest stack the code may need; deeper expressions use the tree walk. */
 #define META_STACK 64
@@ -223,28 +233,30 @@ static int emit(meta_expr_t *e, size_t *cap, int i)
     int need = 1;
     switch (n->kind) {
     case N_NUM:
-        in.op = I_NUM, in.num = n->num;
-        break;
+        tg_grow(&e->code, cap, e->ncode + 2, sizeof *e->code);
+        e->code[e->ncode++] = (insn_t){.i = {.op = I_NUM}};
+        e->code[e->ncode++] = (insn_t){.num = n->num};
+        return 1;
     case N_NAME:
-        in.op = I_VAL, in.arg = (int)n->name, in.slot = -1;
+        in.i.op = I_VAL, in.i.name = (uint16_t)n->name, in.i.arg = -1;
         break;
     case N_NOT: case N_NEG:
         need = emit(e, cap, n->a);
-        in.op = n->kind == N_NOT ? I_NOT : I_NEG;
+        in.i.op = n->kind == N_NOT ? I_NOT : I_NEG;
         break;
     default: {
         int da = emit(e, cap, n->a);
         if (n->op == OP_AND || n->op == OP_OR) {
             size_t at = e->ncode;
             tg_grow(&e->code, cap, e->ncode + 1, sizeof *e->code);
-            e->code[e->ncode++] = (insn_t){.op = n->op == OP_AND ? I_AND : I_OR};
+            e->code[e->ncode++] = (insn_t){.i = {.op = n->op == OP_AND ? I_AND : I_OR}};
             int db = emit(e, cap, n->b); /* the left value was popped */
-            e->code[at].arg = (int)e->ncode;
+            e->code[at].i.arg = (int32_t)e->ncode;
             return da > db ? da : db;
         }
         int db = emit(e, cap, n->b) + 1;
         need = da > db ? da : db;
-        in.op = I_BIN, in.arg = n->op;
+        in.i.op = I_BIN, in.i.bop = (uint8_t)n->op;
         break;
     }
     }
@@ -274,7 +286,8 @@ int meta_parse(const char *text, meta_expr_t **out, size_t *errpos,
     }
     e->root = root;
     size_t cap = 0;
-    if (emit(e, &cap, root) > META_STACK) {
+    if (e->nnames > META_CODE_NAMES || e->nnodes > INT32_MAX / 2 ||
+        emit(e, &cap, root) > META_STACK) {
         free(e->code);
         e->code = NULL;
         e->ncode = 0;
@@ -319,9 +332,12 @@ const char *meta_name(const meta_expr_t *e, size_t i) { return e->names[i]; }
 void meta_bind(meta_expr_t *e, size_t i, long slot)
 {
     e->slots[i] = slot;
-    for (size_t k = 0; k < e->ncode; k++)
-        if (e->code[k].op == I_VAL && e->code[k].arg == (int)i)
-            e->code[k].slot = slot;
+    for (size_t k = 0; k < e->ncode; k++) {
+        if (e->code[k].i.op == I_NUM)
+            k++; /* its constant */
+        else if (e->code[k].i.op == I_VAL && e->code[k].i.name == i)
+            e->code[k].i.arg = (int32_t)slot;
+    }
 }
 long meta_slot(const meta_expr_t *e, size_t i) { return e->slots[i]; }
 
@@ -373,16 +389,27 @@ double meta_eval(const meta_expr_t *e, const double *values)
 {
     if (!e->code)
         return eval_node(e, e->root, values);
+    return meta_run(e->code, e->ncode, values);
+}
+
+const void *meta_code(const meta_expr_t *e, size_t *ncells)
+{
+    *ncells = e->code ? e->ncode : 0;
+    return e->code;
+}
+
+double meta_run(const void *code, size_t ncells, const double *values)
+{
     double st[META_STACK];
     int sp = -1;
-    const insn_t *c = e->code;
-    for (size_t pc = 0; pc < e->ncode; pc++) {
-        switch (c[pc].op) {
+    const insn_t *c = code;
+    for (size_t pc = 0; pc < ncells; pc++) {
+        switch (c[pc].i.op) {
         case I_NUM:
-            st[++sp] = c[pc].num;
+            st[++sp] = c[++pc].num;
             break;
         case I_VAL:
-            st[++sp] = c[pc].slot < 0 ? 0 : values[c[pc].slot];
+            st[++sp] = c[pc].i.arg < 0 ? 0 : values[c[pc].i.arg];
             break;
         case I_NOT:
             st[sp] = st[sp] == 0 ? 1 : 0;
@@ -392,19 +419,19 @@ double meta_eval(const meta_expr_t *e, const double *values)
             break;
         case I_AND: /* a == 0 decides: keep it, skip the right operand */
             if (st[sp] == 0)
-                pc = (size_t)c[pc].arg - 1;
+                pc = (size_t)c[pc].i.arg - 1;
             else
                 sp--;
             break;
         case I_OR:
             if (st[sp] != 0)
-                pc = (size_t)c[pc].arg - 1;
+                pc = (size_t)c[pc].i.arg - 1;
             else
                 sp--;
             break;
         default:
             sp--;
-            st[sp] = binop(c[pc].arg, st[sp], st[sp + 1]);
+            st[sp] = binop(c[pc].i.bop, st[sp], st[sp + 1]);
             break;
         }
     }

@@ -23,7 +23,7 @@ void meta_free(meta_expr_t *e);
 /* Names referenced, in order of first appearance (each once). */
 size_t meta_nnames(const meta_expr_t *e);
 const char *meta_name(const meta_expr_t *e, size_t i);
-/* Binds name i to a slot of the values array passed to meta_eval;
+/* Binds name i to a slot (< 2^31) of the values array passed to meta_eval;
  * -1 (the default) means "no such rule": always 0. */
 void meta_bind(meta_expr_t *e, size_t i, long slot);
 long meta_slot(const meta_expr_t *e, size_t i);
@@ -43,5 +43,14 @@ void meta_move_code(meta_expr_t *e, void *dst);
 
 /* Evaluates with values[slot] for each bound name. Pure. */
 double meta_eval(const meta_expr_t *e, const double *values);
+
+/* The expression's code and its length in cells, or NULL (and 0) when it
+ * has none (a stack deeper than the code runs with, or more than 65,535
+ * names): then only meta_eval evaluates it. meta_run(code, ncells, values)
+ * is meta_eval(e, values) without reading e, for callers that keep the
+ * pointer and length next to their other per-meta data. The code is
+ * e's (or meta_move_code's dst): valid while e is, bindings included. */
+const void *meta_code(const meta_expr_t *e, size_t *ncells);
+double meta_run(const void *code, size_t ncells, const double *values);
 
 #endif

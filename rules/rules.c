@@ -77,10 +77,15 @@ struct rules {
     size_t *caprun, ncaprun;
     size_t *tmplrun, ntmplrun;
     struct mstep {
-        size_t slot;
-        const meta_expr_t *meta; /* rules[slot].meta, without reading rules[] */
-        double zero;          /* meta_zero: the value when no input is set */
+        const void *code;     /* meta_code of rules[slot].meta, in meta_code */
+        const meta_expr_t *meta; /* rules[slot].meta, for the NULL code case */
+        uint32_t slot, ncells;
     } *msteps;
+    /* [nmeta_order] 1 where the meta's value with no input set (meta_zero)
+     * is not 0 (a "!A"): the message's meta pass starts from a copy, so it
+     * evaluates those and the metas a set input reaches, and reads only
+     * this byte of every other (values[] is 0 there already) */
+    unsigned char *mset_init;
     /* Which meta steps read each slot: msteps indexes dep[dep_first[s] ..
      * dep_first[s + 1]) for slot s (nrules + 1 entries). A message sets a
      * few hundred of the slots; rules_match_all evaluates only the metas
@@ -203,6 +208,7 @@ static void flatten(rules_t *rs)
     for (size_t k = 0; k < rs->nmeta_order; k++)
         nin += meta_nnames(rs->rules[rs->meta_order[k]].meta);
     rs->msteps = tg_calloc(rs->nmeta_order + 1, sizeof *rs->msteps);
+    rs->mset_init = tg_calloc(rs->nmeta_order + 1, 1);
     rs->dep_first = tg_calloc(rs->nrules + 2, sizeof *rs->dep_first);
     rs->dep = tg_calloc(nin + 1, sizeof *rs->dep);
     size_t code = 0;
@@ -217,7 +223,10 @@ static void flatten(rules_t *rs)
         meta_move_code(e, (char *)rs->meta_code + code);
         code += sz;
         struct mstep *st = &rs->msteps[k];
-        st->slot = i, st->meta = e, st->zero = meta_zero(e);
+        size_t ncells;
+        st->code = meta_code(e, &ncells);
+        st->meta = e, st->slot = (uint32_t)i, st->ncells = (uint32_t)ncells;
+        rs->mset_init[k] = meta_zero(e) != 0;
         for (size_t j = 0; j < meta_nnames(e); j++) {
             long v = input_slot(rs, e, j);
             if (v >= 0)
@@ -311,6 +320,7 @@ static void rules_destroy(rules_t *rs)
     free(rs->caprun);
     free(rs->tmplrun);
     free(rs->msteps);
+    free(rs->mset_init);
     free(rs->dep_first);
     free(rs->dep);
     free(rs->meta_code);
@@ -1064,17 +1074,20 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         for (size_t k = 0; k < rs->ntmplrun; k++)
             template_value(rs, sc, rs->tmplrun[k], m, env, values);
     }
-    /* metas, in order: evaluated where some input is set, else the value
-     * with none (meta_zero); a meta's set value reaches the metas after it */
+    /* metas, in order: evaluated where some input is set or the value with
+     * none (meta_zero) is not 0, else left 0; a meta's set value reaches
+     * the metas after it */
     tg_grow(&sc->mset, &sc->mset_cap, rs->nmeta_order + 1, 1);
-    memset(sc->mset, 0, rs->nmeta_order);
+    memcpy(sc->mset, rs->mset_init, rs->nmeta_order);
     for (size_t v = 0; v < rs->nrules; v++)
         if (values[v] != 0)
             for (unsigned d = rs->dep_first[v]; d < rs->dep_first[v + 1]; d++)
                 sc->mset[rs->dep[d]] = 1;
     for (size_t k = 0; k < rs->nmeta_order; k++) {
+        if (!sc->mset[k])
+            continue; /* no input set, value 0: values[] holds it */
         const struct mstep *st = &rs->msteps[k];
-        double v = sc->mset[k] ? meta_eval(st->meta, values) : st->zero;
+        double v = st->code ? meta_run(st->code, st->ncells, values) : meta_eval(st->meta, values);
         values[st->slot] = v;
         if (v != 0)
             for (unsigned d = rs->dep_first[st->slot]; d < rs->dep_first[st->slot + 1]; d++)
