@@ -287,6 +287,9 @@ START_TEST(meta_zero_inputs)
         {"A && (B || (A + B > 3))", {0, 0, 0, 1}},
         {"!!A + !B * 4 - (A == B)", {3, 5, 0, 1}},
         {"A / B + B", {0, 0, 2, 4}},
+        /* constants that are not small integers (an I_NUM's own cell) */
+        {"A * 0.5 + 2.25 - B", {2.25, 2.75, 0.25, 2.75}},
+        {"1e3 * B + 1.5", {1.5, 1.5, 2001.5, 1001.5}},
     };
     static const double v[4][2] = {{0, 0}, {1, 0}, {0, 2}, {3, 1}}; /* A, B */
     for (size_t c = 0; c < sizeof C / sizeof *C; c++) {
@@ -296,9 +299,15 @@ START_TEST(meta_zero_inputs)
         ck_assert_msg(meta_parse(C[c].ex, &e, &pos, err, sizeof err) == 0, "%s", err);
         for (size_t i = 0; i < meta_nnames(e); i++)
             meta_bind(e, i, !strcmp(meta_name(e, i), "A") ? 0 : 1);
-        for (int k = 0; k < 4; k++)
+        size_t ncells;
+        const void *code = meta_code(e, &ncells);
+        ck_assert_msg(code != NULL && ncells > 0, "%s has no code", C[c].ex);
+        for (int k = 0; k < 4; k++) {
             ck_assert_msg(meta_eval(e, v[k]) == C[c].want[k], "%s with A=%g B=%g: %g", C[c].ex,
                           v[k][0], v[k][1], meta_eval(e, v[k]));
+            /* rules_match_all's way: the code alone */
+            ck_assert(meta_run(code, ncells, v[k]) == C[c].want[k]);
+        }
         ck_assert_msg(meta_zero(e) == C[c].want[0], "%s: all-zero value %g", C[c].ex,
                       meta_zero(e));
         meta_free(e);
@@ -326,6 +335,12 @@ START_TEST(meta_deep_expression)
         ck_assert_msg(meta_parse(ex[k], &e, &pos, err, sizeof err) == 0, "%s", err);
         meta_bind(e, 0, 0);
         ck_assert_msg(meta_eval(e, v) == 211, "%s: %g", k ? "left" : "right", meta_eval(e, v));
+        /* right needs a stack of 70: no code; left's code gives the same */
+        size_t ncells;
+        const void *code = meta_code(e, &ncells);
+        ck_assert(k == 0 ? code == NULL && ncells == 0 : code != NULL);
+        if (code)
+            ck_assert(meta_run(code, ncells, v) == 211);
         ck_assert(meta_zero(e) == 1);
         meta_free(e);
     }
