@@ -18,6 +18,7 @@
 #include "cf.h"
 #include "hsdb.h"
 #include "hsexpr.h"
+#include "hsscan.h"
 #include "hsrel.h"
 #include "util.h"
 
@@ -345,7 +346,7 @@ static int try_compile_hits(const char *expr, unsigned flags, double *secs, int 
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
     double t0 = cpu_s();
-    hs_error_t rc = hs_compile(expr, flags, HS_MODE_BLOCK, NULL, &db, &ce);
+    hs_error_t rc = hs_compile(expr, flags, HS_MODE_BLOCK, hsscan_platform(), &db, &ce);
     *secs = cpu_s() - t0;
     if (rc != HS_SUCCESS) {
         snprintf(last_error, sizeof last_error, "%s (%zu bytes)",
@@ -365,7 +366,7 @@ static int try_compile_hits(const char *expr, unsigned flags, double *secs, int 
             for (size_t i = 0; i < n; i++) {
                 int one = 0;
                 sample_get(c, i, &b);
-                hs_scan(db, b.s, (unsigned)b.len, 0, s, count_cb, &one);
+                hsscan(db, b.s, (unsigned)b.len, s, count_cb, &one);
                 hit += one > 0;
             }
             hs_free_scratch(s);
@@ -407,7 +408,7 @@ static int pcre_cheaper(const fclass_t *c, const char *expr, unsigned flags, con
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
     hs_scratch_t *hs = NULL;
-    if (hs_compile(expr, flags, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
+    if (hs_compile(expr, flags, HS_MODE_BLOCK, hsscan_platform(), &db, &ce) != HS_SUCCESS) {
         hs_free_compile_error(ce);
         return 0;
     }
@@ -427,7 +428,7 @@ static int pcre_cheaper(const fclass_t *c, const char *expr, unsigned flags, con
                     if (which)
                         rx_count(re, rx, b[i].s, b[i].len, 1);
                     else
-                        hs_scan(db, b[i].s, (unsigned)b[i].len, 0, hs, count_cb, &one);
+                        hsscan(db, b[i].s, (unsigned)b[i].len, hs, count_cb, &one);
                 }
             double t = cpu_s() - t0;
             if (best[which] < 0 || t < best[which])
@@ -1036,6 +1037,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     hsdb_key_t key;
     hsdb_key_init(&key);
     hsdb_key_adds(&key, FAST_ROUTE_VERSION);
+    hsdb_key_adds(&key, hsscan_variant()); /* databases compiled for that code */
 #ifdef TG_ASAN
     /* Routing compares compile times, 2-3x longer under ASan: its routes
      * are not the normal build's and must not be served to it. */
@@ -1154,7 +1156,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         sort_by_name(c, f->rules, exprs, flags, ids, ne);
         dump_db(c, f->rules, d, exprs, flags, ids, ne);
         hs_compile_error_t *ce = NULL;
-        if (hs_compile_multi(exprs, flags, ids, (unsigned)ne, HS_MODE_BLOCK, NULL,
+        if (hs_compile_multi(exprs, flags, ids, (unsigned)ne, HS_MODE_BLOCK, hsscan_platform(),
                              &c->db[d], &ce) != HS_SUCCESS && d == DB_STARTS) {
             /* the reports are then confirmed over the whole string */
             hs_free_compile_error(ce);
@@ -1689,8 +1691,8 @@ static unsigned starts_confirm(fast_scratch_t *sc, rx_scratch_t *rx, const fclas
             sc->rev.s[b - 1] = t;
         }
         sc->ncstart = 0;
-        sc->rev_scanned = hs_scan(c->db[DB_STARTS], sc->rev.s ? sc->rev.s : "", (unsigned)len,
-                                  0, sc->hs, on_start, sc) == HS_SUCCESS ? 1 : -1;
+        sc->rev_scanned = hsscan(c->db[DB_STARTS], sc->rev.s ? sc->rev.s : "", (unsigned)len,
+                                 sc->hs, on_start, sc) == HS_SUCCESS ? 1 : -1;
     }
     if (sc->rev_scanned < 0)
         return rx_count(r->re, rx, s, len, 1);
@@ -1777,7 +1779,7 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         if (!db)
             continue;
         double t0 = sc->prof ? tg_now_ns() : 0;
-        hs_error_t rc = hs_scan(db, s, (unsigned)len, 0, sc->hs, on_match, sc);
+        hs_error_t rc = hsscan(db, s, (unsigned)len, sc->hs, on_match, sc);
         if (sc->prof)
             sc->class_scan_ns[ci] += tg_now_ns() - t0;
         if (rc != HS_SUCCESS || len > 0xffffffffu) {

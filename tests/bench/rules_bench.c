@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fast.h"
+#include "hsscan.h"
 #include "fastprof.h"
 #include "corpus.h"
 #include "msg.h"
@@ -240,8 +241,9 @@ int main(int argc, char **argv)
     printf("load: oracle %.3f s; fast cold compile %s%.3f s, from cache %.3f s "
            "(cache: %zu hits, %zu misses)\n", t_oracle, t_cold < 0 ? "(skipped) " : "",
            t_cold < 0 ? 0 : t_cold, t_cached, fi->cache_hits, fi->cache_misses);
-    printf("fast: %zu regex rules in %zu classes, %zu databases, %.1f MB of databases\n",
-           fi->rules, fi->classes, fi->databases, fi->db_bytes / 1e6);
+    printf("fast: %zu regex rules in %zu classes, %zu databases, %.1f MB of databases "
+           "(Vectorscan code: %s)\n",
+           fi->rules, fi->classes, fi->databases, fi->db_bytes / 1e6, hsscan_variant());
     printf("      paths: %zu exact, %zu prefilter+confirm (of which %zu confirmed at the starts "
            "of their matches, %zu after a chain test, %zu fed by another rule's expression), "
            "%zu PCRE2-only (of which on ASCII text %zu in a database, %zu known not to match; "
