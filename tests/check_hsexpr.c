@@ -11,6 +11,7 @@
 #include "cf.h"
 #include "hsexpr.h"
 #include "rx.h"
+#include "hsscan.h"
 #include "util.h"
 
 static const char *const SUBJECTS[] = {
@@ -36,12 +37,13 @@ static void hs_run(const char *expr, unsigned flags, const char *s, match_event_
 {
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
-    hs_error_t rc = hs_compile(expr, flags | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, NULL, &db, &ce);
+    hs_error_t rc = hs_compile(expr, flags | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, hsscan_platform(),
+                               &db, &ce);
     ck_assert_msg(rc == HS_SUCCESS, "%s: %s", expr, ce ? ce->message : "?");
     hs_free_compile_error(ce);
     hs_scratch_t *sc = NULL;
     ck_assert(hs_alloc_scratch(db, &sc) == HS_SUCCESS);
-    hs_scan(db, s, (unsigned)strlen(s), 0, sc, cb, ctx);
+    hsscan(db, s, (unsigned)strlen(s), sc, cb, ctx);
     hs_free_scratch(sc);
     hs_free_database(db);
 }
@@ -127,8 +129,8 @@ START_TEST(ascii_form_on_ascii_text)
         int never = 0;
         hs_database_t *db = NULL;
         hs_compile_error_t *ce = NULL;
-        if (hs_compile(e, hs_flags_of(CASES[c].flags) | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, NULL,
-                       &db, &ce) != HS_SUCCESS) {
+        if (hs_compile(e, hs_flags_of(CASES[c].flags) | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK,
+                       hsscan_platform(), &db, &ce) != HS_SUCCESS) {
             never = strstr(ce->message, "never match") != NULL;
             ck_assert_msg(never, "%s: %s", e, ce->message);
             hs_free_compile_error(ce);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hsrel.h"
+#include "hsscan.h"
 
 static const char *const SUBJECTS[] = {
     "ab", "ac", "abPxyz", "acPzz", "d", "abdac", "abPx d acPyy", "x", "y", "xy", "yx",
@@ -36,11 +37,11 @@ static void ends_of(const char *expr, const char *s, ends_t *e)
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
     hs_scratch_t *sc = NULL;
-    ck_assert_msg(hs_compile(expr, HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, NULL, &db, &ce) ==
+    ck_assert_msg(hs_compile(expr, HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, hsscan_platform(), &db, &ce) ==
                       HS_SUCCESS, "%s: %s", expr, ce ? ce->message : "?");
     ck_assert(hs_alloc_scratch(db, &sc) == HS_SUCCESS);
     e->n = 0;
-    hs_scan(db, s, (unsigned)strlen(s), 0, sc, on_end, e);
+    hsscan(db, s, (unsigned)strlen(s), sc, on_end, e);
     hs_free_scratch(sc);
     hs_free_database(db);
 }

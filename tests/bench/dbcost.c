@@ -36,6 +36,7 @@
 
 #include "corpus.h"
 #include "msg.h"
+#include "hsscan.h"
 #include "util.h"
 
 typedef struct expr {
@@ -81,7 +82,8 @@ static hs_database_t *compile(const expr_t *ex, const size_t *which, size_t n)
     }
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
-    if (hs_compile_multi(e, fl, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
+    if (hs_compile_multi(e, fl, ids, (unsigned)n, HS_MODE_BLOCK, hsscan_platform(), &db, &ce) !=
+        HS_SUCCESS) {
         fprintf(stderr, "dbcost: compile: %s\n", ce && ce->message ? ce->message : "?");
         hs_free_compile_error(ce);
         db = NULL;
@@ -103,7 +105,7 @@ static double time_db(const hs_database_t *db, int runs, unsigned long *reports)
         unsigned long n = 0;
         double t0 = now_s();
         for (size_t i = 0; i < nstr; i++)
-            hs_scan(db, str[i].s, (unsigned)str[i].len, 0, sc, on_report, &n);
+            hsscan(db, str[i].s, (unsigned)str[i].len, sc, on_report, &n);
         double t = (now_s() - t0) * 1e3;
         if (best < 0 || t < best)
             best = t;
