@@ -77,8 +77,8 @@ struct rules {
     size_t *caprun, ncaprun;
     size_t *tmplrun, ntmplrun;
     struct mstep {
-        const void *code;     /* meta_code of rules[slot].meta, in meta_code */
-        const meta_expr_t *meta; /* rules[slot].meta, for the NULL code case */
+        const void *code;     /* meta_code of rules[slot].meta, in meta_code;
+                                 NULL: meta_eval(rules[slot].meta) */
         uint32_t slot, ncells;
     } *msteps;
     /* [nmeta_order] 1 where the meta's value with no input set (meta_zero)
@@ -225,7 +225,7 @@ static void flatten(rules_t *rs)
         struct mstep *st = &rs->msteps[k];
         size_t ncells;
         st->code = meta_code(e, &ncells);
-        st->meta = e, st->slot = (uint32_t)i, st->ncells = (uint32_t)ncells;
+        st->slot = (uint32_t)i, st->ncells = (uint32_t)ncells;
         rs->mset_init[k] = meta_zero(e) != 0;
         for (size_t j = 0; j < meta_nnames(e); j++) {
             long v = input_slot(rs, e, j);
@@ -237,7 +237,7 @@ static void flatten(rules_t *rs)
         rs->dep_first[v + 1] += rs->dep_first[v];
     unsigned *fill = tg_calloc(rs->nrules + 1, sizeof *fill);
     for (size_t k = 0; k < rs->nmeta_order; k++) {
-        const meta_expr_t *e = rs->msteps[k].meta;
+        const meta_expr_t *e = rs->rules[rs->msteps[k].slot].meta;
         for (size_t j = 0; j < meta_nnames(e); j++) {
             long v = input_slot(rs, e, j);
             if (v >= 0)
@@ -1087,7 +1087,8 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         if (!sc->mset[k])
             continue; /* no input set, value 0: values[] holds it */
         const struct mstep *st = &rs->msteps[k];
-        double v = st->code ? meta_run(st->code, st->ncells, values) : meta_eval(st->meta, values);
+        double v = st->code ? meta_run(st->code, st->ncells, values)
+                            : meta_eval(rs->rules[st->slot].meta, values);
         values[st->slot] = v;
         if (v != 0)
             for (unsigned d = rs->dep_first[st->slot]; d < rs->dep_first[st->slot + 1]; d++)
