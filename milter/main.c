@@ -28,6 +28,7 @@
 
 #include "callbacks.h"
 #include "fast.h"
+#include "hsscan.h"
 #include "flush.h"
 #include "keys.h"
 #include "log.h"
@@ -134,6 +135,8 @@ static void upgrade_to_fast(void)
     tglog(LOG_NOTICE, "fast matcher ready: %zu regex rules in %zu databases (%zu of %zu classes "
           "from the cache) after %.1f s", fi ? fi->rules : 0, fi ? fi->databases : 0,
           fi ? fi->cache_hits : 0, fi ? fi->classes : 0, secs);
+    if (f && hsscan_warning())
+        tglog(LOG_WARNING, "%s", hsscan_warning());
 }
 
 /* Both NULL, or equal strings. */

@@ -28,6 +28,12 @@ hs_error_t hsscan(const hs_database_t *db, const char *data, unsigned len, hs_sc
 /* "avx2" or "dispatch": which code hsscan runs (for logs and benchmarks). */
 const char *hsscan_variant(void);
 
+/* NULL, or a sentence for the log where hsscan runs code known to miss
+ * matches: the library's AVX-512 code, on a CPU that has AVX-512, from a
+ * library older than 5.4.13 (TG_VECTORSCAN_DISPATCH set, or no
+ * avx2_hs_scan in it). Owned here. */
+const char *hsscan_warning(void);
+
 /* The platform to compile databases for, to go with that code: the AVX2
  * target with the host's tuning for "avx2" (the AVX2 code crashes on a
  * database compiled for AVX-512), NULL (the host) otherwise. Owned here.

@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fast.h"
+#include "hsscan.h"
 #include "msg.h"
 #include "rules.h"
 #include "util.h"
@@ -177,6 +180,60 @@ START_TEST(vectorscan_tail_of_long_runs)
     }
     pair_free(&p);
     tg_buf_free(&cf);
+}
+END_TEST
+
+/* What hsscan_warning says in a process that keeps the library's own
+ * choice (TG_VECTORSCAN_DISPATCH=1) and in one that does not: on a CPU
+ * with AVX-512 and a library older than 5.4.13 the first is warned (the
+ * daemon logs it), the second runs the AVX2 code and is not; elsewhere
+ * neither is. Each in a child of its own: the choice is made once a
+ * process. Writes "variant warned" of the child into out. */
+static void code_in_child(int dispatch, char *out, size_t outlen)
+{
+    int fd[2];
+    ck_assert(pipe(fd) == 0);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        if (dispatch)
+            setenv("TG_VECTORSCAN_DISPATCH", "1", 1);
+        else
+            unsetenv("TG_VECTORSCAN_DISPATCH");
+        const char *w = hsscan_warning();
+        char b[512];
+        int n = snprintf(b, sizeof b, "%s %d %s", hsscan_variant(), w != NULL, w ? w : "");
+        ssize_t wr = write(fd[1], b, (size_t)n);
+        _exit(wr == n ? 0 : 1);
+    }
+    close(fd[1]);
+    ssize_t n = read(fd[0], out, outlen - 1);
+    close(fd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(n > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    out[n] = 0;
+}
+
+START_TEST(vectorscan_code_warning)
+{
+    unsigned a = 0, b = 0, c = 0;
+    sscanf(hs_version(), "%u.%u.%u", &a, &b, &c);
+    int old = a < 5 || (a == 5 && (b < 4 || (b == 4 && c < 13)));
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2");
+    char kept[512], ours[512];
+    code_in_child(1, kept, sizeof kept);
+    code_in_child(0, ours, sizeof ours);
+    if (avx512 && old) {
+        ck_assert_msg(!strncmp(kept, "dispatch 1 ", 11) && strstr(kept, "TG_VECTORSCAN_DISPATCH") &&
+                          strstr(kept, "5.4.13"), "%s", kept);
+        ck_assert_msg(!strcmp(ours, "avx2 0 "), "%s", ours);
+    } else {
+        ck_assert_msg(!strcmp(kept, "dispatch 0 "), "%s", kept);
+        ck_assert_msg(strstr(ours, " 0 ") != NULL, "%s", ours);
+    }
 }
 END_TEST
 
@@ -1296,6 +1353,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, vectorscan_tail_of_long_runs);
+    tcase_add_test(tc, vectorscan_code_warning);
     tcase_add_test(tc, ascii_database_for_pcre_rules);
     tcase_add_test(tc, lookalikes_prefiltered);
     tcase_add_test(tc, empty_matches_and_multiple);

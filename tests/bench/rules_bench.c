@@ -244,6 +244,8 @@ int main(int argc, char **argv)
     printf("fast: %zu regex rules in %zu classes, %zu databases, %.1f MB of databases "
            "(Vectorscan code: %s)\n",
            fi->rules, fi->classes, fi->databases, fi->db_bytes / 1e6, hsscan_variant());
+    if (hsscan_warning())
+        printf("warning: %s\n", hsscan_warning());
     printf("      paths: %zu exact, %zu prefilter+confirm (of which %zu confirmed at the starts "
            "of their matches, %zu after a chain test, %zu fed by another rule's expression), "
            "%zu PCRE2-only (of which on ASCII text %zu in a database, %zu known not to match; "
