@@ -73,14 +73,37 @@ start_daemon() {
     while [ $i -lt 100 ]; do
         case $1 in
             unix:*) [ -S "${1#unix:}" ] && return 0 ;;
-            inet:*) p=${1#inet:}; ss -Hltn "sport = :${p%@*}" 2>/dev/null | grep -q . && return 0 ;;
+            inet:*) p=${1#inet:}
+                # listening, and ours: not another program's socket
+                ss -Hltnp "sport = :${p%@*}" 2>/dev/null | grep -q "pid=$DPID," && return 0 ;;
         esac
         kill -0 "$DPID" 2>/dev/null || break
         sleep 0.1
         i=$((i + 1))
     done
+    # free_port only saw the port free a moment ago: another program may
+    # have taken it first; the caller tries another (start_tcp)
+    if [ -n "${START_RETRY:-}" ] && ! kill -0 "$DPID" 2>/dev/null &&
+        grep -q "cannot open socket" "$TMP/daemon.log"; then
+        wait "$DPID" 2>/dev/null
+        return 2
+    fi
     fail "start $1" "daemon not listening: $(tail -3 "$TMP/daemon.log")"
     return 1
+}
+
+# start_tcp: start_daemon on a free loopback port, set PORT; up to five
+# ports, in case another program binds the one free_port found first.
+start_tcp() {
+    PORT=$(free_port)
+    for try in 1 2 3 4; do
+        START_RETRY=1 start_daemon "inet:$PORT@127.0.0.1"
+        rc=$?
+        [ $rc -ne 2 ] && return $rc
+        echo "  port $PORT taken before the daemon bound it: trying another"
+        PORT=$(free_port $((PORT + 1)))
+    done
+    start_daemon "inet:$PORT@127.0.0.1"
 }
 
 # stop_daemon NAME: SIGTERM, wait at most 40 s, the exit status must be 0.
@@ -145,8 +168,7 @@ run() {
 }
 
 # --- TCP
-PORT=$(free_port)
-if start_daemon "inet:$PORT@127.0.0.1"; then
+if start_tcp; then
     run tcp "inet:$PORT@127.0.0.1"
     p99=$(num p99_ms "$TMP/tcp.json")
     # one retry: a busy machine can spike a p99; a Nagle stall hits a large
