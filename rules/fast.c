@@ -854,8 +854,17 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
         if (c->db[d])
             hs_free_database(c->db[d]), c->db[d] = NULL;
     c->npcre = 0;
+    c->db_bytes = 0;
+    c->ascii_pcre = 0;
     free(c->fed);
     c->fed = NULL;
+    free(c->ends);
+    c->ends = NULL;
+    free(c->multi);
+    c->multi = NULL;
+    c->nmulti = 0;
+    free(c->chain);
+    c->chain = NULL;
     for (size_t i = 0; i < c->n; i++) {
         f->rules[c->ids[i]].path = FAST_PCRE;
         f->rules[c->ids[i]].ascii = 0;
@@ -1226,11 +1235,8 @@ done:
                 fr->anch = NULL;
         }
         fr->starts = fr->anch != NULL;
-        info->starts += fr->starts;
         fr->chain = fr->starts &&
                     hsexpr_whole_count(in[src[c->ids[i]]].pattern, in[src[c->ids[i]]].reflags) > 1;
-        info->chains += fr->chain;
-        info->fed += c->fed && c->fed[i];
         if (fr->chain) {
             if (!c->chain)
                 c->chain = tg_calloc(c->n, 1);
@@ -1239,7 +1245,6 @@ done:
         if (in[src[c->ids[i]]].multiple && fr->path != FAST_PCRE &&
             (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII]))
             fr->lit = literal_form(&in[src[c->ids[i]]]);
-        info->literal_forms += fr->lit != NULL;
         if (fr->path == FAST_PCRE) {
             c->pcre[c->npcre++] = c->ids[i];
             c->ascii_pcre |= fr->ascii != 0;
@@ -1258,8 +1263,6 @@ done:
         size_t sz = 0;
         hs_database_size(c->db[d], &sz);
         c->db_bytes += sz;
-        info->db_bytes += sz;
-        info->databases++;
     }
 }
 
@@ -1278,7 +1281,6 @@ typedef struct build_pool {
 /* Adds what building classes counts (the rest is filled after). */
 static void info_add(fast_build_info_t *to, const fast_build_info_t *a)
 {
-    to->databases += a->databases;
     to->slow_compile += a->slow_compile;
     to->aux += a->aux;
     to->relaxed += a->relaxed;
@@ -1292,11 +1294,6 @@ static void info_add(fast_build_info_t *to, const fast_build_info_t *a)
     to->cache_hits += a->cache_hits;
     to->cache_misses += a->cache_misses;
     to->cache_errors += a->cache_errors;
-    to->db_bytes += a->db_bytes;
-    to->starts += a->starts;
-    to->chains += a->chains;
-    to->fed += a->fed;
-    to->literal_forms += a->literal_forms;
 }
 
 static void *build_worker(void *arg)
@@ -1356,7 +1353,6 @@ static void build_classes(fast_t *f, const fast_rule_t *in, const size_t *src,
         for (int d = 0; d < FAST_NDB; d++)
             if (fc->db[d] && hs_alloc_scratch(fc->db[d], &f->proto) != HS_SUCCESS) {
                 fprintf(stderr, "tollgate: fast: %s: no scratch; using PCRE2\n", fc->label);
-                f->info.db_bytes -= fc->db_bytes;
                 class_to_pcre(f, fc, 1);
                 /* a failed resize frees the prototype: size it again for
                  * the classes already seen (this one has no database now) */
@@ -1424,6 +1420,16 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
     free(src);
     f->info.rules = f->nrules;
     f->info.classes = f->nclasses;
+    /* counted from what was built, after any class fell back to PCRE2
+     * (class_to_pcre: a database or the scratch could not be made) */
+    for (size_t c = 0; c < f->nclasses; c++) {
+        const fclass_t *fc = &f->classes[c];
+        for (int d = 0; d < FAST_NDB; d++)
+            f->info.databases += fc->db[d] != NULL;
+        f->info.db_bytes += fc->db_bytes;
+        for (size_t i = 0; fc->fed && i < fc->n; i++)
+            f->info.fed += fc->fed[i] != 0;
+    }
     for (size_t i = 0; i < f->nrules; i++) {
         f->info.path[f->rules[i].path]++;
         f->info.ascii_db += f->rules[i].ascii == FAST_ASCII_DB ||
@@ -1431,6 +1437,9 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         f->info.full_prefilter += f->rules[i].full;
         f->info.ascii_never += f->rules[i].ascii == FAST_ASCII_NEVER;
         f->info.min_ends += f->rules[i].ends > 1;
+        f->info.starts += f->rules[i].starts;
+        f->info.chains += f->rules[i].chain;
+        f->info.literal_forms += f->rules[i].lit != NULL;
     }
     f->info.compile_seconds = now_s() - t0;
     return f;
