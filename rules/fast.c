@@ -1504,6 +1504,7 @@ void fast_class_info(const fast_t *f, size_t i, fast_class_info_t *out)
         out->path[f->rules[c->ids[k]].path]++;
     out->db_bytes = c->db_bytes;
     out->from_cache = c->from_cache;
+    out->ascii = c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII];
 }
 
 int fast_rule_path(const fast_t *f, size_t slot)

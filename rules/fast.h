@@ -139,6 +139,8 @@ typedef struct fast_class_info {
     size_t path[FAST_NPATHS];
     size_t db_bytes;
     int from_cache;
+    int ascii;      /* 1 if it has ASCII-form databases (for strings without
+                       bytes >= 0x80) */
 } fast_class_info_t;
 void fast_class_info(const fast_t *f, size_t i, fast_class_info_t *out);
 /* Path of the rule with `slot`, or -1 if fast does not handle it. */

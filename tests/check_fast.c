@@ -863,7 +863,37 @@ static unsigned long chain_rejections(pair_t *p, const char *raw)
  * candidates with n ends but no n groups back to back, a chain that
  * starts after a first field that is no part of it, 8-bit text, a
  * header. */
+static void starts_case(int fillers);
+
 START_TEST(confirmed_at_match_starts)
+{
+    starts_case(0);
+}
+END_TEST
+
+/* The same with 40 more body rules: the body class then has ASCII-form
+ * databases, so the feeding, the reversed scan and the chain test run in
+ * the ASCII database on ASCII lines and in the full one on the others. */
+START_TEST(confirmed_at_match_starts_ascii)
+{
+    starts_case(1);
+}
+END_TEST
+
+/* The class labelled `label` of p's fast ruleset has ASCII-form databases. */
+static int class_has_ascii(const pair_t *p, const char *label)
+{
+    const fast_t *f = rules_get_fast(p->rf);
+    for (size_t c = 0; c < fast_nclasses(f); c++) {
+        fast_class_info_t ci;
+        fast_class_info(f, c, &ci);
+        if (!strcmp(ci.label, label))
+            return ci.ascii;
+    }
+    return -1;
+}
+
+static void starts_case(int fillers)
 {
     char *text = short2_rules();
     if (!text)
@@ -871,6 +901,8 @@ START_TEST(confirmed_at_match_starts)
     tg_buf t;
     tg_buf_init(&t);
     tg_buf_adds(&t, text);
+    if (fillers)
+        add_fillers(&t);
     /* the same rule on a header */
     const char *re = NULL;
     for (const char *l = text; l && *l && !re; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
@@ -897,6 +929,7 @@ START_TEST(confirmed_at_match_starts)
      * FAST_SLOW_COMPILE_S) */
     ck_assert_uint_eq(cold.fed, 1);
     ck_assert_uint_eq(fi->fed, 1);
+    ck_assert_int_eq(class_has_ascii(&p, "body"), fillers);
     static const struct { const char *body; int want; } C[] = {
         {"name: ___ phone: ___ address: ___", 1},
         {"your name and x name: ____ phone: ____ address: ____", 1}, /* a later start */
@@ -945,7 +978,6 @@ START_TEST(confirmed_at_match_starts)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
 }
-END_TEST
 
 /* Lines without bytes >= 0x80 are scanned with the ASCII form of each
  * database, lines with them with the full form: both must give the
@@ -1373,6 +1405,7 @@ Suite *fast_suite(void)
     TCase *slow = tcase_create("slow");
     tcase_set_timeout(slow, 600);
     tcase_add_test(slow, confirmed_at_match_starts);
+    tcase_add_test(slow, confirmed_at_match_starts_ascii);
     tcase_add_test(slow, huge_stock_rules_prefiltered);
     suite_add_tcase(s, slow);
     suite_add_tcase(s, tc);
