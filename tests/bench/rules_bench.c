@@ -16,7 +16,11 @@
  * pass of the fast matcher: time per class and per path, the 20 most
  * expensive rules, database sizes; and RSS. Figures, never pass/fail.
  * TG_BENCH_ALLCLASSES=1 lists every class in the oracle-against-fast
- * table (default: the 12 dearest, the rest summed).
+ * table (default: the 12 dearest, the rest summed). TG_BENCH_STEADY=W
+ * adds RUNS passes where each matcher first runs untimed over the W
+ * messages before each block (its own steady state, as in a daemon that
+ * runs only it; in the blocked passes the fast matcher starts each block
+ * right after the oracle's, which evicts its tables).
  */
 #include <stdio.h>
 #include <stdlib.h>
