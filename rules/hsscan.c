@@ -29,27 +29,25 @@ static int before_fix(const char *v)
 static void choose(void)
 {
     chosen = hs_scan;
-    const char *keep = getenv("TG_VECTORSCAN_DISPATCH");
+    const char *env = getenv("TG_VECTORSCAN_DISPATCH");
+    int keep = env && *env && *env != '0';
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx2"))
         return; /* the dispatcher does not pick the AVX-512 code */
-    const char *v = hs_version();
-    if (before_fix(v))
-        snprintf(warning, sizeof warning,
-                 "Vectorscan %.*s runs its AVX-512 code on this CPU, which misses matches "
-                 "near the end of a string (fixed in 5.4.13): %s", (int)strcspn(v, " "), v,
-                 keep && *keep && *keep != '0' ? "TG_VECTORSCAN_DISPATCH is set"
-                                                : "the library has no avx2_hs_scan");
-    if (keep && *keep && *keep != '0')
-        return;
-    void *p = dlsym(RTLD_DEFAULT, "avx2_hs_scan");
+    void *p = keep ? NULL : dlsym(RTLD_DEFAULT, "avx2_hs_scan");
     if (p && hs_populate_platform(&avx2_target) == HS_SUCCESS) {
         avx2_target.cpu_features = HS_CPU_FEATURES_AVX2;
         target = &avx2_target;
         chosen = (scan_fn)p;
         variant = "avx2";
-        warning[0] = 0;
+        return;
     }
+    const char *v = hs_version();
+    if (before_fix(v))
+        snprintf(warning, sizeof warning,
+                 "Vectorscan %.*s runs its AVX-512 code on this CPU, which misses matches "
+                 "near the end of a string (fixed in 5.4.13): %s", (int)strcspn(v, " "), v,
+                 keep ? "TG_VECTORSCAN_DISPATCH is set" : "the library has no avx2_hs_scan");
 }
 
 hs_error_t hsscan(const hs_database_t *db, const char *data, unsigned len, hs_scratch_t *scratch,
