@@ -171,7 +171,8 @@ enum { FAST_ASCII_DB = 1, FAST_ASCII_NEVER = 2, FAST_ASCII_CONFIRM = 3 };
  * expressions of the rules with frule_t.starts, scanned over the reversed
  * string of a report to find where their matches start. NULL where no
  * rule goes. */
-enum { DB_MAIN, DB_AUX, DB_MAIN_ASCII, DB_AUX_ASCII, DB_STARTS, FAST_NDB };
+enum { DB_MAIN = FAST_DB_MAIN, DB_AUX = FAST_DB_AUX, DB_MAIN_ASCII = FAST_DB_MAIN_ASCII,
+       DB_AUX_ASCII = FAST_DB_AUX_ASCII, DB_STARTS = FAST_DB_STARTS, FAST_NDB = FAST_NDBS };
 
 typedef struct fclass {
     int kind, mode, hmode;
@@ -249,6 +250,8 @@ struct fast_scratch {
     int prof;
     double *class_ns, *class_scan_ns, *rule_ns;
     unsigned long *rule_cand, *rule_conf;
+    double *db_ns;           /* [nclasses * FAST_NDB] (fast_profile_t) */
+    unsigned long *db_scans, *db_bytes;
     unsigned long chain_rejected;
     double path_ns[FAST_NPATHS];
 };
@@ -1505,6 +1508,16 @@ void fast_class_info(const fast_t *f, size_t i, fast_class_info_t *out)
     out->db_bytes = c->db_bytes;
     out->from_cache = c->from_cache;
     out->ascii = c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII];
+    for (int d = 0; d < FAST_NDB; d++)
+        if (c->db[d])
+            hs_database_size(c->db[d], &out->db_size[d]);
+}
+
+const char *fast_db_name(int d)
+{
+    static const char *const name[FAST_NDB] = {"main", "aux", "main ASCII", "aux ASCII",
+                                               "starts"};
+    return d >= 0 && d < FAST_NDB ? name[d] : "?";
 }
 
 int fast_rule_path(const fast_t *f, size_t slot)
@@ -1537,6 +1550,10 @@ fast_scratch_t *fast_scratch_new(const fast_t *f)
     sc->rule_ns = tg_calloc(n, sizeof *sc->rule_ns);
     sc->rule_cand = tg_calloc(n, sizeof *sc->rule_cand);
     sc->rule_conf = tg_calloc(n, sizeof *sc->rule_conf);
+    size_t ndb = (f->nclasses + 1) * FAST_NDB;
+    sc->db_ns = tg_calloc(ndb, sizeof *sc->db_ns);
+    sc->db_scans = tg_calloc(ndb, sizeof *sc->db_scans);
+    sc->db_bytes = tg_calloc(ndb, sizeof *sc->db_bytes);
     return sc;
 }
 
@@ -1562,6 +1579,9 @@ void fast_scratch_free(fast_scratch_t *sc)
     free(sc->rule_ns);
     free(sc->rule_cand);
     free(sc->rule_conf);
+    free(sc->db_ns);
+    free(sc->db_scans);
+    free(sc->db_bytes);
     free(sc);
 }
 
@@ -1577,6 +1597,18 @@ void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out)
     out->rule_conf = sc->rule_conf;
     out->chain_rejected = sc->chain_rejected;
     out->nrules = sc->f->nrules;
+    out->db_ns = sc->db_ns;
+    out->db_scans = sc->db_scans;
+    out->db_bytes = sc->db_bytes;
+}
+
+/* Adds one scan of database d of the class being scanned to the profile. */
+static void prof_db(fast_scratch_t *sc, int d, size_t len, double ns)
+{
+    size_t k = (size_t)(sc->cur - sc->f->classes) * FAST_NDB + (size_t)d;
+    sc->db_ns[k] += ns;
+    sc->db_scans[k]++;
+    sc->db_bytes[k] += len;
 }
 
 /* One report for rule id (a Vectorscan id of the class being scanned). */
@@ -1701,8 +1733,11 @@ static unsigned starts_confirm(fast_scratch_t *sc, rx_scratch_t *rx, const fclas
             sc->rev.s[b - 1] = t;
         }
         sc->ncstart = 0;
+        double t0 = sc->prof ? tg_now_ns() : 0;
         sc->rev_scanned = hsscan(c->db[DB_STARTS], sc->rev.s ? sc->rev.s : "", (unsigned)len,
                                  sc->hs, on_start, sc) == HS_SUCCESS ? 1 : -1;
+        if (sc->prof)
+            prof_db(sc, DB_STARTS, len, tg_now_ns() - t0);
     }
     if (sc->rev_scanned < 0)
         return rx_count(r->re, rx, s, len, 1);
@@ -1785,13 +1820,17 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
                 tg_is_ascii(s, len);
     sc->ascii = ascii;
     for (int d = DB_MAIN; d <= DB_AUX; d++) {
-        hs_database_t *db = ascii && c->db[d + 2] ? c->db[d + 2] : c->db[d];
+        int dd = ascii && c->db[d + 2] ? d + 2 : d;
+        hs_database_t *db = c->db[dd];
         if (!db)
             continue;
         double t0 = sc->prof ? tg_now_ns() : 0;
         hs_error_t rc = hsscan(db, s, (unsigned)len, sc->hs, on_match, sc);
-        if (sc->prof)
-            sc->class_scan_ns[ci] += tg_now_ns() - t0;
+        if (sc->prof) {
+            double dt = tg_now_ns() - t0;
+            sc->class_scan_ns[ci] += dt;
+            prof_db(sc, dd, len, dt);
+        }
         if (rc != HS_SUCCESS || len > 0xffffffffu) {
             /* cannot trust the reports: run every rule with PCRE2 */
             for (size_t k = 0; k < c->n; k++)

@@ -130,6 +130,15 @@ fast_t *fast_build(const fast_rule_t *rules, size_t n, const fast_options_t *opt
 void fast_free(fast_t *f);
 const fast_build_info_t *fast_get_info(const fast_t *f);
 
+/* A class's databases, as fast_class_info and the profile index them:
+ * the main one, the aux one (rules slow to compile), the ASCII form of
+ * each (scanned over strings without bytes >= 0x80 instead), and the
+ * reversed expressions scanned for match starts. fast_db_name gives
+ * "main", "aux", "main ASCII", "aux ASCII", "starts" (static strings). */
+enum { FAST_DB_MAIN, FAST_DB_AUX, FAST_DB_MAIN_ASCII, FAST_DB_AUX_ASCII, FAST_DB_STARTS,
+       FAST_NDBS };
+const char *fast_db_name(int d);
+
 /* Per-class facts, i < fast_nclasses(f). label is "body", "header Subject",
  * ...; owned by f. */
 size_t fast_nclasses(const fast_t *f);
@@ -141,6 +150,8 @@ typedef struct fast_class_info {
     int from_cache;
     int ascii;      /* 1 if it has ASCII-form databases (for strings without
                        bytes >= 0x80) */
+    size_t db_size[FAST_NDBS]; /* each database's size (hs_database_size),
+                                  0 where the class has none */
 } fast_class_info_t;
 void fast_class_info(const fast_t *f, size_t i, fast_class_info_t *out);
 /* Path of the rule with `slot`, or -1 if fast does not handle it. */
@@ -171,6 +182,11 @@ typedef struct fast_profile {
     unsigned long chain_rejected;  /* reports the chain test turned down
                                       (no PCRE2 run) */
     size_t nrules;
+    /* [fast_nclasses * FAST_NDBS], class c's database d at c * FAST_NDBS + d:
+     * time in its scans (the starts scans also count in their rules'
+     * PCRE2 time), scans made, bytes scanned */
+    const double *db_ns;
+    const unsigned long *db_scans, *db_bytes;
 } fast_profile_t;
 void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out);
 /* Slot and name of fast rule i (profile index). */

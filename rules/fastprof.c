@@ -20,6 +20,29 @@ size_t *fastprof_order_desc(const double *key, size_t n)
     return idx;
 }
 
+/* The top databases by scan time: what one scan of each costs where the
+ * matcher runs it (its tables as cold as the other classes' scans left
+ * them), per byte and per scan. */
+static void db_table(FILE *out, const fast_t *f, const fast_profile_t *pr, double n, size_t top)
+{
+    size_t nk = fast_nclasses(f) * FAST_NDBS;
+    size_t *idx = fastprof_order_desc(pr->db_ns, nk);
+    fprintf(out, "%-26s %-10s %9s %9s %9s %8s %8s %8s\n", "database (by time)", "form", "db KB",
+            "scans/msg", "B/scan", "us/msg", "ns/B", "us/scan");
+    for (size_t k = 0; k < nk && k < top && pr->db_ns[idx[k]] > 0; k++) {
+        size_t c = idx[k] / FAST_NDBS;
+        int d = (int)(idx[k] % FAST_NDBS);
+        fast_class_info_t ci;
+        fast_class_info(f, c, &ci);
+        double ns = pr->db_ns[idx[k]], sc = (double)pr->db_scans[idx[k]];
+        double b = (double)pr->db_bytes[idx[k]];
+        fprintf(out, "%-26.26s %-10s %9.1f %9.2f %9.0f %8.1f %8.1f %8.2f\n", ci.label,
+                fast_db_name(d), ci.db_size[d] / 1024.0, sc / n, sc > 0 ? b / sc : 0,
+                ns / 1e3 / n, b > 0 ? ns / b : 0, sc > 0 ? ns / 1e3 / sc : 0);
+    }
+    free(idx);
+}
+
 void fastprof_print(FILE *out, const fast_t *f, const fast_scratch_t *sc, size_t nmsgs,
                     size_t top_classes, size_t top_rules)
 {
@@ -51,6 +74,7 @@ void fastprof_print(FILE *out, const fast_t *f, const fast_scratch_t *sc, size_t
                 ct > 0 ? 100 * pr.class_scan_ns[idx[k]] / ct : 0);
     }
     free(idx);
+    db_table(out, f, &pr, n, top_classes);
     idx = fastprof_order_desc(pr.rule_ns, pr.nrules);
     static const char *const pn[] = {"exact", "prefilter", "pcre"};
     fprintf(out, "rules by PCRE2 time in the fast matcher (prefilter reports confirmed, "

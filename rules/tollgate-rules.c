@@ -8,8 +8,8 @@
  *                       [--max-scan SIZE] [--json | --profile] MSG.eml...
  *
  * --profile: after the verdicts, where the fast matcher's time went over
- * these messages (per class, per rule), to find the rules that cost most
- * on one's own mail.
+ * these messages (per class, per database, per rule), to find the rules
+ * that cost most on one's own mail.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -840,8 +840,9 @@ static char *short2_rules(void)
 }
 
 /* Whether the fast matcher's chain test turns down a report of some rule
- * on raw (profiled run of the fast matcher alone). */
-static unsigned long chain_rejections(pair_t *p, const char *raw)
+ * on raw (profiled run of the fast matcher alone); body_scans[d] (if not
+ * NULL) gets the body class's scans of its database d (FAST_DB_*). */
+static unsigned long chain_rejections(pair_t *p, const char *raw, unsigned long *body_scans)
 {
     msg_t *m = msg_new(NULL);
     msg_feed(m, raw, strlen(raw));
@@ -852,6 +853,14 @@ static unsigned long chain_rejections(pair_t *p, const char *raw)
     fast_profile_t pr;
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
     unsigned long n = pr.chain_rejected;
+    const fast_t *f = rules_get_fast(p->rf);
+    for (size_t c = 0; body_scans && c < fast_nclasses(f); c++) {
+        fast_class_info_t ci;
+        fast_class_info(f, c, &ci);
+        if (!strcmp(ci.label, "body"))
+            for (int d = 0; d < FAST_NDBS; d++)
+                body_scans[d] = pr.db_scans[c * FAST_NDBS + (size_t)d];
+    }
     rules_scratch_free(sf);
     msg_free(m);
     return n;
@@ -969,9 +978,20 @@ static void starts_case(int fillers)
     ck_assert(val(&p, "__FILL_THIS_FORM_SHORT2") == 1);
     /* one field and a run of blanks ends the unit at many offsets: the
      * report is turned down without PCRE2; three fields back to back pass */
-    ck_assert_uint_gt(chain_rejections(&p, "Subject: x\n\nname:_________ x\n"), 0);
+    unsigned long scans[FAST_NDBS];
+    ck_assert_uint_gt(chain_rejections(&p, "Subject: x\n\nname:_________ x\n", scans), 0);
+    /* by database: two ASCII lines (the Subject's, the form's), each scanned
+     * with the class's databases (main, aux: whichever LONG2's compile time
+     * chose) in the form the class has, never in the other; the reversed
+     * scan for the starts ran on the form's line */
+    int sel = fillers ? FAST_DB_MAIN_ASCII : FAST_DB_MAIN;
+    int other = fillers ? FAST_DB_MAIN : FAST_DB_MAIN_ASCII;
+    ck_assert(scans[sel] + scans[sel + 1] >= 2 && (scans[sel] + scans[sel + 1]) % 2 == 0);
+    ck_assert_uint_eq(scans[other] + scans[other + 1], 0);
+    ck_assert_uint_eq(scans[FAST_DB_STARTS], 1);
     /* (__FILL_THIS_FORM_LONG2, which needs 5, is turned down there) */
-    ck_assert_uint_eq(chain_rejections(&p, "Subject: x\n\nname:___ phone:___ city:___\n"), 1);
+    ck_assert_uint_eq(
+        chain_rejections(&p, "Subject: x\n\nname:___ phone:___ city:___\n", NULL), 1);
     ck_assert(val(&p, "__FILL_THIS_FORM_SHORT2") == 1);
     pair_free(&p);
     char cmd[128];
@@ -1334,6 +1354,7 @@ START_TEST(profiles_by_rule_and_class)
     ck_assert_ptr_null(rules_scratch_rule_ns(so));
     rules_scratch_profile(so, 1);
     rules_scratch_profile(sf, 1);
+    fast_scratch_profile(rules_scratch_get_fast(sf), 1);
     rules_match_all(p.ro, so, m, NULL, p.vo);
     rules_match_all(p.rf, sf, m, NULL, p.vf);
     const double *no = rules_scratch_rule_ns(so), *nf = rules_scratch_rule_ns(sf);
@@ -1363,6 +1384,45 @@ START_TEST(profiles_by_rule_and_class)
         seen++;
     }
     ck_assert_uint_eq(seen, 3);
+
+    /* by database: each class here has only its main database (too few
+     * rules for an ASCII form), scanned once per string of the class,
+     * over exactly those bytes */
+    fast_profile_t pr;
+    fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
+    size_t cb = fast_rule_class(f, 0), cs = cb;
+    for (size_t i = 0; i < fast_get_info(f)->rules; i++)
+        if (!strcmp(fast_rule_name(f, i), "C"))
+            cs = fast_rule_class(f, i);
+        else
+            cb = fast_rule_class(f, i);
+    ck_assert_uint_ne(cb, cs);
+    size_t nl, body_bytes = 0;
+    const msg_str_t *lines = msg_body_lines(m, &nl);
+    for (size_t j = 0; j < nl; j++)
+        body_bytes += lines[j].len;
+    for (int d = 0; d < FAST_NDBS; d++) {
+        fast_class_info_t ci;
+        fast_class_info(f, cb, &ci);
+        size_t kb = cb * FAST_NDBS + (size_t)d, ks = cs * FAST_NDBS + (size_t)d;
+        if (d == FAST_DB_MAIN) {
+            ck_assert(ci.db_size[d] > 0 && ci.db_size[d] == ci.db_bytes);
+            ck_assert_uint_eq(pr.db_scans[kb], nl);
+            ck_assert_uint_eq(pr.db_bytes[kb], body_bytes);
+            ck_assert(pr.db_ns[kb] > 0);
+            ck_assert_uint_eq(pr.db_scans[ks], 1);
+            tg_buf subj;
+            tg_buf_init(&subj);
+            ck_assert(msg_get_header(m, "Subject", MSG_H_DECODED, &subj));
+            ck_assert_uint_eq(pr.db_bytes[ks], subj.len); /* "Cheap watches\n" */
+            tg_buf_free(&subj);
+        } else {
+            ck_assert_uint_eq(ci.db_size[d], 0);
+            ck_assert_uint_eq(pr.db_scans[kb] + pr.db_scans[ks], 0);
+        }
+    }
+    ck_assert_str_eq(fast_db_name(FAST_DB_MAIN_ASCII), "main ASCII");
+    ck_assert_str_eq(fast_db_name(FAST_DB_STARTS), "starts");
     rules_scratch_free(so);
     rules_scratch_free(sf);
     msg_free(m);

@@ -13,8 +13,9 @@
  * matcher over the same block), timing parsing and each matcher
  * separately. Prints messages/s and MB/s
  * of the matchers alone and with parsing, the ratio, then one profiled
- * pass of the fast matcher: time per class and per path, the 20 most
- * expensive rules, database sizes; and RSS. Figures, never pass/fail.
+ * pass of the fast matcher: time per class and per path, per database
+ * (what a scan costs where the matcher runs it: per byte, per scan), the
+ * 20 most expensive rules, database sizes; and RSS. Figures, never pass/fail.
  * TG_BENCH_ALLCLASSES=1 lists every class in the oracle-against-fast
  * table (default: the 12 dearest, the rest summed). TG_BENCH_STEADY=W
  * adds RUNS passes where each matcher first runs untimed over the W

@@ -110,6 +110,13 @@ erow=$(awk '$1 == "PROF_E" {print $2, $5}' "$TMP/prof.txt")
     [ "$erow" = "exact 9" ] && grep -q '^PROF_BACK *pcre ' "$TMP/prof.txt" &&
     ok "test --profile: per class and per rule (PROF_E counted on 9 strings, PROF_BACK on PCRE2)" ||
     fail "--profile" "rc=$rc PROF_E row '$erow' $(head -c 600 "$TMP/prof.txt")"
+# ... and per database: the body class's main database scanned over the 3
+# strings of each message (subject line, two paragraphs), Subject's once
+dbrow=$(awk '$1 == "body" && $2 == "main" {print $4}' "$TMP/prof.txt")
+sbrow=$(awk '$1 == "header" && $2 == "Subject" && $3 == "main" {print $5}' "$TMP/prof.txt")
+grep -q '^database (by time) ' "$TMP/prof.txt" && [ "$dbrow" = "3.00" ] && [ "$sbrow" = "1.00" ] &&
+    ok "test --profile: per database (body main 3.00 scans a message, Subject 1.00)" ||
+    fail "--profile per database" "body '$dbrow' subject '$sbrow' $(grep -A4 '^database' "$TMP/prof.txt")"
 "$TR" test --profile --json --rules "$TMP/prof.cf" "$TMP/p1.eml" > /dev/null 2> "$TMP/pu1.err"; r1=$?
 "$TR" test --profile --matcher oracle --rules "$TMP/prof.cf" "$TMP/p1.eml" > /dev/null 2> "$TMP/pu2.err"; r2=$?
 [ $r1 -eq 2 ] && [ $r2 -eq 2 ] && grep -q "takes neither" "$TMP/pu1.err" && grep -q "takes neither" "$TMP/pu2.err" && ok "--profile with --json or the oracle matcher is a usage error" ||
