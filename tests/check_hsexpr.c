@@ -488,6 +488,9 @@ Suite *hsexpr_suite(void)
 {
     Suite *s = suite_create("hsexpr");
     TCase *tc = tcase_create("rewrite");
+    /* each case compiles hundreds of single-expression databases: some
+     * seconds under ASan on a loaded host, past Check's default 4 s */
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, latin1_exact_matches_as_pcre2);
     tcase_add_test(tc, ascii_form_on_ascii_text);
     tcase_add_test(tc, relaxed_is_a_superset);
