@@ -1115,6 +1115,8 @@ Suite *rules_suite(void)
 {
     Suite *s = suite_create("rules");
     TCase *tc = tcase_create("match");
+    /* room under ASan on a loaded host (the suite takes some 10 s there) */
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, header_rules);
     tcase_add_test(tc, body_semantics);
     tcase_add_test(tc, html_body_vs_rawbody);
@@ -1135,6 +1137,8 @@ Suite *rules_suite(void)
     tcase_add_test(tc, scratch_fits_by_identity);
     suite_add_tcase(s, tc);
     TCase *sh = tcase_create("shipped");
+    /* room under ASan on a loaded host (the suite takes some 10 s there) */
+    tcase_set_timeout(sh, 60);
     tcase_add_test(sh, shipped_attachment_rules);
     tcase_add_test(sh, shipped_sender_rules);
     tcase_add_test(sh, shipped_structure_rules);
