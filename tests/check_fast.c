@@ -839,6 +839,19 @@ static char *short2_rules(void)
     return sa_rules(names, 2);
 }
 
+/* Index of the class labelled `label` in f, fast_nclasses(f) if none. */
+static size_t class_index(const fast_t *f, const char *label)
+{
+    size_t c = 0;
+    for (; c < fast_nclasses(f); c++) {
+        fast_class_info_t ci;
+        fast_class_info(f, c, &ci);
+        if (!strcmp(ci.label, label))
+            break;
+    }
+    return c;
+}
+
 /* Whether the fast matcher's chain test turns down a report of some rule
  * on raw (profiled run of the fast matcher alone); body_scans[d] (if not
  * NULL) gets the body class's scans of its database d (FAST_DB_*). */
@@ -854,13 +867,9 @@ static unsigned long chain_rejections(pair_t *p, const char *raw, unsigned long 
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
     unsigned long n = pr.chain_rejected;
     const fast_t *f = rules_get_fast(p->rf);
-    for (size_t c = 0; body_scans && c < fast_nclasses(f); c++) {
-        fast_class_info_t ci;
-        fast_class_info(f, c, &ci);
-        if (!strcmp(ci.label, "body"))
-            for (int d = 0; d < FAST_NDBS; d++)
-                body_scans[d] = pr.db_scans[c * FAST_NDBS + (size_t)d];
-    }
+    size_t c = class_index(f, "body");
+    for (int d = 0; body_scans && d < FAST_NDBS; d++)
+        body_scans[d] = c < fast_nclasses(f) ? pr.db_scans[c * FAST_NDBS + (size_t)d] : 0;
     rules_scratch_free(sf);
     msg_free(m);
     return n;
@@ -893,13 +902,12 @@ END_TEST
 static int class_has_ascii(const pair_t *p, const char *label)
 {
     const fast_t *f = rules_get_fast(p->rf);
-    for (size_t c = 0; c < fast_nclasses(f); c++) {
-        fast_class_info_t ci;
-        fast_class_info(f, c, &ci);
-        if (!strcmp(ci.label, label))
-            return ci.ascii;
-    }
-    return -1;
+    size_t c = class_index(f, label);
+    if (c == fast_nclasses(f))
+        return -1;
+    fast_class_info_t ci;
+    fast_class_info(f, c, &ci);
+    return ci.ascii;
 }
 
 static void starts_case(int fillers)
@@ -1401,9 +1409,9 @@ START_TEST(profiles_by_rule_and_class)
     const msg_str_t *lines = msg_body_lines(m, &nl);
     for (size_t j = 0; j < nl; j++)
         body_bytes += lines[j].len;
+    fast_class_info_t ci;
+    fast_class_info(f, cb, &ci);
     for (int d = 0; d < FAST_NDBS; d++) {
-        fast_class_info_t ci;
-        fast_class_info(f, cb, &ci);
         size_t kb = cb * FAST_NDBS + (size_t)d, ks = cs * FAST_NDBS + (size_t)d;
         if (d == FAST_DB_MAIN) {
             ck_assert(ci.db_size[d] > 0 && ci.db_size[d] == ci.db_bytes);
