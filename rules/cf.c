@@ -41,6 +41,9 @@ struct cf_set {
     char **rtrules;                /* replace_rules names */
     size_t nrtrules, rtrcap;
     char *rt_start, *rt_end;
+    rcvd_nets_t *nets[3];          /* trusted, internal, msa networks */
+    char **orig;                   /* originating_ip_headers */
+    size_t norig, origcap;
 };
 
 /* Where a line came from, for messages. */
@@ -1105,6 +1108,42 @@ static int directive(ctx_t *c, loc_t l, const char *line, const char *key,
         }
         return 0;
     }
+    static const char *const netkeys[3] = { "trusted_networks", "internal_networks",
+                                            "msa_networks" };
+    for (int k = 0; k < 3; k++) {
+        if (!strcmp(key, netkeys[k])) {
+            if (!s->nets[k])
+                s->nets[k] = rcvd_nets_new();
+            size_t col = 0;
+            char e[256];
+            if (!*v)
+                return cf_fail(c, l, vcol, "expected networks after '%s'", key);
+            if (rcvd_nets_add(s->nets[k], v, &col, e, sizeof e) < 0)
+                return cf_fail(c, l, vcol + (int)col, "%s", e);
+            return 0;
+        }
+        if (!strncmp(key, "clear_", 6) && !strcmp(key + 6, netkeys[k])) {
+            if (s->nets[k])
+                rcvd_nets_clear(s->nets[k]);
+            return 0;
+        }
+    }
+    if (!strcmp(key, "originating_ip_headers")) {
+        char name[256];
+        const char *p = v;
+        while (*(p = skip_ws(p))) {
+            p = next_word(p, name, sizeof name);
+            tg_grow(&s->orig, &s->origcap, s->norig + 1, sizeof *s->orig);
+            s->orig[s->norig++] = tg_strdup(name);
+        }
+        return 0;
+    }
+    if (!strcmp(key, "clear_originating_ip_headers")) {
+        for (size_t i = 0; i < s->norig; i++)
+            free(s->orig[i]);
+        s->norig = 0;
+        return 0;
+    }
     if (!strcmp(key, "priority") || !strcmp(key, "reuse") ||
         !strcmp(key, "test")) {
         s->stats.ignored++; /* ordering/test metadata: no effect on hits */
@@ -1512,6 +1551,18 @@ int cf_load_string(const char *name, const char *text, cf_set_t **out,
     return 0;
 }
 
+void cf_take_relays(cf_set_t *s, rcvd_nets_t *nets[3], char ***orig, size_t *norig)
+{
+    for (int k = 0; k < 3; k++) {
+        nets[k] = s->nets[k];
+        s->nets[k] = NULL;
+    }
+    *orig = s->orig;
+    *norig = s->norig;
+    s->orig = NULL;
+    s->norig = s->origcap = 0;
+}
+
 void cf_free(cf_set_t *s)
 {
     if (!s)
@@ -1526,6 +1577,11 @@ void cf_free(cf_set_t *s)
     }
     free(s->rules);
     tg_map_free(s->byname);
+    for (int k = 0; k < 3; k++)
+        rcvd_nets_free(s->nets[k]);
+    for (size_t i = 0; i < s->norig; i++)
+        free(s->orig[i]);
+    free(s->orig);
     for (size_t i = 0; i < s->nfiles; i++)
         free(s->files[i]);
     free(s->files);

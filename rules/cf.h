@@ -19,6 +19,8 @@
 
 #include <stddef.h>
 
+#include "rcvd.h"
+
 typedef enum cf_type {
     CF_HEADER,       /* header NAME Hdr[:mod] =~ /re/ [if-unset: X] */
     CF_EXISTS,       /* header NAME exists:Hdr */
@@ -141,6 +143,12 @@ int cf_load(const char *const *paths, size_t npaths, cf_set_t **out,
 int cf_load_string(const char *name, const char *text, cf_set_t **out,
                    char *err, size_t errlen);
 void cf_free(cf_set_t *set);
+/* Moves out what trusted_networks, internal_networks, msa_networks (NULL
+ * where never given; cleared lists stay, empty) and originating_ip_headers
+ * set; the caller owns them (rcvd_nets_free, free each name and the
+ * array). */
+void cf_take_relays(cf_set_t *set, rcvd_nets_t *nets[3], char ***orig,
+                    size_t *norig);
 
 size_t cf_nrules(const cf_set_t *set);
 cf_rule_t *cf_rule_at(cf_set_t *set, size_t i);

@@ -44,7 +44,17 @@ struct msg {
     size_t nlines, nraw, nuris;
     msg_part_t *parts;
     size_t nparts;
+    /* The relay view: a cache that msg_use_relays and the relay
+     * pseudo-headers fill through a const msg (the struct pointed to is
+     * the msg's own, so the msg stays logically unchanged). */
+    struct relay_cache *rc;
 };
+
+typedef struct relay_cache {
+    rcvd_view_t *view;          /* NULL until first asked for */
+    const rcvd_trust_t *trust;  /* what view was built with */
+    char *client;               /* the client fields joined, "" if none */
+} relay_cache_t;
 
 void msg_limits_default(msg_limits_t *lim)
 {
@@ -58,6 +68,7 @@ void msg_limits_default(msg_limits_t *lim)
 msg_t *msg_new(const msg_limits_t *lim)
 {
     msg_t *m = tg_calloc(1, sizeof *m);
+    m->rc = tg_calloc(1, sizeof *m->rc);
     m->views = MSG_VIEW_ALL;
     if (lim)
         m->lim = *lim;
@@ -88,6 +99,9 @@ void msg_free(msg_t *m)
     free(m->raw);
     free(m->uris);
     free(m->parts);
+    rcvd_view_free(m->rc->view);
+    free(m->rc->client);
+    free(m->rc);
     free(m);
 }
 
@@ -738,9 +752,144 @@ int msg_header_same(const char *a, const char *b)
     return 1;
 }
 
+/* ---- relays ------------------------------------------------------------- */
+
+/* rcvd_get_fn over the top-level headers (decoded values, as
+ * SpamAssassin's get_header gives them). Calls come with i = 0, 1, 2...;
+ * ctx remembers where the last one stopped. */
+typedef struct hwalk {
+    const msg_t *m;
+    size_t want, seen, pos;     /* occurrence i == seen is at or after pos */
+} hwalk_t;
+
+/* Received headers past this many are not parsed (hostile input; real
+ * mail carries some 3 to 15). */
+#define MSG_MAX_RELAYS 100
+
+static const char *hget(void *ctx, const char *name, size_t i, size_t *len)
+{
+    hwalk_t *w = ctx;
+    size_t n = msg_nheaders(w->m);
+    if (i >= MSG_MAX_RELAYS && !tg_strcasecmp(name, "Received"))
+        return NULL;
+    size_t seen = 0, pos = 0;
+    if (!tg_strcasecmp(name, "Received") && i >= w->seen) {
+        seen = w->seen;
+        pos = w->pos;
+    }
+    for (size_t k = pos; k < n; k++) {
+        msg_str_t nm, raw, dec;
+        msg_header_at(w->m, k, &nm, &raw, &dec);
+        if (nm.len != strlen(name) || tg_strncasecmp(nm.ptr, name, nm.len))
+            continue;
+        if (seen == i) {
+            if (!tg_strcasecmp(name, "Received")) {
+                w->seen = i + 1;
+                w->pos = k + 1;
+            }
+            *len = dec.len;
+            return dec.ptr;
+        }
+        seen++;
+    }
+    return NULL;
+}
+
+static char *client_key(const rcvd_client_t *c)
+{
+    tg_buf b;
+    tg_buf_init(&b);
+    if (c && c->ip && *c->ip) {
+        const char *f[5] = { c->ip, c->rdns, c->helo, c->by, c->auth };
+        for (int i = 0; i < 5; i++) {
+            tg_buf_adds(&b, f[i] ? f[i] : "");
+            tg_buf_addc(&b, '\n');
+        }
+    }
+    tg_buf_addc(&b, 0);
+    return tg_buf_steal(&b);
+}
+
+void msg_use_relays(const msg_t *m, const rcvd_trust_t *trust,
+                    const rcvd_client_t *client)
+{
+    relay_cache_t *rc = m->rc;
+    char *key = client_key(client);
+    if (rc->view && rc->trust == trust && !strcmp(rc->client, key)) {
+        free(key);
+        return;
+    }
+    rcvd_view_free(rc->view);
+    free(rc->client);
+    hwalk_t w = { m, 0, 0, 0 };
+    rc->view = rcvd_view_build(hget, &w, trust, client);
+    rc->trust = trust;
+    rc->client = key;
+}
+
+static const rcvd_view_t *relays(const msg_t *m)
+{
+    if (!m->rc->view)
+        msg_use_relays(m, NULL, NULL);
+    return m->rc->view;
+}
+
+/* ALL-TRUSTED and friends (PerMsgStatus get_all_hdrs_in_rcvd_index_range):
+ * the "Name: value\n" lines from the start-th Received header on
+ * (start >= 0), or up to and including the end-th (end >= 0). */
+static int all_range(const msg_t *m, long start, long end, tg_buf *out)
+{
+    size_t n = msg_nheaders(m), before = out->len;
+    long cur = -1;
+    for (size_t k = 0; k < n; k++) {
+        msg_str_t nm, raw, dec;
+        msg_header_at(m, k, &nm, &raw, &dec);
+        if (nm.len == 8 && !tg_strncasecmp(nm.ptr, "Received", 8))
+            cur++;
+        int take = (start < 0 || start <= cur) && (end < 0 || cur < end);
+        int last = !take && end >= 0 && cur == end;
+        if (take || last) {
+            tg_buf_add(out, nm.ptr, nm.len);
+            tg_buf_add(out, ": ", 2);
+            tg_buf_add(out, dec.ptr, dec.len);
+            tg_buf_addc(out, '\n');
+        }
+        if (last)
+            break;
+    }
+    return out->len > before;
+}
+
+static int get_relay_pseudo(const msg_t *m, const char *name, tg_buf *out)
+{
+    if (rcvd_view_get(relays(m), name, out))
+        return 1;
+    if (!strcmp(name, "ALL-TRUSTED"))
+        return all_range(m, -1, rcvd_view_boundary(relays(m), 0), out);
+    if (!strcmp(name, "ALL-INTERNAL"))
+        return all_range(m, -1, rcvd_view_boundary(relays(m), 1), out);
+    if (!strcmp(name, "ALL-UNTRUSTED"))
+        return all_range(m, rcvd_view_boundary(relays(m), 0), -1, out);
+    if (!strcmp(name, "ALL-EXTERNAL"))
+        return all_range(m, rcvd_view_boundary(relays(m), 1), -1, out);
+    return -1;
+}
+
+static int relay_pseudo_name(const char *name)
+{
+    return rcvd_is_pseudo(name) || !strcmp(name, "ALL-TRUSTED") ||
+           !strcmp(name, "ALL-INTERNAL") || !strcmp(name, "ALL-UNTRUSTED") ||
+           !strcmp(name, "ALL-EXTERNAL");
+}
+
 int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
                    tg_buf *out)
 {
+    if ((mode == MSG_H_DECODED || mode == MSG_H_RAW) && relay_pseudo_name(name)) {
+        if (!m->tree)
+            return 0;
+        return get_relay_pseudo(m, name, out) > 0;
+    }
     if (tg_strcasecmp(name, "EnvelopeFrom") == 0) {
         if (!m->envfrom)
             return 0;
@@ -756,6 +905,15 @@ int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
 
 int msg_has_header(const msg_t *m, const char *name)
 {
+    if (relay_pseudo_name(name) && m->tree) {
+        if (rcvd_is_pseudo(name))
+            return 1;
+        tg_buf b;
+        tg_buf_init(&b);
+        int r = get_relay_pseudo(m, name, &b) > 0;
+        tg_buf_free(&b);
+        return r;
+    }
     if (tg_strcasecmp(name, "EnvelopeFrom") == 0)
         return m->envfrom != NULL;
     return m->tree && hdr_has(mime_headers(m->tree), name);

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rcvd.h"
 #include "util.h"
 
 typedef struct msg msg_t;
@@ -138,10 +139,26 @@ void msg_header_at(const msg_t *m, size_t i, msg_str_t *name, msg_str_t *raw,
  *   ToCc       every To value, then every Cc value, each "value\n"
  *   MESSAGEID  Message-Id, Resent-Message-Id, X-Message-Id, ... joined "\n"
  *   EnvelopeFrom  the envelope sender given to msg_set_envelope_from
+ *   X-Spam-Relays-Trusted, -Untrusted, -Internal, -External
+ *              the relays (rcvd.h) as msg_use_relays last set them up, by
+ *              default with no networks configured and no SMTP client;
+ *              always present (possibly empty) once the message has a
+ *              header block
+ *   ALL-TRUSTED, ALL-INTERNAL, ALL-UNTRUSTED, ALL-EXTERNAL
+ *              the ALL lines up to the last trusted / internal Received
+ *              header, or from the first untrusted / external one on
  * Appends to out (not reset first). Returns 1 if the header exists,
  * 0 if it is unset (SpamAssassin's [if-unset: ...] applies then). */
 int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
                    tg_buf *out);
+/* Sets what the relay pseudo-headers are built with: the networks (NULL:
+ * none configured) and the SMTP client the MTA reported (NULL or no ip:
+ * none). The view is built now, from the finished message's headers, and
+ * kept until a call with other arguments; trust is borrowed until then.
+ * Writes only the message's relay cache, hence the const msg: one thread
+ * at a time, as for every msg call. */
+void msg_use_relays(const msg_t *m, const rcvd_trust_t *trust,
+                    const rcvd_client_t *client);
 /* msg_get_header's return value alone, without building the value. */
 int msg_has_header(const msg_t *m, const char *name);
 /* Whether msg_get_header reads the same value for names a and b: they are

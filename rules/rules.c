@@ -101,6 +101,13 @@ struct rules {
     rules_options_t opts;
     tg_map *byname;
     fast_t *fast;             /* NULL with the oracle matcher */
+    /* trusted_networks, internal_networks, msa_networks (NULL if never
+     * set) and originating_ip_headers, owned; trust points into them */
+    rcvd_nets_t *nets[3];
+    char **orig;
+    size_t norig;
+    rcvd_trust_t trust;
+    int reads_relays;         /* an enabled rule reads X-Spam-Relays-* / ALL-* */
 };
 
 #define RULES_TCACHE 64
@@ -312,6 +319,11 @@ static void rule_free(rule_t *r)
 
 static void rules_destroy(rules_t *rs)
 {
+    for (int k = 0; k < 3; k++)
+        rcvd_nets_free(rs->nets[k]);
+    for (size_t i = 0; i < rs->norig; i++)
+        free(rs->orig[i]);
+    free(rs->orig);
     for (size_t i = 0; i < rs->nrules; i++)
         rule_free(&rs->rules[i]);
     free(rs->rules);
@@ -359,6 +371,12 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
     if (opts)
         rs->opts = *opts;
     rs->thr = cf_get_thresholds(set);
+    cf_take_relays(set, rs->nets, &rs->orig, &rs->norig);
+    rs->trust.trusted = rs->nets[0];
+    rs->trust.internal = rs->nets[1];
+    rs->trust.msa = rs->nets[2];
+    rs->trust.originating = (const char *const *)rs->orig;
+    rs->trust.noriginating = rs->norig;
     rs->byname = tg_map_new();
     size_t n = cf_nrules(set);
     rs->rules = tg_calloc(n ? n : 1, sizeof *rs->rules);
@@ -518,6 +536,9 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
             rs->views |= MSG_VIEW_RAWBODY;
         else if (r->type == CF_URI)
             rs->views |= MSG_VIEW_URIS;
+        if ((r->type == CF_HEADER || r->type == CF_EXISTS) && r->header &&
+            (rcvd_is_pseudo(r->header) || !strncmp(r->header, "ALL-", 4)))
+            rs->reads_relays = 1;
     }
     /* Bind meta names to rule slots; names of undefined rules stay -1 and
      * read as 0, as in SpamAssassin. */
@@ -604,6 +625,11 @@ long rules_find(const rules_t *rs, const char *name)
 unsigned rules_views(const rules_t *rs)
 {
     return rs->views;
+}
+
+const rcvd_trust_t *rules_trust(const rules_t *rs)
+{
+    return &rs->trust;
 }
 
 size_t rules_nnotes(const rules_t *rs, int kind)
@@ -1048,6 +1074,11 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         sc->fast = fast_scratch_new(rs->fast);
     }
     memset(values, 0, rs->nrules * sizeof *values);
+    if (rs->reads_relays) {
+        rcvd_client_t cl = { env->client_ip, env->client_name, env->helo, NULL,
+                             env->auth };
+        msg_use_relays(m, &rs->trust, &cl);
+    }
     if (sc->prof && sc->nrule_ns >= rs->nrules) {
         for (size_t k = 0; k < rs->nrun; k++) {
             double t0 = tg_now_ns();

@@ -142,6 +142,9 @@ long rules_find(const rules_t *rs, const char *name);
  * when the ruleset is built: pass it to msg_set_views so a message builds
  * nothing no rule looks at. */
 unsigned rules_views(const rules_t *rs);
+/* What the relay pseudo-headers are built with (trusted_networks and
+ * friends in the rule files; rcvd.h), for msg_use_relays. Valid while rs is. */
+const rcvd_trust_t *rules_trust(const rules_t *rs);
 
 rules_scratch_t *rules_scratch_new(const rules_t *rs);
 void rules_scratch_free(rules_scratch_t *sc);

@@ -36,11 +36,14 @@ static void usage(FILE *f)
         "                           [--direction inbound|outbound|internal]\n"
         "                           [--local-domain DOMAIN]... [--auth USER]\n"
         "                           [--max-scan SIZE] [--matcher fast|oracle]\n"
-        "                           [--cache DIR] [--json | --profile] MSG.eml...\n"
+        "                           [--client-name NAME] [--cache DIR]\n"
+        "                           [--json | --profile | --relays] MSG.eml...\n"
         "--cache DIR keeps compiled databases of the fast matcher (default\n"
         "$XDG_CACHE_HOME/tollgate or ~/.cache/tollgate; --cache '' for none)\n"
         "--profile prints after the verdicts where the fast matcher's time went\n"
         "(per class, per rule)\n"
+        "--relays prints, instead of verdicts, the relays SpamAssassin-style rules\n"
+        "read (X-Spam-Relays-Trusted/-Untrusted/-Internal/-External)\n"
         "PATH is a rule file, a directory of *.cf files or a glob; default %s\n",
         TG_RULES_DIR);
 }
@@ -235,6 +238,8 @@ static int cmd_test(int argc, char **argv)
         {"matcher", required_argument, 0, 'M'},
         {"cache", required_argument, 0, 'C'},
         {"profile", no_argument, 0, 'P'},
+        {"relays", no_argument, 0, 'R'},
+        {"client-name", required_argument, 0, 'N'},
         {0, 0, 0, 0},
     };
     const char **paths = tg_calloc((size_t)argc + 1, sizeof *paths);
@@ -247,7 +252,7 @@ static int cmd_test(int argc, char **argv)
     rules_options_t ro = {.matcher = RULES_MATCHER_FAST};
     int cache_set = 0;
     char cache_buf[4096];
-    int json = 0, profile = 0, c, rc = 0;
+    int json = 0, profile = 0, relays = 0, c, rc = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -270,6 +275,8 @@ static int cmd_test(int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'P': profile = 1; break;
+        case 'R': relays = 1; break;
+        case 'N': env.client_name = optarg; break;
         case 'M':
             if (!strcmp(optarg, "fast"))
                 ro.matcher = RULES_MATCHER_FAST;
@@ -354,6 +361,25 @@ static int cmd_test(int argc, char **argv)
             msg_set_envelope_from(m, env.mail_from);
         msg_feed(m, data, len);
         msg_finish(m);
+        if (relays) {
+            rcvd_client_t cl = { env.client_ip, env.client_name, env.helo, NULL, env.auth };
+            msg_use_relays(m, rules_trust(rs), &cl);
+            static const char *const which[4] = { "Trusted", "Untrusted", "Internal",
+                                                  "External" };
+            printf("== %s\n", argv[i]);
+            for (int k = 0; k < 4; k++) {
+                char name[64];
+                tg_buf b;
+                tg_buf_init(&b);
+                snprintf(name, sizeof name, "X-Spam-Relays-%s", which[k]);
+                msg_get_header(m, name, MSG_H_DECODED, &b);
+                printf("%s: %.*s\n", which[k], (int)b.len, b.s ? b.s : "");
+                tg_buf_free(&b);
+            }
+            msg_free(m);
+            free(data);
+            continue;
+        }
         rules_verdict_t v;
         rules_classify(rs, sc, m, &env, &v);
         nmsgs++;
