@@ -759,7 +759,7 @@ int msg_header_same(const char *a, const char *b)
  * ctx remembers where the last one stopped. */
 typedef struct hwalk {
     const msg_t *m;
-    size_t want, seen, pos;     /* occurrence i == seen is at or after pos */
+    size_t seen, pos;           /* occurrence i == seen is at or after pos */
 } hwalk_t;
 
 /* Received headers past this many are not parsed (hostile input; real
@@ -821,7 +821,7 @@ void msg_use_relays(const msg_t *m, const rcvd_trust_t *trust,
     }
     rcvd_view_free(rc->view);
     free(rc->client);
-    hwalk_t w = { m, 0, 0, 0 };
+    hwalk_t w = { m, 0, 0 };
     rc->view = rcvd_view_build(hget, &w, trust, client);
     rc->trust = trust;
     rc->client = key;

@@ -234,7 +234,15 @@ static const struct {
 };
 
 static pcre2_code *pat[NPAT];
+static pcre2_match_context *pat_mctx;
 static pthread_once_t pat_once = PTHREAD_ONCE_INIT;
+
+/* Bounds for hostile headers: a line is cut at RCVD_MAX_LINE bytes (real
+ * ones are under 1 KB) and each match gives up after RCVD_MATCH_LIMIT
+ * steps (counted as no match), so a parse stays under a few milliseconds
+ * whatever the header holds. */
+#define RCVD_MAX_LINE 8192
+#define RCVD_MATCH_LIMIT 200000
 
 static void pat_compile(void)
 {
@@ -248,6 +256,9 @@ static void pat_compile(void)
         (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* interpreted if no JIT */
         pat[pat_src[i].id] = c;
     }
+    pat_mctx = pcre2_match_context_create(NULL);
+    pcre2_set_match_limit(pat_mctx, RCVD_MATCH_LIMIT);
+    pcre2_set_depth_limit(pat_mctx, RCVD_MATCH_LIMIT);
 }
 
 /* ---- one line ------------------------------------------------------------ */
@@ -261,7 +272,7 @@ typedef struct line {
 
 static int m(line_t *l, int p)
 {
-    return pcre2_match(pat[p], (PCRE2_SPTR)l->s, l->len, 0, 0, l->md, NULL) >= 0;
+    return pcre2_match(pat[p], (PCRE2_SPTR)l->s, l->len, 0, 0, l->md, pat_mctx) >= 0;
 }
 
 /* Group g of the last match into *dst (replacing it); "" if unset. */
@@ -333,7 +344,7 @@ static void prepare(line_t *l, const char *v, size_t n)
     tg_buf b;
     tg_buf_init(&b);
     int sp = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && b.len <= RCVD_MAX_LINE; i++) {
         unsigned char c = (unsigned char)v[i];
         if (isspace(c) || c == '\v') {
             sp = 1;
@@ -344,6 +355,8 @@ static void prepare(line_t *l, const char *v, size_t n)
         sp = 0;
         tg_buf_addc(&b, (char)c);
     }
+    if (b.len > RCVD_MAX_LINE)
+        b.len = RCVD_MAX_LINE;
     tg_buf_addc(&b, 0);
     l->s = tg_buf_steal(&b);
     l->len = strlen(l->s);
@@ -1318,6 +1331,7 @@ rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx, const rcvd_trust_t *tru
     int *kind = NULL;
     size_t kcap = 0;
     size_t len;
+    int client_added = 0;
     const char *h0 = get(ctx, "Received", 0, &len);
     if (client && client->ip && *client->ip) {
         int recorded = 0;
@@ -1350,6 +1364,7 @@ rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx, const rcvd_trust_t *tru
                 r->rdns[--rn] = 0;
             r->ip_private = ip_is_private(r->ip);
             kind[nr++] = RCVD_RELAY;
+            client_added = 1;
         }
     }
     for (size_t i = 0;; i++) {
@@ -1378,7 +1393,12 @@ rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx, const rcvd_trust_t *tru
 
     /* the split */
     int in_trusted = 1, in_internal = 1, found_msa = 0, allow_fetch = 1;
+    int client_trusted = 0, client_internal = 0;
     for (size_t i = 0; i < nr; i++) {
+        if (i == 1 && client_added) {
+            client_trusted = in_trusted;
+            client_internal = in_internal;
+        }
         if (kind[i] == RCVD_FETCHER) {
             if (allow_fetch) {   /* the mail was fetched: start again */
                 for (int s = 0; s < 4; s++)
@@ -1426,6 +1446,13 @@ rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx, const rcvd_trust_t *tru
             append(&v->str[3], r, in_internal, is_msa);
         }
     }
+    if (client_added && nr == 1) {
+        client_trusted = in_trusted;
+        client_internal = in_internal;
+    }
+    /* the indexes count Received headers: not the client's relay */
+    v->last_trusted -= client_trusted;
+    v->last_internal -= client_internal;
     for (size_t i = 0; i < nr; i++)
         if (kind[i] == RCVD_RELAY)
             rcvd_relay_clear(&rel[i]);
