@@ -50,6 +50,7 @@ typedef struct conn {
     char *hostname;
     char *helo;
     char *daemon_name;
+    char *mta_host;           /* {j}: the MTA's own name (relays' by=) */
     unsigned long pflags;     /* protocol flags the MTA accepted */
     mctx_t *m;
 } conn_t;
@@ -230,6 +231,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
         return on_error(ctx, c, "no configuration loaded");
     set_str(&c->hostname, hostname);
     set_str(&c->daemon_name, smfi_getsymval(ctx, "{daemon_name}"));
+    set_str(&c->mta_host, smfi_getsymval(ctx, "j"));
     c->have_ip = 0;
     if (sa && sa->sa_family == AF_INET) {
         inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->ip, sizeof c->ip);
@@ -510,6 +512,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 
     rules_env_t env = {
         .client_ip = din.client_ip, .client_name = c->hostname, .helo = c->helo,
+        .mta_host = c->mta_host,
         .mail_from = m->from, .rcpts = din.rcpts, .nrcpts = m->nrcpts,
         .auth = m->auth, .spf = m->spf_done ? m->spf.result : RULES_SPF_UNKNOWN,
         .direction = d, .local_domains = (const char *const *)cfg->local_domains,
@@ -592,6 +595,7 @@ static sfsistat cb_close(SMFICTX *ctx)
     free(c->hostname);
     free(c->helo);
     free(c->daemon_name);
+    free(c->mta_host);
     free(c);
     smfi_setpriv(ctx, NULL);
     atomic_fetch_sub(&cb_nconn, 1);

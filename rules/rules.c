@@ -1075,8 +1075,8 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
     }
     memset(values, 0, rs->nrules * sizeof *values);
     if (rs->reads_relays) {
-        rcvd_client_t cl = { env->client_ip, env->client_name, env->helo, NULL,
-                             env->auth };
+        rcvd_client_t cl = { env->client_ip, env->client_name, env->helo,
+                             env->mta_host, env->auth };
         msg_use_relays(m, &rs->trust, &cl);
     }
     if (sc->prof && sc->nrule_ns >= rs->nrules) {

@@ -43,6 +43,8 @@ typedef struct rules_env {
     const char *const *rcpts;
     size_t nrcpts;
     const char *auth;            /* SASL login name if authenticated */
+    const char *mta_host;        /* the receiving MTA's name (milter {j}):
+                                    the by= of the client's relay (rcvd.h) */
     rules_spf_t spf;
     rules_direction_t direction;
     const char *const *local_domains; /* LocalDomains: a domain matches

@@ -23,6 +23,14 @@ body     T_QUARWORD /\bquarantine-me\b/
 action   T_QUARWORD quarantine "held by test rule"
 body     T_DISCWORD /\bdiscard-me\b/
 action   T_DISCWORD discard
+header   __T_RELAYSUBJ Subject =~ /^relay check$/
+header   __T_RELAY1 X-Spam-Relays-Trusted =~ /^\[ ip=127\.0\.0\.1 rdns=\S* helo=\S+ by=/
+header   __T_RELAY2 X-Spam-Relays-Trusted =~ /ip=127\.0\.0\.1 .*ip=127\.0\.0\.1 /
+header   __T_RELAYBY X-Spam-Relays-Trusted =~ /^\[ [^\]]* by=\S/
+meta     T_RELAY_ONE __T_RELAYSUBJ && __T_RELAY1 && !__T_RELAY2
+score    T_RELAY_ONE 0.1
+meta     T_RELAY_BY __T_RELAYSUBJ && __T_RELAYBY
+score    T_RELAY_BY 0.1
 CF
 printf 'example.net TXT v=spf1 ip4:127.0.0.1 -all\n' > "$TMP/zone"
 cat > "$TMP/tollgate.conf" <<CONF
@@ -65,6 +73,15 @@ else
     fail delivery "$(pf_delivered_files | wc -l) delivered"
 fi
 
+# the relays a milter sees: the SMTP client (127.0.0.1, trusted) once,
+# with the MTA's name ({j}) as by= (Postfix does not show milters its own
+# Received header: the relay comes from the session)
+send "relay check" "Hello again."
+[ $? -eq 0 ] && pf_wait_delivered 3 20 && f3=$(pf_delivered_files | sed -n 3p) &&
+    grep -q '^X-Spam-Status: No, .*tests=T_RELAY_ONE,T_RELAY_BY' "$f3" &&
+    ok "relays: the client is the first trusted relay, once ($(grep -o 'tests=[A-Z_,]*' "$f3"))" ||
+    fail relays "$(grep '^X-Spam-Status' "$f3" 2>/dev/null) $(pf_reply)"
+
 printf 'MZ\220\0\3\0\0\0' > "$TMP/invoice.exe"
 send "invoice" "see attachment" --attach "@$TMP/invoice.exe"
 rc=$?
@@ -89,7 +106,7 @@ send "bin it" "discard-me"
 for i in $(seq 1 50); do grep -q "milter triggers DISCARD" "$PF_MAILLOG" && break; sleep 0.1; done
 grep -q "milter triggers DISCARD action" "$PF_MAILLOG" && ok "discard: Postfix dropped it" || fail discard "$(tail -3 "$PF_MAILLOG")"
 pf_wait_queue_empty 20
-[ "$(pf_delivered_files | wc -l)" -eq 2 ] && ok "only the clean and tagged messages were delivered" ||
+[ "$(pf_delivered_files | wc -l)" -eq 3 ] && ok "only the clean, tagged and relay-check messages were delivered" ||
     fail "delivered count" "$(pf_delivered_files | wc -l)"
 
 # tollgate's log carries Postfix's queue ids
