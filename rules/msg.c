@@ -51,6 +51,9 @@ struct msg {
 };
 
 typedef struct relay_cache {
+    rcvd_list_t *list;          /* the Received headers parsed: at finish
+                                   with MSG_VIEW_RELAYS, else when first
+                                   asked for */
     rcvd_view_t *view;          /* NULL until first asked for */
     const rcvd_trust_t *trust;  /* what view was built with */
     char *client;               /* the client fields joined, "" if none */
@@ -100,6 +103,7 @@ void msg_free(msg_t *m)
     free(m->uris);
     free(m->parts);
     rcvd_view_free(m->rc->view);
+    rcvd_list_free(m->rc->list);
     free(m->rc->client);
     free(m->rc);
     free(m);
@@ -603,6 +607,20 @@ void msg_set_views(msg_t *m, unsigned views)
     m->views = views;
 }
 
+/* rcvd_get_fn over the top-level headers (decoded values, as
+ * SpamAssassin's get_header gives them). Calls come with i = 0, 1, 2...;
+ * ctx remembers where the last one stopped. */
+typedef struct hwalk {
+    const msg_t *m;
+    size_t seen, pos;           /* occurrence i == seen is at or after pos */
+} hwalk_t;
+
+/* Received headers past this many are not parsed (hostile input; real
+ * mail carries some 3 to 15). */
+#define MSG_MAX_RELAYS 100
+
+static const char *hget(void *ctx, const char *name, size_t i, size_t *len);
+
 void msg_finish(msg_t *m)
 {
     if (m->finished)
@@ -617,6 +635,10 @@ void msg_finish(msg_t *m)
     if (!m->full.s)
         tg_buf_add(&m->full, "", 0);
     m->tree = mime_parse(m->full.s, m->full.len, &m->lim, &m->bits);
+    if (m->views & MSG_VIEW_RELAYS) {
+        hwalk_t w = { m, 0, 0 };
+        m->rc->list = rcvd_list_parse(hget, &w, MSG_MAX_RELAYS);
+    }
 
     size_t nl = mime_nleaves(m->tree);
     m->parts = tg_calloc(nl ? nl : 1, sizeof *m->parts);
@@ -754,24 +776,10 @@ int msg_header_same(const char *a, const char *b)
 
 /* ---- relays ------------------------------------------------------------- */
 
-/* rcvd_get_fn over the top-level headers (decoded values, as
- * SpamAssassin's get_header gives them). Calls come with i = 0, 1, 2...;
- * ctx remembers where the last one stopped. */
-typedef struct hwalk {
-    const msg_t *m;
-    size_t seen, pos;           /* occurrence i == seen is at or after pos */
-} hwalk_t;
-
-/* Received headers past this many are not parsed (hostile input; real
- * mail carries some 3 to 15). */
-#define MSG_MAX_RELAYS 100
-
 static const char *hget(void *ctx, const char *name, size_t i, size_t *len)
 {
     hwalk_t *w = ctx;
     size_t n = msg_nheaders(w->m);
-    if (i >= MSG_MAX_RELAYS && !tg_strcasecmp(name, "Received"))
-        return NULL;
     size_t seen = 0, pos = 0;
     if (!tg_strcasecmp(name, "Received") && i >= w->seen) {
         seen = w->seen;
@@ -822,7 +830,9 @@ void msg_use_relays(const msg_t *m, const rcvd_trust_t *trust,
     rcvd_view_free(rc->view);
     free(rc->client);
     hwalk_t w = { m, 0, 0 };
-    rc->view = rcvd_view_build(hget, &w, trust, client);
+    if (!rc->list)
+        rc->list = rcvd_list_parse(hget, &w, MSG_MAX_RELAYS);
+    rc->view = rcvd_view_build(rc->list, hget, &w, trust, client);
     rc->trust = trust;
     rc->client = key;
 }

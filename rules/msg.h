@@ -106,7 +106,10 @@ enum {
     MSG_VIEW_BODY = 1u << 0,     /* msg_body_lines */
     MSG_VIEW_RAWBODY = 1u << 1,  /* msg_rawbody_chunks */
     MSG_VIEW_URIS = 1u << 2,     /* msg_uris */
-    MSG_VIEW_ALL = 7u
+    MSG_VIEW_RELAYS = 1u << 3,   /* the Received headers parsed for the relay
+                                    pseudo-headers (else parsed when first
+                                    asked for) */
+    MSG_VIEW_ALL = 15u
 };
 /* Restricts msg_finish to the views a consumer reads (rules_views()):
  * a view not asked for is empty. Default MSG_VIEW_ALL. Call before

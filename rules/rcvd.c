@@ -233,6 +233,156 @@ static const struct {
     { P_V4MAPPED, "^0*:0*:(?:0*:)*ffff:(\\d+\\.\\d+\\.\\d+\\.\\d+)$", PCRE2_CASELESS },
 };
 
+/* A literal every match of the pattern contains ("a|b": one of them),
+ * looked for with strstr (strcasestr for caseless patterns) before PCRE2
+ * runs: most patterns are turned down so, at a fraction of a match call.
+ * After prepare() the line's whitespace is single spaces, so a space here
+ * stands for the pattern's \\s or space. */
+static const char *const pat_need[NPAT] = {
+    [P_WITH_LOCAL_FOR] = "with local for",
+    [P_DATE] = ":",
+    [P_ID] = " id ",
+    [P_HELO_EQ] = "helo=",
+    [P_HELO_CMD] = "LO ",
+    [P_BY] = " by ",
+    [P_AUTH_GMAIL] = " by mx.google.com with ESMTPS id ",
+    [P_AUTH_GMAIL2] = "(version=",
+    [P_AUTH_COURIER] = "(AUTH: ",
+    [P_AUTH_SENDMAIL] = "authenticated",
+    [P_AUTH_GMX] = "mail.gmx.",
+    [P_AUTH_CP] = "(authenticated as ",
+    [P_AUTH_POSTFIX] = "(Authenticated sender: ",
+    [P_AUTH_CGP] = "CommuniGate Pro ",
+    [P_AUTH_DAV] = " with Microsoft Exchange Server HTTP-DAV",
+    [P_AUTH_VIAHTTP] = "(via http",
+    [P_ENVFROM] = "return-path|envelope-",
+    [P_SQUIRREL] = " authenticated user ",
+    [P_SQUIRREL2] = " with HTTP",
+    [P_AOL] = " with HTTP (WebMailUI)",
+    [P_SMTPSVC_G] = " SMTPSVC",
+    [P_SMTPSVC] = " with Microsoft SMTPSVC",
+    [P_SMTPSVC_PICKUP] = "mail pickup service by ",
+    [P_MSSMTP_G] = "Microsoft SMTP Server|mapi id",
+    [P_MSSMTP] = ") by ",
+    [P_XMAIL_G] = "[XMail ",
+    [P_XMAIL] = "[XMail",
+    [P_XMAIL_ID] = " id <",
+    [P_XMAIL_FROM] = " from <",
+    [P_ECEL_G] = "(ecelerity",
+    [P_ECEL1] = "] helo=",
+    [P_ECEL2] = "]) by ",
+    [P_EXIM_G] = "Exim",
+    [P_EXIM_LOCAL] = "with local",
+    [P_EXIM1] = ") by ",
+    [P_EXIM2] = " ([",
+    [P_EXIM3] = "] ",
+    [P_EXIM_W2] = ") ",
+    [P_EXIM_W3] = "] ",
+    [P_EXIM_W4] = "by ",
+    [P_POSTFIX_G] = " (Postfix) with",
+    [P_POSTFIX1] = "]) by ",
+    [P_POSTFIX2] = "]) by ",
+    [P_SCALIX_G] = "(Scalix SMTP Relay",
+    [P_SCALIX] = ") by ",
+    [P_DOMINO_G] = " (Lotus Domino ",
+    [P_DOMINO] = "]) by ",
+    [P_HTTP_NUM] = "with HTTP",
+    [P_HTTP_IP] = "]) by ",
+    [P_QMAIL_LDAP] = ") with ",
+    [P_SENDMAIL] = " [",
+    [P_MSEXCH55] = "]) by ",
+    [P_HELO_EQ2] = "] helo=",
+    [P_ATTBI1] = "(<unknown",
+    [P_ATTBI2] = "]) by ",
+    [P_IDENT_AT] = "@[",
+    [P_HOTMAIL] = ".hotmail.msn.com ",
+    [P_QPSMTPD] = "(qpsmtpd/",
+    [P_LMTP] = "(LHLO ",
+    [P_GMX] = "LO ",
+    [P_SMTPD_FOR] = " via smtpd (for ",
+    [P_QMAIL] = " with ",
+    [P_QMAIL1] = "LO ",
+    [P_QMAIL2] = "LO ",
+    [P_QMAIL3] = "@",
+    [P_QMAIL4] = ") ",
+    [P_VIAHTTP] = " via HTTP",
+    [P_SPACEBR] = "( [",
+    [P_PARENBR] = "]) by ",
+    [P_BRBY] = "] by ",
+    [P_PARENIP] = ") by ",
+    [P_MDAEMON] = "] with ",
+    [P_MDAEMON2] = "[(",
+    [P_SENDMAIL2] = "]) by ",
+    [P_SENDMAIL3] = "]) ",
+    [P_SENDMAIL4] = "]) ",
+    [P_SENDMAIL5] = "]) ",
+    [P_FETCHER] = "with POP3|with IMAP",
+    [P_QMAIL5] = "LO ",
+    [P_QMAIL6] = ") ",
+    [P_OUTBLAZE] = " with http for ",
+    [P_SMAP] = " via smap ",
+    [P_SMAP2] = " via smap ",
+    [P_POSTOFFICE] = " (Post",
+    [P_ARGOSOFT] = " (ArGoSoft",
+    [P_INTERSCAN] = " (SMTPL| (InterScan",
+    [P_BSMTP] = " with BSMTP",
+    [P_SPIKE] = "]) by ",
+    [P_YAHOO_HELO] = "LO ",
+    [P_CGP_ACCT] = "LO ",
+    [P_CGP_VERIFIED] = "] verified) by ",
+    [P_CIPHERTRUST] = "]) by ",
+    [P_IRONPORT] = ") by ",
+    [P_CONTENTTECH] = "(Content Technologies ",
+    [P_DOUBLEBR] = "] [",
+    [P_TUMBLEWEED] = " by ",
+    [P_ATTBI3] = "]) by ",
+    [P_FSECURE] = "LO ",
+    [P_ALTAVISTA] = "LO ",
+    [P_SMTPD32] = "] by ",
+    [P_CSMAP] = ") by ",
+    [P_MAILGATE] = "(MailGate ",
+    [P_UNVERIFIED] = "(unverified [",
+    [P_PROXYING] = ") by ",
+    [P_BRPAREN] = ") by ",
+    [P_MTSBP] = ") by ",
+    [P_OBTUSE] = " via ",
+    [P_YAHOO_LOGIN] = " with login) by ",
+    [P_XORIG] = "X-Originating-IP: ",
+    [P_I_LOCALIDENT] = "@",
+    [P_I_LOCALESMTP] = "with local-",
+    [P_I_AVG] = "(AVG SMTP ",
+    [P_I_UID] = " by uid ",
+    [P_I_ATBY] = "@",
+    [P_I_UNKNOWNLOCAL] = "Unknown/Local (",
+    [P_I_LOCALHOST] = "localhost|127.0.0.1|::1",
+    [P_I_LOCALHOST2] = "localhost|127.0.0.1|::1",
+    [P_I_LOCALHOST3] = "localhost|127.0.0.1|::1",
+    [P_I_AUTH] = "(AUTH: ",
+    [P_I_UNIX] = "[[UNIX: localhost]]",
+    [P_I_AMAZON] = "(peer crosscheck: ",
+    [P_I_GROUPWISE] = "Novell_GroupWise",
+    [P_I_NONAME] = "no.name.available by ",
+    [P_I_QMSCANNER] = "qmail-scanner",
+    [P_I_WITHLOCAL] = "with local",
+    [P_I_CYRUS] = "[unix socket]",
+    [P_I_BYWITH] = " by ",
+    [P_I_WITHBY] = " by",
+    [P_I_SENDGRID] = "(SG) with ",
+    [P_I_OPENSMTPD] = "(OpenSMTPD) with ",
+    [P_I_LSMTP] = "(LSMTP for",
+    [P_I_MAILENABLE] = "MailEnable ",
+    [P_I_FACEBOOK] = "Thrift id ",
+    [P_I_GMAILAPI] = "gmailapi.google.com",
+    [P_I_ID] = " id ",
+    [P_I_JETSEND] = "(Jetsend",
+    [P_SIMTA] = " BY ",
+    [P_NAVGW] = "(NAVGW ",
+    [P_I_SUBMIT] = "@localhost) by ",
+    [P_I_JQUEUE] = "(jqueuemail) id ",
+    [P_ANY_BRIP] = "[",
+    [P_V4MAPPED] = "ffff:",
+};
+static unsigned char pat_caseless[NPAT];
 static pcre2_code *pat[NPAT];
 static pcre2_match_context *pat_mctx;
 static pthread_once_t pat_once = PTHREAD_ONCE_INIT;
@@ -255,6 +405,7 @@ static void pat_compile(void)
             abort(); /* a pattern of this file: a build defect, not input */
         (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* interpreted if no JIT */
         pat[pat_src[i].id] = c;
+        pat_caseless[pat_src[i].id] = (pat_src[i].opts & PCRE2_CASELESS) != 0;
     }
     pat_mctx = pcre2_match_context_create(NULL);
     pcre2_set_match_limit(pat_mctx, RCVD_MATCH_LIMIT);
@@ -270,8 +421,27 @@ typedef struct line {
     pcre2_match_data *md;
 } line_t;
 
+/* Whether s holds one of need's '|'-separated literals. */
+static int has_need(const char *s, const char *need, int caseless)
+{
+    char one[64];
+    for (;;) {
+        const char *bar = strchr(need, '|');
+        size_t n = bar ? (size_t)(bar - need) : strlen(need);
+        memcpy(one, need, n);
+        one[n] = 0;
+        if (caseless ? strcasestr(s, one) != NULL : strstr(s, one) != NULL)
+            return 1;
+        if (!bar)
+            return 0;
+        need = bar + 1;
+    }
+}
+
 static int m(line_t *l, int p)
 {
+    if (pat_need[p] && !has_need(l->s, pat_need[p], pat_caseless[p]))
+        return 0;
     return pcre2_match(pat[p], (PCRE2_SPTR)l->s, l->len, 0, 0, l->md, pat_mctx) >= 0;
 }
 
@@ -346,7 +516,7 @@ static void prepare(line_t *l, const char *v, size_t n)
     int sp = 0;
     for (size_t i = 0; i < n && b.len <= RCVD_MAX_LINE; i++) {
         unsigned char c = (unsigned char)v[i];
-        if (isspace(c) || c == '\v') {
+        if (c == ' ' || (c >= '\t' && c <= '\r')) {
             sp = 1;
             continue;
         }
@@ -1007,26 +1177,39 @@ void rcvd_relay_clear(rcvd_relay_t *r)
     memset(r, 0, sizeof *r);
 }
 
-int rcvd_parse(const char *value, size_t len, rcvd_relay_t *out)
+/* rcvd_parse with the caller's match data (16 pairs or more). */
+static int parse_md(const char *value, size_t len, rcvd_relay_t *out,
+                    pcre2_match_data *md)
 {
     pthread_once(&pat_once, pat_compile);
     line_t l;
-    l.md = pcre2_match_data_create(16, NULL);
+    l.md = md;
     prepare(&l, value, len);
     relay_init(out);
     int rc = parse_line(&l, out);
     if (rc != RCVD_RELAY)
         rcvd_relay_clear(out);
-    pcre2_match_data_free(l.md);
     free(l.s);
+    return rc;
+}
+
+int rcvd_parse(const char *value, size_t len, rcvd_relay_t *out)
+{
+    pcre2_match_data *md = pcre2_match_data_create(16, NULL);
+    int rc = parse_md(value, len, out, md);
+    pcre2_match_data_free(md);
     return rc;
 }
 
 void rcvd_relay_string(const rcvd_relay_t *r, int intl, int msa, tg_buf *out)
 {
-    tg_buf_printf(out, "[ ip=%s rdns=%s helo=%s by=%s ident=%s envfrom=%s intl=%d id=%s auth=%s msa=%d ]",
-                  r->ip, r->rdns, r->helo, r->by, r->ident, r->envfrom, intl, r->id,
-                  r->auth, msa);
+    const char *const part[] = {
+        "[ ip=", r->ip, " rdns=", r->rdns, " helo=", r->helo, " by=", r->by,
+        " ident=", r->ident, " envfrom=", r->envfrom, intl ? " intl=1 id=" : " intl=0 id=",
+        r->id, " auth=", r->auth, msa ? " msa=1 ]" : " msa=0 ]",
+    };
+    for (size_t i = 0; i < sizeof part / sizeof *part; i++)
+        tg_buf_adds(out, part[i]);
 }
 
 /* ---- addresses and networks ---------------------------------------------- */
@@ -1307,8 +1490,50 @@ static int find_ip(const char *s, size_t n, char *out, size_t outlen)
     return ok;
 }
 
-rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx, const rcvd_trust_t *trust,
-                             const rcvd_client_t *client)
+struct rcvd_list {
+    rcvd_relay_t *rel;        /* rel[i] valid where kind[i] == RCVD_RELAY */
+    int *kind;
+    size_t n, cap;
+};
+
+static rcvd_relay_t *list_push(rcvd_list_t *l, int **kind)
+{
+    size_t kcap = l->cap;
+    tg_grow(&l->rel, &l->cap, l->n + 1, sizeof *l->rel);
+    tg_grow(kind, &kcap, l->n + 1, sizeof **kind);
+    memset(&l->rel[l->n], 0, sizeof l->rel[l->n]);
+    return &l->rel[l->n++];
+}
+
+rcvd_list_t *rcvd_list_parse(rcvd_get_fn get, void *ctx, size_t max)
+{
+    rcvd_list_t *l = tg_calloc(1, sizeof *l);
+    pcre2_match_data *md = pcre2_match_data_create(16, NULL);
+    size_t len;
+    const char *h;
+    for (size_t i = 0; i < max && (h = get(ctx, "Received", i, &len)); i++) {
+        size_t k = l->n;
+        rcvd_relay_t *r = list_push(l, &l->kind);
+        l->kind[k] = parse_md(h, len, r, md);
+    }
+    pcre2_match_data_free(md);
+    return l;
+}
+
+void rcvd_list_free(rcvd_list_t *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->kind[i] == RCVD_RELAY)
+            rcvd_relay_clear(&l->rel[i]);
+    free(l->rel);
+    free(l->kind);
+    free(l);
+}
+
+rcvd_view_t *rcvd_view_build(const rcvd_list_t *list, rcvd_get_fn get, void *ctx,
+                             const rcvd_trust_t *trust, const rcvd_client_t *client)
 {
     rcvd_view_t *v = tg_calloc(1, sizeof *v);
     for (int i = 0; i < 4; i++)
@@ -1325,27 +1550,25 @@ rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx, const rcvd_trust_t *tru
         tr = in;
 
     /* the relays, newest first: the client's (if not recorded), the
-     * Received headers', then originating_ip_headers' */
-    size_t nr = 0, cap = 0;
-    rcvd_relay_t *rel = NULL;
+     * Received headers' (borrowed from list), then originating_ip_headers'
+     * (extra holds the ones made here) */
+    rcvd_list_t extra = { 0 };
+    size_t nr = 0, cap = 0, kcap = 0;
+    rcvd_relay_t **rel = NULL;
     int *kind = NULL;
-    size_t kcap = 0;
-    size_t len;
+#define PUSH(r, k) do { \
+        tg_grow(&rel, &cap, nr + 1, sizeof *rel); \
+        tg_grow(&kind, &kcap, nr + 1, sizeof *kind); \
+        rel[nr] = (r); kind[nr++] = (k); \
+    } while (0)
     int client_added = 0;
-    const char *h0 = get(ctx, "Received", 0, &len);
     if (client && client->ip && *client->ip) {
-        int recorded = 0;
-        if (h0) {
-            rcvd_relay_t r0;
-            if (rcvd_parse(h0, len, &r0) == RCVD_RELAY) {
-                recorded = !strcmp(r0.ip, client->ip);
-                rcvd_relay_clear(&r0);
-            }
-        }
+        int recorded = list->n && list->kind[0] == RCVD_RELAY &&
+                       !strcmp(list->rel[0].ip, client->ip);
         if (!recorded) {
-            tg_grow(&rel, &cap, nr + 1, sizeof *rel);
-            tg_grow(&kind, &kcap, nr + 1, sizeof *kind);
-            rcvd_relay_t *r = &rel[nr];
+            size_t k = extra.n;
+            rcvd_relay_t *r = list_push(&extra, &extra.kind);
+            extra.kind[k] = RCVD_RELAY;
             relay_init(r);
             set(&r->ip, client->ip);
             const char *rd = client->rdns ? client->rdns : "";
@@ -1363,33 +1586,33 @@ rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx, const rcvd_trust_t *tru
             while (rn && r->rdns[rn - 1] == '.')
                 r->rdns[--rn] = 0;
             r->ip_private = ip_is_private(r->ip);
-            kind[nr++] = RCVD_RELAY;
             client_added = 1;
         }
     }
-    for (size_t i = 0;; i++) {
-        const char *h = get(ctx, "Received", i, &len);
-        if (!h)
-            break;
-        tg_grow(&rel, &cap, nr + 1, sizeof *rel);
-        tg_grow(&kind, &kcap, nr + 1, sizeof *kind);
-        kind[nr] = rcvd_parse(h, len, &rel[nr]);
-        nr++;
-    }
+    size_t nextra_client = extra.n;
     for (size_t k = 0; trust && k < trust->noriginating; k++) {
+        size_t len;
         const char *h = get(ctx, trust->originating[k], 0, &len);
         char ip[64];
         if (!h || !len || !find_ip(h, len, ip, sizeof ip))
             continue;
         tg_buf line;
         tg_buf_init(&line);
-        tg_buf_printf(&line, "from X-Originating-IP: %s\n", ip);
-        tg_grow(&rel, &cap, nr + 1, sizeof *rel);
-        tg_grow(&kind, &kcap, nr + 1, sizeof *kind);
-        kind[nr] = rcvd_parse(line.s, line.len, &rel[nr]);
-        nr++;
+        tg_buf_adds(&line, "from X-Originating-IP: ");
+        tg_buf_adds(&line, ip);
+        size_t e = extra.n;
+        rcvd_relay_t *r = list_push(&extra, &extra.kind);
+        extra.kind[e] = rcvd_parse(line.s, line.len, r);
         tg_buf_free(&line);
     }
+    /* pointers only now: list_push may have moved extra.rel */
+    if (client_added)
+        PUSH(&extra.rel[0], RCVD_RELAY);
+    for (size_t i = 0; i < list->n; i++)
+        PUSH(&list->rel[i], list->kind[i]);
+    for (size_t i = nextra_client; i < extra.n; i++)
+        PUSH(&extra.rel[i], extra.kind[i]);
+#undef PUSH
 
     /* the split */
     int in_trusted = 1, in_internal = 1, found_msa = 0, allow_fetch = 1;
@@ -1413,7 +1636,7 @@ rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx, const rcvd_trust_t *tru
                 v->last_internal++;
             continue;
         }
-        rcvd_relay_t *r = &rel[i];
+        rcvd_relay_t *r = rel[i];
         int is_msa = 0;
         if (in_trusted && !found_msa) {
             if (!user_trust && !user_int) {
@@ -1453,9 +1676,11 @@ rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx, const rcvd_trust_t *tru
     /* the indexes count Received headers: not the client's relay */
     v->last_trusted -= client_trusted;
     v->last_internal -= client_internal;
-    for (size_t i = 0; i < nr; i++)
-        if (kind[i] == RCVD_RELAY)
-            rcvd_relay_clear(&rel[i]);
+    for (size_t i = 0; i < extra.n; i++)
+        if (extra.kind[i] == RCVD_RELAY)
+            rcvd_relay_clear(&extra.rel[i]);
+    free(extra.rel);
+    free(extra.kind);
     free(rel);
     free(kind);
     return v;

@@ -83,11 +83,21 @@ typedef struct rcvd_client {
 typedef struct rcvd_view rcvd_view_t;
 
 /* Reads a header block through get(ctx, name, i, &len): the i-th
- * occurrence (0 = topmost) of a header, raw unfolded value, NULL past the
- * last. trust and client may be NULL. Never fails. */
+ * occurrence (0 = topmost) of a header, its value (decoded, unfolded),
+ * NULL past the last. */
 typedef const char *(*rcvd_get_fn)(void *ctx, const char *name, size_t i,
                                    size_t *len);
-rcvd_view_t *rcvd_view_build(rcvd_get_fn get, void *ctx,
+
+/* The Received headers parsed, the first max of them (the expensive part:
+ * done once a message, whatever the networks). Owned by the caller. */
+typedef struct rcvd_list rcvd_list_t;
+rcvd_list_t *rcvd_list_parse(rcvd_get_fn get, void *ctx, size_t max);
+void rcvd_list_free(rcvd_list_t *l);
+
+/* The relays of list split by trust (get reads the originating_ip_headers);
+ * trust and client may be NULL. list is only read and may be freed after.
+ * Never fails. */
+rcvd_view_t *rcvd_view_build(const rcvd_list_t *list, rcvd_get_fn get, void *ctx,
                              const rcvd_trust_t *trust,
                              const rcvd_client_t *client);
 void rcvd_view_free(rcvd_view_t *v);

@@ -540,6 +540,8 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
             (rcvd_is_pseudo(r->header) || !strncmp(r->header, "ALL-", 4)))
             rs->reads_relays = 1;
     }
+    if (rs->reads_relays)
+        rs->views |= MSG_VIEW_RELAYS;
     /* Bind meta names to rule slots; names of undefined rules stay -1 and
      * read as 0, as in SpamAssassin. */
     for (size_t i = 0; i < rs->nrules && rc == 0; i++) {
