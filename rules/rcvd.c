@@ -383,6 +383,10 @@ static const char *const pat_need[NPAT] = {
     [P_V4MAPPED] = "ffff:",
 };
 static unsigned char pat_caseless[NPAT];
+/* pat_need_id[p]: index of pat_need[p] among the distinct needs (several
+ * patterns share one: "]) by ", "LO "), so a line looks for each once. */
+static unsigned char pat_need_id[NPAT];
+#define RCVD_MAX_NEEDS 128
 static pcre2_code *pat[NPAT];
 static pcre2_match_context *pat_mctx;
 static pthread_once_t pat_once = PTHREAD_ONCE_INIT;
@@ -407,6 +411,23 @@ static void pat_compile(void)
         pat[pat_src[i].id] = c;
         pat_caseless[pat_src[i].id] = (pat_src[i].opts & PCRE2_CASELESS) != 0;
     }
+    size_t nneed = 0;
+    const char *seen[RCVD_MAX_NEEDS];
+    unsigned char seen_ci[RCVD_MAX_NEEDS];
+    for (int p = 0; p < NPAT; p++) {
+        if (!pat_need[p])
+            continue;
+        size_t k = 0;
+        while (k < nneed && (strcmp(seen[k], pat_need[p]) != 0 || seen_ci[k] != pat_caseless[p]))
+            k++;
+        if (k == nneed) {
+            if (nneed == RCVD_MAX_NEEDS)
+                abort(); /* the table above outgrew the memo: a build defect */
+            seen_ci[nneed] = pat_caseless[p];
+            seen[nneed++] = pat_need[p];
+        }
+        pat_need_id[p] = (unsigned char)k;
+    }
     pat_mctx = pcre2_match_context_create(NULL);
     pcre2_set_match_limit(pat_mctx, RCVD_MATCH_LIMIT);
     pcre2_set_depth_limit(pat_mctx, RCVD_MATCH_LIMIT);
@@ -419,6 +440,8 @@ typedef struct line {
     char *s;
     size_t len;
     pcre2_match_data *md;
+    signed char *need;    /* per distinct need: 0 not looked for yet, 1 the
+                             line holds it, -1 not; NULL: no memo */
 } line_t;
 
 /* Whether s holds one of need's '|'-separated literals. */
@@ -440,8 +463,18 @@ static int has_need(const char *s, const char *need, int caseless)
 
 static int m(line_t *l, int p)
 {
-    if (pat_need[p] && !has_need(l->s, pat_need[p], pat_caseless[p]))
-        return 0;
+    if (pat_need[p]) {
+        if (!l->need) {
+            if (!has_need(l->s, pat_need[p], pat_caseless[p]))
+                return 0;
+        } else {
+            signed char *k = &l->need[pat_need_id[p]];
+            if (!*k)
+                *k = has_need(l->s, pat_need[p], pat_caseless[p]) ? 1 : -1;
+            if (*k < 0)
+                return 0;
+        }
+    }
     return pcre2_match(pat[p], (PCRE2_SPTR)l->s, l->len, 0, 0, l->md, pat_mctx) >= 0;
 }
 
@@ -473,6 +506,8 @@ static void chop_front(line_t *l, size_t n)
 {
     memmove(l->s, l->s + n, l->len - n + 1);
     l->len -= n;
+    if (l->need)
+        memset(l->need, 0, RCVD_MAX_NEEDS);
 }
 
 /* Exim's "(... helo=X ident=Y)" comment: the first helo= and ident= in it. */
@@ -528,6 +563,7 @@ static void prepare(line_t *l, const char *v, size_t n)
     if (b.len > RCVD_MAX_LINE)
         b.len = RCVD_MAX_LINE;
     tg_buf_addc(&b, 0);
+    tg_buf_addc(&b, 0);   /* room for the space parse_line puts in ")by " */
     l->s = tg_buf_steal(&b);
     l->len = strlen(l->s);
     for (;;) {       /* 1 while s/\s?;$// */
@@ -560,7 +596,7 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
         return RCVD_SKIP;
     if (m(l, P_FROM_BY_SEMI)) {
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(l->md);
-        line_t w = { l->s + ov[2], ov[3] - ov[2], l->md };
+        line_t w = { l->s + ov[2], ov[3] - ov[2], l->md, NULL };
         char c = l->s[ov[3]];
         l->s[ov[3]] = 0;
         int br = m(&w, P_BRACKET_V4);
@@ -579,6 +615,7 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
         p[1] = ' ';
         l->len++;
     }
+    memset(l->need, 0, RCVD_MAX_NEEDS); /* the line changed */
 
     if (m(l, P_ID))
         take(l, 1, &r->id);
@@ -1117,7 +1154,7 @@ enough:;
             *pct = 0;
     }
     {
-        line_t w = { r->ip, strlen(r->ip), l->md };
+        line_t w = { r->ip, strlen(r->ip), l->md, NULL };
         if (m(&w, P_V4MAPPED)) {
             char *v4 = NULL;
             take(&w, 1, &v4);
@@ -1183,7 +1220,10 @@ static int parse_md(const char *value, size_t len, rcvd_relay_t *out,
 {
     pthread_once(&pat_once, pat_compile);
     line_t l;
+    signed char memo[RCVD_MAX_NEEDS];
+    memset(memo, 0, sizeof memo);
     l.md = md;
+    l.need = memo;
     prepare(&l, value, len);
     relay_init(out);
     int rc = parse_line(&l, out);
@@ -1475,7 +1515,7 @@ static void append(tg_buf *b, const rcvd_relay_t *r, int intl, int msa)
 static int find_ip(const char *s, size_t n, char *out, size_t outlen)
 {
     pthread_once(&pat_once, pat_compile);
-    line_t w = { (char *)s, n, pcre2_match_data_create(4, NULL) };
+    line_t w = { (char *)s, n, pcre2_match_data_create(4, NULL), NULL };
     int ok = 0;
     if (m(&w, P_IP_ANY)) {
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w.md);
