@@ -1023,6 +1023,18 @@ static void rt_put(cf_set_t *s, int kind, const char *name, const char *val)
     tg_map_put(s->rt[kind], name, s->nrtvals++);
 }
 
+/* Appends a copy of each space-separated word of v to (*arr)[*n...]. */
+static void add_words(const char *v, char ***arr, size_t *n, size_t *cap)
+{
+    char name[256];
+    const char *p = v;
+    while (*(p = skip_ws(p))) {
+        p = next_word(p, name, sizeof name);
+        tg_grow(arr, cap, *n + 1, sizeof **arr);
+        (*arr)[(*n)++] = tg_strdup(name);
+    }
+}
+
 static int directive(ctx_t *c, loc_t l, const char *line, const char *key,
                      int kcol, const char *v, const char *dir)
 {
@@ -1099,13 +1111,7 @@ static int directive(ctx_t *c, loc_t l, const char *line, const char *key,
         return 0;
     }
     if (!strcmp(key, "replace_rules")) {
-        char name[256];
-        const char *p = v;
-        while (*(p = skip_ws(p))) {
-            p = next_word(p, name, sizeof name);
-            tg_grow(&s->rtrules, &s->rtrcap, s->nrtrules + 1, sizeof *s->rtrules);
-            s->rtrules[s->nrtrules++] = tg_strdup(name);
-        }
+        add_words(v, &s->rtrules, &s->nrtrules, &s->rtrcap);
         return 0;
     }
     static const char *const netkeys[3] = { "trusted_networks", "internal_networks",
@@ -1129,13 +1135,7 @@ static int directive(ctx_t *c, loc_t l, const char *line, const char *key,
         }
     }
     if (!strcmp(key, "originating_ip_headers")) {
-        char name[256];
-        const char *p = v;
-        while (*(p = skip_ws(p))) {
-            p = next_word(p, name, sizeof name);
-            tg_grow(&s->orig, &s->origcap, s->norig + 1, sizeof *s->orig);
-            s->orig[s->norig++] = tg_strdup(name);
-        }
+        add_words(v, &s->orig, &s->norig, &s->origcap);
         return 0;
     }
     if (!strcmp(key, "clear_originating_ip_headers")) {
