@@ -589,7 +589,6 @@ static int ip_is_private(const char *ip);
 static int parse_line(line_t *l, rcvd_relay_t *r)
 {
     int looked_up = 0;
-    char *envfrom = NULL;
     int envfrom_set = 0;
 
     if (!m(l, P_FROM_ANY) || m(l, P_WITH_LOCAL_FOR))
@@ -682,7 +681,7 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
     if (!strncmp(l->s, "from ", 5)) {
         chop_front(l, 5);
         if (GOT(P_ENVFROM)) {
-            take(l, 1, &envfrom);
+            take(l, 1, &r->envfrom);
             envfrom_set = 1;
         }
         if (GOT(P_SQUIRREL) && GOT(P_SQUIRREL2)) {
@@ -712,7 +711,7 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
                 if (GOT(P_XMAIL_ID))
                     take(l, 1, &r->id);
                 if (GOT(P_XMAIL_FROM)) {
-                    take(l, 1, &envfrom);
+                    take(l, 1, &r->envfrom);
                     envfrom_set = 1;
                 }
                 ENOUGH;
@@ -917,7 +916,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_FETCHER)) {
-            free(envfrom);
             return RCVD_FETCHER;
         }
         if (GOT(P_QMAIL5)) {
@@ -968,7 +966,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (has(l, " with BSMTP") && GOT(P_BSMTP)) {
-            free(envfrom);
             return RCVD_SKIP;
         }
         if (GOT(P_SPIKE)) {
@@ -1001,7 +998,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_CONTENTTECH)) {
-            free(envfrom);
             return RCVD_SKIP;
         }
         if (GOT(P_DOUBLEBR)) {
@@ -1078,12 +1074,10 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
         };
         for (size_t i = 0; i < sizeof ignore / sizeof *ignore; i++)
             if (GOT(ignore[i])) {
-                free(envfrom);
                 return RCVD_SKIP;
             }
         if (GOT(P_I_QMSCANNER)) {
             /* the next (older) handover's sender, in SpamAssassin; not kept */
-            free(envfrom);
             return RCVD_SKIP;
         }
         static const int ignore2[] = {
@@ -1093,7 +1087,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
         };
         for (size_t i = 0; i < sizeof ignore2 / sizeof *ignore2; i++)
             if (GOT(ignore2[i])) {
-                free(envfrom);
                 return RCVD_SKIP;
             }
         if (!*r->helo && GOT(P_GUESS_HELO))
@@ -1114,7 +1107,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_I_SUBMIT) || GOT(P_I_JQUEUE)) {
-            free(envfrom);
             return RCVD_SKIP;
         }
     }
@@ -1124,7 +1116,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
     if (!*r->ip && m(l, P_ANY_BRIP))
         take(l, 1, &r->ip);
     if (!*r->ip || !*r->by) {
-        free(envfrom);
         return RCVD_UNPARSEABLE;
     }
 
@@ -1172,7 +1163,7 @@ enough:;
     strip_chars(r->by);
     strip_chars(r->ident);
     if (envfrom_set) {
-        const char *s = envfrom;
+        const char *s = r->envfrom;
         while (*s && (isspace((unsigned char)*s) || *s == '<'))
             s++;
         size_t e = strlen(s);
@@ -1183,7 +1174,6 @@ enough:;
         free(r->envfrom);
         r->envfrom = ef;
     }
-    free(envfrom);
     r->ip_private = ip_is_private(r->ip);
     return RCVD_RELAY;
 }

@@ -53,6 +53,12 @@ START_TEST(parse_codes)
     /* no handover recorded */
     ck_assert_int_eq(parse("by mx.example (Postfix, from userid 0) id 5", &r), RCVD_SKIP);
     ck_assert_int_eq(parse("(qmail 1 invoked by uid 2); 2 Nov 2026 09:00:00 -0000", &r), RCVD_SKIP);
+    /* skipped after the envelope sender was read (its copy must go too:
+     * fuzz_mime found that leak) */
+    ck_assert_int_eq(parse("from root (envelope-from <a@b.example>) by mail.example with local "
+                           "(Exim 4.96) id 1ab-0000", &r), RCVD_SKIP);
+    ck_assert_int_eq(parse("from mail pickup service (envelope-from <a@b.example>) by "
+                           "exch.example with Microsoft SMTPSVC", &r), RCVD_UNPARSEABLE);
     /* a "from" with nothing to use */
     ck_assert_int_eq(parse("from foo bar baz", &r), RCVD_UNPARSEABLE);
     ck_assert_ptr_null(r.ip);

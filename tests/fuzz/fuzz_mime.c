@@ -1,6 +1,7 @@
 /* libFuzzer target for the message model: feeds the input in a few chunks
  * (split points taken from the input itself), finishes, and walks every
- * view. Seed corpus: tests/fixtures/mime/. */
+ * view, the relay pseudo-headers included. Seed corpus: tests/fixtures/mime/
+ * and tests/fixtures/relays/. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -51,7 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sink += touch(l[i].ptr, l[i].len);
     }
     static const char *names[] = {"ALL", "ToCc", "MESSAGEID", "EnvelopeFrom",
-                                  "From", "To", "Subject", "Content-Type"};
+                                  "From", "To", "Subject", "Content-Type",
+                                  "X-Spam-Relays-Untrusted", "X-Spam-Relays-Internal",
+                                  "ALL-TRUSTED", "ALL-EXTERNAL"};
     tg_buf b;
     tg_buf_init(&b);
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
@@ -72,6 +75,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             (msg_hmode_t)mode, &b);
         }
     }
+    /* the relays again with an SMTP client and networks (rcvd.h) */
+    static rcvd_nets_t *nets;
+    if (!nets) {
+        char err[128];
+        nets = rcvd_nets_new();
+        rcvd_nets_add(nets, "10/8 192.0.2.0/24 !192.0.2.9 2001:db8::/32", NULL, err, sizeof err);
+    }
+    rcvd_trust_t trust = { .trusted = nets, .msa = nets };
+    rcvd_client_t client = { "192.0.2.7", "unknown", "helo.example", "mx.example", "u" };
+    msg_use_relays(m, &trust, &client);
+    tg_buf_reset(&b);
+    sink += (size_t)msg_get_header(m, "X-Spam-Relays-Trusted", MSG_H_DECODED, &b);
+    if (b.s)
+        sink += touch(b.s, b.len);
     tg_buf_free(&b);
     (void)sink;
     msg_free(m);

@@ -17,7 +17,7 @@ for t in tests/fuzz/fuzz_*.c; do
     name=$(basename "$t" .c)
     echo "== $name: building"
     # shellcheck disable=SC2086
-    clang $CFLAGS "$t" $SRC -o "$OUT/$name" $(pkg-config --libs libpcre2-8) -lhs -lpthread -lm
+    clang $CFLAGS "$t" $SRC -o "$OUT/$name" $(pkg-config --libs libpcre2-8) -lpcre2-32 -lhs -lpthread -lm
     seeds="$OUT/$name.corpus"
     mkdir -p "$seeds"
     case $name in
@@ -26,7 +26,8 @@ for t in tests/fuzz/fuzz_*.c; do
             grep -ho '/[^/]\{4,200\}/' deploy/rules/*.cf 2>/dev/null | head -200 | while read -r p; do
                 printf '\001%s' "$p" | sed 's|^\(.\)/|\1|; s|/$||' > "$seeds/$(printf '%s' "$p" | cksum | cut -d' ' -f1)"
             done ;;
-        fuzz_mime) [ -d tests/fixtures/mime ] && cp tests/fixtures/mime/* "$seeds/" 2>/dev/null || true ;;
+        fuzz_mime) [ -d tests/fixtures/mime ] && cp tests/fixtures/mime/* "$seeds/" 2>/dev/null || true
+            cp tests/fixtures/relays/*.eml "$seeds/" 2>/dev/null || true ;;
     esac
     echo "== $name: running ${SECS}s"
     # the fuzzer's own exit status (a pipe into tail would hide it)
