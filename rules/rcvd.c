@@ -1136,7 +1136,7 @@ enough:;
     n = strlen(r->ip);
     if (n && r->ip[n - 1] == ']')
         r->ip[--n] = 0;
-    char *pct = strchr(r->ip, '%');
+    char *pct = strrchr(r->ip, '%'); /* the zone cannot hold a '%' */
     if (pct) {
         char *q = pct + 1;
         while (*q && (isalnum((unsigned char)*q) || strchr("._~-", *q)))
