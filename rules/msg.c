@@ -779,19 +779,20 @@ int msg_header_same(const char *a, const char *b)
 static const char *hget(void *ctx, const char *name, size_t i, size_t *len)
 {
     hwalk_t *w = ctx;
-    size_t n = msg_nheaders(w->m);
+    size_t n = msg_nheaders(w->m), namelen = strlen(name);
+    int rcvd = !tg_strcasecmp(name, "Received"); /* the only name read in turn */
     size_t seen = 0, pos = 0;
-    if (!tg_strcasecmp(name, "Received") && i >= w->seen) {
+    if (rcvd && i >= w->seen) {
         seen = w->seen;
         pos = w->pos;
     }
     for (size_t k = pos; k < n; k++) {
         msg_str_t nm, raw, dec;
         msg_header_at(w->m, k, &nm, &raw, &dec);
-        if (nm.len != strlen(name) || tg_strncasecmp(nm.ptr, name, nm.len))
+        if (nm.len != namelen || tg_strncasecmp(nm.ptr, name, nm.len))
             continue;
         if (seen == i) {
-            if (!tg_strcasecmp(name, "Received")) {
+            if (rcvd) {
                 w->seen = i + 1;
                 w->pos = k + 1;
             }
@@ -870,36 +871,28 @@ static int all_range(const msg_t *m, long start, long end, tg_buf *out)
     return out->len > before;
 }
 
-static int get_relay_pseudo(const msg_t *m, const char *name, tg_buf *out)
+/* The value of relay pseudo-header `which` (rcvd_pseudo) appended to out;
+ * whether the header exists. */
+static int get_relay_pseudo(const msg_t *m, int which, tg_buf *out)
 {
-    if (rcvd_view_get(relays(m), name, out))
+    const rcvd_view_t *v = relays(m);
+    if (which < RCVD_P_ALL_TRUSTED) {
+        rcvd_view_get(v, which, out);
         return 1;
-    if (!strcmp(name, "ALL-TRUSTED"))
-        return all_range(m, -1, rcvd_view_boundary(relays(m), 0), out);
-    if (!strcmp(name, "ALL-INTERNAL"))
-        return all_range(m, -1, rcvd_view_boundary(relays(m), 1), out);
-    if (!strcmp(name, "ALL-UNTRUSTED"))
-        return all_range(m, rcvd_view_boundary(relays(m), 0), -1, out);
-    if (!strcmp(name, "ALL-EXTERNAL"))
-        return all_range(m, rcvd_view_boundary(relays(m), 1), -1, out);
-    return -1;
-}
-
-static int relay_pseudo_name(const char *name)
-{
-    return rcvd_is_pseudo(name) || !strcmp(name, "ALL-TRUSTED") ||
-           !strcmp(name, "ALL-INTERNAL") || !strcmp(name, "ALL-UNTRUSTED") ||
-           !strcmp(name, "ALL-EXTERNAL");
+    }
+    int internal = which == RCVD_P_ALL_INTERNAL || which == RCVD_P_ALL_EXTERNAL;
+    long b = rcvd_view_boundary(v, internal);
+    if (which == RCVD_P_ALL_TRUSTED || which == RCVD_P_ALL_INTERNAL)
+        return all_range(m, -1, b, out);   /* up to the boundary */
+    return all_range(m, b, -1, out);       /* from it on */
 }
 
 int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
                    tg_buf *out)
 {
-    if ((mode == MSG_H_DECODED || mode == MSG_H_RAW) && relay_pseudo_name(name)) {
-        if (!m->tree)
-            return 0;
-        return get_relay_pseudo(m, name, out) > 0;
-    }
+    int rp = mode == MSG_H_DECODED || mode == MSG_H_RAW ? rcvd_pseudo(name) : -1;
+    if (rp >= 0)
+        return m->tree ? get_relay_pseudo(m, rp, out) : 0;
     if (tg_strcasecmp(name, "EnvelopeFrom") == 0) {
         if (!m->envfrom)
             return 0;
@@ -915,12 +908,13 @@ int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
 
 int msg_has_header(const msg_t *m, const char *name)
 {
-    if (relay_pseudo_name(name) && m->tree) {
-        if (rcvd_is_pseudo(name))
+    int rp = rcvd_pseudo(name);
+    if (rp >= 0 && m->tree) {
+        if (rp < RCVD_P_ALL_TRUSTED)
             return 1;
         tg_buf b;
         tg_buf_init(&b);
-        int r = get_relay_pseudo(m, name, &b) > 0;
+        int r = get_relay_pseudo(m, rp, &b);
         tg_buf_free(&b);
         return r;
     }

@@ -585,10 +585,20 @@ static int has(const line_t *l, const char *needle)
 
 static int ip_is_private(const char *ip);
 
+/* A reverse DNS name as SpamAssassin keeps it: no trailing dots;
+ * "unknown" and "[..." (an MTA's way of saying none) become "". */
+static void clean_rdns(char **rdns)
+{
+    size_t n = strlen(*rdns);
+    while (n && (*rdns)[n - 1] == '.')
+        (*rdns)[--n] = 0;
+    if (!tg_strcasecmp(*rdns, "unknown") || (*rdns)[0] == '[')
+        set(rdns, "");
+}
+
 /* The parse proper; fields live in r (all non-NULL strings). */
 static int parse_line(line_t *l, rcvd_relay_t *r)
 {
-    int looked_up = 0;
     int envfrom_set = 0;
 
     if (!m(l, P_FROM_ANY) || m(l, P_WITH_LOCAL_FOR))
@@ -760,7 +770,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             }
         } else if (GOT(P_POSTFIX_G)) {
             if (GOT(P_POSTFIX1) || GOT(P_POSTFIX2)) {
-                looked_up = 1;
                 take(l, 1, &r->helo), take(l, 2, &r->rdns), take(l, 3, &r->ip), take(l, 4, &r->by);
                 if (!strcmp(r->rdns, "unknown"))
                     set(&r->rdns, "");
@@ -773,7 +782,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             }
         } else if (GOT(P_DOMINO_G)) {
             if (GOT(P_DOMINO)) {
-                looked_up = 0;
                 take(l, 1, &r->helo), take(l, 2, &r->ip), take(l, 3, &r->by);
                 ENOUGH;
             }
@@ -785,7 +793,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
         }
 
         if (!GOT(P_QMAIL_LDAP) && GOT(P_SENDMAIL)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 2, &r->rdns), take(l, 3, &r->ip), take(l, 4, &r->by);
             if (!strncmp(r->rdns, "IDENT:", 6)) {
                 char *at = strchr(r->rdns + 6, '@');
@@ -808,7 +815,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_MSEXCH55)) {
-            looked_up = 1;
             take(l, 2, &r->rdns), take(l, 3, &r->ip), take(l, 1, &r->helo), take(l, 4, &r->by);
             ENOUGH;
         }
@@ -821,12 +827,10 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_ATTBI2)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 2, &r->rdns), take(l, 3, &r->ip), take(l, 4, &r->by);
             ENOUGH;
         }
         if (GOT(P_IDENT_AT)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 3, &r->ip), take(l, 4, &r->by), take(l, 2, &r->ident);
             ENOUGH;
         }
@@ -854,9 +858,7 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             } else if (GOT(P_QMAIL4)) {
                 take(l, 1, &r->rdns), take(l, 1, &r->helo), take(l, 2, &r->ip), take(l, 4, &r->by);
             }
-            if (strcmp(r->rdns, "unknown") != 0)
-                looked_up = 1;
-            else
+            if (!strcmp(r->rdns, "unknown"))
                 set(&r->rdns, "");
             ENOUGH;
         }
@@ -877,7 +879,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_MDAEMON)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 2, &r->ip), take(l, 3, &r->by);
             ENOUGH;
         }
@@ -886,17 +887,13 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_SENDMAIL2)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 2, &r->ip), take(l, 3, &r->by);
             ENOUGH;
         }
         if (GOT(P_SENDMAIL3)) {
             char *two = NULL;
             take(l, 2, &two);
-            if (strcmp(two, "softdnserr") == 0) {
-                looked_up = 0;
-            } else {
-                looked_up = 1;
+            if (strcmp(two, "softdnserr") != 0) { /* couriertcpd's "no lookup" */
                 free(r->rdns);
                 r->rdns = two;
                 two = NULL;
@@ -906,12 +903,10 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_SENDMAIL4)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 2, &r->ip), take(l, 3, &r->by);
             ENOUGH;
         }
         if (GOT(P_SENDMAIL5)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 2, &r->rdns), take(l, 3, &r->ip), take(l, 4, &r->by);
             ENOUGH;
         }
@@ -919,7 +914,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             return RCVD_FETCHER;
         }
         if (GOT(P_QMAIL5)) {
-            looked_up = 1;
             take(l, 1, &r->rdns), take(l, 2, &r->helo);
             if (group_set(l, 3)) {
                 take(l, 3, &r->ident);
@@ -933,7 +927,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_QMAIL6)) {
-            looked_up = 1;
             take(l, 1, &r->rdns), take(l, 1, &r->helo);
             if (group_set(l, 2)) {
                 take(l, 2, &r->ident);
@@ -951,12 +944,10 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (has(l, " via smap ") && GOT(P_SMAP)) {
-            looked_up = 1;
             take(l, 1, &r->rdns), take(l, 2, &r->ip), take(l, 3, &r->by);
             ENOUGH;
         }
         if (GOT(P_SMAP2)) {
-            looked_up = 1;
             take(l, 1, &r->rdns), take(l, 2, &r->ip), take(l, 3, &r->helo), take(l, 4, &r->by);
             ENOUGH;
         }
@@ -969,12 +960,10 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             return RCVD_SKIP;
         }
         if (GOT(P_SPIKE)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 2, &r->rdns), take(l, 3, &r->ip), take(l, 4, &r->by);
             ENOUGH;
         }
         if (GOT(P_YAHOO_HELO)) {
-            looked_up = 1;
             take(l, 1, &r->rdns), take(l, 2, &r->helo), take(l, 4, &r->ip), take(l, 5, &r->by);
             if (group_set(l, 3))
                 take(l, 3, &r->ident);
@@ -985,7 +974,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (has(l, " (CommuniGate Pro") && GOT(P_CGP_VERIFIED)) {
-            looked_up = 1;
             take(l, 1, &r->rdns), take(l, 1, &r->helo), take(l, 2, &r->ip), take(l, 3, &r->by);
             ENOUGH;
         }
@@ -1009,7 +997,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
             ENOUGH;
         }
         if (GOT(P_ATTBI3)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 2, &r->rdns), take(l, 3, &r->ip), take(l, 4, &r->by);
             ENOUGH;
         }
@@ -1054,8 +1041,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
                 take(l, 3, &r->helo);
             else
                 set(&r->helo, "");
-            if (strcmp(r->rdns, "UNKNOWN") != 0)
-                looked_up = 1;
             ENOUGH;
         }
         if (GOT(P_YAHOO_LOGIN)) {
@@ -1094,7 +1079,6 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
     } else if (!strncmp(l->s, "FROM ", 5)) {
         chop_front(l, 5);
         if (GOT(P_SIMTA)) {
-            looked_up = 1;
             take(l, 1, &r->helo), take(l, 2, &r->rdns), take(l, 3, &r->ip), take(l, 4, &r->by), take(l, 5, &r->id);
             if (!strcmp(r->rdns, "unverified"))
                 set(&r->rdns, "");
@@ -1119,14 +1103,9 @@ static int parse_line(line_t *l, rcvd_relay_t *r)
         return RCVD_UNPARSEABLE;
     }
 
-enough:;
-    /* rdns: no trailing dots; "unknown" and "[..." mean none */
-    size_t n = strlen(r->rdns);
-    while (n && r->rdns[n - 1] == '.')
-        r->rdns[--n] = 0;
-    if (!tg_strcasecmp(r->rdns, "unknown") || r->rdns[0] == '[')
-        set(&r->rdns, "");
-    (void)looked_up; /* SpamAssassin keeps it for eval rules only */
+enough:
+    clean_rdns(&r->rdns);
+    size_t n;
 
     /* ip: no "IPv6:" prefix, brackets, zone; IPv4-mapped as IPv4 */
     if (!tg_strncasecmp(r->ip, "ipv6:", 5))
@@ -1464,28 +1443,29 @@ struct rcvd_view {
     long last_trusted, last_internal;
 };
 
-static const char *const pseudo[4] = {
-    "X-Spam-Relays-Trusted", "X-Spam-Relays-Untrusted",
-    "X-Spam-Relays-Internal", "X-Spam-Relays-External",
+static const char *const pseudo[] = {
+    [RCVD_P_TRUSTED] = "X-Spam-Relays-Trusted",
+    [RCVD_P_UNTRUSTED] = "X-Spam-Relays-Untrusted",
+    [RCVD_P_INTERNAL] = "X-Spam-Relays-Internal",
+    [RCVD_P_EXTERNAL] = "X-Spam-Relays-External",
+    [RCVD_P_ALL_TRUSTED] = "ALL-TRUSTED",
+    [RCVD_P_ALL_INTERNAL] = "ALL-INTERNAL",
+    [RCVD_P_ALL_UNTRUSTED] = "ALL-UNTRUSTED",
+    [RCVD_P_ALL_EXTERNAL] = "ALL-EXTERNAL",
 };
 
-int rcvd_is_pseudo(const char *name)
+int rcvd_pseudo(const char *name)
 {
-    for (int i = 0; i < 4; i++)
-        if (!tg_strcasecmp(name, pseudo[i]))
-            return 1;
-    return 0;
+    for (int i = 0; i < (int)(sizeof pseudo / sizeof *pseudo); i++)
+        if (i < RCVD_P_ALL_TRUSTED ? !tg_strcasecmp(name, pseudo[i]) : !strcmp(name, pseudo[i]))
+            return i;
+    return -1;
 }
 
-int rcvd_view_get(const rcvd_view_t *v, const char *name, tg_buf *out)
+void rcvd_view_get(const rcvd_view_t *v, int which, tg_buf *out)
 {
-    for (int i = 0; i < 4; i++)
-        if (!tg_strcasecmp(name, pseudo[i])) {
-            if (v->str[i].len)
-                tg_buf_add(out, v->str[i].s, v->str[i].len);
-            return 1;
-        }
-    return 0;
+    if (v->str[which].len)
+        tg_buf_add(out, v->str[which].s, v->str[which].len);
 }
 
 long rcvd_view_boundary(const rcvd_view_t *v, int which)
@@ -1520,19 +1500,31 @@ static int find_ip(const char *s, size_t n, char *out, size_t outlen)
     return ok;
 }
 
+/* One Received header (or synthetic relay) and what parsing it gave. */
+typedef struct entry {
+    int kind;                 /* RCVD_*; r is valid only for RCVD_RELAY */
+    rcvd_relay_t r;
+} entry_t;
+
 struct rcvd_list {
-    rcvd_relay_t *rel;        /* rel[i] valid where kind[i] == RCVD_RELAY */
-    int *kind;
+    entry_t *e;
     size_t n, cap;
 };
 
-static rcvd_relay_t *list_push(rcvd_list_t *l, int **kind)
+/* Appends an entry (relay zeroed, kind RCVD_SKIP); valid until the next. */
+static entry_t *list_push(rcvd_list_t *l)
 {
-    size_t kcap = l->cap;
-    tg_grow(&l->rel, &l->cap, l->n + 1, sizeof *l->rel);
-    tg_grow(kind, &kcap, l->n + 1, sizeof **kind);
-    memset(&l->rel[l->n], 0, sizeof l->rel[l->n]);
-    return &l->rel[l->n++];
+    tg_grow(&l->e, &l->cap, l->n + 1, sizeof *l->e);
+    memset(&l->e[l->n], 0, sizeof l->e[l->n]);
+    return &l->e[l->n++];
+}
+
+static void list_clear(rcvd_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->e[i].kind == RCVD_RELAY)
+            rcvd_relay_clear(&l->e[i].r);
+    free(l->e);
 }
 
 rcvd_list_t *rcvd_list_parse(rcvd_get_fn get, void *ctx, size_t max)
@@ -1542,9 +1534,8 @@ rcvd_list_t *rcvd_list_parse(rcvd_get_fn get, void *ctx, size_t max)
     size_t len;
     const char *h;
     for (size_t i = 0; i < max && (h = get(ctx, "Received", i, &len)); i++) {
-        size_t k = l->n;
-        rcvd_relay_t *r = list_push(l, &l->kind);
-        l->kind[k] = parse_md(h, len, r, md);
+        entry_t *e = list_push(l);
+        e->kind = parse_md(h, len, &e->r, md);
     }
     pcre2_match_data_free(md);
     return l;
@@ -1554,11 +1545,7 @@ void rcvd_list_free(rcvd_list_t *l)
 {
     if (!l)
         return;
-    for (size_t i = 0; i < l->n; i++)
-        if (l->kind[i] == RCVD_RELAY)
-            rcvd_relay_clear(&l->rel[i]);
-    free(l->rel);
-    free(l->kind);
+    list_clear(l);
     free(l);
 }
 
@@ -1579,47 +1566,27 @@ rcvd_view_t *rcvd_view_build(const rcvd_list_t *list, rcvd_get_fn get, void *ctx
     else if (!user_trust && user_int)
         tr = in;
 
-    /* the relays, newest first: the client's (if not recorded), the
-     * Received headers' (borrowed from list), then originating_ip_headers'
-     * (extra holds the ones made here) */
-    rcvd_list_t extra = { 0 };
-    size_t nr = 0, cap = 0, kcap = 0;
-    rcvd_relay_t **rel = NULL;
-    int *kind = NULL;
-#define PUSH(r, k) do { \
-        tg_grow(&rel, &cap, nr + 1, sizeof *rel); \
-        tg_grow(&kind, &kcap, nr + 1, sizeof *kind); \
-        rel[nr] = (r); kind[nr++] = (k); \
-    } while (0)
-    int client_added = 0;
-    if (client && client->ip && *client->ip) {
-        int recorded = list->n && list->kind[0] == RCVD_RELAY &&
-                       !strcmp(list->rel[0].ip, client->ip);
-        if (!recorded) {
-            size_t k = extra.n;
-            rcvd_relay_t *r = list_push(&extra, &extra.kind);
-            extra.kind[k] = RCVD_RELAY;
-            relay_init(r);
-            set(&r->ip, client->ip);
-            const char *rd = client->rdns ? client->rdns : "";
-            if (*rd == '[' || !tg_strcasecmp(rd, "unknown"))
-                rd = "";
-            set(&r->rdns, rd);
-            set(&r->helo, client->helo ? client->helo : "");
-            set(&r->by, client->by ? client->by : "");
-            if (client->auth && *client->auth)
-                set(&r->auth, "ESMTPA");
-            strip_chars(r->rdns);
-            strip_chars(r->helo);
-            strip_chars(r->by);
-            size_t rn = strlen(r->rdns);
-            while (rn && r->rdns[rn - 1] == '.')
-                r->rdns[--rn] = 0;
-            r->ip_private = ip_is_private(r->ip);
-            client_added = 1;
-        }
+    /* the client's relay, if the top Received header does not record it,
+     * and originating_ip_headers' (the oldest) */
+    rcvd_list_t client_rel = { 0 }, orig = { 0 };
+    if (client && client->ip && *client->ip &&
+        !(list->n && list->e[0].kind == RCVD_RELAY && !strcmp(list->e[0].r.ip, client->ip))) {
+        entry_t *e = list_push(&client_rel);
+        rcvd_relay_t *r = &e->r;
+        e->kind = RCVD_RELAY;
+        relay_init(r);
+        set(&r->ip, client->ip);
+        set(&r->rdns, client->rdns ? client->rdns : "");
+        clean_rdns(&r->rdns);
+        set(&r->helo, client->helo ? client->helo : "");
+        set(&r->by, client->by ? client->by : "");
+        if (client->auth && *client->auth)
+            set(&r->auth, "ESMTPA");
+        strip_chars(r->rdns);
+        strip_chars(r->helo);
+        strip_chars(r->by);
+        r->ip_private = ip_is_private(r->ip);
     }
-    size_t nextra_client = extra.n;
     for (size_t k = 0; trust && k < trust->noriginating; k++) {
         size_t len;
         const char *h = get(ctx, trust->originating[k], 0, &len);
@@ -1630,43 +1597,39 @@ rcvd_view_t *rcvd_view_build(const rcvd_list_t *list, rcvd_get_fn get, void *ctx
         tg_buf_init(&line);
         tg_buf_adds(&line, "from X-Originating-IP: ");
         tg_buf_adds(&line, ip);
-        size_t e = extra.n;
-        rcvd_relay_t *r = list_push(&extra, &extra.kind);
-        extra.kind[e] = rcvd_parse(line.s, line.len, r);
+        entry_t *e = list_push(&orig);
+        e->kind = rcvd_parse(line.s, line.len, &e->r);
         tg_buf_free(&line);
     }
-    /* pointers only now: list_push may have moved extra.rel */
-    if (client_added)
-        PUSH(&extra.rel[0], RCVD_RELAY);
-    for (size_t i = 0; i < list->n; i++)
-        PUSH(&list->rel[i], list->kind[i]);
-    for (size_t i = nextra_client; i < extra.n; i++)
-        PUSH(&extra.rel[i], extra.kind[i]);
-#undef PUSH
+    /* newest first */
+    size_t nr = client_rel.n + list->n + orig.n;
+    const entry_t **ent = tg_calloc(nr ? nr : 1, sizeof *ent);
+    size_t j = 0;
+    const rcvd_list_t *parts[3] = { &client_rel, list, &orig };
+    for (int p = 0; p < 3; p++)
+        for (size_t i = 0; i < parts[p]->n; i++)
+            ent[j++] = &parts[p]->e[i];
+    int client_added = client_rel.n > 0;
 
     /* the split */
     int in_trusted = 1, in_internal = 1, found_msa = 0, allow_fetch = 1;
     int client_trusted = 0, client_internal = 0;
     for (size_t i = 0; i < nr; i++) {
-        if (i == 1 && client_added) {
-            client_trusted = in_trusted;
-            client_internal = in_internal;
-        }
-        if (kind[i] == RCVD_FETCHER) {
+        if (ent[i]->kind == RCVD_FETCHER) {
             if (allow_fetch) {   /* the mail was fetched: start again */
                 for (int s = 0; s < 4; s++)
                     if (s != 1)
                         tg_buf_reset(&v->str[s]);
             }
         }
-        if (kind[i] != RCVD_RELAY) {
+        if (ent[i]->kind != RCVD_RELAY) {
             if (in_trusted)
                 v->last_trusted++;
             if (in_internal)
                 v->last_internal++;
             continue;
         }
-        rcvd_relay_t *r = rel[i];
+        const rcvd_relay_t *r = &ent[i]->r;
         int is_msa = 0;
         if (in_trusted && !found_msa) {
             if (!user_trust && !user_int) {
@@ -1698,21 +1661,17 @@ rcvd_view_t *rcvd_view_build(const rcvd_list_t *list, rcvd_get_fn get, void *ctx
         } else {
             append(&v->str[3], r, in_internal, is_msa);
         }
-    }
-    if (client_added && nr == 1) {
-        client_trusted = in_trusted;
-        client_internal = in_internal;
+        if (i == 0 && client_added) { /* whether it moved the indexes */
+            client_trusted = in_trusted;
+            client_internal = in_internal;
+        }
     }
     /* the indexes count Received headers: not the client's relay */
     v->last_trusted -= client_trusted;
     v->last_internal -= client_internal;
-    for (size_t i = 0; i < extra.n; i++)
-        if (extra.kind[i] == RCVD_RELAY)
-            rcvd_relay_clear(&extra.rel[i]);
-    free(extra.rel);
-    free(extra.kind);
-    free(rel);
-    free(kind);
+    list_clear(&client_rel);
+    list_clear(&orig);
+    free(ent);
     return v;
 }
 

@@ -102,13 +102,21 @@ rcvd_view_t *rcvd_view_build(const rcvd_list_t *list, rcvd_get_fn get, void *ctx
                              const rcvd_client_t *client);
 void rcvd_view_free(rcvd_view_t *v);
 
-/* The value of pseudo-header name (X-Spam-Relays-Trusted, -Untrusted,
- * -Internal, -External; case-insensitive) appended to out: returns 1, or
- * 0 if name is not one of them. The value may be empty (no such relay):
- * the header still exists, as in SpamAssassin. */
-int rcvd_view_get(const rcvd_view_t *v, const char *name, tg_buf *out);
-/* Whether name is one of those four. */
-int rcvd_is_pseudo(const char *name);
+/* The pseudo-headers the relays make, as rcvd_pseudo() names them. */
+enum {
+    RCVD_P_TRUSTED, RCVD_P_UNTRUSTED, RCVD_P_INTERNAL, RCVD_P_EXTERNAL,
+    RCVD_P_ALL_TRUSTED, RCVD_P_ALL_INTERNAL, RCVD_P_ALL_UNTRUSTED,
+    RCVD_P_ALL_EXTERNAL
+};
+/* Which one name is: X-Spam-Relays-Trusted, -Untrusted, -Internal,
+ * -External (any case, as SpamAssassin reads them), ALL-TRUSTED,
+ * ALL-INTERNAL, ALL-UNTRUSTED, ALL-EXTERNAL (this spelling only); -1 if
+ * none. */
+int rcvd_pseudo(const char *name);
+/* The value of relay string which (RCVD_P_TRUSTED .. RCVD_P_EXTERNAL)
+ * appended to out. It may be empty (no such relay): the header still
+ * exists then, as in SpamAssassin. */
+void rcvd_view_get(const rcvd_view_t *v, int which, tg_buf *out);
 /* The Received-header index (0 = topmost) where the untrusted (which = 0)
  * or external (which = 1) part starts, for ALL-UNTRUSTED and friends:
  * SpamAssassin's last_trusted_relay_index + 1. */

@@ -537,7 +537,7 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
         else if (r->type == CF_URI)
             rs->views |= MSG_VIEW_URIS;
         if ((r->type == CF_HEADER || r->type == CF_EXISTS) && r->header &&
-            (rcvd_is_pseudo(r->header) || !strncmp(r->header, "ALL-", 4)))
+            rcvd_pseudo(r->header) >= 0)
             rs->reads_relays = 1;
     }
     if (rs->reads_relays)
@@ -629,9 +629,14 @@ unsigned rules_views(const rules_t *rs)
     return rs->views;
 }
 
-const rcvd_trust_t *rules_trust(const rules_t *rs)
+void rules_use_relays(const rules_t *rs, const msg_t *m, const rules_env_t *env)
 {
-    return &rs->trust;
+    static const rules_env_t noenv;
+    if (!env)
+        env = &noenv;
+    rcvd_client_t cl = { env->client_ip, env->client_name, env->helo, env->mta_host,
+                         env->auth };
+    msg_use_relays(m, &rs->trust, &cl);
 }
 
 size_t rules_nnotes(const rules_t *rs, int kind)
@@ -1076,11 +1081,8 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
         sc->fast = fast_scratch_new(rs->fast);
     }
     memset(values, 0, rs->nrules * sizeof *values);
-    if (rs->reads_relays) {
-        rcvd_client_t cl = { env->client_ip, env->client_name, env->helo,
-                             env->mta_host, env->auth };
-        msg_use_relays(m, &rs->trust, &cl);
-    }
+    if (rs->reads_relays)
+        rules_use_relays(rs, m, env);
     if (sc->prof && sc->nrule_ns >= rs->nrules) {
         for (size_t k = 0; k < rs->nrun; k++) {
             double t0 = tg_now_ns();

@@ -144,9 +144,10 @@ long rules_find(const rules_t *rs, const char *name);
  * when the ruleset is built: pass it to msg_set_views so a message builds
  * nothing no rule looks at. */
 unsigned rules_views(const rules_t *rs);
-/* What the relay pseudo-headers are built with (trusted_networks and
- * friends in the rule files; rcvd.h), for msg_use_relays. Valid while rs is. */
-const rcvd_trust_t *rules_trust(const rules_t *rs);
+/* Sets up m's relay pseudo-headers (msg_use_relays) as matching reads
+ * them: the networks of rs's rule files (trusted_networks and friends)
+ * and env's SMTP client (NULL: none). rs must outlive m's use of them. */
+void rules_use_relays(const rules_t *rs, const msg_t *m, const rules_env_t *env);
 
 rules_scratch_t *rules_scratch_new(const rules_t *rs);
 void rules_scratch_free(rules_scratch_t *sc);

@@ -362,8 +362,7 @@ static int cmd_test(int argc, char **argv)
         msg_feed(m, data, len);
         msg_finish(m);
         if (relays) {
-            rcvd_client_t cl = { env.client_ip, env.client_name, env.helo, NULL, env.auth };
-            msg_use_relays(m, rules_trust(rs), &cl);
+            rules_use_relays(rs, m, &env);
             static const char *const which[4] = { "Trusted", "Untrusted", "Internal",
                                                   "External" };
             printf("== %s\n", argv[i]);
