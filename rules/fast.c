@@ -38,7 +38,7 @@
  * PCRE-path rules are split into parts of at most this (hsexpr_split). */
 #define FAST_SPLIT_LEN 15000
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-29"
+#define FAST_ROUTE_VERSION "fast-route-31"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -109,6 +109,11 @@ static const char *const fast_sample_all[] = {
     "MIME-Version: 1.0\n"
     "Content-Type: multipart/mixed; boundary=\"_004_\"\n",
 };
+/* A body or rawbody rule is found on squashed text first (frule_t.squash)
+ * when its squashed form matches no fewer bytes than this (shorter ones,
+ * such as __DRUGS_ERECTILE1's "gr", are in every message); see
+ * route_squash. */
+#define FAST_SQUASH_WIDTH 4
 /* Classes with fewer rules in databases than this have no ASCII form. */
 #define FAST_ASCII_MIN_RULES 32
 /* Share of the sample strings (fast_sample, fast_sample_all), in percent,
@@ -152,6 +157,11 @@ typedef struct frule {
                                 {n...} and nothing else: PCRE2 is tried only
                                 at the starts that a chain of n back-to-back
                                 matches could begin at (chain_limit) */
+    unsigned char squash;    /* in the class's DB_SQUASH, not its other databases:
+                                where its squashed form reports on the
+                                message's squashed text, PCRE2 counts the
+                                rule on each of the message's strings of the
+                                class, elsewhere it has no match */
     rx_t *anch;              /* owned: the rule anchored (RX_ANCHORED), if starts */
     rx_t *lit;               /* owned, tflags multiple only: the rule's form for
                                 text without bytes >= 0x80 when that is a plain
@@ -172,7 +182,8 @@ enum { FAST_ASCII_DB = 1, FAST_ASCII_NEVER = 2, FAST_ASCII_CONFIRM = 3 };
  * string of a report to find where their matches start. NULL where no
  * rule goes. */
 enum { DB_MAIN = FAST_DB_MAIN, DB_AUX = FAST_DB_AUX, DB_MAIN_ASCII = FAST_DB_MAIN_ASCII,
-       DB_AUX_ASCII = FAST_DB_AUX_ASCII, DB_STARTS = FAST_DB_STARTS, FAST_NDB = FAST_NDBS };
+       DB_AUX_ASCII = FAST_DB_AUX_ASCII, DB_STARTS = FAST_DB_STARTS, DB_SQUASH = FAST_DB_SQUASH,
+       FAST_NDB = FAST_NDBS };
 
 typedef struct fclass {
     int kind, mode, hmode;
@@ -230,6 +241,7 @@ struct fast_scratch {
     unsigned long long *seen; /* [maxclass * FAST_MAX_ENDS] those ends */
     tg_buf tmp;
     tg_buf rev;              /* a string reversed, for DB_STARTS */
+    tg_buf sq;               /* a message's squashed text, for DB_SQUASH */
     struct idoff { unsigned id; size_t off; } *cend; /* [cend_cap] every end the
                                 string's scans reported for the rules with
                                 frule_t.chain (their units' ends) */
@@ -307,6 +319,21 @@ static void trim_heap(void)
 #endif
 }
 
+/* Appends s's ASCII letters and digits to b: squashed text. */
+static void squash_into(tg_buf *b, const char *s, size_t len)
+{
+    tg_buf_reserve(b, len);
+    char *o = b->s + b->len;
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        o[k] = (char)ch;
+        k += (unsigned)((ch | 0x20) - 'a') < 26u || (unsigned)(ch - '0') < 10u;
+    }
+    b->len += k;
+    b->s[b->len] = 0;
+}
+
 /* The sample strings of class c (NULL: fast_sample): the header blocks
  * for the ALL pseudo-header; for full, whole messages (each header block,
  * a blank line, then every line of fast_sample), since that class reads
@@ -342,9 +369,9 @@ static void sample_get(const fclass_t *c, size_t i, tg_buf *b)
  * branch needs a byte >= 0x80); *secs = compile CPU time; *fires = 1 if it
  * reports on more than FAST_FIRE_PCT of class c's sample strings (only
  * when fires != NULL), and *hits = on how many it reports (only when
- * hits != NULL). */
-static int try_compile_hits(const char *expr, unsigned flags, double *secs, int *fires,
-                            int *hits, const fclass_t *c)
+ * hits != NULL); with squashed, on the samples' squashed text. */
+static int try_compile_on(const char *expr, unsigned flags, double *secs, int *fires,
+                          int *hits, const fclass_t *c, int squashed)
 {
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
@@ -363,18 +390,25 @@ static int try_compile_hits(const char *expr, unsigned flags, double *secs, int 
     if (fires || hits) {
         size_t n = sample_count(c), hit = 0;
         hs_scratch_t *s = NULL;
-        tg_buf b;
+        tg_buf b, q;
         tg_buf_init(&b);
+        tg_buf_init(&q);
         if (hs_alloc_scratch(db, &s) == HS_SUCCESS) {
             for (size_t i = 0; i < n; i++) {
                 int one = 0;
                 sample_get(c, i, &b);
-                hsscan(db, b.s, (unsigned)b.len, s, count_cb, &one);
+                if (squashed) {
+                    tg_buf_reset(&q);
+                    squash_into(&q, b.s, b.len);
+                }
+                const tg_buf *t = squashed ? &q : &b;
+                hsscan(db, t->s ? t->s : "", (unsigned)t->len, s, count_cb, &one);
                 hit += one > 0;
             }
             hs_free_scratch(s);
         }
         tg_buf_free(&b);
+        tg_buf_free(&q);
         if (fires)
             *fires = hit * 100 > FAST_FIRE_PCT * n;
         if (hits)
@@ -384,6 +418,12 @@ static int try_compile_hits(const char *expr, unsigned flags, double *secs, int 
     if (*secs > FAST_SLOW_COMPILE_S)
         trim_heap();
     return 0;
+}
+
+static int try_compile_hits(const char *expr, unsigned flags, double *secs, int *fires,
+                            int *hits, const fclass_t *c)
+{
+    return try_compile_on(expr, flags, secs, fires, hits, c, 0);
 }
 
 static int try_compile(const char *expr, unsigned flags, double *secs, int *fires,
@@ -517,6 +557,7 @@ typedef struct route {
     unsigned fflags;
     unsigned flags;          /* for both */
     int omit_ascii;          /* cannot match text without bytes >= 0x80 */
+    char *squash;            /* owned: the squashed form (frule_t.squash) */
 } route_t;
 
 /* A rule no form of which Vectorscan takes may still go into the class's
@@ -636,6 +677,50 @@ static void route_full_prefilter(const fclass_t *c, frule_t *fr, const fast_rule
                 fr->aux ? ", slow compile" : "", secs);
 }
 
+/* A body or rawbody rule whose pattern is mostly gaps between letters
+ * (the __DRUGS_* family: V[_\W]{0,3}[i1!|l]...) costs every byte of every
+ * string in the main databases, as an automaton with no literal to start
+ * from (35 such rules: 14% of the body class's main ASCII database's time,
+ * 17% of its full-form one's, warm). Its squashed form (hsexpr_squash)
+ * is a short word with a few optional letters: scanned once over the
+ * message's squashed text, where Vectorscan finds it from its literals,
+ * it tells on which messages the rule can match at all; PCRE2 counts the
+ * rule there. Taken when the form drops more atoms than the bytes it
+ * matches (more gaps than letters), repeats nothing (each of its atoms
+ * matches once or not at all: a class run such as [a-z0-9]{0,80} runs over
+ * every byte again), matches FAST_SQUASH_WIDTH bytes or more and reports
+ * on none of the squashed sample strings. With more gaps than letters
+ * asked, words that are only spaced out ("dear friend", "click here")
+ * stay: in the main databases they cost little, and on squashed text they
+ * would report on many messages (251 rules taken on gaps >= 3 alone made
+ * the matcher 4% slower: a 42 us scan a message, PCRE2 on its reports).
+ * Sets fr->path, fr->squash and rt->squash; 0 if not taken. */
+static int route_squash(const fclass_t *c, frule_t *fr,
+                        const fast_rule_t *r, route_t *rt, int debug)
+{
+    if ((c->kind != K_BODY && c->kind != K_RAWBODY) || r->multiple)
+        return 0;
+    long width = 0;
+    int gaps = 0, hits = -1;
+    char *e = hsexpr_squash(r->pattern, r->reflags, &width, &gaps);
+    double secs = 0;
+    unsigned fl = HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS;
+    if (!e || gaps <= width || width < FAST_SQUASH_WIDTH || strpbrk(e, "*+{") ||
+        try_compile_on(e, fl, &secs, NULL, &hits, c, 1) != 0 || hits != 0 ||
+        secs > FAST_SLOW_COMPILE_S) {
+        free(e);
+        return 0;
+    }
+    fr->path = FAST_PREFILTER;
+    fr->squash = 1;
+    rt->squash = e;
+    rt->flags = fl;
+    if (debug)
+        fprintf(stderr, "fast: %s: %s: found on squashed text first: %s (%.3f s)\n", c->label,
+                fr->name, e, secs);
+    return 1;
+}
+
 /* Routes rule fr (input r) of class c: sets fr->path, fr->aux and
  * fr->ascii, fills rt for a rule that goes into a database. */
 static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
@@ -648,6 +733,9 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
     fr->full = 0;
     fr->ends = 0;
     fr->starts = 0;
+    fr->squash = 0;
+    if (route_squash(c, fr, r, rt, debug))
+        return;
     const char *why = "rejected by Vectorscan";
     /* a nested repeat compiles exactly but each report is confirmed:
      * PCRE2 may stop at its match limit where Vectorscan matches */
@@ -875,6 +963,7 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
         f->rules[c->ids[i]].ends = 0;
         f->rules[c->ids[i]].starts = 0;
         f->rules[c->ids[i]].chain = 0;
+        f->rules[c->ids[i]].squash = 0;
         rx_free(f->rules[c->ids[i]].anch);
         f->rules[c->ids[i]].anch = NULL;
         rx_free(f->rules[c->ids[i]].lit);
@@ -1079,6 +1168,9 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
                 frule_t *fr = &f->rules[c->ids[i]];
                 if (d == DB_STARTS) /* its entry tells which rules are in it */
                     good = meta[i] <= (fr->ends > 1) && (fr->starts = meta[i], 1);
+                else if (d == DB_SQUASH) /* so does this one's */
+                    good = meta[i] <= (fr->path == FAST_PREFILTER && fr->ends <= 1) &&
+                           (fr->squash = meta[i], 1);
                 else
                     good = d == 0 ? rule_meta_set(fr, meta[i]) : meta[i] == rule_meta(fr);
             }
@@ -1111,7 +1203,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     size_t indb = 0;
     for (size_t i = 0; i < c->n; i++) {
         ascii |= rt[i].ascii != NULL || rt[i].nparts || rt[i].omit_ascii;
-        indb += f->rules[c->ids[i]].path != FAST_PCRE;
+        indb += f->rules[c->ids[i]].path != FAST_PCRE && !f->rules[c->ids[i]].squash;
     }
     ascii = ascii && indb >= FAST_ASCII_MIN_RULES;
     for (size_t i = 0; i < c->n && !ascii; i++)
@@ -1137,12 +1229,20 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             flags[ne] = rt[i].flags;
             ids[ne++] = (unsigned)i;
         }
-        for (size_t i = 0; i < c->n && (ascii || !asc) && d != DB_STARTS; i++) {
+        for (size_t i = 0; i < c->n && d == DB_SQUASH; i++) {
+            if (!f->rules[c->ids[i]].squash)
+                continue;
+            exprs[ne] = rt[i].squash;
+            flags[ne] = rt[i].flags;
+            ids[ne++] = (unsigned)i;
+        }
+        for (size_t i = 0; i < c->n && (ascii || !asc) && d != DB_STARTS && d != DB_SQUASH;
+             i++) {
             const frule_t *fr = &f->rules[c->ids[i]];
             int member = fr->path != FAST_PCRE ? !(asc && rt[i].omit_ascii)
                          : asc ? fr->ascii == FAST_ASCII_DB || fr->ascii == FAST_ASCII_CONFIRM
                                : fr->full;
-            if (!member || fr->aux != aux || fedby[i])
+            if (!member || fr->aux != aux || fedby[i] || fr->squash)
                 continue;
             for (size_t k = 0; asc && k < rt[i].nparts; k++) {
                 exprs[ne] = rt[i].parts[k];
@@ -1190,6 +1290,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         free(rt[i].expr);
         free(rt[i].ascii);
         free(rt[i].rev);
+        free(rt[i].squash);
         for (size_t k = 0; k < rt[i].nparts; k++)
             free(rt[i].parts[k]);
         free(rt[i].parts);
@@ -1212,6 +1313,9 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
         for (int d = 0; d < FAST_NDB; d++) {
             hsdb_key_t dk;
             db_key(&key, d, &dk);
+            if (d == DB_SQUASH)
+                for (size_t i = 0; i < c->n; i++)
+                    meta[i] = f->rules[c->ids[i]].squash;
             if (d == DB_STARTS)
                 for (size_t i = 0; i < c->n; i++) {
                     meta[i] = f->rules[c->ids[i]].starts;
@@ -1443,6 +1547,7 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         f->info.starts += f->rules[i].starts;
         f->info.chains += f->rules[i].chain;
         f->info.literal_forms += f->rules[i].lit != NULL;
+        f->info.squashed += f->rules[i].squash;
     }
     f->info.compile_seconds = now_s() - t0;
     return f;
@@ -1516,7 +1621,7 @@ void fast_class_info(const fast_t *f, size_t i, fast_class_info_t *out)
 const char *fast_db_name(int d)
 {
     static const char *const name[FAST_NDB] = {"main", "aux", "main ASCII", "aux ASCII",
-                                               "starts"};
+                                               "starts", "squash"};
     return d >= 0 && d < FAST_NDB ? name[d] : "?";
 }
 
@@ -1545,6 +1650,7 @@ fast_scratch_t *fast_scratch_new(const fast_t *f)
     sc->seen = tg_calloc((f->maxclass + 1) * FAST_MAX_ENDS, sizeof *sc->seen);
     tg_buf_init(&sc->tmp);
     tg_buf_init(&sc->rev);
+    tg_buf_init(&sc->sq);
     sc->class_ns = tg_calloc(f->nclasses + 1, sizeof *sc->class_ns);
     sc->class_scan_ns = tg_calloc(f->nclasses + 1, sizeof *sc->class_scan_ns);
     sc->rule_ns = tg_calloc(n, sizeof *sc->rule_ns);
@@ -1570,6 +1676,7 @@ void fast_scratch_free(fast_scratch_t *sc)
     free(sc->seen);
     tg_buf_free(&sc->tmp);
     tg_buf_free(&sc->rev);
+    tg_buf_free(&sc->sq);
     free(sc->starts);
     free(sc->cstart);
     free(sc->cend);
@@ -1869,6 +1976,42 @@ static void absent_str(const fast_t *f, fast_scratch_t *sc, const fclass_t *c)
     }
 }
 
+/* The rules of class c in its DB_SQUASH (frule_t.squash) over strings
+ * a[0..n), the message's strings of the class: one scan of their squashed
+ * text, joined (a match across two strings is only a false report), then
+ * PCRE2 over each string for the rules it reports. */
+static void squash_strs(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size_t ci,
+                        const msg_str_t *a, size_t n)
+{
+    const fclass_t *c = &f->classes[ci];
+    tg_buf_reset(&sc->sq);
+    for (size_t j = 0; j < n; j++)
+        squash_into(&sc->sq, a[j].ptr, a[j].len);
+    sc->ncand = 0;
+    sc->cur = c;
+    double t0 = sc->prof ? tg_now_ns() : 0;
+    hs_error_t rc = hsscan(c->db[DB_SQUASH], sc->sq.s ? sc->sq.s : "", (unsigned)sc->sq.len,
+                           sc->hs, on_match, sc);
+    if (sc->prof) {
+        double dt = tg_now_ns() - t0;
+        sc->class_scan_ns[ci] += dt;
+        prof_db(sc, DB_SQUASH, sc->sq.len, dt);
+    }
+    if (rc != HS_SUCCESS || sc->sq.len > 0xffffffffu) { /* every such rule, on PCRE2 */
+        sc->ncand = 0;
+        for (size_t k = 0; k < c->n; k++)
+            if (f->rules[c->ids[k]].squash)
+                sc->cand[sc->ncand++] = (unsigned)k;
+    }
+    for (size_t k = 0; k < sc->ncand; k++) {
+        size_t i = c->ids[sc->cand[k]];
+        if (sc->prof)
+            sc->rule_cand[i]++;
+        for (size_t j = 0; j < n && !sc->done[i]; j++)
+            consider(f, sc, rx, c->mode, i, a[j].ptr, a[j].len, 1, -1);
+    }
+}
+
 static void run_class(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size_t ci,
                       const msg_t *m, const rules_env_t *env)
 {
@@ -1881,6 +2024,8 @@ static void run_class(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, siz
           : c->kind == K_RAWBODY ? msg_rawbody_chunks(m, &n) : msg_uris(m, &n);
         for (size_t j = 0; j < n; j++)
             scan_str(f, sc, rx, ci, a[j].ptr, a[j].len);
+        if (c->db[DB_SQUASH] && n)
+            squash_strs(f, sc, rx, ci, a, n);
         break;
     case K_FULL: {
         msg_str_t s = msg_full(m);

@@ -116,6 +116,9 @@ typedef struct fast_build_info {
     size_t fed;                  /* prefilter rules with no expression of their
                                     own: reported by a rule's expression whose
                                     matches include theirs (hsrel) */
+    size_t squashed;             /* body or rawbody rules found on the message's
+                                    squashed text (letters and digits only)
+                                    first, then counted by PCRE2 */
     size_t literal_forms;        /* tflags multiple, counted without PCRE2 on
                                     text without bytes >= 0x80 (their form
                                     there is a plain literal) */
@@ -133,10 +136,11 @@ const fast_build_info_t *fast_get_info(const fast_t *f);
 /* A class's databases, as fast_class_info and the profile index them:
  * the main one, the aux one (rules slow to compile), the ASCII form of
  * each (scanned over strings without bytes >= 0x80 instead), and the
- * reversed expressions scanned for match starts. fast_db_name gives
- * "main", "aux", "main ASCII", "aux ASCII", "starts" (static strings). */
+ * reversed expressions scanned for match starts, the squashed forms
+ * scanned over a message's squashed text. fast_db_name gives "main",
+ * "aux", "main ASCII", "aux ASCII", "starts", "squash" (static strings). */
 enum { FAST_DB_MAIN, FAST_DB_AUX, FAST_DB_MAIN_ASCII, FAST_DB_AUX_ASCII, FAST_DB_STARTS,
-       FAST_NDBS };
+       FAST_DB_SQUASH, FAST_NDBS };
 const char *fast_db_name(int d);
 
 /* Per-class facts, i < fast_nclasses(f). label is "body", "header Subject",

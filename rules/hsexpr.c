@@ -1586,3 +1586,256 @@ char **hsexpr_split(const char *expr, size_t max, size_t *n)
     *n = st.n;
     return st.out;
 }
+
+/* ---- the squashed form ---------------------------------------------------
+ * Squashed text keeps only its ASCII letters and digits ("V-i.a g r@" reads
+ * "Viagr"). The pattern's squashed form matches the squashed text of every
+ * string the pattern matches anywhere in: item by item, an atom keeps the
+ * letters and digits it takes and may be skipped if it also takes another
+ * byte; an atom that takes none of them, every assertion and every
+ * lookaround go. A recursive descent over the pattern as written. */
+
+typedef struct sq {
+    const char *p;
+    int fail;
+    int depth;
+    int gaps;                /* items dropped that take a byte */
+} sq_t;
+
+static const unsigned char sq_alnum[32] = {
+    [6] = 0xff, [7] = 0x03,                      /* 0-9 */
+    [8] = 0xfe, [9] = 0xff, [10] = 0xff, [11] = 0x07, /* A-Z */
+    [12] = 0xfe, [13] = 0xff, [14] = 0xff, [15] = 0x07 /* a-z */
+};
+
+static long sq_alt(sq_t *st, tg_buf *out);
+
+/* The byte set of the one-byte atom at st->p into set, advancing past it:
+ * 1; 0 if it is a zero-width assertion (skipped); -1 if this does not
+ * follow it. */
+static int sq_atom_set(sq_t *st, unsigned char set[32])
+{
+    const char *p = st->p;
+    memset(set, 0, 32);
+    if (*p == '\\') {
+        size_t el = 0;
+        long v;
+        if (!p[1] || p[1] == 'Q' || strchr("XCpPRgk", p[1]))
+            return -1;
+        if (strchr("bBAzZGK", p[1])) {
+            st->p = p + 2;
+            return 0;
+        }
+        if (strchr("wWdDsShHvVN", p[1])) {
+            if (rx_class_bytes(p, 2, 1, set) < 0)
+                return -1;
+            st->p = p + 2;
+            return 1;
+        }
+        v = char_escape(p + 1, &el);
+        if (v == -2 || v > 0xff)
+            return -1;
+        if (v >= 0) {
+            set[v >> 3] |= (unsigned char)(1u << (v & 7));
+            st->p = p + 1 + el;
+            return 1;
+        }
+        if (isalnum((unsigned char)p[1]))
+            return -1; /* an escape this does not know */
+        unsigned c = (unsigned char)p[1];
+        set[c >> 3] |= (unsigned char)(1u << (c & 7));
+        st->p = p + 2;
+        return 1;
+    }
+    if (*p == '[') {
+        const char *e = class_end(p);
+        if (!e || rx_class_bytes(p, (size_t)(e - p), 1, set) < 0)
+            return -1;
+        st->p = e;
+        return 1;
+    }
+    if (*p == '^' || *p == '$') {
+        st->p = p + 1;
+        return 0;
+    }
+    if (*p == '.') {
+        memset(set, 0xff, 32);
+        st->p = p + 1;
+        return 1;
+    }
+    unsigned c = (unsigned char)*p;
+    set[c >> 3] |= (unsigned char)(1u << (c & 7));
+    st->p = p + 1;
+    return 1;
+}
+
+/* Writes quantifier {lo,hi} (hi -1: unbounded) after an item. */
+static void sq_quant(tg_buf *out, long lo, long hi)
+{
+    if (lo == 1 && hi == 1)
+        return;
+    if (lo == 0 && hi == 1)
+        tg_buf_addc(out, '?');
+    else if (lo == 0 && hi < 0)
+        tg_buf_addc(out, '*');
+    else if (lo == 1 && hi < 0)
+        tg_buf_addc(out, '+');
+    else if (hi < 0)
+        tg_buf_printf(out, "{%ld,}", lo);
+    else if (lo == hi)
+        tg_buf_printf(out, "{%ld}", lo);
+    else
+        tg_buf_printf(out, "{%ld,%ld}", lo, hi);
+}
+
+/* One branch up to '|', ')' or the end (not consumed), appended to out;
+ * its least width in squashed bytes. */
+static long sq_seq(sq_t *st, tg_buf *out)
+{
+    long width = 0;
+    while (*st->p && *st->p != '|' && *st->p != ')' && !st->fail) {
+        const char *a = st->p;
+        tg_buf item;
+        tg_buf_init(&item);
+        long iw = 0;   /* the item's least width, once */
+        int keep = 0;  /* an item to write */
+        int skip = 0;  /* ... that may take no byte of squashed text */
+        if (*a == '(') {
+            if (a[1] == '*' || (a[1] == '?' && strchr("R0123456789&(+-P", a[2]) &&
+                                !(a[2] == 'P' && a[3] == '<') &&
+                                !(a[2] == '-' && isalpha((unsigned char)a[3])))) {
+                st->fail = 1;
+            } else if (a[1] == '?' && a[2] == '#') {
+                const char *e = strchr(a, ')');
+                if (!e)
+                    st->fail = 1;
+                else
+                    st->p = e + 1;
+                tg_buf_free(&item);
+                continue;
+            } else if (a[1] == '?' && (a[2] == '=' || a[2] == '!' ||
+                                       (a[2] == '<' && (a[3] == '=' || a[3] == '!')))) {
+                st->p = group_end(a); /* a lookaround: dropped */
+                if (!st->p)
+                    st->p = a, st->fail = 1;
+            } else {
+                const char *q = a + 1;
+                if (*q == '?') {
+                    q++;
+                    if (*q == '<' || *q == '\'' || (*q == 'P' && q[1] == '<')) {
+                        q = strpbrk(q, ">'");
+                        q = q ? q + 1 : NULL;
+                    } else if (*q == ':' || *q == '>' || *q == '|') {
+                        q++;
+                    } else {
+                        while (isalpha((unsigned char)*q) || *q == '-' || *q == '^') {
+                            if (*q == 'x')
+                                st->fail = 1;
+                            q++;
+                        }
+                        if (*q == ')') { /* option setting: the form is caseless anyway */
+                            st->p = q + 1;
+                            tg_buf_free(&item);
+                            continue;
+                        }
+                        q = *q == ':' ? q + 1 : NULL;
+                    }
+                }
+                if (!q || st->fail || ++st->depth > 64) {
+                    st->fail = 1;
+                } else {
+                    st->p = q;
+                    tg_buf inner;
+                    tg_buf_init(&inner);
+                    iw = sq_alt(st, &inner);
+                    st->depth--;
+                    if (*st->p != ')')
+                        st->fail = 1;
+                    else
+                        st->p++;
+                    if (inner.len) {
+                        tg_buf_adds(&item, "(?:");
+                        tg_buf_add(&item, inner.s, inner.len);
+                        tg_buf_addc(&item, ')');
+                        keep = 1;
+                        skip = iw == 0;
+                    }
+                    tg_buf_free(&inner);
+                }
+            }
+        } else {
+            unsigned char set[32], kept[32];
+            int rc = sq_atom_set(st, set);
+            if (rc < 0) {
+                st->fail = 1;
+            } else if (rc > 0) {
+                int some = 0, other = 0;
+                for (int i = 0; i < 32; i++) {
+                    kept[i] = set[i] & sq_alnum[i];
+                    some |= kept[i] != 0;
+                    other |= (set[i] & (unsigned char)~sq_alnum[i]) != 0;
+                }
+                if (some) {
+                    emit_set(&item, kept, 0, 1);
+                    keep = 1, skip = other, iw = !other;
+                } else {
+                    st->gaps++;
+                }
+            }
+        }
+        long lo = 1, hi = 1;
+        size_t ql = st->fail ? 0 : quant_len(st->p, &lo, &hi);
+        st->p += ql;
+        if (keep && hi != 0) {
+            tg_buf_add(out, item.s, item.len);
+            sq_quant(out, skip ? 0 : lo, hi);
+            width += lo * iw;
+        }
+        tg_buf_free(&item);
+    }
+    return width;
+}
+
+/* Branches up to ')' or the end (not consumed), the ones that keep
+ * anything joined into out; the least width over all branches (0 if one
+ * keeps nothing: then the caller's item may be skipped). */
+static long sq_alt(sq_t *st, tg_buf *out)
+{
+    long least = -1;
+    size_t n = 0;
+    for (;;) {
+        tg_buf br;
+        tg_buf_init(&br);
+        long w = sq_seq(st, &br);
+        if (br.len) {
+            if (n++)
+                tg_buf_addc(out, '|');
+            tg_buf_add(out, br.s, br.len);
+        } else {
+            w = 0;
+        }
+        if (least < 0 || w < least)
+            least = w;
+        tg_buf_free(&br);
+        if (st->fail || *st->p != '|')
+            return least < 0 ? 0 : least;
+        st->p++;
+    }
+}
+
+char *hsexpr_squash(const char *pat, unsigned reflags, long *width, int *gaps)
+{
+    if (reflags & CF_RE_X)
+        return NULL;
+    sq_t st = {pat, 0, 0, 0};
+    tg_buf b;
+    tg_buf_init(&b);
+    long w = sq_alt(&st, &b);
+    if (st.fail || *st.p || !b.len) {
+        tg_buf_free(&b);
+        return NULL;
+    }
+    *width = w;
+    *gaps = st.gaps;
+    return tg_buf_steal(&b);
+}

@@ -40,6 +40,19 @@ char *hsexpr_latin1_exact(const char *pat, unsigned reflags);
  * \p \P. */
 char *hsexpr_ascii(const char *pat, unsigned reflags, int relax);
 
+/* The pattern's squashed form: an expression, for text squashed to its
+ * ASCII letters and digits (every other byte taken out), that matches the
+ * squashed text of every string the pattern matches somewhere in; to be
+ * compiled caseless. Each atom keeps the letters and digits it takes and
+ * may be skipped if it also takes another byte; atoms that take none,
+ * assertions and lookarounds go: the __DRUGS_* rules' [_\W]{0,3} gaps
+ * vanish, "(?:\\\/|V)[_\W]{0,3}[i1!|l\xEC-\xEF]" becomes "V?[1il]?".
+ * *width: the fewest bytes of squashed text it matches; *gaps: atoms
+ * dropped that take a byte. NULL for constructs this does not follow
+ * (back references, \Q, /x, conditionals, recursion, \p \X \C \R) or if
+ * nothing is kept. Caller frees. */
+char *hsexpr_squash(const char *pat, unsigned reflags, long *width, int *gaps);
+
 /* A superset of the pattern that Vectorscan takes more easily, for a
  * prefilter whose reports PCRE2 confirms: level 1 drops upper bounds over
  * 8 ({1,100} becomes {1,}), level 2 every count ({3} becomes +, {0,5}
