@@ -38,7 +38,7 @@
  * PCRE-path rules are split into parts of at most this (hsexpr_split). */
 #define FAST_SPLIT_LEN 15000
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-31"
+#define FAST_ROUTE_VERSION "fast-route-33"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -698,7 +698,7 @@ static void route_full_prefilter(const fclass_t *c, frule_t *fr, const fast_rule
 static int route_squash(const fclass_t *c, frule_t *fr,
                         const fast_rule_t *r, route_t *rt, int debug)
 {
-    if ((c->kind != K_BODY && c->kind != K_RAWBODY) || r->multiple)
+    if ((c->kind != K_BODY && c->kind != K_RAWBODY) || r->multiple || getenv("TG_NOSQ"))
         return 0;
     long width = 0;
     int gaps = 0, hits = -1;
@@ -752,7 +752,8 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
     int speed = 0; /* relaxed for scan speed alone */
     int cheaper = 0; /* PCRE path: pcre_cheaper */
     int fired = 0;   /* a relaxed form compiled but fires on the samples */
-    int slow_pf = 0; /* e's prefilter form compiles, but slowly */
+    int slow_pf = 0; /* e's prefilter form compiles, but slowly ... */
+    double pf_secs = 0; /* ... taking this long */
     if (e && try_compile_hits(e, hs_flags(r->reflags, 0), &secs, NULL, &hits, c) == 0 &&
         secs <= FAST_MAX_COMPILE_S) {
         ok = 1;
@@ -765,9 +766,11 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
          * __FILL_THIS_FORM_LONG1's (2.5 s) reported 12,767 times over the
          * corpus for 1 match, 17 us a message of PCRE2. The relaxed form
          * (counts as +, distinct ends needed) that compiles quickly and
-         * reports on none of the samples goes first then. */
+         * reports on none of the samples goes first then, if it compiles
+         * faster (LONG1's takes 0.2-0.35 s: a bound of 0.25 s made its
+         * route follow the host's load, and 17 us a message with it). */
         if (secs > FAST_SLOW_COMPILE_S)
-            ok = 0, slow_pf = 1;
+            ok = 0, slow_pf = 1, pf_secs = secs;
     }
     /* Vectorscan cannot take it, its own prefilter fires on ordinary text
      * or compiles too slowly: a superset without the counted repeats
@@ -779,7 +782,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
             double sx = 0;
             int rc = try_compile(x, hs_flags(r->reflags, pf), &sx, &fx, c);
             fired |= rc == 0 && fx;
-            if (rc == 0 && !fx && sx <= (slow_pf ? FAST_SLOW_COMPILE_S : FAST_MAX_COMPILE_S)) {
+            if (rc == 0 && !fx && sx <= (slow_pf ? pf_secs / 2 : FAST_MAX_COMPILE_S)) {
                 free(e);
                 e = x, x = NULL;
                 ok = 1, pref = pf, relax = level, secs = sx, fires = 0;

@@ -1599,7 +1599,7 @@ typedef struct sq {
     const char *p;
     int fail;
     int depth;
-    int gaps;                /* items dropped that take a byte */
+    int gaps;                /* optional items dropped that take a byte */
 } sq_t;
 
 static const unsigned char sq_alnum[32] = {
@@ -1700,6 +1700,7 @@ static long sq_seq(sq_t *st, tg_buf *out)
         long iw = 0;   /* the item's least width, once */
         int keep = 0;  /* an item to write */
         int skip = 0;  /* ... that may take no byte of squashed text */
+        int gone = 0;  /* an atom dropped that takes a byte */
         if (*a == '(') {
             if (a[1] == '*' || (a[1] == '?' && strchr("R0123456789&(+-P", a[2]) &&
                                 !(a[2] == 'P' && a[3] == '<') &&
@@ -1779,13 +1780,14 @@ static long sq_seq(sq_t *st, tg_buf *out)
                     emit_set(&item, kept, 0, 1);
                     keep = 1, skip = other, iw = !other;
                 } else {
-                    st->gaps++;
+                    gone = 1;
                 }
             }
         }
         long lo = 1, hi = 1;
         size_t ql = st->fail ? 0 : quant_len(st->p, &lo, &hi);
         st->p += ql;
+        st->gaps += gone && lo == 0 && hi != 0; /* [_\W]{0,3}, \s*: a gap */
         if (keep && hi != 0) {
             tg_buf_add(out, item.s, item.len);
             sq_quant(out, skip ? 0 : lo, hi);

@@ -1042,6 +1042,73 @@ static void add_fillers(tg_buf *cf)
         tg_buf_printf(cf, "body F_%d /filler%dword/\n", i, i);
 }
 
+/* Rules that are mostly gaps between letters (the __DRUGS_* shape) are
+ * found on the message's squashed text first (DB_SQUASH), then counted
+ * by PCRE2; the routing survives the cache, and both matchers agree on
+ * obfuscated spellings, on a skeleton cut across two paragraphs (one
+ * report on the joined squashed text, no match in either string), on one
+ * inside a longer word, in rawbody, on 8-bit text, and for a tflags
+ * multiple copy (which stays in the main databases). */
+START_TEST(squashed_gap_rules)
+{
+    static const char *const rules =
+        "body T_DIET /(?:\\b|\\s)[_\\W]{0,3}p[_\\W]{0,3}h[_\\W]{0,3}[e3\\xE8-\\xEB][_\\W]{0,3}n"
+        "[_\\W]{0,3}t[_\\W]{0,3}[e3\\xE8-\\xEB][_\\W]{0,3}r[_\\W]{0,3}m[_\\W]{0,3}[i1!|l\\xEC-\\xEF]"
+        "[_\\W]{0,3}n[_\\W]{0,3}[e3\\xE8-\\xEB][_\\W]{0,3}(?:\\b|\\s)/i\n"
+        "body T_PAIN /\\b_{0,3}t[_\\W]?r[_\\W]?[a4\\xE0-\\xE6@][_\\W]?m[_\\W]?[a4\\xE0-\\xE6@][_\\W]?"
+        "d[_\\W]?[o0\\xF2-\\xF6][_\\W]?[l!|1]_{0,3}\\b/i\n"
+        "rawbody T_RAW /\\b_{0,3}t[_\\W]?r[_\\W]?[a4\\xE0-\\xE6@][_\\W]?m[_\\W]?[a4\\xE0-\\xE6@]"
+        "[_\\W]?d[_\\W]?[o0\\xF2-\\xF6][_\\W]?[l!|1]_{0,3}\\b/i\n"
+        "body T_MULTI /\\b_{0,3}t[_\\W]?r[_\\W]?[a4@][_\\W]?m[_\\W]?[a4@][_\\W]?d[_\\W]?[o0][_\\W]?"
+        "[l!|1]_{0,3}\\b/i\ntflags T_MULTI multiple\n"
+        "body T_SPACED /dear\\s+friend/i\n";
+    tg_buf cf;
+    tg_buf_init(&cf);
+    add_fillers(&cf);
+    tg_buf_adds(&cf, rules);
+    pair_t p;
+    char dir[] = "/tmp/check-fast-squash.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    fast_build_info_t cold;
+    pair_load_cached(&p, cf.s, dir, &cold);
+    tg_buf_free(&cf);
+    /* T_DIET, T_PAIN, T_RAW; not the multiple copy, not a spaced-out word */
+    ck_assert_uint_eq(cold.squashed, 3);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->squashed, 3);
+    static const struct { const char *body; int diet, pain, raw, multi; } C[] = {
+        {"Buy p-h-e-n-t-e-r-m-i-n-e now", 1, 0, 0, 0},
+        {"PH3N T3RM1N3 here", 1, 0, 0, 0},
+        {"phen\n\nter mine", 0, 0, 0, 0},           /* the skeleton across paragraphs */
+        {"T R @ M 4 D 0 L and t.r.a.m.a.d.o.l", 0, 1, 1, 2},
+        {"the stramadolomite rock", 0, 0, 0, 0},     /* inside a longer word */
+        {"tr\xe0m\xe1" "dol, ph\xe8ntermin\xe9 now", 0, 1, 1, 0}, /* 8-bit text */
+        {"Dear   friend, nothing here", 0, 0, 0, 0},
+        {"", 0, 0, 0, 0},
+    };
+    for (size_t k = 0; k < sizeof C / sizeof *C; k++) {
+        tg_buf m;
+        tg_buf_init(&m);
+        tg_buf_printf(&m, "Subject: x\nContent-Type: text/plain; charset=iso-8859-1\n\n%s\n",
+                      C[k].body);
+        pair_run(&p, m.s, NULL);
+        ck_assert_msg(val(&p, "T_DIET") == C[k].diet && val(&p, "T_PAIN") == C[k].pain &&
+                          val(&p, "T_RAW") == C[k].raw && val(&p, "T_MULTI") == C[k].multi,
+                      "\"%s\": %g %g %g %g", C[k].body, val(&p, "T_DIET"), val(&p, "T_PAIN"),
+                      val(&p, "T_RAW"), val(&p, "T_MULTI"));
+        unsigned long scans[FAST_NDBS];
+        chain_rejections(&p, m.s, scans);
+        ck_assert_uint_eq(scans[FAST_DB_SQUASH], 1); /* once a message */
+        tg_buf_free(&m);
+    }
+    ck_assert_int_eq(path(&p, "T_DIET"), FAST_PREFILTER);
+    ck_assert_int_eq(val(&p, "T_SPACED"), 0);
+    pair_free(&p);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* The stock ReplaceTags rules too large for 8-bit PCRE2 and for
  * Vectorscan: on ASCII text the ASCII database answers them, on other text
  * (smart quotes, look-alike letters) PCRE2 runs where their collapsed
@@ -1453,6 +1520,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, vectorscan_tail_of_long_runs);
+    tcase_add_test(tc, squashed_gap_rules);
     tcase_add_test(tc, vectorscan_code_warning);
     tcase_add_test(tc, ascii_database_for_pcre_rules);
     tcase_add_test(tc, lookalikes_prefiltered);

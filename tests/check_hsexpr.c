@@ -414,6 +414,99 @@ START_TEST(latin1_prefilter_is_a_superset)
 }
 END_TEST
 
+/* s squashed: its ASCII letters and digits only (fast.c's squash_into). */
+static void squash_str(const char *s, char *out)
+{
+    for (; *s; s++) {
+        unsigned c = (unsigned char)*s;
+        if (c < 0x80 && ((c | 0x20) - 'a' < 26u || c - '0' < 10u))
+            *out++ = (char)c;
+    }
+    *out = 0;
+}
+
+/* hsexpr_squash: wherever the pattern matches a string, the squashed form
+ * (caseless) matches its squashed text -- checked with PCRE2 on crafted
+ * strings and on random ones over letters, digits, punctuation and high
+ * bytes; the forms of a gap pattern and of the constructs it drops. */
+START_TEST(squash_is_a_superset)
+{
+    static const case_t Q[] = {
+        /* __DRUGS_* shapes: gaps, look-alike classes, \/ for V */
+        {"(?:\\b|\\s)[_\\W]{0,3}(?:\\\\\\/|V)[_\\W]{0,3}[i1!|l\\xEC-\\xEF][_\\W]{0,3}c[_\\W]{0,3}"
+         "[o0\\xF2-\\xF6][_\\W]{0,3}d[_\\W]{0,3}[i1!|l\\xEC-\\xEF][_\\W]{0,3}ns?[_\\W]{0,3}(?:\\b|\\s)",
+         CF_RE_I},
+        {"\\b_{0,3}t[_\\W]?r[_\\W]?[a4\\xE0-\\xE6@][_\\W]?m[_\\W]?[a4\\xE0-\\xE6@][_\\W]?d[_\\W]?"
+         "[o0\\xF2-\\xF6][_\\W]?[l!|1]_{0,3}\\b", CF_RE_I},
+        {"(?:\\A|[\\s\\x00-\\x2f])[_\\W]{0,3}(?!cialis(?:t|\\xe9))C[_\\W]{0,3}[i1!|l][_\\W]{0,3}"
+         "[a4@][_\\W]{0,3}l[_\\W]{0,3}[i1!|l][_\\W]{0,3}s", CF_RE_I},
+        /* words, classes, dots, counted and optional groups, anchors */
+        {"dear\\s+(?:friend|sir)\\b", CF_RE_I}, {"a.{0,3}b[-_]?c", 0}, {"^x(?:y|-)+z$", CF_RE_M},
+        {"(?:ab|c\\d{2,4})+\\.e", 0}, {"\\w+@\\w+\\.com", 0}, {"(?i)Ab(?-i:c)d", 0},
+        {"[^a-z]q[^\\s]r", 0}, {"x\\x41\\x2dy", 0}, {"(?<n>ab)(?:cd)?(?#note)e", 0},
+        {"k\\xf6ln|koln", CF_RE_I}, {"(?=ab)a.c", 0}, {"h\\W*e\\W*l\\W*l\\W*o", CF_RE_I},
+    };
+    static const char *const S[] = {
+        "V i c o d i n", "\\/1c0din!", "vicodins.", "t-r-a-m-a-d-o-l", "TR@M4D0|", "tramadol",
+        "C.i.a.l.i.s", "c1@l!s", "cialist", "Dear   Friend", "dear sirs", "a--b-c", "axxxbc",
+        "x-y-z", "xyz", "ab.e", "c123c45.e", "me@host.com", "ABcD", "Abcd", "1q2r", "xA-y",
+        "abcde", "abe", "K\xf6ln", "koln", "abc", "h-e-l-l-o", "HeLLo", "",
+    };
+    static const char alpha[] = "vicodnsVIrtamTRAMlhe14@|!/\\ -_.\xe9\xf6\xc3";
+    char sq[256];
+    for (size_t k = 0; k < sizeof Q / sizeof *Q; k++) {
+        long w = -1;
+        int gaps = -1;
+        char *e = hsexpr_squash(Q[k].pat, Q[k].flags, &w, &gaps);
+        ck_assert_msg(e != NULL, "/%s/ has no squashed form", Q[k].pat);
+        ck_assert(w >= 0 && gaps >= 0);
+        for (size_t i = 0; i < sizeof S / sizeof *S; i++) {
+            squash_str(S[i], sq);
+            if (rx_hit(Q[k].pat, Q[k].flags, S[i]))
+                ck_assert_msg(rx_hit(e, CF_RE_I, sq) && hs_hit(e, HS_FLAG_CASELESS, sq),
+                              "/%s/ squashed %s misses \"%s\" (\"%s\")", Q[k].pat, e, S[i], sq);
+        }
+        /* random strings of letters, digits, punctuation and high bytes */
+        unsigned seed = 7u + (unsigned)k;
+        for (int t = 0; t < 3000; t++) {
+            char r[24];
+            int len = rand_r(&seed) % 20;
+            for (int i = 0; i < len; i++)
+                r[i] = alpha[(size_t)rand_r(&seed) % (sizeof alpha - 1)];
+            r[len] = 0;
+            squash_str(r, sq);
+            if (rx_hit(Q[k].pat, Q[k].flags, r))
+                ck_assert_msg(rx_hit(e, CF_RE_I, sq), "/%s/ squashed %s misses \"%s\" (\"%s\")",
+                              Q[k].pat, e, r, sq);
+        }
+        free(e);
+    }
+    /* the gaps go; a look-alike that is no letter or digit makes its
+     * letter optional, and so does \/ (an alternative of V) */
+    long w;
+    int gaps;
+    expect_str(hsexpr_squash("(?:\\b|\\s)[_\\W]{0,3}(?:\\\\\\/|V)[_\\W]{0,3}[i1!|l][_\\W]{0,3}a",
+                             CF_RE_I, &w, &gaps),
+               "(?:V)?[\\x31\\x69\\x6c]?a");
+    ck_assert_int_eq(w, 1);
+    ck_assert_int_eq(gaps, 3); /* the three [_\W]{0,3}; not \s, \\ or \/ */
+    expect_str(hsexpr_squash("p[_\\W]?h[-. ]?e\\s*n", CF_RE_I, &w, &gaps), "phen");
+    ck_assert_int_eq(w, 4);
+    ck_assert_int_eq(gaps, 3);
+    expect_str(hsexpr_squash("a\\w{2,5}.b+", 0, &w, &gaps),
+               "a[\\x30-\\x39\\x61-\\x7a]{0,5}[\\x30-\\x39\\x61-\\x7a]?b+"); /* caseless */
+    ck_assert_int_eq(w, 2);
+    /* not followed: back references, \Q, recursion, conditionals, /x;
+     * and nothing kept */
+    ck_assert_ptr_null(hsexpr_squash("(a)b\\1", 0, &w, &gaps));
+    ck_assert_ptr_null(hsexpr_squash("\\Qa.b\\E", 0, &w, &gaps));
+    ck_assert_ptr_null(hsexpr_squash("a(?R)?b", 0, &w, &gaps));
+    ck_assert_ptr_null(hsexpr_squash("(?(1)a|b)", 0, &w, &gaps));
+    ck_assert_ptr_null(hsexpr_squash("a b", CF_RE_X, &w, &gaps));
+    ck_assert_ptr_null(hsexpr_squash("[-_]+\\s*", 0, &w, &gaps));
+}
+END_TEST
+
 /* hsexpr_split: every part within the limit, and together they match
  * exactly where the whole does (Vectorscan, SINGLEMATCH, one id); the
  * shapes it must not split are refused. */
@@ -500,6 +593,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, reverse);
     tcase_add_test(tc, shapes);
     tcase_add_test(tc, split_matches_as_whole);
+    tcase_add_test(tc, squash_is_a_superset);
     suite_add_tcase(s, tc);
     return s;
 }
