@@ -38,7 +38,7 @@
  * PCRE-path rules are split into parts of at most this (hsexpr_split). */
 #define FAST_SPLIT_LEN 15000
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-33"
+#define FAST_ROUTE_VERSION "fast-route-35"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -698,7 +698,7 @@ static void route_full_prefilter(const fclass_t *c, frule_t *fr, const fast_rule
 static int route_squash(const fclass_t *c, frule_t *fr,
                         const fast_rule_t *r, route_t *rt, int debug)
 {
-    if ((c->kind != K_BODY && c->kind != K_RAWBODY) || r->multiple || getenv("TG_NOSQ"))
+    if ((c->kind != K_BODY && c->kind != K_RAWBODY) || r->multiple || getenv("TG_FAST_NOSQUASH"))
         return 0;
     long width = 0;
     int gaps = 0, hits = -1;
@@ -1142,6 +1142,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     hsdb_key_init(&key);
     hsdb_key_adds(&key, FAST_ROUTE_VERSION);
     hsdb_key_adds(&key, hsscan_variant()); /* databases compiled for that code */
+    hsdb_key_adds(&key, getenv("TG_FAST_NOSQUASH") ? "no squash" : NULL); /* route_squash */
 #ifdef TG_ASAN
     /* Routing compares compile times, 2-3x longer under ASan: its routes
      * are not the normal build's and must not be served to it. */

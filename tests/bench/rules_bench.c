@@ -3,7 +3,7 @@
  * the oracle (PCRE2 per rule) and the fast matcher (Vectorscan per field
  * class) in the same run.
  *
- *   rules_bench [-r RUNS] [--cache DIR] [--no-cold] --rules PATH... DIR...
+ *   rules_bench [-r RUNS] [--cache DIR] [--no-cold] [--versus DIR] --rules PATH... DIR...
  *
  * Loads the rules with each matcher (fast: cold compile into a fresh cache
  * directory, then again from that cache), reads every *.eml under the
@@ -22,6 +22,9 @@
  * messages before each block (its own steady state, as in a daemon that
  * runs only it; in the blocked passes the fast matcher starts each block
  * right after the oracle's, which evicts its tables).
+ * --versus DIR puts the fast matcher as routed in cache DIR where the
+ * oracle goes (same blocks, same columns): an A/B of two routings in one
+ * process, where the host's load moves both alike.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,7 +242,7 @@ int main(int argc, char **argv)
     const char *paths[64];
     size_t npaths = 0;
     int runs = 3, cold = 1;
-    const char *cache = NULL;
+    const char *cache = NULL, *versus = NULL;
     item_t *items = NULL;
     size_t n = 0, cap = 0, bytes = 0;
     char err[1024];
@@ -252,6 +255,8 @@ int main(int argc, char **argv)
             cache = argv[++i];
         } else if (!strcmp(argv[i], "--no-cold")) {
             cold = 0;
+        } else if (!strcmp(argv[i], "--versus") && i + 1 < argc) {
+            versus = argv[++i];
         } else {
             char **files = NULL;
             size_t nf = 0, fcap = 0;
@@ -269,7 +274,8 @@ int main(int argc, char **argv)
         }
     }
     if (!npaths || !n || runs < 1) {
-        fprintf(stderr, "usage: rules_bench [-r RUNS] [--cache DIR] [--no-cold] --rules PATH... DIR...\n");
+        fprintf(stderr, "usage: rules_bench [-r RUNS] [--cache DIR] [--no-cold] [--versus DIR] "
+                        "--rules PATH... DIR...\n");
         return 2;
     }
     char tmpcache[] = "/tmp/tollgate-bench-cache.XXXXXX";
@@ -289,7 +295,13 @@ int main(int argc, char **argv)
     }
     rf = load(paths, npaths, RULES_MATCHER_FAST, cache, &t_cached);
     double rss_fast = proc_mb("VmRSS") - rss0;
-    rules_t *ro = load(paths, npaths, RULES_MATCHER_ORACLE, NULL, &t_oracle);
+    /* --versus DIR: the "oracle" side is the fast matcher as routed in
+     * cache DIR (an A/B of two routings, block by block as against the
+     * oracle; the class table's oracle column is then empty) */
+    rules_t *ro = versus ? load(paths, npaths, RULES_MATCHER_FAST, versus, &t_oracle)
+                         : load(paths, npaths, RULES_MATCHER_ORACLE, NULL, &t_oracle);
+    if (versus)
+        printf("--versus %s: the oracle columns are the fast matcher from that cache\n", versus);
     const rules_info_t *in = rules_get_info(ro);
     const fast_t *f = rules_get_fast(rf);
     const fast_build_info_t *fi = fast_get_info(f);
@@ -410,7 +422,8 @@ int main(int argc, char **argv)
         printf("ceiling: the Vectorscan scans alone take %.3f ms a message (profiled), so with "
                "no PCRE2 runs and no bookkeeping at all the fast matcher would reach %.1fx the "
                "oracle (%.3f ms)\n", scan_ms, 1e3 * O / n / scan_ms, 1e3 * O / n);
-    class_table(ro, f, rules_scratch_rule_ns(so), &pr, nr, n);
+    if (!versus)
+        class_table(ro, f, rules_scratch_rule_ns(so), &pr, nr, n);
     warm_pass(ro, so, rf, sf, items, n, vo, vf);
     if (getenv("TG_BENCH_STEADY"))
         steady_passes(ro, so, rf, sf, items, n, vo, vf, (size_t)atol(getenv("TG_BENCH_STEADY")),

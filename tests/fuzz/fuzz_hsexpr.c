@@ -26,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned flags = data[0] & (CF_RE_I | CF_RE_M | CF_RE_S | CF_RE_X);
     char *pat = tg_strndup((const char *)data + 1, size - 1);
     reverse_twice(pat);
-    char *forms[7];
+    char *forms[8];
+    long width;
+    int gaps;
     forms[0] = hsexpr_plain(pat, flags);
     forms[1] = hsexpr_latin1_exact(pat, flags);
     forms[2] = hsexpr_latin1_prefilter(pat, flags);
@@ -34,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     forms[4] = hsexpr_ascii(pat, flags, 2);
     forms[5] = hsexpr_relaxed(pat, flags, 2);
     forms[6] = hsexpr_relaxed(pat, flags, 4);
-    for (int i = 0; i < 7; i++) {
+    forms[7] = hsexpr_squash(pat, flags, &width, &gaps);
+    for (int i = 0; i < 8; i++) {
         if (forms[i])
             reverse_twice(forms[i]);
         free(forms[i]);
