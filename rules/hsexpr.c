@@ -858,6 +858,34 @@ static const char *escape_end(const char *p, int *zero)
     return p;
 }
 
+/* Where the body of the group opening at p ('(') starts: past "(", "(?:",
+ * "(?>", "(?|", a name ("(?<n>", "(?'n'", "(?P<n>") or option letters
+ * ("(?i-s:"). For an option setting alone ("(?i)") *opts is set and the
+ * result is past its ')'. *x (if not NULL) is set when the letters turn
+ * /x on or off. NULL for a group this does not follow. */
+static const char *group_body(const char *p, int *opts, int *x)
+{
+    const char *q = p + 1;
+    *opts = 0;
+    if (*q != '?')
+        return q;
+    q++;
+    if (*q == '<' || *q == '\'' || (*q == 'P' && q[1] == '<')) {
+        q = strpbrk(q, ">'");
+        return q ? q + 1 : NULL;
+    }
+    if (*q == ':' || *q == '>' || *q == '|')
+        return q + 1;
+    for (; isalpha((unsigned char)*q) || *q == '-' || *q == '^'; q++)
+        if (*q == 'x' && x)
+            *x = 1;
+    if (*q == ')') {
+        *opts = 1;
+        return q + 1;
+    }
+    return *q == ':' ? q + 1 : NULL;
+}
+
 static int nullable_seq(const char **pp, int *bad)
 {
     int all = 1;
@@ -876,22 +904,11 @@ static int nullable_seq(const char **pp, int *bad)
                                      (q[1] == '<' && (q[2] == '=' || q[2] == '!')))) {
                 p = group_end(p), n = 1; /* zero-width or a comment */
             } else {
-                if (*q == '?') {
-                    q++;
-                    if (*q == '<' || *q == '\'' || (*q == 'P' && q[1] == '<')) {
-                        q = strpbrk(q, ">'");
-                        q = q ? q + 1 : NULL;
-                    } else if (*q == ':' || *q == '>' || *q == '|') {
-                        q++;
-                    } else {
-                        while (isalpha((unsigned char)*q) || *q == '-' || *q == '^')
-                            q++;
-                        if (*q == ')') { /* options only */
-                            p = q + 1;
-                            continue;
-                        }
-                        q = *q == ':' ? q + 1 : NULL;
-                    }
+                int opts;
+                q = group_body(p, &opts, NULL);
+                if (opts) { /* options only */
+                    p = q;
+                    continue;
                 }
                 if (q) {
                     n = nullable_alt(&q, bad);
@@ -1720,29 +1737,15 @@ static long sq_seq(sq_t *st, tg_buf *out)
                 if (!st->p)
                     st->p = a, st->fail = 1;
             } else {
-                const char *q = a + 1;
-                if (*q == '?') {
-                    q++;
-                    if (*q == '<' || *q == '\'' || (*q == 'P' && q[1] == '<')) {
-                        q = strpbrk(q, ">'");
-                        q = q ? q + 1 : NULL;
-                    } else if (*q == ':' || *q == '>' || *q == '|') {
-                        q++;
-                    } else {
-                        while (isalpha((unsigned char)*q) || *q == '-' || *q == '^') {
-                            if (*q == 'x')
-                                st->fail = 1;
-                            q++;
-                        }
-                        if (*q == ')') { /* option setting: the form is caseless anyway */
-                            st->p = q + 1;
-                            tg_buf_free(&item);
-                            continue;
-                        }
-                        q = *q == ':' ? q + 1 : NULL;
-                    }
+                int opts, x = 0;
+                const char *q = group_body(a, &opts, &x);
+                st->fail |= x;
+                if (opts && !x) { /* option setting: the form is caseless anyway */
+                    st->p = q;
+                    tg_buf_free(&item);
+                    continue;
                 }
-                if (!q || st->fail || ++st->depth > 64) {
+                if (!q || opts || st->fail || ++st->depth > 64) {
                     st->fail = 1;
                 } else {
                     st->p = q;
