@@ -48,9 +48,9 @@ char *hsexpr_ascii(const char *pat, unsigned reflags, int relax);
  * assertions and lookarounds go: the __DRUGS_* rules' [_\W]{0,3} gaps
  * vanish, "(?:\\\/|V)[_\W]{0,3}[i1!|l\xEC-\xEF]" becomes "V?[1il]?".
  * *width: the fewest bytes of squashed text it matches; *gaps: optional
- * atoms dropped that take a byte ([_\W]{0,3}, \s*: the gaps). NULL for constructs this does not follow
- * (back references, \Q, /x, conditionals, recursion, \p \X \C \R) or if
- * nothing is kept. Caller frees. */
+ * atoms dropped that take a byte ([_\W]{0,3}, \s*: the gaps). NULL for
+ * constructs this does not follow (back references, \Q, /x, conditionals,
+ * recursion, \p \X \C \R) or if nothing is kept. Caller frees. */
 char *hsexpr_squash(const char *pat, unsigned reflags, long *width, int *gaps);
 
 /* A superset of the pattern that Vectorscan takes more easily, for a

@@ -17,6 +17,7 @@
 typedef struct {
     rules_t *ro, *rf;
     double *vo, *vf;
+    char dir[40];            /* pair_load_cached's cache directory, or "" */
 } pair_t;
 
 /* Loads text with both matchers (the fast one with cache directory dir,
@@ -34,16 +35,21 @@ static void pair_load_in(pair_t *p, const char *text, const char *dir)
     p->vf = calloc(rules_count(p->rf) + 1, sizeof *p->vf);
 }
 
-static void pair_load(pair_t *p, const char *text) { pair_load_in(p, text, NULL); }
+static void pair_load(pair_t *p, const char *text)
+{
+    p->dir[0] = 0;
+    pair_load_in(p, text, NULL);
+}
 
-/* pair_load, but the fast ruleset is compiled into cache directory dir
- * first and what is kept is a second load from there (every class a
- * cache hit): the cache must restore all routing. The first load's build
- * info is copied to *cold. */
-static void pair_load_cached(pair_t *p, const char *text, const char *dir,
-                             fast_build_info_t *cold)
+/* pair_load, but the fast ruleset is compiled into a new temporary cache
+ * directory first (p->dir, removed by pair_free) and what is kept is a
+ * second load from there (every class a cache hit): the cache must
+ * restore all routing. The first load's build info is copied to *cold. */
+static void pair_load_cached(pair_t *p, const char *text, fast_build_info_t *cold)
 {
     char err[512] = "";
+    char *dir = strcpy(p->dir, "/tmp/check-fast-pair.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
     rules_options_t fo = {.matcher = RULES_MATCHER_FAST, .cache_dir = dir};
     rules_t *first;
     ck_assert_msg(rules_load_string("t.cf", text, &fo, &first, err, sizeof err) == 0, "%s", err);
@@ -61,6 +67,11 @@ static void pair_free(pair_t *p)
     rules_unref(p->rf);
     free(p->vo);
     free(p->vf);
+    if (p->dir[0]) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
 }
 
 /* Runs both matchers on raw; asserts identical values for every rule. */
@@ -931,10 +942,8 @@ static void starts_case(int fillers)
                   (int)strcspn(re, "\n"), re);
     free(text);
     pair_t p;
-    char dir[] = "/tmp/check-fast-chain.XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
     fast_build_info_t cold;
-    pair_load_cached(&p, t.s, dir, &cold);
+    pair_load_cached(&p, t.s, &cold);
     tg_buf_free(&t);
     const fast_build_info_t *fi = fast_get_info(rules_get_fast(p.rf));
     ck_assert_uint_eq(fi->starts, 3); /* the two body rules, the header copy */
@@ -1002,9 +1011,6 @@ static void starts_case(int fillers)
         chain_rejections(&p, "Subject: x\n\nname:___ phone:___ city:___\n", NULL), 1);
     ck_assert(val(&p, "__FILL_THIS_FORM_SHORT2") == 1);
     pair_free(&p);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Lines without bytes >= 0x80 are scanned with the ASCII form of each
@@ -1067,10 +1073,8 @@ START_TEST(squashed_gap_rules)
     add_fillers(&cf);
     tg_buf_adds(&cf, rules);
     pair_t p;
-    char dir[] = "/tmp/check-fast-squash.XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
     fast_build_info_t cold;
-    pair_load_cached(&p, cf.s, dir, &cold);
+    pair_load_cached(&p, cf.s, &cold);
     tg_buf_free(&cf);
     /* T_DIET, T_PAIN, T_RAW; not the multiple copy, not a spaced-out word */
     ck_assert_uint_eq(cold.squashed, 3);
@@ -1103,9 +1107,6 @@ START_TEST(squashed_gap_rules)
     ck_assert_int_eq(path(&p, "T_DIET"), FAST_PREFILTER);
     ck_assert_int_eq(val(&p, "T_SPACED"), 0);
     pair_free(&p);
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 

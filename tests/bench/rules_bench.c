@@ -316,8 +316,8 @@ int main(int argc, char **argv)
     if (hsscan_warning())
         printf("warning: %s\n", hsscan_warning());
     printf("      paths: %zu exact, %zu prefilter+confirm (of which %zu confirmed at the starts "
-           "of their matches, %zu after a chain test, %zu fed by another rule's expression, %zu found on "
-           "squashed text first), "
+           "of their matches, %zu after a chain test, %zu fed by another rule's expression, "
+           "%zu found on squashed text first), "
            "%zu PCRE2-only (of which on ASCII text %zu in a database, %zu known not to match; "
            "on other text %zu prefiltered); %zu tflags multiple\n",
            fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->chains, fi->fed,
