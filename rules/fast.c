@@ -38,7 +38,7 @@
  * PCRE-path rules are split into parts of at most this (hsexpr_split). */
 #define FAST_SPLIT_LEN 15000
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-35"
+#define FAST_ROUTE_VERSION "fast-route-36"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -853,7 +853,18 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
         info->pcre_cheaper++, cheaper = 1, why = "PCRE2 alone is cheaper over whole messages";
     } else {
         fr->path = pref || nested || relax ? FAST_PREFILTER : FAST_EXACT;
-        fr->aux = secs > FAST_SLOW_COMPILE_S;
+        /* A literal-free expression (hsexpr_literal_free) in a class whose
+         * main database Vectorscan drives from literals slows it by more
+         * than its own cost: __FR_SPACING_8 ([a-z0-9]{6}\s{8}[a-z0-9]{5})
+         * took the rawbody class's main ASCII database from 13.9 to 28.7 ms
+         * a pass over the corpus (warm, alone 6.3); in the second database
+         * the class's two took 30.3 ms against 40.8, the uri class's 31.6
+         * against 32.8, Subject's 3.5 against 4.2. Not in the body class,
+         * whose main database is already mostly such automata: its nine
+         * moved made the two 2% dearer (282.6 against 276.8 ms). */
+        int lfree = c->kind != K_BODY && !getenv("TG_FAST_NOLFAUX") && hsexpr_literal_free(e);
+        fr->aux = secs > FAST_SLOW_COMPILE_S || lfree;
+        info->literal_free += lfree;
         info->nested_repeat += nested;
         info->latin1_exact += latin1 && !approx;
         info->latin1_rewritten += latin1 && approx;
@@ -1154,6 +1165,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     hsdb_key_adds(&key, FAST_ROUTE_VERSION);
     hsdb_key_adds(&key, hsscan_variant()); /* databases compiled for that code */
     hsdb_key_adds(&key, getenv("TG_FAST_NOSQUASH") ? "no squash" : NULL); /* route_squash */
+    hsdb_key_adds(&key, getenv("TG_FAST_NOLFAUX") && c->kind != K_BODY ? "no lf aux" : NULL);
 #ifdef TG_ASAN
     /* Routing compares compile times, 2-3x longer under ASan: its routes
      * are not the normal build's and must not be served to it. */
@@ -1405,6 +1417,7 @@ static void info_add(fast_build_info_t *to, const fast_build_info_t *a)
 {
     to->slow_compile += a->slow_compile;
     to->aux += a->aux;
+    to->literal_free += a->literal_free;
     to->relaxed += a->relaxed;
     to->relaxed_scan += a->relaxed_scan;
     to->always_firing += a->always_firing;

@@ -87,7 +87,9 @@ typedef struct fast_build_info {
     size_t path[FAST_NPATHS];    /* rules per path */
     size_t multiple;             /* rules counted with PCRE2 (tflags multiple) */
     size_t slow_compile;         /* routed to PCRE2: compile too slow */
-    size_t aux;                  /* in a class's second database: slow compile */
+    size_t aux;                  /* in a class's second database: slow compile
+                                    or literal-free */
+    size_t literal_free;         /* ... of which literal-free (not body) */
     size_t relaxed;              /* prefiltered by the pattern without its
                                     counted repeats (hsexpr_relaxed) */
     size_t relaxed_scan;         /* ... the same, because that scans faster and

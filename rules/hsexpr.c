@@ -886,6 +886,37 @@ static const char *group_body(const char *p, int *opts, int *x)
     return *q == ':' ? q + 1 : NULL;
 }
 
+int hsexpr_literal_free(const char *p)
+{
+    while (*p) {
+        long lo, hi;
+        size_t q;
+        if (*p == '\\') {
+            if (!p[1] || !strchr("sSdDwWbBAzZGhHvVRN", p[1]))
+                return 0; /* an escaped byte, a backreference, \Q... */
+            p += 2;
+        } else if (*p == '[') {
+            if (!(p = class_end(p)))
+                return 0;
+        } else if (*p == '(' && p[1] == '?' &&
+                   (p[2] == '=' || p[2] == '!' || (p[2] == '<' && (p[3] == '=' || p[3] == '!')))) {
+            if (!(p = group_end(p)))
+                return 0; /* a lookaround reads bytes, it matches none */
+        } else if (*p == '(') {
+            int opts;
+            if (!(p = group_body(p, &opts, NULL)))
+                return 0;
+        } else if (strchr(")|?*+^$.", *p)) {
+            p++;
+        } else if (*p == '{' && (q = quant_len(p, &lo, &hi)) > 0) {
+            p += q;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int nullable_seq(const char **pp, int *bad)
 {
     int all = 1;

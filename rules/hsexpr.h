@@ -72,6 +72,14 @@ char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags);
  * Conservative. */
 int hsexpr_nested_repeat(const char *pat);
 
+/* 1 if expression expr (Vectorscan syntax) has no literal byte outside
+ * its lookarounds: every atom a class (bracketed, \s \d \w and their
+ * negations, or .), such as [a-z0-9]{6}\s{8}[a-z0-9]{5}. Vectorscan has
+ * no literal to start such an expression from and runs its automaton over
+ * every byte. Conservative: an escaped byte, a backreference or /x text
+ * counts as a literal. */
+int hsexpr_literal_free(const char *expr);
+
 /* n >= 2 if every match of the pattern ends with n back-to-back matches
  * of its last item, a group counted {n...} that cannot match the empty
  * string, with no alternation outside it: then the relaxed forms of

@@ -1110,6 +1110,65 @@ START_TEST(squashed_gap_rules)
 }
 END_TEST
 
+/* A literal-free expression (every atom a class) goes into its class's
+ * second database, where it does not slow the literal-driven main one;
+ * not in the body class. The routing survives the cache and both
+ * matchers agree. */
+START_TEST(literal_free_rules_apart)
+{
+    static const char *const rules =
+        "rawbody T_SPACING /[a-z0-9]{6}\\s{8}[a-z0-9]{5}/i\n"
+        "rawbody T_TAG /<font\\s+size=\"?7/i\n"
+        "uri T_LONG_HEX /[\\/?][a-f0-9]{32,}$/\n"
+        "uri T_HOST /example\\.net/\n"
+        "body T_WORDS /\\b(?:[a-z]{8,}\\s+){4}/\n";
+    tg_buf cf;
+    tg_buf_init(&cf);
+    add_fillers(&cf);
+    tg_buf_adds(&cf, rules);
+    pair_t p;
+    fast_build_info_t cold;
+    pair_load_cached(&p, cf.s, &cold);
+    tg_buf_free(&cf);
+    ck_assert_uint_eq(cold.literal_free, 2); /* T_SPACING, T_LONG_HEX */
+    const fast_t *f = rules_get_fast(p.rf);
+    static const struct { const char *label; int aux; } K[] = {
+        {"rawbody", 1}, {"uri", 1}, {"body", 0}};
+    for (size_t k = 0; k < sizeof K / sizeof *K; k++) {
+        size_t c = class_index(f, K[k].label);
+        ck_assert_uint_lt(c, fast_nclasses(f));
+        fast_class_info_t ci;
+        fast_class_info(f, c, &ci);
+        ck_assert_msg((ci.db_size[FAST_DB_AUX] + ci.db_size[FAST_DB_AUX_ASCII] > 0) == K[k].aux,
+                      "%s: aux %zu, aux ASCII %zu", K[k].label, ci.db_size[FAST_DB_AUX],
+                      ci.db_size[FAST_DB_AUX_ASCII]);
+        ck_assert_uint_gt(ci.db_size[FAST_DB_MAIN] + ci.db_size[FAST_DB_MAIN_ASCII], 0);
+    }
+    static const struct { const char *body; int spacing, tag, hex, host, words; } C[] = {
+        {"abcdef        ghijk <font size=7>", 1, 1, 0, 0, 0},
+        {"abcdef \t      ghijk", 1, 0, 0, 0, 0},
+        {"abcdef       ghijk", 0, 0, 0, 0, 0}, /* seven blanks */
+        {"see http://example.net/d41d8cd98f00b204e9800998ecf8427e", 0, 0, 1, 1, 0},
+        {"see http://example.org/?d41d8cd98f00b204e9800998ecf8427", 0, 0, 0, 0, 0},
+        {"longwords everywhere certainly absolutely positively", 0, 0, 0, 0, 1},
+    };
+    for (size_t k = 0; k < sizeof C / sizeof *C; k++) {
+        tg_buf m;
+        tg_buf_init(&m);
+        tg_buf_printf(&m, "Subject: x\n\n%s\n", C[k].body);
+        pair_run(&p, m.s, NULL);
+        ck_assert_msg(val(&p, "T_SPACING") == C[k].spacing && val(&p, "T_TAG") == C[k].tag &&
+                          val(&p, "T_LONG_HEX") == C[k].hex && val(&p, "T_HOST") == C[k].host &&
+                          val(&p, "T_WORDS") == C[k].words,
+                      "\"%s\": %g %g %g %g %g", C[k].body, val(&p, "T_SPACING"), val(&p, "T_TAG"),
+                      val(&p, "T_LONG_HEX"), val(&p, "T_HOST"), val(&p, "T_WORDS"));
+        tg_buf_free(&m);
+    }
+    ck_assert_int_eq(path(&p, "T_SPACING"), FAST_EXACT);
+    pair_free(&p);
+}
+END_TEST
+
 /* The stock ReplaceTags rules too large for 8-bit PCRE2 and for
  * Vectorscan: on ASCII text the ASCII database answers them, on other text
  * (smart quotes, look-alike letters) PCRE2 runs where their collapsed
@@ -1522,6 +1581,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, vectorscan_tail_of_long_runs);
     tcase_add_test(tc, squashed_gap_rules);
+    tcase_add_test(tc, literal_free_rules_apart);
     tcase_add_test(tc, vectorscan_code_warning);
     tcase_add_test(tc, ascii_database_for_pcre_rules);
     tcase_add_test(tc, lookalikes_prefiltered);

@@ -562,6 +562,31 @@ START_TEST(split_matches_as_whole)
 }
 END_TEST
 
+/* hsexpr_literal_free: no literal byte outside lookarounds. */
+START_TEST(literal_free)
+{
+    static const struct { const char *e; int free; } C[] = {
+        {"[a-z0-9]{6}\\s{8}[a-z0-9]{5}", 1},
+        {"\\b(?:[a-z]{8,}[\\s.]+){6}", 1},
+        {"(?!foo)\\w+\\d*$", 1},          /* a lookaround's literals match nothing */
+        {"(?<GB>.*)", 1},
+        {"^[^a-z[:punct:]][^[:punct:]]*", 1},
+        {"(?i)\\d{3,}|\\W", 1},
+        {"a[b-c]", 0},
+        {"[b-c]a", 0},
+        {"\\x41\\d", 0},
+        {"\\.\\d", 0},
+        {"(\\w)\\1", 0},                  /* a backreference counts as a literal */
+        {"(?i:ab)", 0},
+        {"\\d{2,}x", 0},
+        {"\\d(?:\\s|-)\\d", 0},
+        {"[a-z", 0},                        /* unclosed class */
+    };
+    for (size_t k = 0; k < sizeof C / sizeof *C; k++)
+        ck_assert_msg(hsexpr_literal_free(C[k].e) == C[k].free, "%s", C[k].e);
+}
+END_TEST
+
 START_TEST(shapes)
 {
     ck_assert(hsexpr_needs_latin1_fold("k\\xf6ln", CF_RE_I));
@@ -592,6 +617,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, whole_count);
     tcase_add_test(tc, reverse);
     tcase_add_test(tc, shapes);
+    tcase_add_test(tc, literal_free);
     tcase_add_test(tc, split_matches_as_whole);
     tcase_add_test(tc, squash_is_a_superset);
     suite_add_tcase(s, tc);

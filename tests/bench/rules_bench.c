@@ -3,7 +3,8 @@
  * the oracle (PCRE2 per rule) and the fast matcher (Vectorscan per field
  * class) in the same run.
  *
- *   rules_bench [-r RUNS] [--cache DIR] [--no-cold] [--versus DIR] --rules PATH... DIR...
+ *   rules_bench [-r RUNS] [--cache DIR] [--no-cold] [--versus DIR [--versus-env VAR=VALUE]]
+ *               --rules PATH... DIR...
  *
  * Loads the rules with each matcher (fast: cold compile into a fresh cache
  * directory, then again from that cache), reads every *.eml under the
@@ -24,7 +25,9 @@
  * right after the oracle's, which evicts its tables).
  * --versus DIR puts the fast matcher as routed in cache DIR where the
  * oracle goes (same blocks, same columns): an A/B of two routings in one
- * process, where the host's load moves both alike.
+ * process, where the host's load moves both alike; --versus-env VAR=VALUE
+ * sets VAR while that side loads, VAR= unsets it (a routing knob such as
+ * TG_FAST_NOLFAUX=1, which is part of the cache key).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,7 +245,7 @@ int main(int argc, char **argv)
     const char *paths[64];
     size_t npaths = 0;
     int runs = 3, cold = 1;
-    const char *cache = NULL, *versus = NULL;
+    const char *cache = NULL, *versus = NULL, *versus_env = NULL;
     item_t *items = NULL;
     size_t n = 0, cap = 0, bytes = 0;
     char err[1024];
@@ -257,6 +260,8 @@ int main(int argc, char **argv)
             cold = 0;
         } else if (!strcmp(argv[i], "--versus") && i + 1 < argc) {
             versus = argv[++i];
+        } else if (!strcmp(argv[i], "--versus-env") && i + 1 < argc && strchr(argv[i + 1], '=')) {
+            versus_env = argv[++i];
         } else {
             char **files = NULL;
             size_t nf = 0, fcap = 0;
@@ -274,8 +279,8 @@ int main(int argc, char **argv)
         }
     }
     if (!npaths || !n || runs < 1) {
-        fprintf(stderr, "usage: rules_bench [-r RUNS] [--cache DIR] [--no-cold] [--versus DIR] "
-                        "--rules PATH... DIR...\n");
+        fprintf(stderr, "usage: rules_bench [-r RUNS] [--cache DIR] [--no-cold] [--versus DIR "
+                        "[--versus-env VAR=VALUE]] --rules PATH... DIR...\n");
         return 2;
     }
     char tmpcache[] = "/tmp/tollgate-bench-cache.XXXXXX";
@@ -298,8 +303,26 @@ int main(int argc, char **argv)
     /* --versus DIR: the "oracle" side is the fast matcher as routed in
      * cache DIR (an A/B of two routings, block by block as against the
      * oracle; the class table's oracle column is then empty) */
+    /* a routing knob (TG_FAST_NOSQUASH=1 ...) for that side's load alone;
+     * VAR= takes it away */
+    char *venv = versus_env ? tg_strdup(versus_env) : NULL, *vold = NULL;
+    if (venv) {
+        *strchr(venv, '=') = 0;
+        const char *val = venv + strlen(venv) + 1, *o = getenv(venv);
+        vold = o ? tg_strdup(o) : NULL;
+        if (*val)
+            setenv(venv, val, 1);
+        else
+            unsetenv(venv);
+    }
     rules_t *ro = versus ? load(paths, npaths, RULES_MATCHER_FAST, versus, &t_oracle)
                          : load(paths, npaths, RULES_MATCHER_ORACLE, NULL, &t_oracle);
+    if (venv && vold)
+        setenv(venv, vold, 1);
+    else if (venv)
+        unsetenv(venv);
+    free(venv);
+    free(vold);
     if (versus)
         printf("--versus %s: the oracle columns are the fast matcher from that cache\n", versus);
     const rules_info_t *in = rules_get_info(ro);
@@ -327,11 +350,12 @@ int main(int argc, char **argv)
     if (fi->cache_misses)
         printf("      routing (cold compile): Latin-1 /i spelt out %zu, approximated %zu, not "
                "followed %zu; nested repeats confirmed %zu; relaxed counts %zu (for scan speed "
-               "%zu); in a slow-compile database %zu; to PCRE2: too slow %zu, always-firing "
-               "prefilter %zu, cheaper over whole messages %zu; reported at n distinct ends "
-               "%zu\n",
+               "%zu); in a second database %zu (literal-free %zu); to PCRE2: too slow %zu, "
+               "always-firing prefilter %zu, cheaper over whole messages %zu; reported at n "
+               "distinct ends %zu\n",
                fi->latin1_exact, fi->latin1_rewritten, fi->latin1_fold, fi->nested_repeat,
-               fi->relaxed, fi->relaxed_scan, fi->aux, fi->slow_compile, fi->always_firing,
+               fi->relaxed, fi->relaxed_scan, fi->aux, fi->literal_free, fi->slow_compile,
+               fi->always_firing,
                fi->pcre_cheaper, fi->min_ends);
     printf("      RSS added by the fast ruleset (from cache): %.1f MB\n", rss_fast);
     printf("corpus: %zu messages, %.1f MB\n", n, bytes / 1e6);
