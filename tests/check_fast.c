@@ -1048,6 +1048,17 @@ static void add_fillers(tg_buf *cf)
         tg_buf_printf(cf, "body F_%d /filler%dword/\n", i, i);
 }
 
+/* pair_load_cached of the fillers and then rules. */
+static void pair_load_filled(pair_t *p, const char *rules, fast_build_info_t *cold)
+{
+    tg_buf cf;
+    tg_buf_init(&cf);
+    add_fillers(&cf);
+    tg_buf_adds(&cf, rules);
+    pair_load_cached(p, cf.s, cold);
+    tg_buf_free(&cf);
+}
+
 /* Rules that are mostly gaps between letters (the __DRUGS_* shape) are
  * found on the message's squashed text first (DB_SQUASH), then counted
  * by PCRE2; the routing survives the cache, and both matchers agree on
@@ -1068,14 +1079,9 @@ START_TEST(squashed_gap_rules)
         "body T_MULTI /\\b_{0,3}t[_\\W]?r[_\\W]?[a4@][_\\W]?m[_\\W]?[a4@][_\\W]?d[_\\W]?[o0][_\\W]?"
         "[l!|1]_{0,3}\\b/i\ntflags T_MULTI multiple\n"
         "body T_SPACED /dear\\s+friend/i\n";
-    tg_buf cf;
-    tg_buf_init(&cf);
-    add_fillers(&cf);
-    tg_buf_adds(&cf, rules);
     pair_t p;
     fast_build_info_t cold;
-    pair_load_cached(&p, cf.s, &cold);
-    tg_buf_free(&cf);
+    pair_load_filled(&p, rules, &cold);
     /* T_DIET, T_PAIN, T_RAW; not the multiple copy, not a spaced-out word */
     ck_assert_uint_eq(cold.squashed, 3);
     ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->squashed, 3);
@@ -1122,14 +1128,9 @@ START_TEST(literal_free_rules_apart)
         "uri T_LONG_HEX /[\\/?][a-f0-9]{32,}$/\n"
         "uri T_HOST /example\\.net/\n"
         "body T_WORDS /\\b(?:[a-z]{8,}\\s+){4}/\n";
-    tg_buf cf;
-    tg_buf_init(&cf);
-    add_fillers(&cf);
-    tg_buf_adds(&cf, rules);
     pair_t p;
     fast_build_info_t cold;
-    pair_load_cached(&p, cf.s, &cold);
-    tg_buf_free(&cf);
+    pair_load_filled(&p, rules, &cold);
     ck_assert_uint_eq(cold.literal_free, 2); /* T_SPACING, T_LONG_HEX */
     const fast_t *f = rules_get_fast(p.rf);
     static const struct { const char *label; int aux; } K[] = {
