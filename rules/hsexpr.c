@@ -1736,6 +1736,11 @@ static void sq_quant(tg_buf *out, long lo, long hi)
         tg_buf_printf(out, "{%ld,%ld}", lo, hi);
 }
 
+/* The most a squashed width counts: widths are only compared with small
+ * bounds (FAST_SQUASH_WIDTH, the gaps), and a count such as {99999999999}
+ * must not overflow them. */
+#define SQ_WIDTH_MAX (1L << 30)
+
 /* One branch up to '|', ')' or the end (not consumed), appended to out;
  * its least width in squashed bytes. */
 static long sq_seq(sq_t *st, tg_buf *out)
@@ -1825,7 +1830,9 @@ static long sq_seq(sq_t *st, tg_buf *out)
         if (keep && hi != 0) {
             tg_buf_add(out, item.s, item.len);
             sq_quant(out, skip ? 0 : lo, hi);
-            width += lo * iw;
+            if (iw && lo) /* saturates: {m} may be any number a rule writes */
+                width = lo > SQ_WIDTH_MAX / iw || width + lo * iw > SQ_WIDTH_MAX
+                      ? SQ_WIDTH_MAX : width + lo * iw;
         }
         tg_buf_free(&item);
     }

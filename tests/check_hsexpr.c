@@ -496,6 +496,16 @@ START_TEST(squash_is_a_superset)
     expect_str(hsexpr_squash("a\\w{2,5}.b+", 0, &w, &gaps),
                "a[\\x30-\\x39\\x61-\\x7a]{0,5}[\\x30-\\x39\\x61-\\x7a]?b+"); /* caseless */
     ck_assert_int_eq(w, 2);
+    /* a count past what a long holds times a width: the width saturates
+     * (fuzz_hsexpr found the overflow) */
+    char *big = hsexpr_squash("(?:ab){9223372036854775807}c", 0, &w, &gaps);
+    ck_assert_ptr_nonnull(big);
+    ck_assert_int_eq(w, 1L << 30);
+    free(big);
+    big = hsexpr_squash("(?:(?:ab){99999}){99999}", 0, &w, &gaps);
+    ck_assert_ptr_nonnull(big);
+    ck_assert_int_eq(w, 1L << 30);
+    free(big);
     /* not followed: back references, \Q, recursion, conditionals, /x;
      * and nothing kept */
     ck_assert_ptr_null(hsexpr_squash("(a)b\\1", 0, &w, &gaps));

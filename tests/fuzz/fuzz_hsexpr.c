@@ -38,10 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     forms[6] = hsexpr_relaxed(pat, flags, 4);
     forms[7] = hsexpr_squash(pat, flags, &width, &gaps);
     for (int i = 0; i < 8; i++) {
-        if (forms[i])
+        if (forms[i]) {
             reverse_twice(forms[i]);
+            (void)hsexpr_literal_free(forms[i]);
+        }
         free(forms[i]);
     }
+    (void)hsexpr_literal_free(pat);
     (void)hsexpr_min_ends(pat, flags);
     (void)hsexpr_nested_repeat(pat);
     (void)hsexpr_repeat_size(pat);

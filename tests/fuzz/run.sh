@@ -1,8 +1,9 @@
 #!/bin/sh
 # Builds every tests/fuzz/fuzz_*.c as a libFuzzer target (clang, ASan+UBSan)
 # and runs each for FUZZ_SECONDS (default 60), seeded from fixtures. Exits
-# non-zero if a target crashes, leaks or times out (the fuzzer's exit status
-# and its artifacts); the input is left as build-fuzz/TARGET-crash-... etc.
+# non-zero if a target crashes, leaks, times out or trips UBSan (built not
+# to recover, so it aborts): the fuzzer's exit status and its artifacts;
+# the input is left as build-fuzz/TARGET-crash-... etc.
 set -eu
 cd "$(dirname "$0")/../.."
 SECS=${FUZZ_SECONDS:-60}
@@ -11,7 +12,7 @@ mkdir -p "$OUT"
 rm -f "$OUT"/*crash-* "$OUT"/*leak-* "$OUT"/*timeout-* # each run judges itself
 command -v clang >/dev/null || { echo "fuzz: clang missing (deploy/install-deps.sh test)" >&2; exit 1; }
 SRC=$(ls rules/*.c | grep -v tollgate-rules.c)
-CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irules $(pkg-config --cflags libpcre2-8)"
+CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Irules $(pkg-config --cflags libpcre2-8)"
 status=0
 for t in tests/fuzz/fuzz_*.c; do
     name=$(basename "$t" .c)
