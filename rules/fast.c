@@ -732,6 +732,11 @@ static int route_squash(const fclass_t *c, frule_t *fr,
     return 1;
 }
 
+/* Whether class c puts its literal-free expressions into its second
+ * database (route_rule; TG_FAST_NOLFAUX=1 keeps them, keyed in the cache
+ * for these classes only): every class but body. */
+static int lfree_apart(const fclass_t *c) { return c->kind != K_BODY; }
+
 /* Routes rule fr (input r) of class c: sets fr->path, fr->aux and
  * fr->ascii, fills rt for a rule that goes into a database. */
 static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
@@ -862,7 +867,7 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
          * against 32.8, Subject's 3.5 against 4.2. Not in the body class,
          * whose main database is already mostly such automata: its nine
          * moved made the two 2% dearer (282.6 against 276.8 ms). */
-        int lfree = c->kind != K_BODY && !getenv("TG_FAST_NOLFAUX") && hsexpr_literal_free(e);
+        int lfree = lfree_apart(c) && !getenv("TG_FAST_NOLFAUX") && hsexpr_literal_free(e);
         fr->aux = secs > FAST_SLOW_COMPILE_S || lfree;
         info->literal_free += lfree;
         info->nested_repeat += nested;
@@ -1165,7 +1170,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     hsdb_key_adds(&key, FAST_ROUTE_VERSION);
     hsdb_key_adds(&key, hsscan_variant()); /* databases compiled for that code */
     hsdb_key_adds(&key, getenv("TG_FAST_NOSQUASH") ? "no squash" : NULL); /* route_squash */
-    hsdb_key_adds(&key, getenv("TG_FAST_NOLFAUX") && c->kind != K_BODY ? "no lf aux" : NULL);
+    hsdb_key_adds(&key, lfree_apart(c) && getenv("TG_FAST_NOLFAUX") ? "no lf aux" : NULL);
 #ifdef TG_ASAN
     /* Routing compares compile times, 2-3x longer under ASan: its routes
      * are not the normal build's and must not be served to it. */

@@ -302,9 +302,9 @@ int main(int argc, char **argv)
     double rss_fast = proc_mb("VmRSS") - rss0;
     /* --versus DIR: the "oracle" side is the fast matcher as routed in
      * cache DIR (an A/B of two routings, block by block as against the
-     * oracle; the class table's oracle column is then empty) */
-    /* a routing knob (TG_FAST_NOSQUASH=1 ...) for that side's load alone;
-     * VAR= takes it away */
+     * oracle; the class table's oracle column is then empty), with
+     * --versus-env's routing knob (TG_FAST_NOLFAUX=1 ...) set, or taken
+     * away by VAR=, for that side's load alone */
     char *venv = versus_env ? tg_strdup(versus_env) : NULL, *vold = NULL;
     if (venv) {
         *strchr(venv, '=') = 0;
@@ -355,8 +355,7 @@ int main(int argc, char **argv)
                "distinct ends %zu\n",
                fi->latin1_exact, fi->latin1_rewritten, fi->latin1_fold, fi->nested_repeat,
                fi->relaxed, fi->relaxed_scan, fi->aux, fi->literal_free, fi->slow_compile,
-               fi->always_firing,
-               fi->pcre_cheaper, fi->min_ends);
+               fi->always_firing, fi->pcre_cheaper, fi->min_ends);
     printf("      RSS added by the fast ruleset (from cache): %.1f MB\n", rss_fast);
     printf("corpus: %zu messages, %.1f MB\n", n, bytes / 1e6);
 
