@@ -61,7 +61,7 @@ STATSGEN   := $(BUILD)/statsgen
 
 BINS := $(RULES_TOOL) $(DAEMON) $(STATS_TOOL)
 
-.PHONY: all deps run test test-only asan bench fuzz install clean check-build
+.PHONY: all deps run test test-only asan bench fuzz install clean check-build costtab
 all: $(BINS)
 
 deps:
@@ -129,6 +129,10 @@ $(DIFFTEST): $(BUILD)/tests/difftest.o $(BUILD)/tests/corpus.o $(RULES_LIB)
 $(BUILD)/dbcost: $(BUILD)/tests/bench/dbcost.o $(BUILD)/tests/corpus.o $(RULES_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# measures compile costs for rules/fastcost.inc (see rules/fastcost.h)
+$(BUILD)/costtab: $(BUILD)/tests/bench/costtab.o $(RULES_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
 $(BUILD)/nullfilter: $(BUILD)/tests/bench/nullfilter.o $(MILTER_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmilter
 
@@ -158,6 +162,21 @@ asan:
 
 bench: all $(BENCH_BIN) $(MILTERLOAD) $(BUILD)/nullfilter $(BUILD)/stats_bench $(BUILD)/dbcost
 	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+# Regenerates rules/fastcost.inc (compile costs routing reads, see
+# rules/fastcost.h) after a change of routing, of the stock rules or of
+# Vectorscan: two cold compiles log what they compile alone (one with the
+# current table, one timing every compile), then costtab measures each
+# expression. About 15 minutes; run it on an otherwise idle machine.
+COSTTAB_RULES := --rules /usr/share/spamassassin --rules deploy/rules
+costtab: $(RULES_TOOL) $(BUILD)/costtab
+	@rm -f $(BUILD)/costlog
+	TG_FAST_COSTLOG=$(BUILD)/costlog $(RULES_TOOL) test --cache '' $(COSTTAB_RULES) \
+		tests/fixtures/mime/single.eml > /dev/null
+	TG_FAST_COSTLOG=$(BUILD)/costlog TG_FAST_NOCOSTTAB=1 $(RULES_TOOL) test --cache '' \
+		$(COSTTAB_RULES) tests/fixtures/mime/single.eml > /dev/null
+	$(BUILD)/costtab $(BUILD)/costlog > rules/fastcost.inc.tmp
+	mv rules/fastcost.inc.tmp rules/fastcost.inc
 
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cf.h"
+#include "fastcost.h"
 #include "hsdb.h"
 #include "hsexpr.h"
 #include "hsscan.h"
@@ -38,7 +39,7 @@
  * PCRE-path rules are split into parts of at most this (hsexpr_split). */
 #define FAST_SPLIT_LEN 15000
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-36"
+#define FAST_ROUTE_VERSION "fast-route-37"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -375,9 +376,35 @@ static void sample_get(const fclass_t *c, size_t i, tg_buf *b)
     }
 }
 
+/* Compiles timed on this host that took FASTCOST_MIN_S or more (their
+ * routing may differ from one build to the next), by the calling thread;
+ * build_class adds its class's to fast_build_info_t.cost_timed. */
+static _Thread_local size_t cost_timed;
+
+/* TG_FAST_COSTLOG=FILE appends each expression compiled alone, as its
+ * flags and hex bytes, for tests/bench/costtab to measure. */
+static void cost_log(const char *expr, unsigned flags)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    const char *path = getenv("TG_FAST_COSTLOG");
+    if (!path || !*path)
+        return;
+    pthread_mutex_lock(&lock);
+    FILE *fp = fopen(path, "a");
+    if (fp) {
+        fprintf(fp, "%x\t", flags);
+        for (const unsigned char *p = (const unsigned char *)expr; *p; p++)
+            fprintf(fp, "%02x", *p);
+        fputc('\n', fp);
+        fclose(fp);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 /* Compiles one pattern alone: 0 ok, -1 rejected (reason in last_error),
  * -2 rejected because it can never match (an ASCII form whose every
- * branch needs a byte >= 0x80); *secs = compile CPU time; *fires = 1 if it
+ * branch needs a byte >= 0x80); *secs = compile CPU time, from the
+ * fastcost table where it holds the expression; *fires = 1 if it
  * reports on more than FAST_FIRE_PCT of class c's sample strings (only
  * when fires != NULL), and *hits = on how many it reports (only when
  * hits != NULL); with squashed, on the samples' squashed text. */
@@ -389,6 +416,9 @@ static int try_compile_on(const char *expr, unsigned flags, double *secs, int *f
     double t0 = cpu_s();
     hs_error_t rc = hs_compile(expr, flags, HS_MODE_BLOCK, hsscan_platform(), &db, &ce);
     *secs = cpu_s() - t0;
+    cost_log(expr, flags);
+    if (!fastcost_lookup(expr, flags, secs) && *secs >= FASTCOST_MIN_S)
+        cost_timed++;
     if (rc != HS_SUCCESS) {
         snprintf(last_error, sizeof last_error, "%s (%zu bytes)",
                  ce && ce->message ? ce->message : "?", strlen(expr));
@@ -1171,6 +1201,10 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     hsdb_key_adds(&key, hsscan_variant()); /* databases compiled for that code */
     hsdb_key_adds(&key, getenv("TG_FAST_NOSQUASH") ? "no squash" : NULL); /* route_squash */
     hsdb_key_adds(&key, lfree_apart(c) && getenv("TG_FAST_NOLFAUX") ? "no lf aux" : NULL);
+    /* routes follow the compile costs of the table (none with the knob) */
+    size_t ncost = getenv("TG_FAST_NOCOSTTAB") ? 0 : fastcost_count();
+    hsdb_key_adds(&key, ncost ? fastcost_version() : NULL);
+    hsdb_key_add(&key, &ncost, sizeof ncost);
 #ifdef TG_ASAN
     /* Routing compares compile times, 2-3x longer under ASan: its routes
      * are not the normal build's and must not be served to it. */
@@ -1227,8 +1261,10 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     const char *dbg = getenv("TG_FAST_DEBUG"); /* routing reasons to stderr; 2: all */
     int debug = dbg ? atoi(dbg) > 1 ? 2 : 1 : 0;
     route_t *rt = tg_calloc(c->n + 1, sizeof *rt);
+    size_t timed = cost_timed;
     for (size_t i = 0; i < c->n; i++)
         route_rule(info, c, &f->rules[c->ids[i]], &in[src[c->ids[i]]], &rt[i], debug);
+    info->cost_timed += cost_timed - timed;
     /* ASCII databases where some rule reads differently there, in classes
      * big enough for the second compile to pay back */
     int ascii = 0;
@@ -1423,6 +1459,7 @@ static void info_add(fast_build_info_t *to, const fast_build_info_t *a)
     to->slow_compile += a->slow_compile;
     to->aux += a->aux;
     to->literal_free += a->literal_free;
+    to->cost_timed += a->cost_timed;
     to->relaxed += a->relaxed;
     to->relaxed_scan += a->relaxed_scan;
     to->always_firing += a->always_firing;

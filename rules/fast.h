@@ -124,6 +124,10 @@ typedef struct fast_build_info {
     size_t literal_forms;        /* tflags multiple, counted without PCRE2 on
                                     text without bytes >= 0x80 (their form
                                     there is a plain literal) */
+    size_t cost_timed;           /* expressions whose compile time was measured
+                                    here, not read from the fastcost table,
+                                    and 0.02 s or more: their routing may
+                                    differ between builds (cold compiles) */
     size_t cache_hits, cache_misses, cache_errors;
     size_t db_bytes;             /* total serialized database size */
     double compile_seconds;      /* wall time in fast_build */

@@ -2,6 +2,7 @@
  * matchers; every rule's value must be the oracle's. */
 #include <check.h>
 #include <dirent.h>
+#include <hs/hs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "fast.h"
+#include "fastcost.h"
 #include "hsscan.h"
 #include "msg.h"
 #include "rules.h"
@@ -788,9 +790,6 @@ START_TEST(paths_prefilter_and_pcre)
 }
 END_TEST
 
-/* The ReplaceTags definitions of the installed SpamAssassin rules and
- * __FILL_THIS_FORM_SHORT2 (the rule that needs its counts relaxed), as
- * one rules text; NULL if they are not installed. */
 /* The ReplaceTags definitions of the SpamAssassin rules and the body
  * rules names[0..n) (with their replace_rules lines), as one .cf text;
  * NULL if a rule is not found there. */
@@ -1226,6 +1225,49 @@ START_TEST(huge_stock_rules_prefiltered)
 }
 END_TEST
 
+/* Routing reads the compile costs of the stock rules from the fastcost
+ * table, so it is the same on every build: __FILL_THIS_FORM_LOAN1 (about
+ * a second to compile alone) goes into the body class's second database
+ * with no compile timed here; with the table left out the same rules are
+ * timed. The table's key tells expressions and flags apart. */
+START_TEST(compile_costs_from_the_table)
+{
+    static const char *const names[] = {"__FILL_THIS_FORM_LOAN1"};
+    char *text = sa_rules(names, 1);
+    ck_assert_msg(text != NULL, "the stock rules are not in /usr/share/spamassassin");
+    ck_assert_uint_gt(fastcost_count(), 100);
+    ck_assert_str_eq(fastcost_version(), hs_version());
+    ck_assert(fastcost_key("abc", 8) != fastcost_key("abc", 9));
+    ck_assert(fastcost_key("abc", 8) != fastcost_key("abd", 8));
+    double secs = -1;
+    ck_assert_int_eq(fastcost_lookup("tollgate(?:unknown)+", 8, &secs), 0);
+    ck_assert(secs == -1);
+    for (int table = 1; table >= 0; table--) {
+        if (!table)
+            setenv("TG_FAST_NOCOSTTAB", "1", 1);
+        pair_t p;
+        pair_load(&p, text);
+        const fast_t *f = rules_get_fast(p.rf);
+        const fast_build_info_t *fi = fast_get_info(f);
+        if (table) {
+            ck_assert_uint_eq(fi->cost_timed, 0);
+            fast_class_info_t ci;
+            size_t c = class_index(f, "body");
+            ck_assert_uint_lt(c, fast_nclasses(f));
+            fast_class_info(f, c, &ci);
+            ck_assert_uint_gt(ci.db_size[FAST_DB_AUX] + ci.db_size[FAST_DB_AUX_ASCII], 0);
+        } else {
+            ck_assert_uint_gt(fi->cost_timed, 0);
+        }
+        pair_run(&p, "Subject: x\n\nplain text about nothing in particular\n", NULL);
+        ck_assert(val(&p, "__FILL_THIS_FORM_LOAN1") == 0);
+        pair_free(&p);
+    }
+    unsetenv("TG_FAST_NOCOSTTAB");
+    free(text);
+}
+END_TEST
+
 /* A pattern over Vectorscan's length limit (ReplaceTags with Latin-1 and
  * UTF-8 look-alikes) runs on PCRE2, yet its ASCII form, without those
  * branches, is exact in the ASCII database; one whose every branch needs
@@ -1605,6 +1647,7 @@ Suite *fast_suite(void)
     tcase_add_test(slow, confirmed_at_match_starts);
     tcase_add_test(slow, confirmed_at_match_starts_ascii);
     tcase_add_test(slow, huge_stock_rules_prefiltered);
+    tcase_add_test(slow, compile_costs_from_the_table);
     suite_add_tcase(s, slow);
     suite_add_tcase(s, tc);
     return s;

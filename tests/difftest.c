@@ -64,10 +64,10 @@ int main(int argc, char **argv)
     printf("difftest: Latin-1 /i spelt out %zu (approximated %zu, not followed %zu); nested "
            "repeats confirmed %zu; relaxed %zu (for scan speed %zu); second databases %zu "
            "(literal-free %zu); to PCRE2: too slow %zu, always-firing %zu; cache %zu hits, "
-           "%zu misses, %zu errors\n",
+           "%zu misses, %zu errors; compile times timed here %zu\n",
            fi->latin1_exact, fi->latin1_rewritten, fi->latin1_fold, fi->nested_repeat, fi->relaxed,
            fi->relaxed_scan, fi->aux, fi->literal_free, fi->slow_compile, fi->always_firing,
-           fi->cache_hits, fi->cache_misses, fi->cache_errors);
+           fi->cache_hits, fi->cache_misses, fi->cache_errors, fi->cost_timed);
     static const char *const rcpts[] = {"bob@example.org", "carol@example.net"};
     rules_env_t env = {.client_ip = "192.0.2.1", .client_name = "mail.example.com",
                        .helo = "mail.example.com", .mail_from = "alice@example.com",

@@ -25,6 +25,15 @@ grep -q "^difftest: $n messages, .* 0 mismatches in 0 messages" "$TMP/all.txt" &
     ok "oracle and fast agree on all $n messages (every rule, __ rules, multiple counts, metas)" ||
     fail "differential" "rc=$rc $(grep MISMATCH "$TMP/all.txt" | head -10)"
 
+# a cold compile routes the stock rules on the fastcost table's compile
+# costs, none timed on this host (rules/fastcost.h: "make costtab" when not)
+miss0=$(sed -n 's/.*cache \([0-9]*\) hits, \([0-9]*\) misses.*/\2/p' "$TMP/all.txt")
+timed=$(sed -n 's/.*compile times timed here \([0-9]*\).*/\1/p' "$TMP/all.txt")
+if [ "${miss0:-0}" -gt 0 ]; then
+    [ "$timed" = 0 ] && ok "routing of the stock rules read every compile cost from the table" ||
+        fail "cost table" "$timed compiles timed here (stale rules/fastcost.inc?)"
+fi
+
 "$DT" --env --cache "$CACHE" --rules "$SA" --rules deploy/rules "$CORPUS/spam" > "$TMP/env.txt" 2>&1
 rc=$?
 grep -q " 0 mismatches in 0 messages" "$TMP/env.txt" && [ $rc -eq 0 ] &&
