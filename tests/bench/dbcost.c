@@ -94,8 +94,11 @@ static hs_database_t *compile(const expr_t *ex, const size_t *which, size_t n)
     return db;
 }
 
-/* Minimum over runs of one pass of db over every string, in ms. */
-static double time_db(const hs_database_t *db, int runs, unsigned long *reports)
+/* Minimum over runs of one pass of db over every string, in ms; with
+ * fixed != NULL, of nstr scans of the same len bytes instead (the cost a
+ * scan pays whatever its length: --overhead). */
+static double time_scans(const hs_database_t *db, int runs, unsigned long *reports,
+                         const char *fixed, size_t len)
 {
     hs_scratch_t *sc = NULL;
     if (hs_alloc_scratch(db, &sc) != HS_SUCCESS)
@@ -105,7 +108,8 @@ static double time_db(const hs_database_t *db, int runs, unsigned long *reports)
         unsigned long n = 0;
         double t0 = now_s();
         for (size_t i = 0; i < nstr; i++)
-            hsscan(db, str[i].s, (unsigned)str[i].len, sc, on_report, &n);
+            hsscan(db, fixed ? fixed : str[i].s, (unsigned)(fixed ? len : str[i].len), sc,
+                   on_report, &n);
         double t = (now_s() - t0) * 1e3;
         if (best < 0 || t < best)
             best = t;
@@ -121,7 +125,7 @@ static double time_set(const expr_t *ex, const size_t *which, size_t n, int runs
                        unsigned long *reports)
 {
     hs_database_t *db = n ? compile(ex, which, n) : NULL;
-    double t = db ? time_db(db, runs, reports) : -1;
+    double t = db ? time_scans(db, runs, reports, NULL, 0) : -1;
     last_size = 0;
     if (db)
         hs_database_size(db, &last_size);
@@ -168,7 +172,7 @@ static int by_solo_desc(const void *a, const void *b, void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: dbcost [-r RUNS] [--top N] [--class body|rawbody|uri] [--db 0-3] "
-                    "[--whole] [--curve] DUMP DIR...\n");
+                    "[--whole] [--curve] [--overhead] DUMP DIR...\n");
     exit(2);
 }
 
@@ -204,7 +208,7 @@ int main(int argc, char **argv)
 {
     int runs = 3, db = 2;
     size_t top = 25;
-    int whole_only = 0, curve = 0;
+    int whole_only = 0, curve = 0, overhead = 0;
     const char *cls = "body";
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -220,6 +224,8 @@ int main(int argc, char **argv)
             whole_only = 1;
         else if (!strcmp(argv[i], "--curve"))
             curve = 1;
+        else if (!strcmp(argv[i], "--overhead"))
+            overhead = 1;
         else
             usage();
     }
@@ -285,6 +291,18 @@ int main(int argc, char **argv)
     double whole = time_set(ex, all, nex, runs, &rep);
     printf("whole database: %.1f ms a pass, %.1f MB/s, %lu reports, %.1f MB\n", whole,
            whole > 0 ? nbytes / 1e3 / whole : 0, rep, last_size / 1e6);
+    if (overhead) {
+        hs_database_t *w = compile(ex, all, nex);
+        static const char *const fill[] = {"", "x", "hello world, this is a line."};
+        for (size_t k = 0; w && k < sizeof fill / sizeof *fill; k++) {
+            unsigned long r = 0;
+            double t = time_scans(w, runs, &r, fill[k], strlen(fill[k]));
+            printf("the same %zu-byte string %zu times: %.1f ms, %.3f us a scan\n",
+                   strlen(fill[k]), nstr, t, t * 1e3 / (double)nstr);
+        }
+        if (w)
+            hs_free_database(w);
+    }
     if (whole_only)
         return 0;
 
