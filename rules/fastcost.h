@@ -5,12 +5,15 @@
  * fast.c routes a rule by how long its expression takes to compile alone
  * (the class's second database past 0.25 s, PCRE2 past 5 s, relaxed forms
  * where the prefilter form is slow). Timed on the build host, rules near
- * a bound fell either side from one cold compile to the next, and the
- * matcher's speed moved 12-15% with four body rules. The table holds the
- * median CPU time of each expression of the shipped and SpamAssassin
- * rules that takes at least FASTCOST_STORE_S, measured by tests/bench/
- * costtab on the reference machine for one Vectorscan version; any other
- * expression (an admin's own rule, another library version) is timed.
+ * a bound fell either side from one cold compile to the next: two builds
+ * of one tree had different databases, and measurements made on one did
+ * not hold for the other (12-15% apart on a busy host; where the
+ * borderline rules go is worth 1-2% in an A/B on a quiet one). The
+ * table holds the median CPU time of each expression of the shipped and
+ * SpamAssassin rules that takes at least FASTCOST_STORE_S, measured by
+ * tests/bench/costtab on the reference machine for one Vectorscan
+ * version; any other expression (an admin's own rule, another library
+ * version) is timed.
  */
 #ifndef TG_FASTCOST_H
 #define TG_FASTCOST_H

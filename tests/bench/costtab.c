@@ -10,7 +10,9 @@
  * compiled COSTTAB_RUNS times in all and its median CPU time kept. Those
  * whose median is FASTCOST_STORE_S or more go into the table, with the
  * Vectorscan version they were measured with. Run it on an otherwise idle
- * machine: CPU time still grows some 10-20% when the other core is busy.
+ * machine: CPU time also grows when the other core is busy (shared
+ * caches). -k OLD.inc keeps OLD's measurements (same Vectorscan version
+ * assumed) and measures only the expressions it lacks.
  */
 #include <hs/hs.h>
 #include <stdint.h>
@@ -127,7 +129,15 @@ static int read_table(const char *path, item_t **known, size_t *n)
     size_t cap = 0;
     unsigned long long key;
     unsigned long usec;
-    while (fgets(line, sizeof line, fp))
+    int version = 0; /* OLD's Vectorscan version is the loaded one */
+    while (fgets(line, sizeof line, fp)) {
+        const char *v = strstr(line, "fastcost_hs_version[] = \"");
+        if (v) {
+            v += strlen("fastcost_hs_version[] = \"");
+            const char *q = strrchr(v, '"');
+            version = q && (size_t)(q - v) == strlen(hs_version()) &&
+                      !strncmp(v, hs_version(), (size_t)(q - v));
+        }
         if (sscanf(line, " {0x%llxull, %lu}", &key, &usec) == 2 && key) {
             if (*n == cap) {
                 cap = cap ? cap * 2 : 512;
@@ -135,7 +145,13 @@ static int read_table(const char *path, item_t **known, size_t *n)
             }
             (*known)[(*n)++] = (item_t){key, 0, NULL, usec / 1e6};
         }
+    }
     fclose(fp);
+    if (!version) {
+        fprintf(stderr, "%s: not measured with this Vectorscan (%s): measure afresh\n", path,
+                hs_version());
+        return -1;
+    }
     return 0;
 }
 
