@@ -27,10 +27,16 @@ grep -q "^difftest: $n messages, .* 0 mismatches in 0 messages" "$TMP/all.txt" &
     fail "differential" "rc=$rc $(grep MISMATCH "$TMP/all.txt" | head -10)"
 
 # a cold compile routes the stock rules on the fastcost table's compile
-# costs, none timed on this host (rules/fastcost.h: "make costtab" when not)
+# costs, none timed on this host (rules/fastcost.h: "make costtab" when not).
+# Not under ASan: its allocator slows Vectorscan's compiles of small
+# expressions 5x and more (337 of those the table leaves out, under 4 ms
+# in a normal build, took 20 ms or more there), so the count says nothing
+# about the table.
 miss0=$(sed -n 's/.*cache \([0-9]*\) hits, \([0-9]*\) misses.*/\2/p' "$TMP/all.txt")
 timed=$(sed -n 's/.*compile times timed here \([0-9]*\).*/\1/p' "$TMP/all.txt")
-if [ "${miss0:-0}" -gt 0 ]; then
+if ldd "$DT" 2>/dev/null | grep -q libasan; then
+    echo "  (ASan build: $timed compiles timed here, not checked)"
+elif [ "${miss0:-0}" -gt 0 ]; then
     [ "$timed" = 0 ] && ok "routing of the stock rules read every compile cost from the table" ||
         fail "cost table" "$timed compiles timed here (stale rules/fastcost.inc?)"
 fi
