@@ -1201,14 +1201,14 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     hsdb_key_adds(&key, hsscan_variant()); /* databases compiled for that code */
     hsdb_key_adds(&key, getenv("TG_FAST_NOSQUASH") ? "no squash" : NULL); /* route_squash */
     hsdb_key_adds(&key, lfree_apart(c) && getenv("TG_FAST_NOLFAUX") ? "no lf aux" : NULL);
-    /* routes follow the compile costs of the table (none with the knob) */
-    size_t ncost = getenv("TG_FAST_NOCOSTTAB") ? 0 : fastcost_count();
-    hsdb_key_adds(&key, ncost ? fastcost_version() : NULL);
-    hsdb_key_add(&key, &ncost, sizeof ncost);
+    /* routes follow the compile costs of the table, if it is read */
+    uint64_t costs = fastcost_digest();
+    hsdb_key_add(&key, &costs, sizeof costs);
 #ifdef TG_ASAN
-    /* Routing compares compile times, 2-3x longer under ASan: the routes
-     * of expressions the fastcost table lacks (timed here) are not the
-     * normal build's and must not be served to it. */
+    /* Routing compares compile times, longer under ASan (2-3x for the slow
+     * ones, 5x and more for small ones): the routes of expressions the
+     * fastcost table lacks (timed here) are not the normal build's and
+     * must not be served to it. */
     hsdb_key_adds(&key, "asan");
 #endif
     int k[2] = {c->kind, c->hmode};

@@ -28,12 +28,29 @@ const char *fastcost_version(void) { return fastcost_hs_version; }
 
 size_t fastcost_count(void) { return sizeof fastcost_table / sizeof *fastcost_table - 1; }
 
-/* TG_FAST_NOCOSTTAB=1 leaves the table out (every compile timed), for
- * "make costtab" and A/B runs; fast.c keys its cache on it. */
+/* Whether lookups read the table: it holds entries, it was measured with
+ * the loaded Vectorscan, and TG_FAST_NOCOSTTAB=1 (every compile timed, for
+ * "make costtab" and A/B runs) is not set. */
+static int table_in_use(void)
+{
+    return fastcost_count() > 0 && !getenv("TG_FAST_NOCOSTTAB") &&
+           strcmp(hs_version(), fastcost_hs_version) == 0;
+}
+
+uint64_t fastcost_digest(void)
+{
+    if (!table_in_use())
+        return 0;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 1; i <= fastcost_count(); i++)
+        h = (h ^ fastcost_table[i].key ^ fastcost_table[i].usec) * 0x100000001b3ull;
+    return h ? h : 1;
+}
+
 int fastcost_lookup(const char *expr, unsigned flags, double *secs)
 {
     size_t n = sizeof fastcost_table / sizeof *fastcost_table;
-    if (n <= 1 || getenv("TG_FAST_NOCOSTTAB") || strcmp(hs_version(), fastcost_hs_version) != 0)
+    if (!table_in_use())
         return 0;
     uint64_t k = fastcost_key(expr, flags);
     size_t lo = 1, hi = n; /* entry 0 is a sentinel: the table is never empty */

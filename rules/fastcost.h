@@ -38,8 +38,13 @@ uint64_t fastcost_key(const char *expr, unsigned flags);
 int fastcost_lookup(const char *expr, unsigned flags, double *secs);
 
 /* The Vectorscan version the table was measured with, and how many
- * expressions it holds (both go into fast.c's cache keys). */
+ * expressions it holds. */
 const char *fastcost_version(void);
 size_t fastcost_count(void);
+
+/* A hash of the table's contents if lookups read it (entries, the loaded
+ * Vectorscan's version, TG_FAST_NOCOSTTAB unset), else 0: fast.c keys its
+ * cache on it, so a table measured again does not get the old routes. */
+uint64_t fastcost_digest(void);
 
 #endif

@@ -121,15 +121,20 @@ static double time_scans(const hs_database_t *db, int runs, unsigned long *repor
 
 static size_t last_size; /* hs_database_size of time_set's last database */
 
+/* Compiles exprs[which[0..n)] and times a pass (time_scans); the
+ * database is freed, or handed to *keep (caller frees) if keep != NULL. */
 static double time_set(const expr_t *ex, const size_t *which, size_t n, int runs,
-                       unsigned long *reports)
+                       unsigned long *reports, hs_database_t **keep)
 {
     hs_database_t *db = n ? compile(ex, which, n) : NULL;
     double t = db ? time_scans(db, runs, reports, NULL, 0) : -1;
     last_size = 0;
     if (db)
         hs_database_size(db, &last_size);
-    hs_free_database(db);
+    if (keep)
+        *keep = db;
+    else
+        hs_free_database(db);
     return t;
 }
 
@@ -288,28 +293,26 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < nex; k++)
         all[k] = k;
     unsigned long rep = 0;
-    double whole = time_set(ex, all, nex, runs, &rep);
+    hs_database_t *w = NULL;
+    double whole = time_set(ex, all, nex, runs, &rep, &w);
     printf("whole database: %.1f ms a pass, %.1f MB/s, %lu reports, %.1f MB\n", whole,
            whole > 0 ? nbytes / 1e3 / whole : 0, rep, last_size / 1e6);
-    if (overhead) {
-        hs_database_t *w = compile(ex, all, nex);
-        static const char *const fill[] = {"", "x", "hello world, this is a line."};
-        for (size_t k = 0; w && k < sizeof fill / sizeof *fill; k++) {
-            unsigned long r = 0;
-            double t = time_scans(w, runs, &r, fill[k], strlen(fill[k]));
-            printf("the same %zu-byte string %zu times: %.1f ms, %.3f us a scan\n",
-                   strlen(fill[k]), nstr, t, t * 1e3 / (double)nstr);
-        }
-        if (w)
-            hs_free_database(w);
+    static const char *const fill[] = {"", "x", "hello world, this is a line."};
+    for (size_t k = 0; overhead && w && k < sizeof fill / sizeof *fill; k++) {
+        unsigned long r = 0;
+        double t = time_scans(w, runs, &r, fill[k], strlen(fill[k]));
+        printf("the same %zu-byte string %zu times: %.1f ms, %.3f us a scan\n",
+               strlen(fill[k]), nstr, t, t * 1e3 / (double)nstr);
     }
+    if (w)
+        hs_free_database(w);
     if (whole_only)
         return 0;
 
     double sum = 0;
     for (size_t k = 0; k < nex; k++) {
         size_t one = k;
-        ex[k].solo_ms = time_set(ex, &one, 1, runs, &ex[k].reports);
+        ex[k].solo_ms = time_set(ex, &one, 1, runs, &ex[k].reports, NULL);
         ex[k].pcre_ms = time_pcre(&ex[k], runs);
         sum += ex[k].solo_ms > 0 ? ex[k].solo_ms : 0;
     }
@@ -330,13 +333,13 @@ int main(int argc, char **argv)
             snprintf(pc, sizeof pc, "%.2f", e->pcre_ms);
         printf("%-4zu %-32s %9.2f %9s %9lu\n", k + 1, e->name, e->solo_ms, pc, e->reports);
     }
-    double head = time_set(ex, order, top, runs, &rep);
-    double rest = time_set(ex, order + top, nex - top, runs, &rep);
+    double head = time_set(ex, order, top, runs, &rep, NULL);
+    double rest = time_set(ex, order + top, nex - top, runs, &rep, NULL);
     printf("the top %zu alone: %.1f ms; the other %zu: %.1f ms; together (above): %.1f ms\n",
            top, head, nex - top, rest, whole);
     static const size_t cut[] = {25, 50, 100, 200, 400};
     for (size_t q = 0; curve && q < sizeof cut / sizeof *cut && cut[q] < nex; q++) {
-        double r = time_set(ex, order + cut[q], nex - cut[q], runs, &rep);
+        double r = time_set(ex, order + cut[q], nex - cut[q], runs, &rep, NULL);
         printf("without the top %zu: %.1f ms (%.0f%% of the whole), %zu expressions\n", cut[q], r,
                whole > 0 ? 100 * r / whole : 0, nex - cut[q]);
     }

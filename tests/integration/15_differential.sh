@@ -14,6 +14,9 @@ SA=/usr/share/spamassassin
 # slower compiles) served to the normal one built slower databases
 # (rules_bench 7.0x against 7.9x).
 CACHE=${TG_HSCACHE:-$BUILD/hscache}
+# the cache hits and misses difftest's output FILE reports
+cache_hits() { sed -n 's/.*cache \([0-9]*\) hits, .*/\1/p' "$1"; }
+cache_misses() { sed -n 's/.*cache [0-9]* hits, \([0-9]*\) misses.*/\1/p' "$1"; }
 
 [ -x "$DT" ] || { fail difftest "no $DT"; finish; exit 1; }
 [ -d "$CORPUS/spam" ] && [ -d "$CORPUS/ham" ] || { fail corpus "no corpus at $CORPUS"; finish; exit 1; }
@@ -32,7 +35,7 @@ grep -q "^difftest: $n messages, .* 0 mismatches in 0 messages" "$TMP/all.txt" &
 # expressions 5x and more (337 of those the table leaves out, under 4 ms
 # in a normal build, took 20 ms or more there), so the count says nothing
 # about the table.
-miss0=$(sed -n 's/.*cache \([0-9]*\) hits, \([0-9]*\) misses.*/\2/p' "$TMP/all.txt")
+miss0=$(cache_misses "$TMP/all.txt")
 timed=$(sed -n 's/.*compile times timed here \([0-9]*\).*/\1/p' "$TMP/all.txt")
 if ldd "$DT" 2>/dev/null | grep -q libasan; then
     echo "  (ASan build: $timed compiles timed here, not checked)"
@@ -51,8 +54,8 @@ grep -q " 0 mismatches in 0 messages" "$TMP/env.txt" && [ $rc -eq 0 ] &&
 msgs=$(ls "$CORPUS/spam"/*.eml | head -50)
 "$DT" --cache "$TMP/c" --rules deploy/rules $msgs > "$TMP/c1.txt" 2>&1; rc1=$?
 "$DT" --cache "$TMP/c" --rules deploy/rules $msgs > "$TMP/c2.txt" 2>&1; rc2=$?
-misses=$(sed -n 's/.*cache \([0-9]*\) hits, \([0-9]*\) misses.*/\2/p' "$TMP/c1.txt")
-hits2=$(sed -n 's/.*cache \([0-9]*\) hits, \([0-9]*\) misses.*/\1/p' "$TMP/c2.txt")
+misses=$(cache_misses "$TMP/c1.txt")
+hits2=$(cache_hits "$TMP/c2.txt")
 [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ "${misses:-0}" -gt 0 ] && [ "$hits2" = "$misses" ] &&
     ok "a second load takes every database from the cache ($hits2)" ||
     fail "cache reuse" "rc=$rc1/$rc2 misses=$misses hits=$hits2"
@@ -61,12 +64,12 @@ for f in "$TMP"/c/*.hsdb; do
 done
 "$DT" --cache "$TMP/c" --rules deploy/rules $msgs > "$TMP/c3.txt" 2>&1; rc3=$?
 errs=$(sed -n 's/.*misses, \([0-9]*\) errors.*/\1/p' "$TMP/c3.txt")
-hits3=$(sed -n 's/.*cache \([0-9]*\) hits, .*/\1/p' "$TMP/c3.txt")
+hits3=$(cache_hits "$TMP/c3.txt")
 [ $rc3 -eq 0 ] && [ "$hits3" = 0 ] && grep -q " 0 mismatches" "$TMP/c3.txt" &&
     ok "a corrupt cache is ignored and rebuilt (still no mismatch)" ||
     fail "corrupt cache" "rc=$rc3 hits=$hits3 errs=$errs $(tail -2 "$TMP/c3.txt")"
 "$DT" --cache "$TMP/c" --rules deploy/rules $msgs > "$TMP/c4.txt" 2>&1
-hits4=$(sed -n 's/.*cache \([0-9]*\) hits, .*/\1/p' "$TMP/c4.txt")
+hits4=$(cache_hits "$TMP/c4.txt")
 [ "$hits4" = "$misses" ] && ok "the rebuilt cache is used again" || fail "rebuilt cache" "hits=$hits4"
 
 # --- tollgate-rules --matcher: same verdicts either way
