@@ -17,6 +17,7 @@
 
 #include "cf.h"
 #include "fastcost.h"
+#include "fastmemo.h"
 #include "hsdb.h"
 #include "hsexpr.h"
 #include "hsscan.h"
@@ -115,6 +116,11 @@ static const char *const fast_sample_all[] = {
  * such as __DRUGS_ERECTILE1's "gr", are in every message); see
  * route_squash. */
 #define FAST_SQUASH_WIDTH 4
+/* The scan memo's slots (fastmemo.h), shared by the ruleset's threads. A
+ * message scans some 80 strings (8 body lines, 3 URIs, a header value per
+ * header class), so the memo remembers the last ~200 messages' strings. */
+#define FAST_MEMO_SLOTS 16384
+
 /* Classes with fewer rules in databases than this have no ASCII form. */
 #define FAST_ASCII_MIN_RULES 32
 /* Share of the sample strings (fast_sample, fast_sample_all), in percent,
@@ -227,6 +233,9 @@ struct fast {
     hs_scratch_t *proto;     /* big enough for every database */
     size_t maxclass;
     fast_build_info_t info;
+    fastmemo_t *memo;        /* owned, shared by every scratch (fastmemo.h:
+                                mutable, thread-safe); NULL when off
+                                (TG_FAST_NOMEMO) */
 };
 
 struct fast_scratch {
@@ -260,6 +269,14 @@ struct fast_scratch {
     size_t starts_cap;
     int ascii;               /* the string being scanned has no byte >= 0x80
                                 (known only in classes with ASCII databases) */
+    fastmemo_rep_t rec[FASTMEMO_MAX_REPS]; /* the reports of the string's
+                                scans, for the memo; nrec past
+                                FASTMEMO_MAX_REPS: too many to store */
+    size_t nrec;
+    int recording;
+    int no_memo;             /* fast_scratch_memo(sc, 0): this scratch neither
+                                reads nor fills the memo */
+    unsigned long memo_hits, memo_misses, memo_hit_bytes, memo_miss_bytes;
     int prof;
     double *class_ns, *class_scan_ns, *rule_ns;
     unsigned long *rule_cand, *rule_conf;
@@ -1620,8 +1637,19 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         f->info.literal_forms += f->rules[i].lit != NULL;
         f->info.squashed += f->rules[i].squash;
     }
+    const char *nomemo = getenv("TG_FAST_NOMEMO");
+    if (!(nomemo && *nomemo && *nomemo != '0')) {
+        f->memo = fastmemo_new(FAST_MEMO_SLOTS);
+        f->info.memo_slots = FAST_MEMO_SLOTS;
+    }
     f->info.compile_seconds = now_s() - t0;
     return f;
+}
+
+void fast_memo_clear(const fast_t *f)
+{
+    if (f && f->memo)
+        fastmemo_clear(f->memo);
 }
 
 void fast_free(fast_t *f)
@@ -1649,6 +1677,7 @@ void fast_free(fast_t *f)
     }
     if (f->proto)
         hs_free_scratch(f->proto);
+    fastmemo_free(f->memo);
     free(f->classes);
     free(f->rules);
     free(f->slot);
@@ -1764,6 +1793,7 @@ void fast_scratch_free(fast_scratch_t *sc)
 }
 
 void fast_scratch_profile(fast_scratch_t *sc, int on) { sc->prof = on; }
+void fast_scratch_memo(fast_scratch_t *sc, int on) { sc->no_memo = !on; }
 
 void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out)
 {
@@ -1778,6 +1808,10 @@ void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out)
     out->db_ns = sc->db_ns;
     out->db_scans = sc->db_scans;
     out->db_bytes = sc->db_bytes;
+    out->memo_hits = sc->memo_hits;
+    out->memo_misses = sc->memo_misses;
+    out->memo_hit_bytes = sc->memo_hit_bytes;
+    out->memo_miss_bytes = sc->memo_miss_bytes;
 }
 
 /* Adds one scan of database d of the class being scanned to the profile. */
@@ -1820,6 +1854,11 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 {
     (void)from, (void)flags;
     fast_scratch_t *sc = ctx;
+    if (sc->recording) {
+        if (sc->nrec < FASTMEMO_MAX_REPS)
+            sc->rec[sc->nrec] = (fastmemo_rep_t){id, (unsigned)to};
+        sc->nrec++;
+    }
     take_report(sc, id, to);
     if (sc->cur->fed && sc->cur->fed[id]) /* feed_rules */
         take_report(sc, sc->cur->fed[id] - 1, to);
@@ -1997,6 +2036,29 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     int ascii = (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII] || c->ascii_pcre) &&
                 tg_is_ascii(s, len);
     sc->ascii = ascii;
+    /* the memo: the reports of an earlier scan of the same string, replayed
+     * (the rest below runs as after a scan) */
+    uint64_t h = 0;
+    int memo = f->memo && !sc->no_memo && len <= FASTMEMO_MAX_LEN && (c->db[DB_MAIN] || c->db[DB_AUX]);
+    if (memo) {
+        double t0 = sc->prof ? tg_now_ns() : 0;
+        h = fastmemo_hash((unsigned)ci, s, len);
+        int n = fastmemo_get(f->memo, h, (unsigned)ci, s, len, sc->rec);
+        if (n >= 0) {
+            for (int k = 0; k < n; k++)
+                on_match(sc->rec[k].id, 0, sc->rec[k].to, 0, sc);
+            sc->memo_hits++;
+            sc->memo_hit_bytes += len;
+            memo = 0;
+            if (sc->prof)
+                sc->class_scan_ns[ci] += tg_now_ns() - t0;
+            goto reports;
+        }
+        sc->memo_misses++;
+        sc->memo_miss_bytes += len;
+        sc->nrec = 0;
+        sc->recording = 1;
+    }
     for (int d = DB_MAIN; d <= DB_AUX; d++) {
         int dd = ascii && c->db[d + 2] ? d + 2 : d;
         hs_database_t *db = c->db[dd];
@@ -2011,11 +2073,17 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         }
         if (rc != HS_SUCCESS || len > 0xffffffffu) {
             /* cannot trust the reports: run every rule with PCRE2 */
+            sc->recording = 0;
             for (size_t k = 0; k < c->n; k++)
                 consider(f, sc, rx, c->mode, c->ids[k], s, len, 1, -1);
             return;
         }
     }
+    if (memo) {
+        sc->recording = 0;
+        fastmemo_put(f->memo, h, (unsigned)ci, s, len, sc->rec, sc->nrec);
+    }
+reports:
     for (size_t k = 0; k < sc->ncand; k++) {
         size_t i = c->ids[sc->cand[k]];
         if (sc->prof)

@@ -131,12 +131,19 @@ typedef struct fast_build_info {
     size_t cache_hits, cache_misses, cache_errors;
     size_t db_bytes;             /* total serialized database size */
     double compile_seconds;      /* wall time in fast_build */
+    size_t memo_slots;           /* the scan memo's slots; 0: off
+                                    (TG_FAST_NOMEMO=1 when built) */
 } fast_build_info_t;
 
 /* Builds the matcher. Never fails: a pattern Vectorscan cannot take runs
  * on the PCRE path; a failing cache is ignored (counted in cache_errors). */
 fast_t *fast_build(const fast_rule_t *rules, size_t n, const fast_options_t *opts);
 void fast_free(fast_t *f);
+
+/* Empties f's scan memo (fastmemo.h), which f's matching fills: a
+ * benchmark pass starts with it empty, as a daemon starts. Not for message
+ * threads (it waits for busy slots). No-op where the memo is off. */
+void fast_memo_clear(const fast_t *f);
 const fast_build_info_t *fast_get_info(const fast_t *f);
 
 /* A class's databases, as fast_class_info and the profile index them:
@@ -181,6 +188,9 @@ void fast_match(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx,
 /* Profiling (benchmark): when on, fast_match accumulates nanoseconds per
  * class and path, and per rule the PCRE2 time and candidate counts. */
 void fast_scratch_profile(fast_scratch_t *sc, int on);
+/* Whether matching with sc uses the ruleset's scan memo (default 1; the
+ * benchmark turns it off where a message is matched twice in a row). */
+void fast_scratch_memo(fast_scratch_t *sc, int on);
 typedef struct fast_profile {
     const double *class_ns;        /* [fast_nclasses]: whole class */
     const double *class_scan_ns;   /* [fast_nclasses]: Vectorscan scans */
@@ -197,6 +207,10 @@ typedef struct fast_profile {
      * PCRE2 time), scans made, bytes scanned */
     const double *db_ns;
     const unsigned long *db_scans, *db_bytes;
+    /* the scan memo (fastmemo.h), counted whether profiling or not: strings
+     * whose reports were replayed (their bytes), and strings scanned and
+     * stored; a replay's time counts in class_scan_ns, not in db_* */
+    unsigned long memo_hits, memo_misses, memo_hit_bytes, memo_miss_bytes;
 } fast_profile_t;
 void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out);
 /* Slot and name of fast rule i (profile index). */

@@ -3,6 +3,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <hs/hs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "fast.h"
 #include "fastcost.h"
+#include "fastmemo.h"
 #include "hsscan.h"
 #include "msg.h"
 #include "rules.h"
@@ -1609,6 +1611,255 @@ START_TEST(profiles_by_rule_and_class)
 }
 END_TEST
 
+/* The scan memo on its own (fastmemo.h): a stored string's reports come
+ * back only for the same tag and the same bytes (a string with the same
+ * hash is a miss, not another string's reports), a newer string replaces
+ * the slot's, and what is over the limits is not stored. */
+START_TEST(scan_memo_store)
+{
+    fastmemo_t *m = fastmemo_new(100); /* 128 slots */
+    fastmemo_rep_t r[FASTMEMO_MAX_REPS + 1], out[FASTMEMO_MAX_REPS];
+    for (unsigned i = 0; i <= FASTMEMO_MAX_REPS; i++)
+        r[i] = (fastmemo_rep_t){i * 3, 10 + i};
+    const char *s = "Please find attached the invoice for your order";
+    size_t len = strlen(s);
+    uint64_t h = fastmemo_hash(3, s, len);
+    ck_assert(h != fastmemo_hash(4, s, len));
+    ck_assert(h != fastmemo_hash(3, s, len - 1));
+    ck_assert(h == fastmemo_hash(3, s, len));
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out), -1);
+    fastmemo_put(m, h, 3, s, len, r, 5);
+    memset(out, 0xff, sizeof out);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out), 5);
+    for (unsigned i = 0; i < 5; i++)
+        ck_assert(out[i].id == i * 3 && out[i].to == 10 + i);
+    /* the same hash and length, one byte different: a miss */
+    char t[64];
+    memcpy(t, s, len);
+    t[len - 1] = 'X';
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 4, s, len, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len - 1, out), -1);
+    /* a scan without reports is remembered too */
+    uint64_t he = fastmemo_hash(3, "", 0);
+    fastmemo_put(m, he, 3, "", 0, r, 0);
+    ck_assert_int_eq(fastmemo_get(m, he, 3, "", 0, out), 0);
+    /* the same slot, another string: it replaces the first */
+    fastmemo_put(m, h, 3, t, len, r + 1, FASTMEMO_MAX_REPS);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), FASTMEMO_MAX_REPS);
+    ck_assert(out[FASTMEMO_MAX_REPS - 1].id == FASTMEMO_MAX_REPS * 3);
+    /* over the limits: not stored, the slot keeps what it had */
+    fastmemo_put(m, h, 3, s, len, r, FASTMEMO_MAX_REPS + 1);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), FASTMEMO_MAX_REPS);
+    char *big = malloc(FASTMEMO_MAX_LEN + 1);
+    memset(big, 'a', FASTMEMO_MAX_LEN + 1);
+    uint64_t hb = fastmemo_hash(3, big, FASTMEMO_MAX_LEN + 1);
+    fastmemo_put(m, hb, 3, big, FASTMEMO_MAX_LEN + 1, r, 1);
+    ck_assert_int_eq(fastmemo_get(m, hb, 3, big, FASTMEMO_MAX_LEN + 1, out), -1);
+    hb = fastmemo_hash(3, big, FASTMEMO_MAX_LEN);
+    fastmemo_put(m, hb, 3, big, FASTMEMO_MAX_LEN, r, 1);
+    ck_assert_int_eq(fastmemo_get(m, hb, 3, big, FASTMEMO_MAX_LEN, out), 1);
+    free(big);
+    fastmemo_clear(m);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, he, 3, "", 0, out), -1);
+    fastmemo_free(m);
+}
+END_TEST
+
+/* Rules on every path the replayed reports feed: exact, prefilter
+ * confirmed by PCRE2, nested repeats, tflags multiple (counted by PCRE2
+ * after a report), PCRE2-only, headers, ASCII and 8-bit lines, 40 fillers
+ * for the ASCII databases. */
+static const char *MEMO_RULES =
+    "body M_EXACT /watches/\n"
+    "body M_LOOKBEHIND /(?<!Buy )buy\\b/\n"
+    "body M_BACKREF /\\b(\\w)\\1/\n"
+    "body M_REDOS /^(a+)+$/\n"
+    "body M_MULTI /buy/i\n"
+    "tflags M_MULTI multiple\n"
+    "body M_HIGH /\\xfc\\xdf/\n"
+    "body M_NEG /K[^a-z]LN/i\n"
+    "rawbody M_RAW /aus\\s\\S+/\n"
+    "header M_SUBJ Subject =~ /\\Wwatches/\n"
+    "header M_FROM From =~ /alice/i\n"
+    "uri M_URI /shop\\.example/\n";
+
+static const char *MEMO_MSGS[] = {
+    NULL, /* MSG */
+    "From: Bob <bob@example.org>\nSubject: re: cheap watches\n\n"
+    "First paragraph talks about watches\nand prices.\n\nbuy buy, buy once more\n\n"
+    "buy buy, buy once more\n\nvisit http://shop.example.net/buy now!\n",
+    "From: Alice <alice@example.com>\nSubject: aa\n\nbook keeping\n\naaaa\n",
+};
+
+/* Matches MEMO_MSGS[k] with sf and asserts the values are the oracle's. */
+static void memo_run(pair_t *p, rules_scratch_t *so, rules_scratch_t *sf, size_t k)
+{
+    const char *raw = MEMO_MSGS[k] ? MEMO_MSGS[k] : MSG;
+    msg_t *m = msg_new(NULL);
+    msg_feed(m, raw, strlen(raw));
+    msg_finish(m);
+    rules_match_all(p->ro, so, m, NULL, p->vo);
+    rules_match_all(p->rf, sf, m, NULL, p->vf);
+    for (size_t i = 0; i < rules_count(p->ro); i++)
+        ck_assert_msg(p->vo[i] == p->vf[i], "message %zu: %s: oracle %g, fast %g", k,
+                      rules_name(p->ro, i), p->vo[i], p->vf[i]);
+    msg_free(m);
+}
+
+/* The fast matcher with the memo: a string met again replays its earlier
+ * scan's reports, and every value stays the oracle's -- on a message
+ * matched again, on one sharing lines with another (and repeating a
+ * paragraph), with a new scratch (the memo is the ruleset's). With
+ * TG_FAST_NOMEMO=1 at load there is no memo. */
+START_TEST(scan_memo_matches_as_scans)
+{
+    tg_buf cf;
+    tg_buf_init(&cf);
+    add_fillers(&cf);
+    tg_buf_adds(&cf, MEMO_RULES);
+    pair_t p;
+    pair_load(&p, cf.s);
+    ck_assert_uint_gt(fast_get_info(rules_get_fast(p.rf))->memo_slots, 0);
+    rules_scratch_t *so = rules_scratch_new(p.ro), *sf = rules_scratch_new(p.rf);
+    fast_scratch_t *fs = rules_scratch_get_fast(sf);
+    fast_profile_t pr;
+    memo_run(&p, so, sf, 0);
+    fast_scratch_get_profile(fs, &pr);
+    ck_assert_uint_eq(pr.memo_hits, 0);
+    unsigned long first = pr.memo_misses;
+    ck_assert_uint_gt(first, 5); /* body lines, rawbody, uri, headers */
+    ck_assert(val(&p, "M_EXACT") == 1 && val(&p, "M_MULTI") == 5);
+    memo_run(&p, so, sf, 0); /* every string again */
+    fast_scratch_get_profile(fs, &pr);
+    ck_assert_uint_eq(pr.memo_hits, first);
+    ck_assert_uint_eq(pr.memo_misses, first);
+    ck_assert(val(&p, "M_EXACT") == 1 && val(&p, "M_MULTI") == 5);
+    memo_run(&p, so, sf, 1); /* shares two lines; repeats one */
+    fast_scratch_get_profile(fs, &pr);
+    ck_assert_uint_ge(pr.memo_hits, first + 3);
+    ck_assert(val(&p, "M_MULTI") == 7 && val(&p, "M_URI") == 1);
+    memo_run(&p, so, sf, 2);
+    ck_assert(val(&p, "M_BACKREF") == 1 && val(&p, "M_FROM") == 1);
+    /* another scratch finds what this one stored */
+    rules_scratch_t *sf2 = rules_scratch_new(p.rf);
+    memo_run(&p, so, sf2, 1);
+    fast_scratch_get_profile(rules_scratch_get_fast(sf2), &pr);
+    ck_assert_uint_gt(pr.memo_hits, 0);
+    ck_assert_uint_eq(pr.memo_misses, 0);
+    /* turned off for a scratch: neither read nor filled */
+    fast_scratch_memo(rules_scratch_get_fast(sf2), 0);
+    unsigned long h0 = pr.memo_hits;
+    memo_run(&p, so, sf2, 0);
+    fast_scratch_get_profile(rules_scratch_get_fast(sf2), &pr);
+    ck_assert_uint_eq(pr.memo_hits, h0);
+    ck_assert_uint_eq(pr.memo_misses, 0);
+    rules_scratch_free(sf2);
+    /* emptied: the next match scans again */
+    fast_memo_clear(rules_get_fast(p.rf));
+    fast_scratch_get_profile(fs, &pr);
+    h0 = pr.memo_hits;
+    memo_run(&p, so, sf, 0);
+    fast_scratch_get_profile(fs, &pr);
+    ck_assert_uint_eq(pr.memo_hits, h0);
+    rules_scratch_free(so);
+    rules_scratch_free(sf);
+    pair_free(&p);
+
+    ck_assert_int_eq(setenv("TG_FAST_NOMEMO", "1", 1), 0);
+    pair_load(&p, cf.s);
+    unsetenv("TG_FAST_NOMEMO");
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->memo_slots, 0);
+    so = rules_scratch_new(p.ro), sf = rules_scratch_new(p.rf);
+    memo_run(&p, so, sf, 0);
+    memo_run(&p, so, sf, 0);
+    fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
+    ck_assert_uint_eq(pr.memo_hits + pr.memo_misses, 0);
+    rules_scratch_free(so);
+    rules_scratch_free(sf);
+    pair_free(&p);
+    tg_buf_free(&cf);
+}
+END_TEST
+
+typedef struct {
+    const rules_t *rs;
+    const double *want; /* [3][nrules] each message's values */
+    size_t nrules;
+    int bad;
+    unsigned long hits;
+} memo_thread_t;
+
+static void *memo_thread(void *arg)
+{
+    memo_thread_t *t = arg;
+    rules_scratch_t *sc = rules_scratch_new(t->rs);
+    double *v = calloc(t->nrules + 1, sizeof *v);
+    for (int it = 0; it < 200; it++) {
+        size_t k = (size_t)it % 3;
+        const char *raw = MEMO_MSGS[k] ? MEMO_MSGS[k] : MSG;
+        msg_t *m = msg_new(NULL);
+        msg_feed(m, raw, strlen(raw));
+        msg_finish(m);
+        rules_match_all(t->rs, sc, m, NULL, v);
+        t->bad += memcmp(v, t->want + k * t->nrules, t->nrules * sizeof *v) != 0;
+        msg_free(m);
+    }
+    fast_profile_t pr;
+    fast_scratch_get_profile(rules_scratch_get_fast(sc), &pr);
+    t->hits = pr.memo_hits;
+    free(v);
+    rules_scratch_free(sc);
+    return NULL;
+}
+
+/* Four threads share the ruleset's memo, each with its own scratch, the
+ * same messages over and over: each gets the oracle's values every time
+ * (the try-locks never hand out a half-written entry), and they do
+ * replay. */
+START_TEST(scan_memo_threads)
+{
+    tg_buf cf;
+    tg_buf_init(&cf);
+    add_fillers(&cf);
+    tg_buf_adds(&cf, MEMO_RULES);
+    pair_t p;
+    pair_load(&p, cf.s);
+    tg_buf_free(&cf);
+    size_t nr = rules_count(p.ro);
+    double *want = calloc(3 * nr, sizeof *want);
+    rules_scratch_t *so = rules_scratch_new(p.ro);
+    for (size_t k = 0; k < 3; k++) {
+        const char *raw = MEMO_MSGS[k] ? MEMO_MSGS[k] : MSG;
+        msg_t *m = msg_new(NULL);
+        msg_feed(m, raw, strlen(raw));
+        msg_finish(m);
+        rules_match_all(p.ro, so, m, NULL, p.vo);
+        memcpy(want + k * nr, p.vo, nr * sizeof *want);
+        msg_free(m);
+    }
+    rules_scratch_free(so);
+    memo_thread_t t[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (memo_thread_t){.rs = p.rf, .want = want, .nrules = nr};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, memo_thread, &t[i]), 0);
+    }
+    unsigned long hits = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(t[i].bad, 0);
+        hits += t[i].hits;
+    }
+    ck_assert_uint_gt(hits, 100);
+    free(want);
+    pair_free(&p);
+}
+END_TEST
+
 Suite *fast_suite(void)
 {
     Suite *s = suite_create("fast");
@@ -1641,6 +1892,9 @@ Suite *fast_suite(void)
     tcase_add_test(tc, cache_roundtrip);
     tcase_add_test(tc, profiles_by_rule_and_class);
     tcase_add_test(tc, full_class_routed_over_messages);
+    tcase_add_test(tc, scan_memo_store);
+    tcase_add_test(tc, scan_memo_matches_as_scans);
+    tcase_add_test(tc, scan_memo_threads);
     /* a cold compile of a real SpamAssassin rule: 16 s, a minute or two
      * under ASan (Vectorscan's compile allocates a lot) */
     TCase *slow = tcase_create("slow");

@@ -1,0 +1,75 @@
+/*
+ * fastmemo — a bounded, process-wide memo of Vectorscan scan reports for
+ * strings that come back from message to message.
+ *
+ * Mail repeats itself across messages, not within one: the same
+ * disclaimer, list footer, tracking link or campaign paragraph arrives in
+ * thousands of messages. Over ../shared/corpus, in corpus order, 16% of
+ * the ASCII body bytes and 47% of the uri bytes belong to a string an
+ * earlier message had, against under 1% within a message. The fast
+ * matcher's time is mostly its scans (77%), and a scan's reports depend
+ * only on the database and the string, so for such a string it replays
+ * the reports of the earlier scan instead of scanning again; everything
+ * after the scan (PCRE2 confirms, counting, the PCRE-path rules) runs as
+ * before, so the values are those of a scan.
+ *
+ * One memo per compiled ruleset (fast_t), shared by every thread that
+ * matches with it: a daemon's scratch lives as long as one SMTP
+ * connection, a per-thread memo would forget a string before it came
+ * back. It is direct-mapped (a string's slot is its hash modulo the slot
+ * count; a new string replaces the old), holds strings of at most
+ * FASTMEMO_MAX_LEN bytes and entries of at most FASTMEMO_MAX_REPS
+ * reports, and compares the whole string, so a hash collision is a miss,
+ * never a wrong answer. Memory: at most slots * (FASTMEMO_MAX_LEN + the
+ * reports) bytes, far less in practice.
+ *
+ * No caller ever waits: each slot has a try-lock; a lookup or a store
+ * that finds its slot busy (another thread in it) gives up, and the
+ * caller scans. All functions are thread-safe except fastmemo_free.
+ */
+#ifndef TG_FASTMEMO_H
+#define TG_FASTMEMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FASTMEMO_MAX_LEN 2048
+#define FASTMEMO_MAX_REPS 48
+
+/* One scan report: the Vectorscan id and the end offset (< 2^32: the
+ * string is at most FASTMEMO_MAX_LEN bytes). */
+typedef struct fastmemo_rep {
+    unsigned id;
+    unsigned to;
+} fastmemo_rep_t;
+
+typedef struct fastmemo fastmemo_t;
+
+/* A memo of nslots slots (rounded up to a power of two, at least 64).
+ * Never NULL (allocation failure aborts, as tg_malloc does). */
+fastmemo_t *fastmemo_new(size_t nslots);
+
+/* Frees every entry and m. No other thread may use m. NULL is a no-op. */
+void fastmemo_free(fastmemo_t *m);
+
+/* Empties the memo (the benchmark's passes each start empty). Waits for
+ * slots busy in other threads: not for message threads. */
+void fastmemo_clear(fastmemo_t *m);
+
+/* The hash of a string scanned for tag (a caller's namespace: the fast
+ * matcher passes the class and database). */
+uint64_t fastmemo_hash(unsigned tag, const char *s, size_t len);
+
+/* The reports stored for (tag, s[0..len)) with hash h: their count
+ * (copied to out[0..count), out has room for FASTMEMO_MAX_REPS), or -1
+ * where the memo does not hold it or its slot is busy. */
+int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
+                 fastmemo_rep_t *out);
+
+/* Stores reps[0..n) as the scan reports of (tag, s[0..len)) with hash h,
+ * replacing the slot's entry; nothing where len > FASTMEMO_MAX_LEN,
+ * n > FASTMEMO_MAX_REPS or the slot is busy. Copies s and reps. */
+void fastmemo_put(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
+                  const fastmemo_rep_t *reps, size_t n);
+
+#endif
