@@ -7,7 +7,11 @@
  * field class), runs rules_match_all with both over every message and
  * compares the whole values array (every rule incl. __ sub-rules, counts
  * of tflags multiple rules, metas). --env also sets a fixed envelope so
- * the envelope classes run. Prints the first mismatches and a summary;
+ * the envelope classes run. Then the fast matcher runs over every message
+ * again, twice in a row, each compared with the oracle's values of the
+ * first pass: the second match finds every string the scan memo
+ * (fastmemo.h) keeps in it, so replayed reports are checked on all of
+ * them (the first pass replays only the strings an earlier message had). Prints the first mismatches and a summary;
  * exits 1 on any mismatch, 2 on usage or load errors.
  */
 #include <stdio.h>
@@ -75,6 +79,7 @@ int main(int argc, char **argv)
     rules_scratch_t *so = rules_scratch_new(ro), *sf = rules_scratch_new(rf);
     double *vo = tg_calloc(nr + 1, sizeof *vo), *vf = tg_calloc(nr + 1, sizeof *vf);
     size_t mism = 0, bad_msgs = 0, hits = 0;
+    double *want = tg_calloc(nfiles * nr + 1, sizeof *want); /* the oracle's values */
     for (size_t k = 0; k < nfiles; k++) {
         char *data;
         size_t len;
@@ -89,6 +94,7 @@ int main(int argc, char **argv)
         msg_finish(m);
         rules_match_all(ro, so, m, use_env ? &env : NULL, vo);
         rules_match_all(rf, sf, m, use_env ? &env : NULL, vf);
+        memcpy(want + k * nr, vo, nr * sizeof *vo);
         int bad = 0;
         for (size_t i = 0; i < nr; i++) {
             hits += vo[i] != 0;
@@ -103,6 +109,47 @@ int main(int argc, char **argv)
         msg_free(m);
         free(data);
     }
+    fast_profile_t pr;
+    fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
+    unsigned long h1 = pr.memo_hits, s1 = pr.memo_hits + pr.memo_misses;
+    /* again, the fast matcher alone, each message twice in a row */
+    size_t mism2 = 0, bad2 = 0;
+    for (size_t k = 0; k < nfiles; k++) {
+        char *data;
+        size_t len;
+        if (tg_read_file(files[k], &data, &len, err, sizeof err) < 0) {
+            fprintf(stderr, "difftest: %s\n", err);
+            return 2;
+        }
+        msg_t *m = msg_new(NULL);
+        if (use_env)
+            msg_set_envelope_from(m, env.mail_from);
+        msg_feed(m, data, len);
+        msg_finish(m);
+        int bad = 0;
+        for (int twice = 0; twice < 2; twice++) {
+            rules_match_all(rf, sf, m, use_env ? &env : NULL, vf);
+            for (size_t i = 0; i < nr; i++) {
+                if (want[k * nr + i] == vf[i])
+                    continue;
+                bad = 1;
+                if (++mism2 <= 30)
+                    printf("MISMATCH (second pass) %s: %s oracle=%g fast=%g (path %d)\n",
+                           files[k], rules_name(ro, i), want[k * nr + i], vf[i],
+                           fast_rule_path(f, i));
+            }
+        }
+        bad2 += bad;
+        msg_free(m);
+        free(data);
+    }
+    fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
+    printf("difftest: scan memo (%zu slots): first pass %lu of %lu strings replayed; second "
+           "pass (each message twice) %lu of %lu replayed, %zu mismatches in %zu messages\n", fi->memo_slots, h1, s1,
+           pr.memo_hits - h1, pr.memo_hits + pr.memo_misses - s1, mism2, bad2);
+    mism += mism2;
+    bad_msgs += bad2;
+    free(want);
     printf("difftest: %zu messages, %zu rules, %zu rule values compared, %zu non-zero; "
            "%zu mismatches in %zu messages\n", nfiles, nr, nfiles * nr, hits, mism, bad_msgs);
     rules_scratch_free(so);

@@ -24,10 +24,21 @@ cache_misses() { sed -n 's/.*cache [0-9]* hits, \([0-9]*\) misses.*/\1/p' "$1"; 
 "$DT" --cache "$CACHE" --rules "$SA" --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam" > "$TMP/all.txt" 2>&1
 rc=$?
 sed -n '1,2p;$p' "$TMP/all.txt" | sed 's/^/  /'
+grep 'scan memo' "$TMP/all.txt" | sed 's/^/  /'
 n=$(ls "$CORPUS/ham" "$CORPUS/spam" | grep -c '\.eml$')
 grep -q "^difftest: $n messages, .* 0 mismatches in 0 messages" "$TMP/all.txt" && [ $rc -eq 0 ] &&
     ok "oracle and fast agree on all $n messages (every rule, __ rules, multiple counts, metas)" ||
     fail "differential" "rc=$rc $(grep MISMATCH "$TMP/all.txt" | head -10)"
+
+# the scan memo (rules/fastmemo.h): values from replayed scan reports are
+# the oracle's too, on strings an earlier message had (first pass) and on
+# every string the memo keeps (each message matched twice in a row)
+rep1=$(sed -n 's/.*scan memo .*first pass \([0-9]*\) of.*/\1/p' "$TMP/all.txt")
+rep2=$(sed -n 's/.*second pass (each message twice) \([0-9]*\) of.*/\1/p' "$TMP/all.txt")
+grep -q "second pass (each message twice) .* replayed, 0 mismatches in 0 messages" "$TMP/all.txt" &&
+    [ "${rep1:-0}" -gt 0 ] && [ "${rep2:-0}" -gt "${rep1:-0}" ] &&
+    ok "replayed scan reports give the oracle's values ($rep1 strings replayed in the pass, $rep2 in the second)" ||
+    fail "scan memo" "$(grep 'scan memo' "$TMP/all.txt")"
 
 # a cold compile routes the stock rules on the fastcost table's compile
 # costs, none timed on this host (rules/fastcost.h: "make costtab" when not).
