@@ -9,6 +9,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "fast.h"
 #include "util.h"
 
 /* Online CPUs, at least 1. */
@@ -277,6 +278,15 @@ static int set_key(cfgctx_t *x, const char *key, const char *v)
     } else if (!tg_strcasecmp(key, "MatchLimit")) {
         if (parse_uint(x, key, v, 1000, 4000000000UL, &n) < 0) return -1;
         c->match_limit = n;
+    } else if (!tg_strcasecmp(key, "ScanMemo")) {
+        if (!tg_strcasecmp(v, "no")) {
+            c->scan_memo = 0;
+        } else {
+            if (parse_uint(x, key, v, 0, 4194304, &n) < 0) return -1;
+            if (n > 0 && n < 64)
+                return bad(x, "ScanMemo takes no, 0 or 64 to 4194304 slots, not %lu", n);
+            c->scan_memo = n;
+        }
     } else if (!tg_strcasecmp(key, "Matcher")) {
         if (!tg_strcasecmp(v, "fast")) c->matcher_oracle = 0;
         else if (!tg_strcasecmp(v, "oracle")) c->matcher_oracle = 1;
@@ -359,6 +369,7 @@ config_t *config_default(void)
     c->max_headers = 1000;
     c->max_header_len = 64 * 1024;
     c->match_limit = 1000000;
+    c->scan_memo = FAST_MEMO_DEFAULT;
     c->scan_concurrency = ncpus();
     c->cache_dir = tg_strdup("/var/cache/tollgate");
     c->spf = 1;

@@ -97,6 +97,7 @@ typedef struct config {
     unsigned max_depth, max_parts, max_headers;
     size_t max_header_len;
     unsigned long match_limit;
+    unsigned long scan_memo;  /* ScanMemo: the fast matcher's scan memo slots; 0 = none */
     unsigned scan_concurrency; /* ScanConcurrency, "auto" resolved; 0 = no limit */
     int matcher_oracle;       /* Matcher oracle */
     char *cache_dir;          /* RulesCacheDir; "" = none */

@@ -133,8 +133,9 @@ static void upgrade_to_fast(void)
     const fast_t *f = rules_get_fast(s->rules);
     const fast_build_info_t *fi = f ? fast_get_info(f) : NULL;
     tglog(LOG_NOTICE, "fast matcher ready: %zu regex rules in %zu databases (%zu of %zu classes "
-          "from the cache) after %.1f s", fi ? fi->rules : 0, fi ? fi->databases : 0,
-          fi ? fi->cache_hits : 0, fi ? fi->classes : 0, secs);
+          "from the cache) after %.1f s; scan memo %zu slots", fi ? fi->rules : 0,
+          fi ? fi->databases : 0, fi ? fi->cache_hits : 0, fi ? fi->classes : 0, secs,
+          fi ? fi->memo_slots : 0);
     if (f && hsscan_warning())
         tglog(LOG_WARNING, "%s", hsscan_warning());
 }

@@ -32,6 +32,7 @@ int state_load(const char *path, const char *socket_override, int quick, state_t
         .match_limit = cfg->match_limit,
         .matcher = cfg->matcher_oracle || provisional ? RULES_MATCHER_ORACLE : RULES_MATCHER_FAST,
         .cache_dir = *cfg->cache_dir ? cfg->cache_dir : NULL,
+        .scan_memo = cfg->scan_memo ? (long)cfg->scan_memo : -1,
     };
     rules_t *rs;
     if (rules_load((const char *const *)cfg->rules, cfg->nrules, &ro, &rs, err,

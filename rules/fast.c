@@ -116,11 +116,6 @@ static const char *const fast_sample_all[] = {
  * such as __DRUGS_ERECTILE1's "gr", are in every message); see
  * route_squash. */
 #define FAST_SQUASH_WIDTH 4
-/* The scan memo's slots (fastmemo.h), shared by the ruleset's threads. A
- * message scans some 80 strings (8 body lines, 3 URIs, a header value per
- * header class), so the memo remembers the last ~200 messages' strings. */
-#define FAST_MEMO_SLOTS 16384
-
 /* Classes with fewer rules in databases than this have no ASCII form. */
 #define FAST_ASCII_MIN_RULES 32
 /* Share of the sample strings (fast_sample, fast_sample_all), in percent,
@@ -1638,9 +1633,10 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         f->info.squashed += f->rules[i].squash;
     }
     const char *nomemo = getenv("TG_FAST_NOMEMO");
-    if (!(nomemo && *nomemo && *nomemo != '0')) {
-        f->memo = fastmemo_new(FAST_MEMO_SLOTS);
-        f->info.memo_slots = FAST_MEMO_SLOTS;
+    if (o->memo_slots >= 0 && !(nomemo && *nomemo && *nomemo != '0')) {
+        f->memo = fastmemo_new(o->memo_slots ? (size_t)o->memo_slots : FAST_MEMO_DEFAULT,
+                               (unsigned)f->nclasses);
+        f->info.memo_slots = fastmemo_slots(f->memo);
     }
     f->info.compile_seconds = now_s() - t0;
     return f;
@@ -2039,7 +2035,8 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     /* the memo: the reports of an earlier scan of the same string, replayed
      * (the rest below runs as after a scan) */
     uint64_t h = 0;
-    int memo = f->memo && !sc->no_memo && len <= FASTMEMO_MAX_LEN && (c->db[DB_MAIN] || c->db[DB_AUX]);
+    int memo = f->memo && !sc->no_memo && len <= FASTMEMO_MAX_LEN &&
+               (c->db[DB_MAIN] || c->db[DB_AUX]) && fastmemo_admit(f->memo, (unsigned)ci);
     if (memo) {
         double t0 = sc->prof ? tg_now_ns() : 0;
         h = fastmemo_hash((unsigned)ci, s, len);

@@ -77,7 +77,17 @@ typedef struct fast_options {
                                     CPU, at most 4 */
     unsigned long match_limit;   /* as rules_options_t */
     unsigned long depth_limit;
+    long memo_slots;             /* the scan memo's slots (fastmemo.h): 0 =
+                                    FAST_MEMO_DEFAULT, < 0 none; none also
+                                    where TG_FAST_NOMEMO is set (not 0) */
 } fast_options_t;
+
+/* The scan memo's default size. A message scans some 80 strings (8 body
+ * lines, 3 URIs, a header value per header class), and the memo looks up
+ * only classes whose strings come back, so it remembers the strings of a
+ * few hundred messages: on the corpus, 65536 slots replayed 20.9% of the
+ * bytes looked up against 20.4% with this. */
+#define FAST_MEMO_DEFAULT 16384
 
 /* What building did, for tools and the benchmark. */
 typedef struct fast_build_info {

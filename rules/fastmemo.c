@@ -22,12 +22,31 @@ typedef struct slot {
                                relaxed for a peek that may miss */
 } slot_t;
 
+/* A tag's counts, relaxed atomics (an estimate: a lost update or a racy
+ * halving only moves the rate a little); one cache line each, so threads
+ * scanning different classes do not share one. */
+typedef struct tagstat {
+    atomic_ulong seen, tries, hits;
+    char pad[64 - 3 * sizeof(atomic_ulong)];
+} tagstat_t;
+
 struct fastmemo {
     size_t mask;
     slot_t *slots;
+    unsigned ntags;
+    tagstat_t *tags;
 };
 
-fastmemo_t *fastmemo_new(size_t nslots)
+static void tags_reset(fastmemo_t *m)
+{
+    for (unsigned t = 0; t < m->ntags; t++) {
+        atomic_store_explicit(&m->tags[t].seen, 0, memory_order_relaxed);
+        atomic_store_explicit(&m->tags[t].tries, 0, memory_order_relaxed);
+        atomic_store_explicit(&m->tags[t].hits, 0, memory_order_relaxed);
+    }
+}
+
+fastmemo_t *fastmemo_new(size_t nslots, unsigned ntags)
 {
     size_t n = 64;
     while (n < nslots)
@@ -39,8 +58,13 @@ fastmemo_t *fastmemo_new(size_t nslots)
         atomic_flag_clear(&m->slots[i].busy);
         atomic_init(&m->slots[i].e, NULL);
     }
+    m->ntags = ntags;
+    m->tags = tg_calloc(ntags ? ntags : 1, sizeof *m->tags);
+    tags_reset(m);
     return m;
 }
+
+size_t fastmemo_slots(const fastmemo_t *m) { return m->mask + 1; }
 
 void fastmemo_free(fastmemo_t *m)
 {
@@ -49,6 +73,7 @@ void fastmemo_free(fastmemo_t *m)
     for (size_t i = 0; i <= m->mask; i++)
         free(atomic_load(&m->slots[i].e));
     free(m->slots);
+    free(m->tags);
     free(m);
 }
 
@@ -61,6 +86,35 @@ void fastmemo_clear(fastmemo_t *m)
         entry_t *e = atomic_exchange_explicit(&sl->e, NULL, memory_order_relaxed);
         atomic_flag_clear_explicit(&sl->busy, memory_order_release);
         free(e);
+    }
+    tags_reset(m);
+}
+
+int fastmemo_admit(fastmemo_t *m, unsigned tag)
+{
+    if (tag >= m->ntags)
+        return 1;
+    tagstat_t *t = &m->tags[tag];
+    unsigned long tries = atomic_load_explicit(&t->tries, memory_order_relaxed);
+    unsigned long hits = atomic_load_explicit(&t->hits, memory_order_relaxed);
+    if (tries < FASTMEMO_COLD_TRIES || hits * FASTMEMO_COLD_RATE >= tries)
+        return 1;
+    return atomic_fetch_add_explicit(&t->seen, 1, memory_order_relaxed) % FASTMEMO_PROBE == 0;
+}
+
+/* Counts one lookup of tag, a hit or not. */
+static void tag_count(fastmemo_t *m, unsigned tag, int hit)
+{
+    if (tag >= m->ntags)
+        return;
+    tagstat_t *t = &m->tags[tag];
+    if (hit)
+        atomic_fetch_add_explicit(&t->hits, 1, memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&t->tries, 1, memory_order_relaxed) + 1 >= FASTMEMO_DECAY) {
+        atomic_store_explicit(&t->tries, FASTMEMO_DECAY / 2, memory_order_relaxed);
+        atomic_store_explicit(&t->hits,
+                              atomic_load_explicit(&t->hits, memory_order_relaxed) / 2,
+                              memory_order_relaxed);
     }
 }
 
@@ -101,10 +155,14 @@ int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t 
     if (len > FASTMEMO_MAX_LEN)
         return -1;
     slot_t *sl = &m->slots[h & m->mask];
-    if (!atomic_load_explicit(&sl->e, memory_order_relaxed)) /* a peek: at worst a miss */
+    if (!atomic_load_explicit(&sl->e, memory_order_relaxed)) { /* a peek: at worst a miss */
+        tag_count(m, tag, 0);
         return -1;
-    if (atomic_flag_test_and_set_explicit(&sl->busy, memory_order_acquire))
+    }
+    if (atomic_flag_test_and_set_explicit(&sl->busy, memory_order_acquire)) {
+        tag_count(m, tag, 0);
         return -1;
+    }
     const entry_t *e = atomic_load_explicit(&sl->e, memory_order_relaxed);
     int n = -1;
     if (e && e->h == h && e->tag == tag && e->len == len &&
@@ -113,6 +171,7 @@ int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t 
         memcpy(out, e->rep, e->n * sizeof *out);
     }
     atomic_flag_clear_explicit(&sl->busy, memory_order_release);
+    tag_count(m, tag, n >= 0);
     return n;
 }
 

@@ -23,6 +23,13 @@
  * never a wrong answer. Memory: at most slots * (FASTMEMO_MAX_LEN + the
  * reports) bytes, far less in practice.
  *
+ * Each string is looked up under a tag (the fast matcher's class), and
+ * the memo keeps each tag's hit rate: a tag whose strings almost never
+ * come back (Received, Message-ID, the whole header block) is then looked
+ * up only for one string in FASTMEMO_PROBE (fastmemo_admit), which keeps
+ * watching it, so that a miss's cost (hash, lookup, copy: some 0.2 us) is
+ * not paid for nothing on every such string.
+ *
  * No caller ever waits: each slot has a try-lock; a lookup or a store
  * that finds its slot busy (another thread in it) gives up, and the
  * caller scans. All functions are thread-safe except fastmemo_free.
@@ -35,6 +42,13 @@
 
 #define FASTMEMO_MAX_LEN 2048
 #define FASTMEMO_MAX_REPS 48
+/* A tag is cold once FASTMEMO_COLD_TRIES lookups found under 1 in
+ * FASTMEMO_COLD_RATE; then one string in FASTMEMO_PROBE is looked up. The
+ * counts halve past FASTMEMO_DECAY lookups, so the rate follows the mail. */
+#define FASTMEMO_COLD_TRIES 256
+#define FASTMEMO_COLD_RATE 32
+#define FASTMEMO_PROBE 16
+#define FASTMEMO_DECAY 4096
 
 /* One scan report: the Vectorscan id and the end offset (< 2^32: the
  * string is at most FASTMEMO_MAX_LEN bytes). */
@@ -45,14 +59,23 @@ typedef struct fastmemo_rep {
 
 typedef struct fastmemo fastmemo_t;
 
-/* A memo of nslots slots (rounded up to a power of two, at least 64).
- * Never NULL (allocation failure aborts, as tg_malloc does). */
-fastmemo_t *fastmemo_new(size_t nslots);
+/* A memo of nslots slots (rounded up to a power of two, at least 64) for
+ * tags 0..ntags-1. Never NULL (allocation failure aborts, as tg_malloc
+ * does). */
+fastmemo_t *fastmemo_new(size_t nslots, unsigned ntags);
+
+/* How many slots m has. */
+size_t fastmemo_slots(const fastmemo_t *m);
 
 /* Frees every entry and m. No other thread may use m. NULL is a no-op. */
 void fastmemo_free(fastmemo_t *m);
 
-/* Empties the memo (the benchmark's passes each start empty). Waits for
+/* Whether to look up tag's next string: 1 unless the tag is cold (see
+ * top), and then for one call in FASTMEMO_PROBE. */
+int fastmemo_admit(fastmemo_t *m, unsigned tag);
+
+/* Empties the memo and forgets the tags' hit rates (the benchmark's
+ * passes each start as a new daemon). Waits for
  * slots busy in other threads: not for message threads. */
 void fastmemo_clear(fastmemo_t *m);
 
@@ -62,7 +85,8 @@ uint64_t fastmemo_hash(unsigned tag, const char *s, size_t len);
 
 /* The reports stored for (tag, s[0..len)) with hash h: their count
  * (copied to out[0..count), out has room for FASTMEMO_MAX_REPS), or -1
- * where the memo does not hold it or its slot is busy. */
+ * where the memo does not hold it or its slot is busy. Counts in tag's
+ * hit rate. */
 int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
                  fastmemo_rep_t *out);
 

@@ -559,7 +559,8 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
     if (rc == 0 && rs->opts.matcher == RULES_MATCHER_FAST) {
         fast_options_t fo = {.cache_dir = rs->opts.cache_dir,
                              .match_limit = rs->opts.match_limit,
-                             .depth_limit = rs->opts.depth_limit};
+                             .depth_limit = rs->opts.depth_limit,
+                             .memo_slots = rs->opts.scan_memo};
         rs->fast = fast_build(fr, nfr, &fo);
         for (size_t k = 0; k < nfr; k++)
             rs->rules[fr[k].slot].in_fast = 1;

@@ -97,6 +97,8 @@ typedef struct rules_options {
     rules_matcher_t matcher;    /* both give identical values */
     const char *cache_dir;      /* compiled-database cache (fast), NULL = none;
                                    borrowed during rules_load only */
+    long scan_memo;             /* the fast matcher's scan memo (fastmemo.h):
+                                   slots, 0 = the default, -1 = none */
 } rules_options_t;
 
 /* What loading found, for `tollgate-rules check` and the daemon's log. */

@@ -1617,7 +1617,7 @@ END_TEST
  * the slot's, and what is over the limits is not stored. */
 START_TEST(scan_memo_store)
 {
-    fastmemo_t *m = fastmemo_new(100); /* 128 slots */
+    fastmemo_t *m = fastmemo_new(100, 8); /* 128 slots */
     fastmemo_rep_t r[FASTMEMO_MAX_REPS + 1], out[FASTMEMO_MAX_REPS];
     for (unsigned i = 0; i <= FASTMEMO_MAX_REPS; i++)
         r[i] = (fastmemo_rep_t){i * 3, 10 + i};
@@ -1781,6 +1781,21 @@ START_TEST(scan_memo_matches_as_scans)
     rules_scratch_free(so);
     rules_scratch_free(sf);
     pair_free(&p);
+    /* the size, or none, from the options (the daemon's ScanMemo) */
+    char err[512];
+    rules_t *rs;
+    rules_options_t o = {.matcher = RULES_MATCHER_FAST, .scan_memo = 100};
+    ck_assert_msg(rules_load_string("t.cf", cf.s, &o, &rs, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(rs))->memo_slots, 128);
+    rules_unref(rs);
+    o.scan_memo = -1;
+    ck_assert_msg(rules_load_string("t.cf", cf.s, &o, &rs, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(rs))->memo_slots, 0);
+    rules_unref(rs);
+    o.scan_memo = 0;
+    ck_assert_msg(rules_load_string("t.cf", cf.s, &o, &rs, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(rs))->memo_slots, FAST_MEMO_DEFAULT);
+    rules_unref(rs);
     tg_buf_free(&cf);
 }
 END_TEST

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fast.h"
 #include "direction.h"
 #include "gate.h"
 #include "spf.h"
@@ -85,6 +86,7 @@ START_TEST(config_defaults_and_keys)
         "SyslogFacility local3\n"
         "SocketMode 0600\n"
         "MatchLimit 50000\n"
+        "ScanMemo 4096\n"
         "ScanConcurrency 3\n");
     ck_assert_str_eq(c->socket, "inet:8894@127.0.0.1");
     ck_assert_uint_eq(c->nrules, 3); /* the default list was replaced */
@@ -106,7 +108,14 @@ START_TEST(config_defaults_and_keys)
     ck_assert_int_eq(c->syslog_facility, LOG_LOCAL3);
     ck_assert_uint_eq(c->socket_mode, 0600);
     ck_assert_uint_eq(c->match_limit, 50000);
+    ck_assert_uint_eq(c->scan_memo, 4096);
     ck_assert_uint_eq(c->scan_concurrency, 3);
+    config_free(c);
+    c = conf_ok("ScanMemo no\n");
+    ck_assert_uint_eq(c->scan_memo, 0);
+    config_free(c);
+    c = conf_ok("Matcher fast\n");
+    ck_assert_uint_eq(c->scan_memo, FAST_MEMO_DEFAULT);
     config_free(c);
     c = conf_ok("ScanConcurrency 0\n");
     ck_assert_uint_eq(c->scan_concurrency, 0);
@@ -124,6 +133,8 @@ START_TEST(config_errors_name_the_line)
     conf_err("Socket inet:99999@127.0.0.1\n", "1: Socket takes");
     conf_err("MaxScanSize lots\n", "1: MaxScanSize takes a size");
     conf_err("OnError maybe\n", "1: OnError takes accept or tempfail");
+    conf_err("ScanMemo 10\n", "1: ScanMemo takes no, 0 or 64 to 4194304 slots, not 10");
+    conf_err("ScanMemo lots\n", "1: ScanMemo takes");
     conf_err("SPF perhaps\n", "1: SPF takes yes or no");
     conf_err("InternalNetworks 10.0.0.0/8 banana\n", "1: InternalNetworks: 'banana' is not an IP");
     conf_err("LocalDomains example.org ex@mple.org\n", "1: LocalDomains: 'ex@mple.org' is not a domain");
