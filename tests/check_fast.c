@@ -874,6 +874,7 @@ static unsigned long chain_rejections(pair_t *p, const char *raw, unsigned long 
     msg_finish(m);
     rules_scratch_t *sf = rules_scratch_new(p->rf);
     fast_scratch_profile(rules_scratch_get_fast(sf), 1);
+    fast_scratch_memo(rules_scratch_get_fast(sf), 0); /* scans counted, none replayed */
     rules_match_all(p->rf, sf, m, NULL, p->vf);
     fast_profile_t pr;
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
