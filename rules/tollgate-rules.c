@@ -390,6 +390,13 @@ static int cmd_test(int argc, char **argv)
     if (profile && fm && nmsgs) {
         printf("\n");
         fastprof_print(stdout, fm, rules_scratch_get_fast(sc), nmsgs, 15, 20);
+        fast_profile_t pr;
+        fast_scratch_get_profile(rules_scratch_get_fast(sc), &pr);
+        unsigned long looked = pr.memo_hits + pr.memo_misses;
+        printf("scan memo (%zu slots): %lu of %lu strings looked up replayed an earlier "
+               "scan's reports (%lu of %lu bytes); the database rows above count only scans\n",
+               fast_get_info(fm)->memo_slots, pr.memo_hits, looked, pr.memo_hit_bytes,
+               pr.memo_hit_bytes + pr.memo_miss_bytes);
     } else if (profile && nmsgs) {
         printf("\nno fast matcher: no regex rule to profile\n");
     }
