@@ -1697,12 +1697,29 @@ static const char *MEMO_MSGS[] = {
 };
 
 /* Matches MEMO_MSGS[k] with sf and asserts the values are the oracle's. */
-static void memo_run(pair_t *p, rules_scratch_t *so, rules_scratch_t *sf, size_t k)
+/* MEMO_MSGS[k], parsed. */
+static msg_t *memo_msg(size_t k)
 {
     const char *raw = MEMO_MSGS[k] ? MEMO_MSGS[k] : MSG;
     msg_t *m = msg_new(NULL);
     msg_feed(m, raw, strlen(raw));
     msg_finish(m);
+    return m;
+}
+
+/* The fillers and MEMO_RULES into *cf (the caller frees it), loaded by
+ * both matchers into *p. */
+static void memo_load(pair_t *p, tg_buf *cf)
+{
+    tg_buf_init(cf);
+    add_fillers(cf);
+    tg_buf_adds(cf, MEMO_RULES);
+    pair_load(p, cf->s);
+}
+
+static void memo_run(pair_t *p, rules_scratch_t *so, rules_scratch_t *sf, size_t k)
+{
+    msg_t *m = memo_msg(k);
     rules_match_all(p->ro, so, m, NULL, p->vo);
     rules_match_all(p->rf, sf, m, NULL, p->vf);
     for (size_t i = 0; i < rules_count(p->ro); i++)
@@ -1719,11 +1736,8 @@ static void memo_run(pair_t *p, rules_scratch_t *so, rules_scratch_t *sf, size_t
 START_TEST(scan_memo_matches_as_scans)
 {
     tg_buf cf;
-    tg_buf_init(&cf);
-    add_fillers(&cf);
-    tg_buf_adds(&cf, MEMO_RULES);
     pair_t p;
-    pair_load(&p, cf.s);
+    memo_load(&p, &cf);
     ck_assert_uint_gt(fast_get_info(rules_get_fast(p.rf))->memo_slots, 0);
     rules_scratch_t *so = rules_scratch_new(p.ro), *sf = rules_scratch_new(p.rf);
     fast_scratch_t *fs = rules_scratch_get_fast(sf);
@@ -1816,10 +1830,7 @@ static void *memo_thread(void *arg)
     double *v = calloc(t->nrules + 1, sizeof *v);
     for (int it = 0; it < 200; it++) {
         size_t k = (size_t)it % 3;
-        const char *raw = MEMO_MSGS[k] ? MEMO_MSGS[k] : MSG;
-        msg_t *m = msg_new(NULL);
-        msg_feed(m, raw, strlen(raw));
-        msg_finish(m);
+        msg_t *m = memo_msg(k);
         rules_match_all(t->rs, sc, m, NULL, v);
         t->bad += memcmp(v, t->want + k * t->nrules, t->nrules * sizeof *v) != 0;
         msg_free(m);
@@ -1839,20 +1850,14 @@ static void *memo_thread(void *arg)
 START_TEST(scan_memo_threads)
 {
     tg_buf cf;
-    tg_buf_init(&cf);
-    add_fillers(&cf);
-    tg_buf_adds(&cf, MEMO_RULES);
     pair_t p;
-    pair_load(&p, cf.s);
+    memo_load(&p, &cf);
     tg_buf_free(&cf);
     size_t nr = rules_count(p.ro);
     double *want = calloc(3 * nr, sizeof *want);
     rules_scratch_t *so = rules_scratch_new(p.ro);
     for (size_t k = 0; k < 3; k++) {
-        const char *raw = MEMO_MSGS[k] ? MEMO_MSGS[k] : MSG;
-        msg_t *m = msg_new(NULL);
-        msg_feed(m, raw, strlen(raw));
-        msg_finish(m);
+        msg_t *m = memo_msg(k);
         rules_match_all(p.ro, so, m, NULL, p.vo);
         memcpy(want + k * nr, p.vo, nr * sizeof *want);
         msg_free(m);

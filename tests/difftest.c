@@ -25,6 +25,24 @@
 #include "rules.h"
 #include "util.h"
 
+/* Reads and parses file (with env's envelope sender if use_env): the
+ * message, or NULL with err set. */
+static msg_t *load_msg(const char *file, int use_env, const rules_env_t *env, char *err,
+                       size_t errlen)
+{
+    char *data;
+    size_t len;
+    if (tg_read_file(file, &data, &len, err, errlen) < 0)
+        return NULL;
+    msg_t *m = msg_new(NULL);
+    if (use_env)
+        msg_set_envelope_from(m, env->mail_from);
+    msg_feed(m, data, len);
+    msg_finish(m);
+    free(data);
+    return m;
+}
+
 int main(int argc, char **argv)
 {
     const char **paths = tg_calloc((size_t)argc + 1, sizeof *paths);
@@ -81,17 +99,11 @@ int main(int argc, char **argv)
     size_t mism = 0, bad_msgs = 0, hits = 0;
     double *want = tg_calloc(nfiles * nr + 1, sizeof *want); /* the oracle's values */
     for (size_t k = 0; k < nfiles; k++) {
-        char *data;
-        size_t len;
-        if (tg_read_file(files[k], &data, &len, err, sizeof err) < 0) {
+        msg_t *m = load_msg(files[k], use_env, &env, err, sizeof err);
+        if (!m) {
             fprintf(stderr, "difftest: %s\n", err);
             return 2;
         }
-        msg_t *m = msg_new(NULL);
-        if (use_env)
-            msg_set_envelope_from(m, env.mail_from);
-        msg_feed(m, data, len);
-        msg_finish(m);
         rules_match_all(ro, so, m, use_env ? &env : NULL, vo);
         rules_match_all(rf, sf, m, use_env ? &env : NULL, vf);
         memcpy(want + k * nr, vo, nr * sizeof *vo);
@@ -107,7 +119,6 @@ int main(int argc, char **argv)
         }
         bad_msgs += bad;
         msg_free(m);
-        free(data);
     }
     fast_profile_t pr;
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
@@ -115,17 +126,11 @@ int main(int argc, char **argv)
     /* again, the fast matcher alone, each message twice in a row */
     size_t mism2 = 0, bad2 = 0;
     for (size_t k = 0; k < nfiles; k++) {
-        char *data;
-        size_t len;
-        if (tg_read_file(files[k], &data, &len, err, sizeof err) < 0) {
+        msg_t *m = load_msg(files[k], use_env, &env, err, sizeof err);
+        if (!m) {
             fprintf(stderr, "difftest: %s\n", err);
             return 2;
         }
-        msg_t *m = msg_new(NULL);
-        if (use_env)
-            msg_set_envelope_from(m, env.mail_from);
-        msg_feed(m, data, len);
-        msg_finish(m);
         int bad = 0;
         for (int twice = 0; twice < 2; twice++) {
             rules_match_all(rf, sf, m, use_env ? &env : NULL, vf);
@@ -141,7 +146,6 @@ int main(int argc, char **argv)
         }
         bad2 += bad;
         msg_free(m);
-        free(data);
     }
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
     printf("difftest: scan memo (%zu slots): first pass %lu of %lu strings replayed; second "
