@@ -75,7 +75,7 @@ start_daemon && ok "daemon listens on $SOCK" || { fail start "$(cat "$TMP/daemon
 # it listens with the oracle matcher while the fast one is built (an empty
 # cache here: a cold compile), then the fast matcher takes over
 for i in $(seq 1 600); do grep -q "fast matcher ready" "$TMP/daemon.log" && break; sleep 0.1; done
-grep -q "fast matcher ready: [1-9][0-9]* regex rules in [1-9][0-9]* databases (0 of [0-9]* classes from the cache)" "$TMP/daemon.log" &&
+grep -q "fast matcher ready: [1-9][0-9]* regex rules in [1-9][0-9]* databases (0 of [0-9]* classes from the cache) after [0-9.]* s; scan memo 16384 slots" "$TMP/daemon.log" &&
     ok "the fast matcher takes over once built: $(grep -o 'fast matcher ready.*' "$TMP/daemon.log")" ||
     fail "fast matcher" "$(tail -3 "$TMP/daemon.log")"
 run_lua actions
