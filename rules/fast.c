@@ -2046,7 +2046,6 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
                 on_match(sc->rec[k].id, 0, sc->rec[k].to, 0, sc);
             sc->memo_hits++;
             sc->memo_hit_bytes += len;
-            memo = 0;
             if (sc->prof)
                 sc->class_scan_ns[ci] += tg_now_ns() - t0;
             goto reports;

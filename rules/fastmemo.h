@@ -80,7 +80,8 @@ int fastmemo_admit(fastmemo_t *m, unsigned tag);
 void fastmemo_clear(fastmemo_t *m);
 
 /* The hash of a string scanned for tag (a caller's namespace: the fast
- * matcher passes the class and database). */
+ * matcher passes the class's index, whose databases the string's bytes
+ * then choose between). */
 uint64_t fastmemo_hash(unsigned tag, const char *s, size_t len);
 
 /* The reports stored for (tag, s[0..len)) with hash h: their count

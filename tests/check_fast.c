@@ -1797,20 +1797,16 @@ START_TEST(scan_memo_matches_as_scans)
     rules_scratch_free(sf);
     pair_free(&p);
     /* the size, or none, from the options (the daemon's ScanMemo) */
-    char err[512];
-    rules_t *rs;
-    rules_options_t o = {.matcher = RULES_MATCHER_FAST, .scan_memo = 100};
-    ck_assert_msg(rules_load_string("t.cf", cf.s, &o, &rs, err, sizeof err) == 0, "%s", err);
-    ck_assert_uint_eq(fast_get_info(rules_get_fast(rs))->memo_slots, 128);
-    rules_unref(rs);
-    o.scan_memo = -1;
-    ck_assert_msg(rules_load_string("t.cf", cf.s, &o, &rs, err, sizeof err) == 0, "%s", err);
-    ck_assert_uint_eq(fast_get_info(rules_get_fast(rs))->memo_slots, 0);
-    rules_unref(rs);
-    o.scan_memo = 0;
-    ck_assert_msg(rules_load_string("t.cf", cf.s, &o, &rs, err, sizeof err) == 0, "%s", err);
-    ck_assert_uint_eq(fast_get_info(rules_get_fast(rs))->memo_slots, FAST_MEMO_DEFAULT);
-    rules_unref(rs);
+    static const struct { long opt; size_t slots; } S[] = {
+        {100, 128}, {-1, 0}, {0, FAST_MEMO_DEFAULT}};
+    for (size_t i = 0; i < sizeof S / sizeof *S; i++) {
+        char err[512];
+        rules_t *rs;
+        rules_options_t o = {.matcher = RULES_MATCHER_FAST, .scan_memo = S[i].opt};
+        ck_assert_msg(rules_load_string("t.cf", cf.s, &o, &rs, err, sizeof err) == 0, "%s", err);
+        ck_assert_uint_eq(fast_get_info(rules_get_fast(rs))->memo_slots, S[i].slots);
+        rules_unref(rs);
+    }
     tg_buf_free(&cf);
 }
 END_TEST

@@ -11,8 +11,9 @@
  * again, twice in a row, each compared with the oracle's values of the
  * first pass: the second match finds every string the scan memo
  * (fastmemo.h) keeps in it, so replayed reports are checked on all of
- * them (the first pass replays only the strings an earlier message had). Prints the first mismatches and a summary;
- * exits 1 on any mismatch, 2 on usage or load errors.
+ * them (the first pass replays only the strings an earlier message had).
+ * Prints the first mismatches and a summary; exits 1 on any mismatch, 2 on
+ * usage or load errors.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,8 +150,9 @@ int main(int argc, char **argv)
     }
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
     printf("difftest: scan memo (%zu slots): first pass %lu of %lu strings replayed; second "
-           "pass (each message twice) %lu of %lu replayed, %zu mismatches in %zu messages\n", fi->memo_slots, h1, s1,
-           pr.memo_hits - h1, pr.memo_hits + pr.memo_misses - s1, mism2, bad2);
+           "pass (each message twice) %lu of %lu replayed, %zu mismatches in %zu messages\n",
+           fi->memo_slots, h1, s1, pr.memo_hits - h1, pr.memo_hits + pr.memo_misses - s1, mism2,
+           bad2);
     mism += mism2;
     bad_msgs += bad2;
     free(want);

@@ -182,6 +182,13 @@ static void memo_clear(const rules_t *rs)
         fast_memo_clear(f);
 }
 
+/* Turns the scan memo on or off for sc, if it has a fast scratch. */
+static void scratch_memo(rules_scratch_t *sc, int on)
+{
+    if (rules_scratch_get_fast(sc))
+        fast_scratch_memo(rules_scratch_get_fast(sc), on);
+}
+
 /* Each matcher with its code and tables warm: every message matched twice
  * in a row, the second timed. Against the timed passes (each message
  * once), the difference is what cache misses cost. */
@@ -192,9 +199,8 @@ static void warm_pass(const rules_t *ro, rules_scratch_t *so, const rules_t *rf,
     rules_scratch_profile(so, 0);
     fast_scratch_profile(rules_scratch_get_fast(sf), 0);
     /* without the scan memo, which would replay every scan of the second */
-    if (rules_scratch_get_fast(so))
-        fast_scratch_memo(rules_scratch_get_fast(so), 0);
-    fast_scratch_memo(rules_scratch_get_fast(sf), 0);
+    scratch_memo(so, 0);
+    scratch_memo(sf, 0);
     for (int pass = 0; pass < 2; pass++) {
         const rules_t *rs = pass ? rf : ro;
         rules_scratch_t *sc = pass ? sf : so;
@@ -210,9 +216,8 @@ static void warm_pass(const rules_t *ro, rules_scratch_t *so, const rules_t *rf,
             msg_free(m);
         }
     }
-    if (rules_scratch_get_fast(so))
-        fast_scratch_memo(rules_scratch_get_fast(so), 1);
-    fast_scratch_memo(rules_scratch_get_fast(sf), 1);
+    scratch_memo(so, 1);
+    scratch_memo(sf, 1);
     printf("warm (each message matched twice in a row, the second timed, scan memo off): "
            "oracle %.3f ms, "
            "fast %.3f ms a message, %.1fx\n", 1e3 * t[0] / (double)n, 1e3 * t[1] / (double)n,
@@ -424,15 +429,11 @@ int main(int argc, char **argv)
      * message with its own code and tables in the caches (only a block's
      * first messages find the other's there). The last pass is the
      * profiled one. */
-    unsigned long memo0[4] = {0, 0, 0, 0}; /* the memo's counters before the last pass */
+    fast_profile_t p0 = {0}; /* the memo's counters before the last pass */
     for (int r = 0; r <= runs; r++) {
         int prof = r == runs; /* last pass: profiled, not counted */
-        if (prof) {
-            fast_profile_t p0;
+        if (prof)
             fast_scratch_get_profile(rules_scratch_get_fast(sf), &p0);
-            memo0[0] = p0.memo_hits, memo0[1] = p0.memo_misses;
-            memo0[2] = p0.memo_hit_bytes, memo0[3] = p0.memo_miss_bytes;
-        }
         double P = 0, O = 0, F = 0;
         if (prof)
             rules_scratch_profile(so, 1);
@@ -489,9 +490,10 @@ int main(int argc, char **argv)
     fast_profile_t pr;
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
     if (fi->memo_slots) {
-        double hs = (double)(pr.memo_hits - memo0[0]), ms = (double)(pr.memo_misses - memo0[1]);
-        double hb = (double)(pr.memo_hit_bytes - memo0[2]);
-        double mb = (double)(pr.memo_miss_bytes - memo0[3]);
+        double hs = (double)(pr.memo_hits - p0.memo_hits);
+        double ms = (double)(pr.memo_misses - p0.memo_misses);
+        double hb = (double)(pr.memo_hit_bytes - p0.memo_hit_bytes);
+        double mb = (double)(pr.memo_miss_bytes - p0.memo_miss_bytes);
         printf("scan memo (%zu slots, empty at the start of each pass): in the profiled pass "
                "%.0f of %.0f strings (%.1f%%), %.1f%% of their bytes, replayed an earlier "
                "message's scan reports\n", fi->memo_slots, hs, hs + ms,
