@@ -190,6 +190,7 @@ enum { DB_MAIN = FAST_DB_MAIN, DB_AUX = FAST_DB_AUX, DB_MAIN_ASCII = FAST_DB_MAI
 typedef struct fclass {
     int kind, mode, hmode;
     char *header;            /* owned; NULL if not a header class */
+    msg_hkey_t hkey;         /* header resolved; borrows header */
     char *label;             /* owned */
     size_t *ids;             /* fast rule indexes; Vectorscan id = position */
     size_t n;
@@ -585,6 +586,8 @@ static size_t class_for(fast_t *f, size_t *cap, int kind, const char *header, in
     c->mode = mode_of(kind);
     c->hmode = hdr ? hmode : 0;
     c->header = hdr ? tg_strdup(header) : NULL;
+    if (hdr)
+        msg_hkey_init(&c->hkey, c->header);
     tg_buf b;
     tg_buf_init(&b);
     tg_buf_adds(&b, kind_names[kind]);
@@ -2015,14 +2018,42 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
     }
 }
 
+/* Whether the memo is looked up for string s of class ci (counted in its
+ * admission rate: once a string) and, if so, the string's hash, its slot
+ * prefetched. */
+typedef struct memo_ticket {
+    int use;
+    uint64_t h;
+} memo_ticket_t;
+
+static void memo_ticket(const fast_t *f, const fast_scratch_t *sc, size_t ci, const char *s,
+                        size_t len, memo_ticket_t *t)
+{
+    const fclass_t *c = &f->classes[ci];
+    t->use = f->memo && !sc->no_memo && len <= FASTMEMO_MAX_LEN &&
+             (c->db[DB_MAIN] || c->db[DB_AUX]) && fastmemo_admit(f->memo, (unsigned)ci);
+    if (t->use) {
+        t->h = fastmemo_hash((unsigned)ci, s ? s : "", s ? len : 0);
+        fastmemo_prefetch(f->memo, t->h);
+    }
+}
+
 /* One string of class c: one database scan, then the reports and the
- * PCRE-path rules. */
+ * PCRE-path rules. t: its memo ticket (NULL: made here); next: the next
+ * string's, whose memo entry is prefetched once this string is scanned
+ * (NULL: none). */
 static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size_t ci,
-                     const char *s, size_t len)
+                     const char *s, size_t len, const memo_ticket_t *t,
+                     const memo_ticket_t *next)
 {
     const fclass_t *c = &f->classes[ci];
     if (!s)
         s = "", len = 0;
+    memo_ticket_t own;
+    if (!t) {
+        memo_ticket(f, sc, ci, s, len, &own);
+        t = &own;
+    }
     sc->ncand = 0;
     sc->ncend = 0;
     sc->rev_scanned = 0;
@@ -2034,12 +2065,10 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     sc->ascii = ascii;
     /* the memo: the reports of an earlier scan of the same string, replayed
      * (the rest below runs as after a scan) */
-    uint64_t h = 0;
-    int memo = f->memo && !sc->no_memo && len <= FASTMEMO_MAX_LEN &&
-               (c->db[DB_MAIN] || c->db[DB_AUX]) && fastmemo_admit(f->memo, (unsigned)ci);
+    int memo = t->use;
+    uint64_t h = t->h;
     if (memo) {
         double t0 = sc->prof ? tg_now_ns() : 0;
-        h = fastmemo_hash((unsigned)ci, s, len);
         int n = fastmemo_get(f->memo, h, (unsigned)ci, s, len, sc->rec);
         if (n >= 0) {
             for (int k = 0; k < n; k++)
@@ -2048,6 +2077,8 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
             sc->memo_hit_bytes += len;
             if (sc->prof)
                 sc->class_scan_ns[ci] += tg_now_ns() - t0;
+            if (next && next->use)
+                fastmemo_prefetch_entry(f->memo, next->h);
             goto reports;
         }
         sc->memo_misses++;
@@ -2079,6 +2110,8 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         sc->recording = 0;
         fastmemo_put(f->memo, h, (unsigned)ci, s, len, sc->rec, sc->nrec);
     }
+    if (next && next->use)
+        fastmemo_prefetch_entry(f->memo, next->h);
 reports:
     for (size_t k = 0; k < sc->ncand; k++) {
         size_t i = c->ids[sc->cand[k]];
@@ -2157,20 +2190,31 @@ static void run_class(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, siz
     case K_BODY: case K_RAWBODY: case K_URI:
         a = c->kind == K_BODY ? msg_body_lines(m, &n)
           : c->kind == K_RAWBODY ? msg_rawbody_chunks(m, &n) : msg_uris(m, &n);
-        for (size_t j = 0; j < n; j++)
-            scan_str(f, sc, rx, ci, a[j].ptr, a[j].len);
+        /* string j + 1's memo slot and entry are fetched while string j
+         * is scanned */
+        memo_ticket_t tk[2];
+        if (n)
+            memo_ticket(f, sc, ci, a[0].ptr, a[0].len, &tk[0]);
+        for (size_t j = 0; j < n; j++) {
+            memo_ticket_t *next = NULL;
+            if (j + 1 < n) {
+                next = &tk[(j + 1) & 1];
+                memo_ticket(f, sc, ci, a[j + 1].ptr, a[j + 1].len, next);
+            }
+            scan_str(f, sc, rx, ci, a[j].ptr, a[j].len, &tk[j & 1], next);
+        }
         if (c->db[DB_SQUASH] && n)
             squash_strs(f, sc, rx, ci, a, n);
         break;
     case K_FULL: {
         msg_str_t s = msg_full(m);
-        scan_str(f, sc, rx, ci, s.ptr, s.len);
+        scan_str(f, sc, rx, ci, s.ptr, s.len, NULL, NULL);
         break;
     }
     case K_HEADER:
         tg_buf_reset(&sc->tmp);
-        if (msg_get_header(m, c->header, (msg_hmode_t)c->hmode, &sc->tmp))
-            scan_str(f, sc, rx, ci, sc->tmp.s, sc->tmp.len);
+        if (msg_get_hkey(m, &c->hkey, (msg_hmode_t)c->hmode, &sc->tmp))
+            scan_str(f, sc, rx, ci, sc->tmp.s, sc->tmp.len, NULL, NULL);
         else
             absent_str(f, sc, c);
         break;
@@ -2179,7 +2223,7 @@ static void run_class(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, siz
         for (size_t j = 0; j < n; j++) {
             tg_buf_reset(&sc->tmp);
             if (msg_node_header(m, j, c->header, (msg_hmode_t)c->hmode, &sc->tmp))
-                scan_str(f, sc, rx, ci, sc->tmp.s, sc->tmp.len);
+                scan_str(f, sc, rx, ci, sc->tmp.s, sc->tmp.len, NULL, NULL);
             else
                 absent_str(f, sc, c);
         }
@@ -2188,12 +2232,12 @@ static void run_class(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, siz
         const char *s = c->kind == K_HOST ? env->client_name
                       : c->kind == K_HELO ? env->helo
                       : c->kind == K_ENVFROM ? env->mail_from : env->auth;
-        scan_str(f, sc, rx, ci, s, s ? strlen(s) : 0);
+        scan_str(f, sc, rx, ci, s, s ? strlen(s) : 0, NULL, NULL);
         break;
     }
     case K_RCPT:
         for (size_t j = 0; j < env->nrcpts; j++)
-            scan_str(f, sc, rx, ci, env->rcpts[j], strlen(env->rcpts[j]));
+            scan_str(f, sc, rx, ci, env->rcpts[j], strlen(env->rcpts[j]), NULL, NULL);
         break;
     case K_ATTNAME: case K_ATTTYPE:
         n = msg_nparts(m);
@@ -2202,7 +2246,7 @@ static void run_class(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, siz
             msg_str_t s = c->kind == K_ATTNAME ? p->filename : p->type;
             if (c->kind == K_ATTNAME && s.len == 0)
                 continue;
-            scan_str(f, sc, rx, ci, s.ptr, s.len);
+            scan_str(f, sc, rx, ci, s.ptr, s.len, NULL, NULL);
         }
         break;
     }

@@ -18,9 +18,15 @@ typedef struct entry {
 
 typedef struct slot {
     atomic_flag busy;
+    _Atomic uint32_t check; /* CHECK(h) of e's hash, 0 with no e: a lookup
+                               of another string (most misses) stops here
+                               without reading e; written with busy held */
     _Atomic(entry_t *) e;   /* written only with busy held; read with it, or
                                relaxed for a peek that may miss */
 } slot_t;
+
+/* The hash bits a slot keeps (the index takes the low ones), never 0. */
+#define CHECK(h) ((uint32_t)((h) >> 32) | 1u)
 
 /* A tag's counts, relaxed atomics (an estimate: a lost update or a racy
  * halving only moves the rate a little); one cache line each, so threads
@@ -56,6 +62,7 @@ fastmemo_t *fastmemo_new(size_t nslots, unsigned ntags)
     m->slots = tg_malloc(n * sizeof *m->slots);
     for (size_t i = 0; i < n; i++) {
         atomic_flag_clear(&m->slots[i].busy);
+        atomic_init(&m->slots[i].check, 0);
         atomic_init(&m->slots[i].e, NULL);
     }
     m->ntags = ntags;
@@ -84,6 +91,7 @@ void fastmemo_clear(fastmemo_t *m)
         while (atomic_flag_test_and_set_explicit(&sl->busy, memory_order_acquire))
             sched_yield();
         entry_t *e = atomic_exchange_explicit(&sl->e, NULL, memory_order_relaxed);
+        atomic_store_explicit(&sl->check, 0, memory_order_relaxed);
         atomic_flag_clear_explicit(&sl->busy, memory_order_release);
         free(e);
     }
@@ -155,7 +163,8 @@ int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t 
     if (len > FASTMEMO_MAX_LEN)
         return -1;
     slot_t *sl = &m->slots[h & m->mask];
-    if (!atomic_load_explicit(&sl->e, memory_order_relaxed)) { /* a peek: at worst a miss */
+    if (atomic_load_explicit(&sl->check, memory_order_relaxed) != CHECK(h)) {
+        /* a peek: empty or another string's (at worst a miss) */
         tag_count(m, tag, 0);
         return -1;
     }
@@ -194,6 +203,26 @@ void fastmemo_put(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t
         return;
     }
     entry_t *old = atomic_exchange_explicit(&sl->e, e, memory_order_relaxed);
+    atomic_store_explicit(&sl->check, CHECK(h), memory_order_relaxed);
     atomic_flag_clear_explicit(&sl->busy, memory_order_release);
     free(old);
+}
+
+void fastmemo_prefetch(const fastmemo_t *m, uint64_t h)
+{
+    __builtin_prefetch(&m->slots[h & m->mask]);
+}
+
+void fastmemo_prefetch_entry(fastmemo_t *m, uint64_t h)
+{
+    slot_t *sl = &m->slots[h & m->mask];
+    if (atomic_load_explicit(&sl->check, memory_order_relaxed) != CHECK(h))
+        return;
+    /* e may be replaced and freed meanwhile: a prefetch of freed memory
+     * is harmless, and fastmemo_get reads it again under the lock */
+    const char *e = (const char *)atomic_load_explicit(&sl->e, memory_order_relaxed);
+    if (e) {
+        __builtin_prefetch(e);
+        __builtin_prefetch(e + 64);
+    }
 }

@@ -91,6 +91,13 @@ uint64_t fastmemo_hash(unsigned tag, const char *s, size_t len);
 int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
                  fastmemo_rep_t *out);
 
+/* Hints that (a string with hash h) will be looked up soon: the first
+ * loads its slot into the caches (call it a scan ahead), the second the
+ * entry that slot holds if it may be that string's (call it once the
+ * slot has had time to arrive). No effect on results; any thread. */
+void fastmemo_prefetch(const fastmemo_t *m, uint64_t h);
+void fastmemo_prefetch_entry(fastmemo_t *m, uint64_t h);
+
 /* Stores reps[0..n) as the scan reports of (tag, s[0..len)) with hash h,
  * replacing the slot's entry; nothing where len > FASTMEMO_MAX_LEN,
  * n > FASTMEMO_MAX_REPS or the slot is busy. Copies s and reps. */

@@ -21,7 +21,7 @@ typedef struct hdr_field {
     char *dec;
     size_t dlen;
     msg_str_t dv;   /* view of dec, handed out by hdr_last */
-    uint32_t hash;  /* name_hash of name */
+    uint32_t hash;  /* hdr_name_hash of name */
     uint32_t next;  /* index + 1 of the next field of this name; 0: none */
     uint32_t last;  /* of the first field of a name: index of its last */
 } hdr_field_t;
@@ -62,7 +62,7 @@ void hdr_list_free(hdr_list_t *h)
 }
 
 /* FNV-1a of the name with ASCII letters folded (as name_is_n compares). */
-static uint32_t name_hash(const char *name, size_t n)
+uint32_t hdr_name_hash(const char *name, size_t n)
 {
     uint32_t x = 2166136261u;
     for (size_t i = 0; i < n; i++)
@@ -94,7 +94,7 @@ static long find_first(const hdr_list_t *h, const char *name, size_t n, uint32_t
 static long find_name(const hdr_list_t *h, const char *name)
 {
     size_t n = strlen(name);
-    return find_first(h, name, n, name_hash(name, n));
+    return find_first(h, name, n, hdr_name_hash(name, n));
 }
 
 static void slot_put(hdr_list_t *h, size_t first)
@@ -110,7 +110,7 @@ static void index_add(hdr_list_t *h)
 {
     size_t i = h->n - 1;
     hdr_field_t *f = &h->f[i];
-    f->hash = name_hash(f->name, f->nlen);
+    f->hash = hdr_name_hash(f->name, f->nlen);
     f->next = 0;
     f->last = (uint32_t)i;
     long first = find_first(h, f->name, f->nlen, f->hash);
@@ -742,11 +742,11 @@ static const char *const messageid_names[] = {
 };
 #define NMESSAGEID (sizeof messageid_names / sizeof *messageid_names)
 
-static int get_plain(const hdr_list_t *h, const char *name, msg_hmode_t mode,
-                     tg_buf *out)
+/* Every field of the name whose first field is i (-1: none). */
+static int get_fields(const hdr_list_t *h, long i, msg_hmode_t mode, tg_buf *out)
 {
     int found = 0;
-    for (long i = find_name(h, name); i >= 0; i = (long)h->f[i].next - 1) {
+    for (; i >= 0; i = (long)h->f[i].next - 1) {
         const hdr_field_t *f = &h->f[i];
         if (mode == MSG_H_ADDR || mode == MSG_H_NAME) {
             tg_buf one;
@@ -765,6 +765,23 @@ static int get_plain(const hdr_list_t *h, const char *name, msg_hmode_t mode,
         found = 1;
     }
     return found;
+}
+
+static int get_plain(const hdr_list_t *h, const char *name, msg_hmode_t mode,
+                     tg_buf *out)
+{
+    return get_fields(h, find_name(h, name), mode, out);
+}
+
+int hdr_get_hashed(const hdr_list_t *h, const char *name, size_t n, uint32_t hash,
+                   msg_hmode_t mode, tg_buf *out)
+{
+    return get_fields(h, find_first(h, name, n, hash), mode, out);
+}
+
+int hdr_has_hashed(const hdr_list_t *h, const char *name, size_t n, uint32_t hash)
+{
+    return find_first(h, name, n, hash) >= 0;
 }
 
 /* SpamAssassin's Constants.pm MAX_HEADER_LENGTH: the decoded ALL view

@@ -7,6 +7,7 @@
 #define TG_HDR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "msg.h"
 #include "util.h"
@@ -46,6 +47,15 @@ int hdr_get_last(const hdr_list_t *h, const char *name, msg_hmode_t mode,
 /* Whether hdr_get(h, name, MSG_H_RAW, ...) would find it, without
  * building the value (exists: rules). */
 int hdr_has(const hdr_list_t *h, const char *name);
+
+/* The header index's hash of name[0..n) (ASCII case folded), for
+ * hdr_get_hashed / hdr_has_hashed (msg_hkey_init keeps it). */
+uint32_t hdr_name_hash(const char *name, size_t n);
+/* hdr_get and hdr_has of an ordinary field name[0..n) whose hash is
+ * hdr_name_hash(name, n): not ALL, ToCc or MESSAGEID. */
+int hdr_get_hashed(const hdr_list_t *h, const char *name, size_t n, uint32_t hash,
+                   msg_hmode_t mode, tg_buf *out);
+int hdr_has_hashed(const hdr_list_t *h, const char *name, size_t n, uint32_t hash);
 
 /* Appends [s, s+n) with RFC 2047 encoded-words decoded to UTF-8: adjacent
  * words joined without the whitespace between them, invalid words kept. */

@@ -887,13 +887,27 @@ static int get_relay_pseudo(const msg_t *m, int which, tg_buf *out)
     return all_range(m, b, -1, out);       /* from it on */
 }
 
-int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
-                   tg_buf *out)
+void msg_hkey_init(msg_hkey_t *k, const char *name)
 {
-    int rp = mode == MSG_H_DECODED || mode == MSG_H_RAW ? rcvd_pseudo(name) : -1;
+    k->name = name;
+    k->len = strlen(name);
+    k->hash = hdr_name_hash(name, k->len);
+    int rp = rcvd_pseudo(name);
     if (rp >= 0)
-        return m->tree ? get_relay_pseudo(m, rp, out) : 0;
-    if (tg_strcasecmp(name, "EnvelopeFrom") == 0) {
+        k->kind = rp;
+    else if (tg_strcasecmp(name, "EnvelopeFrom") == 0)
+        k->kind = MSG_HK_ENVFROM;
+    else if (!strcmp(name, "ALL") || !tg_strcasecmp(name, "ToCc") || !strcmp(name, "MESSAGEID"))
+        k->kind = MSG_HK_SPECIAL;
+    else
+        k->kind = MSG_HK_PLAIN;
+}
+
+int msg_get_hkey(const msg_t *m, const msg_hkey_t *k, msg_hmode_t mode, tg_buf *out)
+{
+    if (k->kind < MSG_HK_PLAIN && (mode == MSG_H_DECODED || mode == MSG_H_RAW))
+        return m->tree ? get_relay_pseudo(m, k->kind, out) : 0;
+    if (k->kind == MSG_HK_ENVFROM) {
         if (!m->envfrom)
             return 0;
         if (mode == MSG_H_ADDR || mode == MSG_H_NAME)
@@ -903,24 +917,46 @@ int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
     }
     if (!m->tree)
         return 0;
-    return hdr_get(mime_headers(m->tree), name, mode, out);
+    if (k->kind == MSG_HK_SPECIAL)
+        return hdr_get(mime_headers(m->tree), k->name, mode, out);
+    /* a relay pseudo-header's name in the :addr / :name modes reads a
+     * field of that name, as any other */
+    return hdr_get_hashed(mime_headers(m->tree), k->name, k->len, k->hash, mode, out);
+}
+
+int msg_get_header(const msg_t *m, const char *name, msg_hmode_t mode,
+                   tg_buf *out)
+{
+    msg_hkey_t k;
+    msg_hkey_init(&k, name);
+    return msg_get_hkey(m, &k, mode, out);
+}
+
+int msg_has_hkey(const msg_t *m, const msg_hkey_t *k)
+{
+    if (k->kind < MSG_HK_PLAIN && m->tree) {
+        if (k->kind < RCVD_P_ALL_TRUSTED)
+            return 1;
+        tg_buf b;
+        tg_buf_init(&b);
+        int r = get_relay_pseudo(m, k->kind, &b);
+        tg_buf_free(&b);
+        return r;
+    }
+    if (k->kind == MSG_HK_ENVFROM)
+        return m->envfrom != NULL;
+    if (!m->tree)
+        return 0;
+    if (k->kind == MSG_HK_SPECIAL)
+        return hdr_has(mime_headers(m->tree), k->name);
+    return hdr_has_hashed(mime_headers(m->tree), k->name, k->len, k->hash);
 }
 
 int msg_has_header(const msg_t *m, const char *name)
 {
-    int rp = rcvd_pseudo(name);
-    if (rp >= 0 && m->tree) {
-        if (rp < RCVD_P_ALL_TRUSTED)
-            return 1;
-        tg_buf b;
-        tg_buf_init(&b);
-        int r = get_relay_pseudo(m, rp, &b);
-        tg_buf_free(&b);
-        return r;
-    }
-    if (tg_strcasecmp(name, "EnvelopeFrom") == 0)
-        return m->envfrom != NULL;
-    return m->tree && hdr_has(mime_headers(m->tree), name);
+    msg_hkey_t k;
+    msg_hkey_init(&k, name);
+    return msg_has_hkey(m, &k);
 }
 
 const msg_str_t *msg_body_lines(const msg_t *m, size_t *n)

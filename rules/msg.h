@@ -164,6 +164,24 @@ void msg_use_relays(const msg_t *m, const rcvd_trust_t *trust,
                     const rcvd_client_t *client);
 /* msg_get_header's return value alone, without building the value. */
 int msg_has_header(const msg_t *m, const char *name);
+
+/* A header name resolved once for lookups that repeat it (the rules'
+ * headers, the fast matcher's classes): what msg_get_header would take it
+ * for, and its hash in the header index, so a lookup costs no name
+ * compares or hashing. msg_hkey_init fills it; name is borrowed and must
+ * outlive the key. */
+typedef struct msg_hkey {
+    const char *name;
+    size_t len;
+    uint32_t hash;              /* hdr_name_hash(name) */
+    int kind;                   /* MSG_HK_*, or 0..RCVD_P_N-1: a relay
+                                   pseudo-header (rcvd_pseudo) */
+} msg_hkey_t;
+enum { MSG_HK_PLAIN = 100, MSG_HK_ENVFROM, MSG_HK_SPECIAL /* ALL, ToCc, MESSAGEID */ };
+void msg_hkey_init(msg_hkey_t *k, const char *name);
+/* msg_get_header and msg_has_header of k's name, with the same results. */
+int msg_get_hkey(const msg_t *m, const msg_hkey_t *k, msg_hmode_t mode, tg_buf *out);
+int msg_has_hkey(const msg_t *m, const msg_hkey_t *k);
 /* Whether msg_get_header reads the same value for names a and b: they are
  * equal but for case, except the pseudo-headers ALL and MESSAGEID, which
  * only their exact spelling means ("all" is a header named all). */

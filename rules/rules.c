@@ -22,6 +22,7 @@ typedef struct rule {
     int enabled;              /* defined, runnable, score != 0 */
     int scored;               /* name does not start with "__" */
     char *header;
+    msg_hkey_t hkey;          /* header resolved (exists: rules), borrows header */
     int hmode;
     char *unset;
     int negate;
@@ -407,6 +408,8 @@ static int rules_build(cf_set_t *set, const rules_options_t *opts, rules_t **out
         r->type = c->type;
         r->scored = strncmp(r->name, "__", 2) != 0;
         r->header = c->header, c->header = NULL;
+        if (r->header)
+            msg_hkey_init(&r->hkey, r->header);
         r->unset = c->unset, c->unset = NULL;
         r->describe = c->describe, c->describe = NULL;
         r->action_text = c->action_text, c->action_text = NULL;
@@ -821,7 +824,7 @@ static unsigned run_rule_re(const rule_t *r, const rx_t *re, rules_scratch_t *sc
         rule_header(r, sc, m, -1);
         return count_one(r, re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len);
     case CF_EXISTS:
-        return (unsigned)(msg_has_header(m, r->header) != r->negate);
+        return (unsigned)(msg_has_hkey(m, &r->hkey) != r->negate);
     case CF_MIMEHEADER: {
         size_t np = msg_nnodes(m);
         for (size_t i = 0; i < np; i++) {

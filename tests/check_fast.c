@@ -1663,9 +1663,30 @@ START_TEST(scan_memo_store)
     fastmemo_put(m, hb, 3, big, FASTMEMO_MAX_LEN, r, 1);
     ck_assert_int_eq(fastmemo_get(m, hb, 3, big, FASTMEMO_MAX_LEN, out), 1);
     free(big);
+    /* the slot keeps the upper hash bits: a string that lands in it with
+     * other upper bits is a miss without reading the entry; one with the
+     * same bits is told apart by its entry (hash, tag, bytes) */
+    uint64_t hslot = h ^ (1ULL << 40), hlow = h ^ 1ULL;
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, t, len, out), -1);
+    fastmemo_put(m, hslot, 3, s, len, r, 2);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out), 2);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, t, len, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, hlow, 3, s, len, out), -1);
+    /* the prefetch hints change nothing, on an empty slot, another
+     * string's and the string's own */
+    fastmemo_prefetch(m, he);
+    fastmemo_prefetch_entry(m, hb ^ (1ULL << 50));
+    fastmemo_prefetch(m, hslot);
+    fastmemo_prefetch_entry(m, hslot);
+    fastmemo_prefetch_entry(m, h);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out), 2);
+    ck_assert(out[1].id == 3 && out[1].to == 11);
     fastmemo_clear(m);
     ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), -1);
     ck_assert_int_eq(fastmemo_get(m, he, 3, "", 0, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out), -1);
+    fastmemo_prefetch_entry(m, hslot);
     fastmemo_free(m);
 }
 END_TEST

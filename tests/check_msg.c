@@ -542,6 +542,60 @@ START_TEST(pseudo_headers)
 }
 END_TEST
 
+/* A header name resolved once (msg_hkey_t) reads, on any message and in
+ * every mode, what msg_get_header / msg_has_header read by name. */
+START_TEST(header_keys)
+{
+    static const char *const names[] = {
+        "ALL", "all", "ToCc", "tocc", "MESSAGEID", "messageid", "Subject", "SUBJECT",
+        "X-Missing", "EnvelopeFrom", "envelopefrom", "Message-Id", "Cc", "From", "To",
+        "X-Spam-Relays-External", "x-spam-relays-untrusted", "ALL-TRUSTED", "All-Trusted",
+        "ALL-EXTERNAL", "Received"};
+    enum { N = sizeof names / sizeof *names };
+    msg_hkey_t k[N];
+    for (size_t i = 0; i < N; i++)
+        msg_hkey_init(&k[i], names[i]);
+    ck_assert_int_eq(k[0].kind, MSG_HK_SPECIAL);
+    ck_assert_int_eq(k[1].kind, MSG_HK_PLAIN); /* "all" is a field called all */
+    ck_assert_int_eq(k[9].kind, MSG_HK_ENVFROM);
+    ck_assert_int_eq(k[16].kind, RCVD_P_UNTRUSTED);
+    ck_assert_int_eq(k[18].kind, MSG_HK_PLAIN);
+    msg_t *ms[3] = {load("headers.eml"), build_str("Subject: only\nall: lower\n\nbody\n"),
+                    build_str("From: \"A\" <a@example.com>\nX-Spam-Relays-External: x@y\n"
+                              "Received: from a by b; Mon, 1 Jan 2024 00:00:00 +0000\n\nb\n")};
+    msg_set_envelope_from(ms[0], "Bounce <bounce@example.com>");
+    tg_buf a, b;
+    tg_buf_init(&a);
+    tg_buf_init(&b);
+    int nonempty = 0;
+    for (size_t j = 0; j < 3; j++)
+        for (size_t i = 0; i < N; i++) {
+            ck_assert_int_eq(msg_has_hkey(ms[j], &k[i]), msg_has_header(ms[j], names[i]));
+            for (int mode = MSG_H_DECODED; mode <= MSG_H_NAME; mode++) {
+                tg_buf_reset(&a);
+                tg_buf_reset(&b);
+                int fa = msg_get_hkey(ms[j], &k[i], (msg_hmode_t)mode, &a);
+                int fb = msg_get_header(ms[j], names[i], (msg_hmode_t)mode, &b);
+                ck_assert_msg(fa == fb && a.len == b.len && (!a.len || !memcmp(a.s, b.s, a.len)),
+                              "%s mode %d message %zu", names[i], mode, j);
+                nonempty += a.len > 0;
+            }
+        }
+    ck_assert_int_gt(nonempty, 60);
+    /* a relay pseudo-header's name in :addr reads a field of that name */
+    tg_buf_reset(&a);
+    ck_assert(msg_get_hkey(ms[2], &k[15], MSG_H_ADDR, &a));
+    ck_assert(a.len == 3 && !memcmp(a.s, "x@y", 3));
+    tg_buf_reset(&a);
+    ck_assert(msg_get_hkey(ms[0], &k[9], MSG_H_ADDR, &a));
+    ck_assert(a.len == 18 && !memcmp(a.s, "bounce@example.com", 18));
+    tg_buf_free(&a);
+    tg_buf_free(&b);
+    for (size_t j = 0; j < 3; j++)
+        msg_free(ms[j]);
+}
+END_TEST
+
 START_TEST(addr_and_name)
 {
     msg_t *m = load("headers.eml");
@@ -945,6 +999,7 @@ Suite *msg_suite(void)
     tcase_add_test(tc, rawbody_chunks);
     tcase_add_test(tc, full_view);
     tcase_add_test(tc, pseudo_headers);
+    tcase_add_test(tc, header_keys);
     tcase_add_test(tc, addr_and_name);
     tcase_add_test(tc, multiple_occurrences);
     tcase_add_test(tc, many_header_names);
