@@ -232,6 +232,8 @@ struct fast {
     fastmemo_t *memo;        /* owned, shared by every scratch (fastmemo.h:
                                 mutable, thread-safe); NULL when off
                                 (TG_FAST_NOMEMO) */
+    int memo_outs;           /* the memo keeps PCRE2 outcomes too (not with
+                                TG_FAST_NOOUTCOMES, to compare) */
 };
 
 struct fast_scratch {
@@ -270,6 +272,13 @@ struct fast_scratch {
                                 FASTMEMO_MAX_REPS: too many to store */
     size_t nrec;
     int recording;
+    fastmemo_out_t outs[FASTMEMO_MAX_OUTS]; /* the string's PCRE2 outcomes
+                                (consider): logged for the memo after a
+                                scan (outs_mode 1; 3: not logged), or
+                                replayed from it (2) */
+    size_t nouts;
+    int outs_mode;
+    unsigned long outs_replayed;
     int no_memo;             /* fast_scratch_memo(sc, 0): this scratch neither
                                 reads nor fills the memo */
     unsigned long memo_hits, memo_misses, memo_hit_bytes, memo_miss_bytes;
@@ -1640,6 +1649,8 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         f->memo = fastmemo_new(o->memo_slots ? (size_t)o->memo_slots : FAST_MEMO_DEFAULT,
                                (unsigned)f->nclasses);
         f->info.memo_slots = fastmemo_slots(f->memo);
+        const char *noout = getenv("TG_FAST_NOOUTCOMES");
+        f->memo_outs = !(noout && *noout && *noout != '0');
     }
     f->info.compile_seconds = now_s() - t0;
     return f;
@@ -1811,6 +1822,7 @@ void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out)
     out->memo_misses = sc->memo_misses;
     out->memo_hit_bytes = sc->memo_hit_bytes;
     out->memo_miss_bytes = sc->memo_miss_bytes;
+    out->memo_outcomes = sc->outs_replayed;
 }
 
 /* Adds one scan of database d of the class being scanned to the profile. */
@@ -1969,6 +1981,29 @@ static unsigned starts_confirm(fast_scratch_t *sc, rx_scratch_t *rx, const fclas
     return 0;
 }
 
+/* Rule i's count on the string being matched, bounded by max (0: none),
+ * from the outcomes the memo replayed, into *raw; 0 where they do not
+ * tell (rule not run then, or counted to a lower bound that it reached).
+ * A count is min(all matches, bound): rx_count stops at the bound. */
+static int out_replay(const fast_scratch_t *sc, size_t i, unsigned max, unsigned *raw)
+{
+    for (size_t k = 0; k < sc->nouts; k++) {
+        const fastmemo_out_t *o = &sc->outs[k];
+        if (o->rule != i)
+            continue;
+        if (o->max == 0 || o->count < o->max) { /* every match counted */
+            *raw = max && o->count > max ? max : o->count;
+            return 1;
+        }
+        if (max && max <= o->max) { /* at least o->max matches */
+            *raw = max;
+            return 1;
+        }
+        return 0;
+    }
+    return 0;
+}
+
 /* Applies rule i to one string of class c, as the oracle would; `pcre`
  * forces a PCRE2 run (PCRE path, or a report that needs confirming).
  * vsid: the rule's Vectorscan id when this confirms its report, else -1. */
@@ -1987,10 +2022,20 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
         if (mode == M_SUM && max)
             max -= sc->cnt[i];
         double t0 = sc->prof ? tg_now_ns() : 0;
-        if (r->starts && vsid >= 0 && max == 1) /* starts: DB_STARTS and anch exist */
-            raw = starts_confirm(sc, rx, sc->cur, (unsigned)vsid, r, s, len);
-        else
-            raw = rx_count(r->lit && sc->ascii ? r->lit : r->re, rx, s, len, max);
+        if (sc->outs_mode == 2 && out_replay(sc, i, max, &raw)) {
+            sc->outs_replayed++;
+        } else {
+            unsigned long lim = sc->outs_mode == 1 ? rx_scratch_limit_hits(rx) : 0;
+            if (r->starts && vsid >= 0 && max == 1) /* starts: DB_STARTS and anch exist */
+                raw = starts_confirm(sc, rx, sc->cur, (unsigned)vsid, r, s, len);
+            else
+                raw = rx_count(r->lit && sc->ascii ? r->lit : r->re, rx, s, len, max);
+            /* an outcome that ran into a PCRE2 limit is not kept: a replay
+             * would not count the limit hit (rules_verdict_t) */
+            if (sc->outs_mode == 1 && sc->nouts < FASTMEMO_MAX_OUTS &&
+                rx_scratch_limit_hits(rx) == lim)
+                sc->outs[sc->nouts++] = (fastmemo_out_t){(unsigned)i, max, raw};
+        }
         if (sc->prof) {
             double dt = tg_now_ns() - t0;
             sc->rule_ns[i] += dt;
@@ -2069,8 +2114,9 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     uint64_t h = t->h;
     if (memo) {
         double t0 = sc->prof ? tg_now_ns() : 0;
-        int n = fastmemo_get(f->memo, h, (unsigned)ci, s, len, sc->rec);
+        int n = fastmemo_get(f->memo, h, (unsigned)ci, s, len, sc->rec, sc->outs, &sc->nouts);
         if (n >= 0) {
+            sc->outs_mode = 2;
             for (int k = 0; k < n; k++)
                 on_match(sc->rec[k].id, 0, sc->rec[k].to, 0, sc);
             sc->memo_hits++;
@@ -2108,7 +2154,10 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     }
     if (memo) {
         sc->recording = 0;
-        fastmemo_put(f->memo, h, (unsigned)ci, s, len, sc->rec, sc->nrec);
+        sc->nouts = 0;
+        sc->outs_mode = 1;
+        if (!f->memo_outs)
+            sc->outs_mode = 3; /* stored after the reports, without outcomes */
     }
     if (next && next->use)
         fastmemo_prefetch_entry(f->memo, next->h);
@@ -2124,6 +2173,11 @@ reports:
         if (!(ascii ? r->ascii : r->full)) /* else answered by the scan */
             consider(f, sc, rx, c->mode, c->pcre[k], s, len, 1, -1);
     }
+    /* stored once the string's PCRE2 outcomes are known (a replay that
+     * found no stored outcome for a rule runs PCRE2 and stores nothing) */
+    if (sc->outs_mode == 1 || sc->outs_mode == 3)
+        fastmemo_put(f->memo, h, (unsigned)ci, s, len, sc->rec, sc->nrec, sc->outs, sc->nouts);
+    sc->outs_mode = 0;
 }
 
 /* A header (or a MIME part's header) that is absent: every rule sees its

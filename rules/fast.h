@@ -219,8 +219,11 @@ typedef struct fast_profile {
     const unsigned long *db_scans, *db_bytes;
     /* the scan memo (fastmemo.h), counted whether profiling or not: strings
      * whose reports were replayed (their bytes), and strings scanned and
-     * stored; a replay's time counts in class_scan_ns, not in db_* */
+     * stored; a replay's time counts in class_scan_ns, not in db_*;
+     * memo_outcomes: PCRE2 runs (confirms, PCRE-path rules) whose outcome
+     * the replay gave instead */
     unsigned long memo_hits, memo_misses, memo_hit_bytes, memo_miss_bytes;
+    unsigned long memo_outcomes;
 } fast_profile_t;
 void fast_scratch_get_profile(const fast_scratch_t *sc, fast_profile_t *out);
 /* Slot and name of fast rule i (profile index). */

@@ -7,13 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An entry: the reports, then the string's bytes. Owned by its slot. */
+/* An entry: the reports, the outcomes, then the string's bytes. Owned by
+ * its slot. */
 typedef struct entry {
     uint64_t h;
     unsigned tag;
     unsigned len;
     unsigned n;
-    fastmemo_rep_t rep[]; /* [n], then len bytes of the string */
+    unsigned nouts;
+    fastmemo_rep_t rep[]; /* [n], then nouts fastmemo_out_t, then len
+                             bytes of the string */
 } entry_t;
 
 typedef struct slot {
@@ -155,11 +158,16 @@ uint64_t fastmemo_hash(unsigned tag, const char *s, size_t len)
     return mix(h);
 }
 
-static const char *entry_str(const entry_t *e) { return (const char *)(e->rep + e->n); }
+static const fastmemo_out_t *entry_outs(const entry_t *e)
+{
+    return (const fastmemo_out_t *)(e->rep + e->n);
+}
+static const char *entry_str(const entry_t *e) { return (const char *)(entry_outs(e) + e->nouts); }
 
 int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
-                 fastmemo_rep_t *out)
+                 fastmemo_rep_t *out, fastmemo_out_t *outs, size_t *nouts)
 {
+    *nouts = 0;
     if (len > FASTMEMO_MAX_LEN)
         return -1;
     slot_t *sl = &m->slots[h & m->mask];
@@ -178,6 +186,8 @@ int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t 
         (len == 0 || !memcmp(entry_str(e), s, len))) {
         n = (int)e->n;
         memcpy(out, e->rep, e->n * sizeof *out);
+        memcpy(outs, entry_outs(e), e->nouts * sizeof *outs);
+        *nouts = e->nouts;
     }
     atomic_flag_clear_explicit(&sl->busy, memory_order_release);
     tag_count(m, tag, n >= 0);
@@ -185,19 +195,25 @@ int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t 
 }
 
 void fastmemo_put(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
-                  const fastmemo_rep_t *reps, size_t n)
+                  const fastmemo_rep_t *reps, size_t n, const fastmemo_out_t *outs,
+                  size_t nouts)
 {
     if (len > FASTMEMO_MAX_LEN || n > FASTMEMO_MAX_REPS)
         return;
+    if (nouts > FASTMEMO_MAX_OUTS)
+        nouts = FASTMEMO_MAX_OUTS;
     slot_t *sl = &m->slots[h & m->mask];
-    entry_t *e = tg_malloc(sizeof *e + n * sizeof *reps + len);
+    entry_t *e = tg_malloc(sizeof *e + n * sizeof *reps + nouts * sizeof *outs + len);
     e->h = h;
     e->tag = tag;
     e->len = (unsigned)len;
     e->n = (unsigned)n;
+    e->nouts = (unsigned)nouts;
     memcpy(e->rep, reps, n * sizeof *reps);
+    if (nouts)
+        memcpy((fastmemo_out_t *)(e->rep + n), outs, nouts * sizeof *outs);
     if (len)
-        memcpy((char *)(e->rep + n), s, len);
+        memcpy((char *)entry_str(e), s, len);
     if (atomic_flag_test_and_set_explicit(&sl->busy, memory_order_acquire)) {
         free(e);
         return;

@@ -57,6 +57,16 @@ typedef struct fastmemo_rep {
     unsigned to;
 } fastmemo_rep_t;
 
+/* A PCRE2 outcome the caller had on the string after its scan, kept with
+ * the reports (at most FASTMEMO_MAX_OUTS a string): the caller's rule,
+ * the bound it counted to (0: none) and the count (at most the bound). */
+#define FASTMEMO_MAX_OUTS 64
+typedef struct fastmemo_out {
+    unsigned rule;
+    unsigned max;
+    unsigned count;
+} fastmemo_out_t;
+
 typedef struct fastmemo fastmemo_t;
 
 /* A memo of nslots slots (rounded up to a power of two, at least 64) for
@@ -86,10 +96,11 @@ uint64_t fastmemo_hash(unsigned tag, const char *s, size_t len);
 
 /* The reports stored for (tag, s[0..len)) with hash h: their count
  * (copied to out[0..count), out has room for FASTMEMO_MAX_REPS), or -1
- * where the memo does not hold it or its slot is busy. Counts in tag's
- * hit rate. */
+ * where the memo does not hold it or its slot is busy; with them the
+ * outcomes stored (copied to outs[0..*nouts), room for
+ * FASTMEMO_MAX_OUTS). Counts in tag's hit rate. */
 int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
-                 fastmemo_rep_t *out);
+                 fastmemo_rep_t *out, fastmemo_out_t *outs, size_t *nouts);
 
 /* Hints that (a string with hash h) will be looked up soon: the first
  * loads its slot into the caches (call it a scan ahead), the second the
@@ -99,9 +110,11 @@ void fastmemo_prefetch(const fastmemo_t *m, uint64_t h);
 void fastmemo_prefetch_entry(fastmemo_t *m, uint64_t h);
 
 /* Stores reps[0..n) as the scan reports of (tag, s[0..len)) with hash h,
- * replacing the slot's entry; nothing where len > FASTMEMO_MAX_LEN,
- * n > FASTMEMO_MAX_REPS or the slot is busy. Copies s and reps. */
+ * and the first FASTMEMO_MAX_OUTS of outs[0..nouts), replacing the slot's
+ * entry; nothing where len > FASTMEMO_MAX_LEN, n > FASTMEMO_MAX_REPS or
+ * the slot is busy. Copies s, reps and outs. */
 void fastmemo_put(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
-                  const fastmemo_rep_t *reps, size_t n);
+                  const fastmemo_rep_t *reps, size_t n, const fastmemo_out_t *outs,
+                  size_t nouts);
 
 #endif

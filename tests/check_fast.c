@@ -1620,6 +1620,10 @@ START_TEST(scan_memo_store)
 {
     fastmemo_t *m = fastmemo_new(100, 8); /* 128 slots */
     fastmemo_rep_t r[FASTMEMO_MAX_REPS + 1], out[FASTMEMO_MAX_REPS];
+    fastmemo_out_t o[FASTMEMO_MAX_OUTS + 1], outs[FASTMEMO_MAX_OUTS];
+    size_t no;
+    for (unsigned i = 0; i <= FASTMEMO_MAX_OUTS; i++)
+        o[i] = (fastmemo_out_t){i + 7, i % 3, i % 2};
     for (unsigned i = 0; i <= FASTMEMO_MAX_REPS; i++)
         r[i] = (fastmemo_rep_t){i * 3, 10 + i};
     const char *s = "Please find attached the invoice for your order";
@@ -1628,51 +1632,51 @@ START_TEST(scan_memo_store)
     ck_assert(h != fastmemo_hash(4, s, len));
     ck_assert(h != fastmemo_hash(3, s, len - 1));
     ck_assert(h == fastmemo_hash(3, s, len));
-    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out), -1);
-    fastmemo_put(m, h, 3, s, len, r, 5);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out, outs, &no), -1);
+    fastmemo_put(m, h, 3, s, len, r, 5, NULL, 0);
     memset(out, 0xff, sizeof out);
-    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out), 5);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out, outs, &no), 5);
     for (unsigned i = 0; i < 5; i++)
         ck_assert(out[i].id == i * 3 && out[i].to == 10 + i);
     /* the same hash and length, one byte different: a miss */
     char t[64];
     memcpy(t, s, len);
     t[len - 1] = 'X';
-    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), -1);
-    ck_assert_int_eq(fastmemo_get(m, h, 4, s, len, out), -1);
-    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len - 1, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 4, s, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len - 1, out, outs, &no), -1);
     /* a scan without reports is remembered too */
     uint64_t he = fastmemo_hash(3, "", 0);
-    fastmemo_put(m, he, 3, "", 0, r, 0);
-    ck_assert_int_eq(fastmemo_get(m, he, 3, "", 0, out), 0);
+    fastmemo_put(m, he, 3, "", 0, r, 0, NULL, 0);
+    ck_assert_int_eq(fastmemo_get(m, he, 3, "", 0, out, outs, &no), 0);
     /* the same slot, another string: it replaces the first */
-    fastmemo_put(m, h, 3, t, len, r + 1, FASTMEMO_MAX_REPS);
-    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out), -1);
-    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), FASTMEMO_MAX_REPS);
+    fastmemo_put(m, h, 3, t, len, r + 1, FASTMEMO_MAX_REPS, NULL, 0);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out, outs, &no), FASTMEMO_MAX_REPS);
     ck_assert(out[FASTMEMO_MAX_REPS - 1].id == FASTMEMO_MAX_REPS * 3);
     /* over the limits: not stored, the slot keeps what it had */
-    fastmemo_put(m, h, 3, s, len, r, FASTMEMO_MAX_REPS + 1);
-    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out), -1);
-    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), FASTMEMO_MAX_REPS);
+    fastmemo_put(m, h, 3, s, len, r, FASTMEMO_MAX_REPS + 1, NULL, 0);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, s, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out, outs, &no), FASTMEMO_MAX_REPS);
     char *big = malloc(FASTMEMO_MAX_LEN + 1);
     memset(big, 'a', FASTMEMO_MAX_LEN + 1);
     uint64_t hb = fastmemo_hash(3, big, FASTMEMO_MAX_LEN + 1);
-    fastmemo_put(m, hb, 3, big, FASTMEMO_MAX_LEN + 1, r, 1);
-    ck_assert_int_eq(fastmemo_get(m, hb, 3, big, FASTMEMO_MAX_LEN + 1, out), -1);
+    fastmemo_put(m, hb, 3, big, FASTMEMO_MAX_LEN + 1, r, 1, NULL, 0);
+    ck_assert_int_eq(fastmemo_get(m, hb, 3, big, FASTMEMO_MAX_LEN + 1, out, outs, &no), -1);
     hb = fastmemo_hash(3, big, FASTMEMO_MAX_LEN);
-    fastmemo_put(m, hb, 3, big, FASTMEMO_MAX_LEN, r, 1);
-    ck_assert_int_eq(fastmemo_get(m, hb, 3, big, FASTMEMO_MAX_LEN, out), 1);
+    fastmemo_put(m, hb, 3, big, FASTMEMO_MAX_LEN, r, 1, NULL, 0);
+    ck_assert_int_eq(fastmemo_get(m, hb, 3, big, FASTMEMO_MAX_LEN, out, outs, &no), 1);
     free(big);
     /* the slot keeps the upper hash bits: a string that lands in it with
      * other upper bits is a miss without reading the entry; one with the
      * same bits is told apart by its entry (hash, tag, bytes) */
     uint64_t hslot = h ^ (1ULL << 40), hlow = h ^ 1ULL;
-    ck_assert_int_eq(fastmemo_get(m, hslot, 3, t, len, out), -1);
-    fastmemo_put(m, hslot, 3, s, len, r, 2);
-    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), -1);
-    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out), 2);
-    ck_assert_int_eq(fastmemo_get(m, hslot, 3, t, len, out), -1);
-    ck_assert_int_eq(fastmemo_get(m, hlow, 3, s, len, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, t, len, out, outs, &no), -1);
+    fastmemo_put(m, hslot, 3, s, len, r, 2, NULL, 0);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out, outs, &no), 2);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, t, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, hlow, 3, s, len, out, outs, &no), -1);
     /* the prefetch hints change nothing, on an empty slot, another
      * string's and the string's own */
     fastmemo_prefetch(m, he);
@@ -1680,12 +1684,25 @@ START_TEST(scan_memo_store)
     fastmemo_prefetch(m, hslot);
     fastmemo_prefetch_entry(m, hslot);
     fastmemo_prefetch_entry(m, h);
-    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out), 2);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out, outs, &no), 2);
     ck_assert(out[1].id == 3 && out[1].to == 11);
+    /* PCRE2 outcomes ride along with the reports; past FASTMEMO_MAX_OUTS
+     * the first are kept */
+    fastmemo_put(m, hslot, 3, s, len, r, 2, o, 3);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out, outs, &no), 2);
+    ck_assert_uint_eq(no, 3);
+    ck_assert(outs[2].rule == 9 && outs[2].max == 2 && outs[2].count == 0);
+    ck_assert(out[1].id == 3 && out[1].to == 11);
+    fastmemo_put(m, hslot, 3, s, len, r, 0, o, FASTMEMO_MAX_OUTS + 1);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out, outs, &no), 0);
+    ck_assert_uint_eq(no, FASTMEMO_MAX_OUTS);
+    ck_assert_uint_eq(outs[FASTMEMO_MAX_OUTS - 1].rule, FASTMEMO_MAX_OUTS + 6);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, t, len, out, outs, &no), -1);
+    ck_assert_uint_eq(no, 0);
     fastmemo_clear(m);
-    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out), -1);
-    ck_assert_int_eq(fastmemo_get(m, he, 3, "", 0, out), -1);
-    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out), -1);
+    ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, he, 3, "", 0, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, hslot, 3, s, len, out, outs, &no), -1);
     fastmemo_prefetch_entry(m, hslot);
     fastmemo_free(m);
 }
@@ -1769,10 +1786,13 @@ START_TEST(scan_memo_matches_as_scans)
     unsigned long first = pr.memo_misses;
     ck_assert_uint_gt(first, 5); /* body lines, rawbody, uri, headers */
     ck_assert(val(&p, "M_EXACT") == 1 && val(&p, "M_MULTI") == 5);
+    ck_assert_uint_eq(pr.memo_outcomes, 0);
     memo_run(&p, so, sf, 0); /* every string again */
     fast_scratch_get_profile(fs, &pr);
     ck_assert_uint_eq(pr.memo_hits, first);
     ck_assert_uint_eq(pr.memo_misses, first);
+    /* the confirms, counts and PCRE-only runs came back with the reports */
+    ck_assert_uint_gt(pr.memo_outcomes, 3);
     ck_assert(val(&p, "M_EXACT") == 1 && val(&p, "M_MULTI") == 5);
     memo_run(&p, so, sf, 1); /* shares two lines; repeats one */
     fast_scratch_get_profile(fs, &pr);

@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     }
     fast_profile_t pr;
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
-    unsigned long h1 = pr.memo_hits, s1 = pr.memo_hits + pr.memo_misses;
+    unsigned long h1 = pr.memo_hits, s1 = pr.memo_hits + pr.memo_misses, o1 = pr.memo_outcomes;
     /* again, the fast matcher alone, each message twice in a row */
     size_t mism2 = 0, bad2 = 0;
     for (size_t k = 0; k < nfiles; k++) {
@@ -149,10 +149,11 @@ int main(int argc, char **argv)
         msg_free(m);
     }
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
-    printf("difftest: scan memo (%zu slots): first pass %lu of %lu strings replayed; second "
-           "pass (each message twice) %lu of %lu replayed, %zu mismatches in %zu messages\n",
-           fi->memo_slots, h1, s1, pr.memo_hits - h1, pr.memo_hits + pr.memo_misses - s1, mism2,
-           bad2);
+    printf("difftest: scan memo (%zu slots): first pass %lu of %lu strings replayed "
+           "(%lu PCRE2 outcomes); second pass (each message twice) %lu of %lu replayed "
+           "(%lu PCRE2 outcomes), %zu mismatches in %zu messages\n",
+           fi->memo_slots, h1, s1, o1, pr.memo_hits - h1, pr.memo_hits + pr.memo_misses - s1,
+           pr.memo_outcomes - o1, mism2, bad2);
     mism += mism2;
     bad_msgs += bad2;
     free(want);

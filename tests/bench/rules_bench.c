@@ -496,8 +496,10 @@ int main(int argc, char **argv)
         double mb = (double)(pr.memo_miss_bytes - p0.memo_miss_bytes);
         printf("scan memo (%zu slots, empty at the start of each pass): in the profiled pass "
                "%.0f of %.0f strings (%.1f%%), %.1f%% of their bytes, replayed an earlier "
-               "message's scan reports\n", fi->memo_slots, hs, hs + ms,
-               hs + ms > 0 ? 100 * hs / (hs + ms) : 0, hb + mb > 0 ? 100 * hb / (hb + mb) : 0);
+               "message's scan reports, and %.2f PCRE2 outcomes a message with them\n",
+               fi->memo_slots, hs, hs + ms,
+               hs + ms > 0 ? 100 * hs / (hs + ms) : 0, hb + mb > 0 ? 100 * hb / (hb + mb) : 0,
+               (double)(pr.memo_outcomes - p0.memo_outcomes) / (double)n);
     } else {
         printf("scan memo: off (TG_FAST_NOMEMO)\n");
     }

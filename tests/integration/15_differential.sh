@@ -35,9 +35,10 @@ grep -q "^difftest: $n messages, .* 0 mismatches in 0 messages" "$TMP/all.txt" &
 # every string the memo keeps (each message matched twice in a row)
 rep1=$(sed -n 's/.*scan memo .*first pass \([0-9]*\) of.*/\1/p' "$TMP/all.txt")
 rep2=$(sed -n 's/.*second pass (each message twice) \([0-9]*\) of.*/\1/p' "$TMP/all.txt")
-grep -q "second pass (each message twice) .* replayed, 0 mismatches in 0 messages" "$TMP/all.txt" &&
-    [ "${rep1:-0}" -gt 0 ] && [ "${rep2:-0}" -gt "${rep1:-0}" ] &&
-    ok "replayed scan reports give the oracle's values ($rep1 strings replayed in the pass, $rep2 in the second)" ||
+out2=$(sed -n 's/.*second pass .* replayed (\([0-9]*\) PCRE2 outcomes).*/\1/p' "$TMP/all.txt")
+grep -q "second pass (each message twice) .* replayed (.*), 0 mismatches in 0 messages" "$TMP/all.txt" &&
+    [ "${rep1:-0}" -gt 0 ] && [ "${rep2:-0}" -gt "${rep1:-0}" ] && [ "${out2:-0}" -gt 0 ] &&
+    ok "replayed scan reports and PCRE2 outcomes give the oracle's values ($rep1 strings replayed in the pass, $rep2 and $out2 outcomes in the second)" ||
     fail "scan memo" "$(grep 'scan memo' "$TMP/all.txt")"
 
 # a cold compile routes the stock rules on the fastcost table's compile
