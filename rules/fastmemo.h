@@ -11,7 +11,10 @@
  * only on the database and the string, so for such a string it replays
  * the reports of the earlier scan instead of scanning again; everything
  * after the scan (PCRE2 confirms, counting, the PCRE-path rules) runs as
- * before, so the values are those of a scan.
+ * before, so the values are those of a scan. The caller may store its
+ * PCRE2 outcomes on the string with the reports (fastmemo_out_t) and take
+ * them back instead of running PCRE2 again: an outcome is a function of
+ * the rule, the string and the bound counted to.
  *
  * One memo per compiled ruleset (fast_t), shared by every thread that
  * matches with it: a daemon's scratch lives as long as one SMTP
