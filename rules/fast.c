@@ -2077,6 +2077,7 @@ static void memo_ticket(const fast_t *f, const fast_scratch_t *sc, size_t ci, co
     const fclass_t *c = &f->classes[ci];
     t->use = f->memo && !sc->no_memo && len <= FASTMEMO_MAX_LEN &&
              (c->db[DB_MAIN] || c->db[DB_AUX]) && fastmemo_admit(f->memo, (unsigned)ci);
+    t->h = 0;
     if (t->use) {
         t->h = fastmemo_hash((unsigned)ci, s ? s : "", s ? len : 0);
         fastmemo_prefetch(f->memo, t->h);
