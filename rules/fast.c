@@ -273,11 +273,14 @@ struct fast_scratch {
     size_t nrec;
     int recording;
     fastmemo_out_t outs[FASTMEMO_MAX_OUTS]; /* the string's PCRE2 outcomes
-                                (consider): logged for the memo after a
-                                scan (outs_mode 1; 3: not logged), or
-                                replayed from it (2) */
+                                (consider), as outs_mode says */
     size_t nouts;
-    int outs_mode;
+    enum {
+        OUTS_NONE,           /* no memo for this string */
+        OUTS_STORE,          /* scanned: stored after its reports, with the
+                                outcomes logged (fast_t.memo_outs) */
+        OUTS_REPLAY          /* replayed: outs are the stored outcomes */
+    } outs_mode;
     unsigned long outs_replayed;
     int no_memo;             /* fast_scratch_memo(sc, 0): this scratch neither
                                 reads nor fills the memo */
@@ -2022,18 +2025,18 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
         if (mode == M_SUM && max)
             max -= sc->cnt[i];
         double t0 = sc->prof ? tg_now_ns() : 0;
-        if (sc->outs_mode == 2 && out_replay(sc, i, max, &raw)) {
+        int keep = sc->outs_mode == OUTS_STORE && f->memo_outs;
+        if (sc->outs_mode == OUTS_REPLAY && out_replay(sc, i, max, &raw)) {
             sc->outs_replayed++;
         } else {
-            unsigned long lim = sc->outs_mode == 1 ? rx_scratch_limit_hits(rx) : 0;
+            unsigned long lim = keep ? rx_scratch_limit_hits(rx) : 0;
             if (r->starts && vsid >= 0 && max == 1) /* starts: DB_STARTS and anch exist */
                 raw = starts_confirm(sc, rx, sc->cur, (unsigned)vsid, r, s, len);
             else
                 raw = rx_count(r->lit && sc->ascii ? r->lit : r->re, rx, s, len, max);
             /* an outcome that ran into a PCRE2 limit is not kept: a replay
              * would not count the limit hit (rules_verdict_t) */
-            if (sc->outs_mode == 1 && sc->nouts < FASTMEMO_MAX_OUTS &&
-                rx_scratch_limit_hits(rx) == lim)
+            if (keep && sc->nouts < FASTMEMO_MAX_OUTS && rx_scratch_limit_hits(rx) == lim)
                 sc->outs[sc->nouts++] = (fastmemo_out_t){(unsigned)i, max, raw};
         }
         if (sc->prof) {
@@ -2117,15 +2120,13 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         double t0 = sc->prof ? tg_now_ns() : 0;
         int n = fastmemo_get(f->memo, h, (unsigned)ci, s, len, sc->rec, sc->outs, &sc->nouts);
         if (n >= 0) {
-            sc->outs_mode = 2;
+            sc->outs_mode = OUTS_REPLAY;
             for (int k = 0; k < n; k++)
                 on_match(sc->rec[k].id, 0, sc->rec[k].to, 0, sc);
             sc->memo_hits++;
             sc->memo_hit_bytes += len;
             if (sc->prof)
                 sc->class_scan_ns[ci] += tg_now_ns() - t0;
-            if (next && next->use)
-                fastmemo_prefetch_entry(f->memo, next->h);
             goto reports;
         }
         sc->memo_misses++;
@@ -2156,13 +2157,11 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     if (memo) {
         sc->recording = 0;
         sc->nouts = 0;
-        sc->outs_mode = 1;
-        if (!f->memo_outs)
-            sc->outs_mode = 3; /* stored after the reports, without outcomes */
+        sc->outs_mode = OUTS_STORE;
     }
+reports:
     if (next && next->use)
         fastmemo_prefetch_entry(f->memo, next->h);
-reports:
     for (size_t k = 0; k < sc->ncand; k++) {
         size_t i = c->ids[sc->cand[k]];
         if (sc->prof)
@@ -2176,9 +2175,9 @@ reports:
     }
     /* stored once the string's PCRE2 outcomes are known (a replay that
      * found no stored outcome for a rule runs PCRE2 and stores nothing) */
-    if (sc->outs_mode == 1 || sc->outs_mode == 3)
+    if (sc->outs_mode == OUTS_STORE)
         fastmemo_put(f->memo, h, (unsigned)ci, s, len, sc->rec, sc->nrec, sc->outs, sc->nouts);
-    sc->outs_mode = 0;
+    sc->outs_mode = OUTS_NONE;
 }
 
 /* A header (or a MIME part's header) that is absent: every rule sees its
