@@ -313,6 +313,14 @@ static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
  * still depends on the machine, not on what else runs on it. */
 static double cpu_s(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
 
+/* Whether environment variable var is set to something other than "" or
+ * "0" (the memo's comparison knobs). */
+static int env_on(const char *var)
+{
+    const char *v = getenv(var);
+    return v && *v && *v != '0';
+}
+
 static unsigned hs_flags(unsigned reflags, int prefilter)
 {
     unsigned fl = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
@@ -1647,13 +1655,11 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         f->info.literal_forms += f->rules[i].lit != NULL;
         f->info.squashed += f->rules[i].squash;
     }
-    const char *nomemo = getenv("TG_FAST_NOMEMO");
-    if (o->memo_slots >= 0 && !(nomemo && *nomemo && *nomemo != '0')) {
+    if (o->memo_slots >= 0 && !env_on("TG_FAST_NOMEMO")) {
         f->memo = fastmemo_new(o->memo_slots ? (size_t)o->memo_slots : FAST_MEMO_DEFAULT,
                                (unsigned)f->nclasses);
         f->info.memo_slots = fastmemo_slots(f->memo);
-        const char *noout = getenv("TG_FAST_NOOUTCOMES");
-        f->memo_outs = !(noout && *noout && *noout != '0');
+        f->memo_outs = !env_on("TG_FAST_NOOUTCOMES");
     }
     f->info.compile_seconds = now_s() - t0;
     return f;

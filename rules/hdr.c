@@ -876,11 +876,15 @@ int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
     return get_plain(h, name, mode, out);
 }
 
+int hdr_is_pseudo(const char *name)
+{
+    return !strcmp(name, "ALL") || !tg_strcasecmp(name, "ToCc") || !strcmp(name, "MESSAGEID");
+}
+
 int hdr_get_last(const hdr_list_t *h, const char *name, msg_hmode_t mode,
                  tg_buf *out)
 {
-    if ((mode != MSG_H_DECODED && mode != MSG_H_RAW) || !strcmp(name, "ALL") ||
-        !tg_strcasecmp(name, "ToCc") || !strcmp(name, "MESSAGEID"))
+    if ((mode != MSG_H_DECODED && mode != MSG_H_RAW) || hdr_is_pseudo(name))
         return hdr_get(h, name, mode, out);
     long i = find_name(h, name);
     if (i < 0)

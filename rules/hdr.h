@@ -39,6 +39,10 @@ const msg_str_t *hdr_last(const hdr_list_t *h, const char *name);
 int hdr_get(const hdr_list_t *h, const char *name, msg_hmode_t mode,
             tg_buf *out);
 
+/* Whether hdr_get reads name as one of its pseudo-headers (ALL, ToCc,
+ * MESSAGEID: ToCc in any case, the others only so spelt), not a field. */
+int hdr_is_pseudo(const char *name);
+
 /* As hdr_get, but of a header that occurs several times only the last
  * field (ALL, ToCc, MESSAGEID and the :addr / :name modes as hdr_get). */
 int hdr_get_last(const hdr_list_t *h, const char *name, msg_hmode_t mode,

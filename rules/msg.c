@@ -897,7 +897,7 @@ void msg_hkey_init(msg_hkey_t *k, const char *name)
         k->kind = rp;
     else if (tg_strcasecmp(name, "EnvelopeFrom") == 0)
         k->kind = MSG_HK_ENVFROM;
-    else if (!strcmp(name, "ALL") || !tg_strcasecmp(name, "ToCc") || !strcmp(name, "MESSAGEID"))
+    else if (hdr_is_pseudo(name))
         k->kind = MSG_HK_SPECIAL;
     else
         k->kind = MSG_HK_PLAIN;
