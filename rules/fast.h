@@ -160,10 +160,14 @@ const fast_build_info_t *fast_get_info(const fast_t *f);
  * the main one, the aux one (rules slow to compile), the ASCII form of
  * each (scanned over strings without bytes >= 0x80 instead), and the
  * reversed expressions scanned for match starts, the squashed forms
- * scanned over a message's squashed text. fast_db_name gives "main",
- * "aux", "main ASCII", "aux ASCII", "starts", "squash" (static strings). */
+ * scanned over a message's squashed text, and in the body class the main
+ * and aux expressions restricted to strings whose only bytes >= 0x80 are
+ * those of U+FFFD (EF BF BD, what the charset decoder puts for bytes it
+ * cannot decode), scanned over such strings instead of the full forms.
+ * fast_db_name gives "main", "aux", "main ASCII", "aux ASCII", "starts",
+ * "squash", "main U+FFFD", "aux U+FFFD" (static strings). */
 enum { FAST_DB_MAIN, FAST_DB_AUX, FAST_DB_MAIN_ASCII, FAST_DB_AUX_ASCII, FAST_DB_STARTS,
-       FAST_DB_SQUASH, FAST_NDBS };
+       FAST_DB_SQUASH, FAST_DB_MAIN_FFFD, FAST_DB_AUX_FFFD, FAST_NDBS };
 const char *fast_db_name(int d);
 
 /* Per-class facts, i < fast_nclasses(f). label is "body", "header Subject",

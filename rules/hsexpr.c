@@ -201,7 +201,8 @@ static long nonascii_escape(const char *p, size_t *len)
 }
 
 static const char *class_end(const char *p);
-static void emit_set(tg_buf *b, const unsigned char set_in[32], int ascii, int caseless);
+static void emit_set(tg_buf *b, const unsigned char set_in[32], const unsigned char *keep,
+                     int caseless);
 static char *dedupe_alts(char *expr, int collapse);
 
 /* A prefilter expression for a /i pattern with bytes >= 0x80, which
@@ -254,7 +255,7 @@ char *hsexpr_latin1_prefilter(const char *pat, unsigned reflags)
                 wide |= set[i] != 0;
             if (wide)
                 memset(set + 16, 0xff, 16);
-            emit_set(&b, set, 0, 0);
+            emit_set(&b, set, NULL, 0);
             p = e;
         } else {
             tg_buf_addc(&b, (char)c);
@@ -341,15 +342,26 @@ static long char_escape(const char *p, size_t *len)
     }
 }
 
-/* One literal byte as an atom: alphanumerics as themselves, other bytes
- * escaped; under /i a byte with a Latin-1 partner as a two-byte class. */
-static void emit_byte(tg_buf *b, unsigned c, int caseless, int ascii)
+/* Whether byte c is kept: keep is NULL (every byte) or a byte set whose
+ * bytes >= 0x80 are those kept (bytes < 0x80 always are). */
+static int kept(const unsigned char *keep, unsigned c)
 {
-    if (ascii && c >= 0x80) {
-        tg_buf_adds(b, "[^\\x00-\\xff]"); /* cannot match ASCII text */
-        return;
-    }
+    return c < 0x80 || !keep || (keep[c >> 3] & (1u << (c & 7)));
+}
+
+/* One literal byte as an atom: alphanumerics as themselves, other bytes
+ * escaped; under /i a byte with a Latin-1 partner as a two-byte class.
+ * Only the bytes keep keeps (see kept): none left is NEVER. */
+static void emit_byte(tg_buf *b, unsigned c, int caseless, const unsigned char *keep)
+{
     unsigned o = caseless && c >= 0x80 ? rx_other_case((unsigned char)c) : c;
+    if (!kept(keep, c) || !kept(keep, o)) {
+        if (!kept(keep, c) && !kept(keep, o)) {
+            tg_buf_adds(b, "[^\\x00-\\xff]"); /* cannot match such text */
+            return;
+        }
+        c = o = kept(keep, c) ? c : o; /* one of a Latin-1 pair */
+    }
     if (o != c)
         tg_buf_printf(b, "[\\x%02x\\x%02x]", c, o);
     else if (c < 0x80 && isalnum((int)c))
@@ -358,18 +370,19 @@ static void emit_byte(tg_buf *b, unsigned c, int caseless, int ascii)
         tg_buf_printf(b, "\\x%02x", c);
 }
 
-/* A byte set as an explicit class of \xHH ranges (only its ASCII bytes
- * if ascii); an empty set as a class nothing matches. Under caseless the
+/* A byte set as an explicit class of \xHH ranges (only the bytes keep
+ * keeps, see kept); an empty set as a class nothing matches. Under caseless the
  * upper-case ASCII letters are left to Vectorscan's own folding (its
  * caseless state follows PCRE2's: same flag, inline options copied), and
  * a set of one byte is written as that byte: Vectorscan limits the length
  * of a pattern, and ReplaceTags patterns are long. */
-static void emit_set(tg_buf *b, const unsigned char set_in[32], int ascii, int caseless)
+static void emit_set(tg_buf *b, const unsigned char set_in[32], const unsigned char *keep,
+                     int caseless)
 {
     unsigned char set[32];
     memcpy(set, set_in, 32);
-    if (ascii)
-        memset(set + 16, 0, 16);
+    for (int k = 16; keep && k < 32; k++)
+        set[k] &= keep[k];
     if (!memcmp(set, no_bytes, 32)) {
         tg_buf_adds(b, "[^\\x00-\\xff]");
         return;
@@ -776,7 +789,7 @@ static int dedupe_alt(const char **pp, tg_buf *out, int collapse)
         if (ncode == 1)
             tg_buf_adds(out, code1);
         else
-            emit_set(out, code, 1, 0);
+            emit_set(out, code, no_bytes, 0);
         if (ncode > 1 && clow == chigh)
             tg_buf_printf(out, "{%zu}", clow);
         else if (ncode > 1)
@@ -1042,11 +1055,13 @@ int hsexpr_whole_count(const char *pat, unsigned reflags)
     return n > 1 && open == pat ? n : 1;
 }
 
-/* The rewrite behind hsexpr_latin1_exact, hsexpr_ascii, hsexpr_relaxed.
+/* The rewrite behind hsexpr_latin1_exact, hsexpr_ascii, hsexpr_restrict,
+ * hsexpr_relaxed. keep: the bytes >= 0x80 each atom keeps (see kept),
+ * NULL for all of them.
  * relax 3 and 4 are 1 and 2 without assertions (anchors, \b, lookaround
  * groups); relax 1: counted repeats with an upper bound over 8 lose it; 2: every
  * counted repeat becomes * or +. */
-static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
+static char *rewrite(const char *pat, unsigned reflags, const unsigned char *keep, int relax)
 {
     tg_buf b;
     tg_buf_init(&b);
@@ -1077,28 +1092,28 @@ static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
             long v = char_escape(p + 1, &el);
             if (p[1] == 'Q') {
                 for (p += 2; *p && !(p[0] == '\\' && p[1] == 'E'); p++)
-                    emit_byte(&b, (unsigned char)*p, cur.i, ascii);
+                    emit_byte(&b, (unsigned char)*p, cur.i, keep);
                 if (*p)
                     p += 2;
             } else if (p[1] == 'E') {
                 p += 2;
             } else if (v >= 0 && v <= 0xff) {
-                emit_byte(&b, (unsigned)v, cur.i, ascii);
+                emit_byte(&b, (unsigned)v, cur.i, keep);
                 p += 1 + el;
             } else if (v != -1 || !p[1]) {
                 goto fail;
             } else if ((unsigned char)p[1] >= 0x80) {
-                emit_byte(&b, (unsigned char)p[1], cur.i, ascii);
+                emit_byte(&b, (unsigned char)p[1], cur.i, keep);
                 p += 2;
-            } else if (ascii && strchr("WDSHVN", p[1])) {
+            } else if (keep && strchr("WDSHVN", p[1])) {
                 unsigned char set[32]; /* the class escapes that admit bytes >= 0x80 */
                 if (rx_class_bytes(p, 2, cur.i, set) < 0)
                     goto fail;
-                emit_set(&b, set, ascii, cur.i);
+                emit_set(&b, set, keep, cur.i);
                 p += 2;
             } else if (noassert && strchr("bBAzZG", p[1])) {
                 p += 2;
-            } else if (ascii && strchr("XCpP", p[1])) {
+            } else if (keep && strchr("XCpP", p[1])) {
                 goto fail;
             } else {
                 tg_buf_add(&b, p, 2);
@@ -1109,10 +1124,14 @@ static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
             unsigned char set[32];
             if (!e || rx_class_bytes(p, (size_t)(e - p), cur.i, set) < 0)
                 goto fail;
-            emit_set(&b, set, ascii, cur.i);
+            emit_set(&b, set, keep, cur.i);
             p = e;
-        } else if (c == '.' && ascii) {
-            tg_buf_adds(&b, cur.s ? "[\\x00-\\x7f]" : "[\\x00-\\x09\\x0b-\\x7f]");
+        } else if (c == '.' && keep) {
+            unsigned char set[32];
+            memset(set, 0xff, 32);
+            if (!cur.s)
+                set['\n' >> 3] &= (unsigned char)~(1u << ('\n' & 7));
+            emit_set(&b, set, keep, 0);
             p++;
         } else if (c == '(') {
             if (p[1] == '?' && p[2] == '#') {
@@ -1162,7 +1181,7 @@ static char *rewrite(const char *pat, unsigned reflags, int ascii, int relax)
             tg_buf_addc(&b, ')');
             p++;
         } else if (c >= 0x80) {
-            emit_byte(&b, c, cur.i, ascii);
+            emit_byte(&b, c, cur.i, keep);
             p++;
         } else {
             tg_buf_addc(&b, (char)c);
@@ -1333,17 +1352,22 @@ static char *prune_dead(char *expr)
 
 char *hsexpr_latin1_exact(const char *pat, unsigned reflags)
 {
-    return rewrite(pat, reflags, 0, 0);
+    return rewrite(pat, reflags, NULL, 0);
 }
 
 char *hsexpr_ascii(const char *pat, unsigned reflags, int relax)
 {
-    return prune_dead(rewrite(pat, reflags, 1, relax < 0 ? 0 : relax > 4 ? 4 : relax));
+    return prune_dead(rewrite(pat, reflags, no_bytes, relax < 0 ? 0 : relax > 4 ? 4 : relax));
+}
+
+char *hsexpr_restrict(const char *pat, unsigned reflags, const unsigned char keep[32])
+{
+    return prune_dead(rewrite(pat, reflags, keep, 0));
 }
 
 char *hsexpr_relaxed(const char *pat, unsigned reflags, int level)
 {
-    return rewrite(pat, reflags, 0, level < 1 ? 1 : level > 4 ? 4 : level);
+    return rewrite(pat, reflags, NULL, level < 1 ? 1 : level > 4 ? 4 : level);
 }
 
 /* ---- reversal -----------------------------------------------------------
@@ -1816,7 +1840,7 @@ static long sq_seq(sq_t *st, tg_buf *out)
                     other |= (set[i] & (unsigned char)~sq_alnum[i]) != 0;
                 }
                 if (some) {
-                    emit_set(&item, kept, 0, 1);
+                    emit_set(&item, kept, NULL, 1);
                     keep = 1, skip = other, iw = !other;
                 } else {
                     gone = 1;

@@ -40,6 +40,16 @@ char *hsexpr_latin1_exact(const char *pat, unsigned reflags);
  * \p \P. */
 char *hsexpr_ascii(const char *pat, unsigned reflags, int relax);
 
+/* The pattern restricted to text whose bytes >= 0x80 are all in keep (a
+ * byte set; its bytes < 0x80 are ignored, all of them are kept): as
+ * hsexpr_ascii, every atom keeps only the bytes such text can hold and
+ * branches that need another byte are gone, so on such text it matches
+ * exactly where the pattern does (the same starts and ends); NEVER-only
+ * ("[^\x00-\xff]") if no branch is left. For a Vectorscan expression of
+ * the full form (latin1_exact's syntax), to build a smaller database for
+ * strings with few distinct bytes >= 0x80. NULL as for hsexpr_ascii. */
+char *hsexpr_restrict(const char *pat, unsigned reflags, const unsigned char keep[32]);
+
 /* The pattern's squashed form: an expression, for text squashed to its
  * ASCII letters and digits (every other byte taken out), that matches the
  * squashed text of every string the pattern matches somewhere in; to be

@@ -1061,6 +1061,88 @@ static void pair_load_filled(pair_t *p, const char *rules, fast_build_info_t *co
     tg_buf_free(&cf);
 }
 
+/* Body strings whose only bytes >= 0x80 are U+FFFD's (EF BF BD) are
+ * scanned with the restricted forms of the full databases (DB_MAIN_FFFD,
+ * DB_AUX_FFFD), others as before: both matchers agree where a rule's
+ * look-alikes, 8-bit classes, Latin-1 pairs, a U+FFFD literal, a dot, a
+ * negated class or a prefilter expression meet U+FFFD, the forms survive
+ * the cache, and each string takes the database it should (profiled);
+ * with TG_FAST_NOFFFD=1 at load they are built but not scanned. */
+START_TEST(fffd_strings_restricted)
+{
+    static const char *const rules =
+        "body U_FUZZY /v(?:[i1l!]|\\xc3\\xad|[\\x80-\\xff]{2,3})agra/i\n"
+        "body U_HIGHRUN /x[\\x80-\\xff]{3}y/\n"
+        "body U_FFFD /\\xbd\\xef\\xbf/\n"
+        "body U_BOM /\\xef\\xbb\\xbf/\n"
+        "body U_LATIN1 /caf\\xc3\\x89/i\n"
+        "body U_DOT /a.{3}b/\n"
+        "body U_NEG /q[^a-z0-9 ]+r/i\n"
+        "body U_NONW /\\Wend\\W/\n"
+        "body U_LOOK /(?<=\\xbd)pre/\n"
+        "body U_BACK /(\\w)\\1\\xef/\n"
+        "body U_MULTI /\\xbf/\n"
+        "tflags U_MULTI multiple maxhits=5\n";
+    pair_t p;
+    fast_build_info_t cold;
+    pair_load_filled(&p, rules, &cold);
+    const fast_t *f = rules_get_fast(p.rf);
+    fast_class_info_t ci;
+    fast_class_info(f, class_index(f, "body"), &ci);
+    ck_assert_uint_gt(ci.db_size[FAST_DB_MAIN_FFFD], 0);
+    static const char FF[] = "\xef\xbf\xbd";
+    static const struct { const char *text; int fffd; } T[] = {
+        {"v\xef\xbf\xbd" "agra and v\xc3\xad" "agra", 0},
+        {"buy v\xef\xbf\xbd" "agra now", 1},           /* a look-alike of 3 bytes */
+        {"x\xef\xbf\xbdy and a\xef\xbf\xbd" "b", 1},  /* 8-bit run; dot over 3 bytes */
+        {"\xef\xbf\xbd\xef\xbf\xbd and q\xef\xbf\xbdr", 1},
+        {"\xef\xbf\xbf bom? \xef\xbb\xbf", 0},
+        {"CAF\xef\xbf\xbd caf\xc3\x89", 0},
+        {"caf\xef\xbf\xbd and the\xef\xbf\xbd" "end\xef\xbf\xbd", 1},
+        {"\xef\xbf\xbdpre aa\xef\xbf\xbd", 1},
+        {"plain ascii: viagra x y a123b end ", -1},
+    };
+    for (size_t i = 0; i < sizeof T / sizeof *T; i++) {
+        char raw[512];
+        snprintf(raw, sizeof raw,
+                 "Subject: x\nContent-Type: text/plain; charset=utf-8\n\n%s\n\n%s%s\n", T[i].text,
+                 T[i].text, FF);
+        pair_run(&p, raw, NULL); /* asserts the oracle's values */
+        unsigned long scans[FAST_NDBS];
+        chain_rejections(&p, raw, scans);
+        /* the text's line and the same with U+FFFD after it */
+        unsigned long want_fffd = T[i].fffd > 0 ? 2 : T[i].fffd < 0 ? 1 : 0;
+        ck_assert_msg(scans[FAST_DB_MAIN_FFFD] == want_fffd, "%zu: %lu U+FFFD scans", i,
+                      scans[FAST_DB_MAIN_FFFD]);
+        ck_assert_msg(scans[FAST_DB_MAIN] == 2 - want_fffd - (T[i].fffd < 0), "%zu: %lu full",
+                      i, scans[FAST_DB_MAIN]);
+    }
+    pair_run(&p, "Subject: x\nContent-Type: text/plain; charset=utf-8\n\nbuy v\xef\xbf\xbd"
+                 "agra x\xef\xbf\xbdy \xef\xbf\xbd\xef\xbf\xbd\n", NULL);
+    ck_assert(val(&p, "U_FUZZY") == 1 && val(&p, "U_HIGHRUN") == 1 && val(&p, "U_FFFD") == 1);
+    ck_assert(val(&p, "U_MULTI") >= 3);
+    ck_assert(val(&p, "U_LATIN1") == 0);
+    pair_run(&p, "Subject: x\nContent-Type: text/plain; charset=utf-8\n\ncaf\xc3\x89\n", NULL);
+    ck_assert(val(&p, "U_LATIN1") == 1);
+    pair_free(&p);
+
+    /* loaded with TG_FAST_NOFFFD=1: the same values, from the full forms */
+    setenv("TG_FAST_NOFFFD", "1", 1);
+    pair_load_filled(&p, rules, &cold);
+    unsetenv("TG_FAST_NOFFFD");
+    const char *raw = "Subject: x\nContent-Type: text/plain; charset=utf-8\n\nbuy v\xef\xbf\xbd"
+                      "agra x\xef\xbf\xbdy\n";
+    pair_run(&p, raw, NULL);
+    ck_assert(val(&p, "U_FUZZY") == 1);
+    unsigned long scans[FAST_NDBS];
+    chain_rejections(&p, raw, scans);
+    ck_assert_uint_eq(scans[FAST_DB_MAIN_FFFD], 0);
+    ck_assert_uint_eq(scans[FAST_DB_MAIN], 1);
+    pair_free(&p);
+}
+END_TEST
+
+
 /* Rules that are mostly gaps between letters (the __DRUGS_* shape) are
  * found on the message's squashed text first (DB_SQUASH), then counted
  * by PCRE2; the routing survives the cache, and both matchers agree on
@@ -1569,7 +1651,8 @@ START_TEST(profiles_by_rule_and_class)
 
     /* by database: each class here has only its main database (too few
      * rules for an ASCII form), scanned once per string of the class,
-     * over exactly those bytes */
+     * over exactly those bytes; the body class also its U+FFFD form, which
+     * none of these strings takes */
     fast_profile_t pr;
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
     size_t cb = fast_rule_class(f, 0), cs = cb;
@@ -1587,8 +1670,12 @@ START_TEST(profiles_by_rule_and_class)
     fast_class_info(f, cb, &ci);
     for (int d = 0; d < FAST_NDBS; d++) {
         size_t kb = cb * FAST_NDBS + (size_t)d, ks = cs * FAST_NDBS + (size_t)d;
-        if (d == FAST_DB_MAIN) {
-            ck_assert(ci.db_size[d] > 0 && ci.db_size[d] == ci.db_bytes);
+        if (d == FAST_DB_MAIN_FFFD) {
+            ck_assert_uint_gt(ci.db_size[d], 0);
+            ck_assert_uint_eq(ci.db_size[d] + ci.db_size[FAST_DB_MAIN], ci.db_bytes);
+            ck_assert_uint_eq(pr.db_scans[kb] + pr.db_scans[ks], 0);
+        } else if (d == FAST_DB_MAIN) {
+            ck_assert(ci.db_size[d] > 0);
             ck_assert_uint_eq(pr.db_scans[kb], nl);
             ck_assert_uint_eq(pr.db_bytes[kb], body_bytes);
             ck_assert(pr.db_ns[kb] > 0);
@@ -1605,6 +1692,7 @@ START_TEST(profiles_by_rule_and_class)
     }
     ck_assert_str_eq(fast_db_name(FAST_DB_MAIN_ASCII), "main ASCII");
     ck_assert_str_eq(fast_db_name(FAST_DB_STARTS), "starts");
+    ck_assert_str_eq(fast_db_name(FAST_DB_AUX_FFFD), "aux U+FFFD");
     rules_scratch_free(so);
     rules_scratch_free(sf);
     msg_free(m);
@@ -1932,6 +2020,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, mimeheader_last_field);
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
+    tcase_add_test(tc, fffd_strings_restricted);
     tcase_add_test(tc, vectorscan_tail_of_long_runs);
     tcase_add_test(tc, squashed_gap_rules);
     tcase_add_test(tc, literal_free_rules_apart);

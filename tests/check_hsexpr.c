@@ -156,6 +156,65 @@ START_TEST(ascii_form_on_ascii_text)
 }
 END_TEST
 
+/* 1 if every byte >= 0x80 of s is in keep. */
+static int only_kept(const char *s, const unsigned char keep[32])
+{
+    for (; *s; s++) {
+        unsigned char b = (unsigned char)*s;
+        if (b >= 0x80 && !(keep[b >> 3] & (1u << (b & 7))))
+            return 0;
+    }
+    return 1;
+}
+
+/* The restricted form (hsexpr_restrict, here keeping \xe9 \xc9 \xf6), made
+ * from the pattern or from its Latin-1 form (what the fast matcher
+ * restricts), matches exactly where PCRE2 does on every subject whose
+ * bytes >= 0x80 are all kept; bytes and branches outside go. */
+START_TEST(restricted_form_on_restricted_text)
+{
+    unsigned char keep[32] = {0};
+    for (const unsigned char *k = (const unsigned char *)"\xe9\xc9\xf6"; *k; k++)
+        keep[*k >> 3] |= (unsigned char)(1u << (*k & 7));
+    size_t checked = 0;
+    for (size_t c = 0; c < NCASES; c++) {
+        char *full = hsexpr_latin1_exact(CASES[c].pat, CASES[c].flags);
+        ck_assert_ptr_nonnull(full);
+        for (int from_full = 0; from_full < 2; from_full++) {
+            char *e = hsexpr_restrict(from_full ? full : CASES[c].pat, CASES[c].flags, keep);
+            ck_assert_msg(e != NULL, "%s", CASES[c].pat);
+            int never = !strcmp(e, "[^\\x00-\\xff]");
+            for (size_t s = 0; s < NSUBJ; s++) {
+                if (!only_kept(SUBJECTS[s], keep))
+                    continue;
+                int want = rx_hit(CASES[c].pat, CASES[c].flags, SUBJECTS[s]);
+                int got = never ? 0 : hs_hit(e, hs_flags_of(CASES[c].flags), SUBJECTS[s]);
+                ck_assert_msg(got == want, "/%s/ as %s on \"%s\"", CASES[c].pat, e, SUBJECTS[s]);
+                checked += !is_ascii(SUBJECTS[s]);
+            }
+            free(e);
+        }
+        free(full);
+    }
+    ck_assert_uint_gt(checked, 100);
+    /* one of a Latin-1 pair kept; a byte not kept goes with its branch; a
+     * dot and a negated class keep the kept bytes only */
+    expect_str(hsexpr_restrict("caf\\xe9", CF_RE_I, keep), "caf[\\xe9\\xc9]");
+    expect_str(hsexpr_restrict("na\\xefve", CF_RE_I, keep), "[^\\x00-\\xff]");
+    expect_str(hsexpr_restrict("x(?:\\xe8|\\xe9)", 0, keep), "x(?:\\xe9)");
+    expect_str(hsexpr_restrict("a.b", 0, keep),
+               "a[\\x00-\\x09\\x0b-\\x7f\\xc9\\xe9\\xf6]b");
+    expect_str(hsexpr_restrict("[^a]", 0, keep), "[\\x00-\\x60\\x62-\\x7f\\xc9\\xe9\\xf6]");
+    /* with nothing kept it is the ASCII form */
+    static const unsigned char none[32];
+    for (size_t c = 0; c < NCASES; c++) {
+        char *a = hsexpr_ascii(CASES[c].pat, CASES[c].flags, 0);
+        expect_str(hsexpr_restrict(CASES[c].pat, CASES[c].flags, none), a);
+        free(a);
+    }
+}
+END_TEST
+
 /* Every relaxed form of every case, at levels lo..hi, matches wherever
  * PCRE2 matches the pattern; the assertion-free levels leave no anchor. */
 static void assert_supersets(const case_t *cs, size_t n, int lo, int hi)
@@ -621,6 +680,7 @@ Suite *hsexpr_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, latin1_exact_matches_as_pcre2);
     tcase_add_test(tc, ascii_form_on_ascii_text);
+    tcase_add_test(tc, restricted_form_on_restricted_text);
     tcase_add_test(tc, relaxed_is_a_superset);
     tcase_add_test(tc, latin1_prefilter_is_a_superset);
     tcase_add_test(tc, min_ends);

@@ -1,5 +1,6 @@
 /* Matching, metas, scores, thresholds, actions and the shipped rules. */
 #include <check.h>
+#include <ctype.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,6 +374,28 @@ START_TEST(literal_counts)
                 ck_assert_msg(rx_count(a, sc, S[k], SL[k], max) == rx_count(b, sc, S[k], SL[k], max),
                               "/%s/ on \"%s\" max %u: %u vs %u", L[i].lit, S[k], max,
                               rx_count(a, sc, S[k], SL[k], max), rx_count(b, sc, S[k], SL[k], max));
+        /* longer strings (counted 8 bytes at a time): every byte value, the
+         * literal's bytes dense and sparse, caps within and past the count */
+        char buf[1100];
+        unsigned seed = 12345;
+        for (size_t len = 0; len < sizeof buf; len = len < 40 ? len + 1 : len * 2 + 3) {
+            for (int dense = 0; dense < 3; dense++) {
+                for (size_t j = 0; j < len; j++) {
+                    seed = seed * 1103515245u + 12345u;
+                    unsigned r = seed >> 16;
+                    char lc = L[i].lit[r % 2 ? 0 : strlen(L[i].lit) - 1];
+                    if (L[i].flags && (r & 0x20) && isalpha((unsigned char)lc))
+                        lc = (char)(lc ^ 0x20); /* the other case */
+                    buf[j] = dense == 2 ? L[i].lit[0] : dense && r % 3 == 0 ? lc : (char)(r & 0xff);
+                }
+                static const unsigned M[] = {0, 1, 2, 7, 8, 9, 63, 230, 2000};
+                for (size_t q = 0; q < sizeof M / sizeof *M; q++)
+                    ck_assert_msg(rx_count(a, sc, buf, len, M[q]) == rx_count(b, sc, buf, len, M[q]),
+                                  "/%s/ on %zu bytes (%d) max %u: %u vs %u", L[i].lit, len, dense,
+                                  M[q], rx_count(a, sc, buf, len, M[q]),
+                                  rx_count(b, sc, buf, len, M[q]));
+            }
+        }
         rx_free(a);
         rx_free(b);
     }
