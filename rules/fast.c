@@ -165,6 +165,13 @@ typedef struct frule {
                                 rule on each of the message's strings of the
                                 class, elsewhere it has no match */
     rx_t *anch;              /* owned: the rule anchored (RX_ANCHORED), if starts */
+    unsigned char *lrset;    /* owned, PCRE path only: the pattern is ^C{lrn}
+                                under /m, C a byte class without \n (this is
+                                C's set; __LONGLINE's ^[^\r\n]{998}): it has a
+                                match where some line's first lrn bytes are
+                                all in C (line_run), told without PCRE2;
+                                NULL otherwise */
+    unsigned lrn;
     rx_t *lit;               /* owned, tflags multiple only: the rule's form for
                                 text without bytes >= 0x80 when that is a plain
                                 literal, which rx_count counts without PCRE2
@@ -1027,6 +1034,59 @@ static rx_t *literal_form(const fast_rule_t *r)
     return rx;
 }
 
+/* For a rule r on the PCRE path: if its pattern is ^C{n} under /m (not
+ * /x), C a bracketed byte class that does not take \n and 0 < n < 65536,
+ * C's byte set (owned by the caller) and *n; else NULL. Only where PCRE2's
+ * newline is LF, so that ^ holds at the start and after each \n. */
+static unsigned char *line_run_form(const fast_rule_t *r, unsigned *n)
+{
+    const char *p = r->pattern;
+    if (r->multiple || !(r->reflags & CF_RE_M) || (r->reflags & CF_RE_X) || p[0] != '^' ||
+        p[1] != '[' || !rx_newline_is_lf())
+        return NULL;
+    const char *e = p + 2;
+    if (*e == '^')
+        e++;
+    if (*e == ']')
+        e++; /* a literal ] first */
+    while (*e && *e != ']' && !(e[0] == '[' && e[1] == ':'))
+        e += e[0] == '\\' && e[1] ? 2 : 1;
+    if (*e != ']' || e[1] != '{')
+        return NULL;
+    char *end;
+    unsigned long k = strtoul(e + 2, &end, 10);
+    if (!isdigit((unsigned char)e[2]) || *end != '}' || end[1] || k == 0 || k > 65535)
+        return NULL;
+    unsigned char set[32];
+    if (rx_class_bytes(p + 1, (size_t)(e + 1 - (p + 1)), (r->reflags & CF_RE_I) != 0, set) < 0 ||
+        (set['\n' >> 3] & (1u << ('\n' & 7))))
+        return NULL;
+    unsigned char *out = tg_malloc(32);
+    memcpy(out, set, 32);
+    *n = (unsigned)k;
+    return out;
+}
+
+/* Whether ^C{n} (line_run_form: set, n) matches s under /m: some line
+ * (from the start or after a \n) begins with n bytes of C. C has no \n,
+ * so only lines of n bytes or more need their bytes looked at. */
+static unsigned line_run(const unsigned char *set, unsigned n, const char *s, size_t len)
+{
+    for (size_t p = 0; p < len;) {
+        const char *nl = memchr(s + p, '\n', len - p);
+        size_t end = nl ? (size_t)(nl - s) : len;
+        if (end - p >= n) {
+            size_t k = 0;
+            while (k < n && (set[(unsigned char)s[p + k] >> 3] & (1u << ((unsigned char)s[p + k] & 7))))
+                k++;
+            if (k == n)
+                return 1;
+        }
+        p = end + 1;
+    }
+    return 0;
+}
+
 /* The cache entry of database d of a class. */
 static void db_key(const hsdb_key_t *base, int d, hsdb_key_t *out)
 {
@@ -1549,6 +1609,7 @@ done:
             (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII]))
             fr->lit = literal_form(&in[src[c->ids[i]]]);
         if (fr->path == FAST_PCRE) {
+            fr->lrset = line_run_form(&in[src[c->ids[i]]], &fr->lrn);
             c->pcre[c->npcre++] = c->ids[i];
             c->ascii_pcre |= fr->ascii != 0;
         } else if (fr->ends > 1) {
@@ -1745,6 +1806,7 @@ fast_t *fast_build(const fast_rule_t *in, size_t n, const fast_options_t *opts)
         f->info.starts += f->rules[i].starts;
         f->info.chains += f->rules[i].chain;
         f->info.literal_forms += f->rules[i].lit != NULL;
+        f->info.line_runs += f->rules[i].lrset != NULL;
         f->info.squashed += f->rules[i].squash;
     }
     if (o->memo_slots >= 0 && !env_on("TG_FAST_NOMEMO")) {
@@ -1772,6 +1834,7 @@ void fast_free(fast_t *f)
         free(f->rules[i].name);
         rx_free(f->rules[i].anch);
         rx_free(f->rules[i].lit);
+        free(f->rules[i].lrset);
     }
     for (size_t c = 0; c < f->nclasses; c++) {
         fclass_t *fc = &f->classes[c];
@@ -2131,6 +2194,8 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
             unsigned long lim = keep ? rx_scratch_limit_hits(rx) : 0;
             if (r->starts && vsid >= 0 && max == 1) /* starts: DB_STARTS and anch exist */
                 raw = starts_confirm(sc, rx, sc->cur, (unsigned)vsid, r, s, len);
+            else if (r->lrset && max == 1)
+                raw = line_run(r->lrset, r->lrn, s, len);
             else
                 raw = rx_count(r->lit && sc->ascii ? r->lit : r->re, rx, s, len, max);
             /* an outcome that ran into a PCRE2 limit is not kept: a replay

@@ -134,6 +134,9 @@ typedef struct fast_build_info {
     size_t literal_forms;        /* tflags multiple, counted without PCRE2 on
                                     text without bytes >= 0x80 (their form
                                     there is a plain literal) */
+    size_t line_runs;            /* PCRE path: ^C{n} under /m (C a class without
+                                    \n, __LONGLINE), told by the line lengths
+                                    and C's bytes without PCRE2 */
     size_t cost_timed;           /* expressions whose compile time was measured
                                     here, not read from the fastcost table,
                                     and 0.02 s or more: their routing may

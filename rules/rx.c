@@ -156,6 +156,12 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
     return 0;
 }
 
+int rx_newline_is_lf(void)
+{
+    uint32_t nl = 0;
+    return pcre2_config(PCRE2_CONFIG_NEWLINE, &nl) >= 0 && nl == PCRE2_NEWLINE_LF;
+}
+
 int rx_class_bytes(const char *cls, size_t len, int caseless, unsigned char set[32])
 {
     pthread_once(&rx_tables_once, rx_build_tables);

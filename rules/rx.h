@@ -39,6 +39,10 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
 #define RX_NO_JIT 0x400u
 void rx_free(rx_t *rx);
 
+/* 1 if PCRE2's newline is LF alone (as patterns compile here): ^ and $
+ * under /m hold at the start, the end and around each \n only. */
+int rx_newline_is_lf(void);
+
 /* The bytes a one-character atom matches, under the same tables: cls is a
  * bracket class or an escape such as "\\w" (len bytes, not NUL-terminated
  * necessarily); caseless as /i at that point. set is a 256-bit map, bit b

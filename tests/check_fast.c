@@ -1061,6 +1061,54 @@ static void pair_load_filled(pair_t *p, const char *rules, fast_build_info_t *co
     tg_buf_free(&cf);
 }
 
+/* A PCRE-path rule ^C{n} under /m (__LONGLINE's ^[^\r\n]{998}, which the
+ * full class runs on PCRE2) is told from the line lengths and C's bytes:
+ * the oracle's values on lines just under, at and over n, with a CR
+ * inside or at the end, the first and the last line, a class with /i. */
+START_TEST(line_runs_without_pcre2)
+{
+    pair_t p;
+    pair_load(&p, "full LL_FULL /^[^\\r\\n]{998}/m\n"
+                  "body LL_BODY /^[^xyz\\n]{12}/im\n"
+                  "body LL_NOTM /^[^\\r\\n]{12}/\n"
+                  "full LL_DOT /^.{998}/m\n");
+    /* LL_FULL on the PCRE path as __LONGLINE (cheaper there than its
+     * automaton); LL_BODY too if its routing puts it there */
+    ck_assert_int_eq(path(&p, "LL_FULL"), FAST_PCRE);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->line_runs,
+                      1 + (path(&p, "LL_BODY") == FAST_PCRE));
+    static char l39[998], l40[999]; /* 997 and 998 bytes */
+    memset(l39, 'a', 997), l39[997] = 0;
+    memset(l40, 'b', 998), l40[998] = 0;
+    static const char *const fmt[] = {
+        "Subject: %s\n\n%s\n",           /* 39, 40 */
+        "Subject: s\n\n%s\r\n%s\r\n",    /* CRLF after each */
+        "Subject: s\n\n%s\n%s",          /* the last line without \n */
+        "Subject: s\n\nshort\n\n%s\r%s\n", /* a CR inside */
+    };
+    for (size_t i = 0; i < sizeof fmt / sizeof *fmt; i++)
+        for (int swap = 0; swap < 2; swap++) {
+            char raw[2200];
+            snprintf(raw, sizeof raw, fmt[i], swap ? l40 : l39, swap ? l39 : l40);
+            pair_run(&p, raw, NULL); /* asserts the oracle's values */
+            /* (a CR is no line start: 997 bytes, CR, 998 is no match) */
+            ck_assert_msg(val(&p, "LL_FULL") == (i == 3 && !swap ? 0 : 1), "%zu %d", i, swap);
+        }
+    pair_run(&p, "Subject: s\n\nshort\r\nlines\r\nonly\n", NULL);
+    ck_assert(val(&p, "LL_FULL") == 0);
+    pair_run(&p, "Subject: s\n\nabcdefghijkl\n", NULL);
+    ck_assert(val(&p, "LL_BODY") == 1);
+    pair_run(&p, "Subject: s\n\nabcdefghijkX more\n", NULL); /* X is x under /i */
+    ck_assert(val(&p, "LL_BODY") == 0);
+    char raw[1100];
+    snprintf(raw, sizeof raw, "Subject: s\n\n%s\r\n", l39);
+    pair_run(&p, raw, NULL);
+    ck_assert(val(&p, "LL_FULL") == 0);
+    pair_free(&p);
+}
+END_TEST
+
+
 /* Body strings whose only bytes >= 0x80 are U+FFFD's (EF BF BD) are
  * scanned with the restricted forms of the full databases (DB_MAIN_FFFD,
  * DB_AUX_FFFD), others as before: both matchers agree where a rule's
@@ -2021,6 +2069,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, fffd_strings_restricted);
+    tcase_add_test(tc, line_runs_without_pcre2);
     tcase_add_test(tc, vectorscan_tail_of_long_runs);
     tcase_add_test(tc, squashed_gap_rules);
     tcase_add_test(tc, literal_free_rules_apart);
