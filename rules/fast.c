@@ -1034,36 +1034,16 @@ static rx_t *literal_form(const fast_rule_t *r)
     return rx;
 }
 
-/* For a rule r on the PCRE path: if its pattern is ^C{n} under /m (not
- * /x), C a bracketed byte class that does not take \n and 0 < n < 65536,
- * C's byte set (owned by the caller) and *n; else NULL. Only where PCRE2's
- * newline is LF, so that ^ holds at the start and after each \n. */
+/* For a rule r on the PCRE path: if its pattern is ^C{n} under /m
+ * (hsexpr_line_run) and PCRE2's newline is LF, C's byte set (owned by the
+ * caller) and *n; else NULL. */
 static unsigned char *line_run_form(const fast_rule_t *r, unsigned *n)
 {
-    const char *p = r->pattern;
-    if (r->multiple || !(r->reflags & CF_RE_M) || (r->reflags & CF_RE_X) || p[0] != '^' ||
-        p[1] != '[' || !rx_newline_is_lf())
-        return NULL;
-    const char *e = p + 2;
-    if (*e == '^')
-        e++;
-    if (*e == ']')
-        e++; /* a literal ] first */
-    while (*e && *e != ']' && !(e[0] == '[' && e[1] == ':'))
-        e += e[0] == '\\' && e[1] ? 2 : 1;
-    if (*e != ']' || e[1] != '{')
-        return NULL;
-    char *end;
-    unsigned long k = strtoul(e + 2, &end, 10);
-    if (!isdigit((unsigned char)e[2]) || *end != '}' || end[1] || k == 0 || k > 65535)
-        return NULL;
     unsigned char set[32];
-    if (rx_class_bytes(p + 1, (size_t)(e + 1 - (p + 1)), (r->reflags & CF_RE_I) != 0, set) < 0 ||
-        (set['\n' >> 3] & (1u << ('\n' & 7))))
+    if (r->multiple || !rx_newline_is_lf() || !hsexpr_line_run(r->pattern, r->reflags, set, n))
         return NULL;
     unsigned char *out = tg_malloc(32);
     memcpy(out, set, 32);
-    *n = (unsigned)k;
     return out;
 }
 
@@ -1336,7 +1316,7 @@ static int compile_fffd(const char *const *exprs, const unsigned *flags, const u
         char *r = hsexpr_restrict(exprs[i], (flags[i] & HS_FLAG_CASELESS ? CF_RE_I : 0) |
                                                 (flags[i] & HS_FLAG_DOTALL ? CF_RE_S : 0),
                                   fffd_keep);
-        if (r && !strcmp(r, "[^\\x00-\\xff]")) {
+        if (hsexpr_is_never(r)) {
             free(r);
             continue;
         }

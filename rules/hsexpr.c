@@ -1365,6 +1365,25 @@ char *hsexpr_restrict(const char *pat, unsigned reflags, const unsigned char kee
     return prune_dead(rewrite(pat, reflags, keep, 0));
 }
 
+int hsexpr_is_never(const char *expr) { return expr && !strcmp(expr, NEVER); }
+
+int hsexpr_line_run(const char *pat, unsigned reflags, unsigned char set[32], unsigned *n)
+{
+    if (!(reflags & CF_RE_M) || (reflags & CF_RE_X) || pat[0] != '^' || pat[1] != '[')
+        return 0;
+    const char *e = class_end(pat + 1); /* just past the class's ] */
+    if (!e || *e != '{' || !isdigit((unsigned char)e[1]))
+        return 0;
+    char *end;
+    unsigned long k = strtoul(e + 1, &end, 10);
+    if (*end != '}' || end[1] || k == 0 || k > 65535 ||
+        rx_class_bytes(pat + 1, (size_t)(e - (pat + 1)), (reflags & CF_RE_I) != 0, set) < 0 ||
+        (set['\n' >> 3] & (1u << ('\n' & 7))))
+        return 0;
+    *n = (unsigned)k;
+    return 1;
+}
+
 char *hsexpr_relaxed(const char *pat, unsigned reflags, int level)
 {
     return rewrite(pat, reflags, NULL, level < 1 ? 1 : level > 4 ? 4 : level);

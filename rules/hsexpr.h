@@ -50,6 +50,17 @@ char *hsexpr_ascii(const char *pat, unsigned reflags, int relax);
  * strings with few distinct bytes >= 0x80. NULL as for hsexpr_ascii. */
 char *hsexpr_restrict(const char *pat, unsigned reflags, const unsigned char keep[32]);
 
+/* 1 if expr is the form that matches nothing ("[^\x00-\xff]"), which
+ * hsexpr_ascii and hsexpr_restrict return when no branch is left. */
+int hsexpr_is_never(const char *expr);
+
+/* 1 if the pattern is ^C{n} under /m (not /x): C one bracketed class of
+ * single bytes that does not take \n, 0 < n < 65536; then set is C's
+ * bytes (rx_class_bytes, /i as the flags say) and *n the count. Such a
+ * pattern matches where some line (from the start or after a \n, PCRE2's
+ * newline being LF) begins with n bytes of C: __LONGLINE's ^[^\r\n]{998}. */
+int hsexpr_line_run(const char *pat, unsigned reflags, unsigned char set[32], unsigned *n);
+
 /* The pattern's squashed form: an expression, for text squashed to its
  * ASCII letters and digits (every other byte taken out), that matches the
  * squashed text of every string the pattern matches somewhere in; to be

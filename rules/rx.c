@@ -460,7 +460,7 @@ unsigned rx_count(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t len,
         int letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
         return count_bytes(s, len, c, rx->lit_ci && letter ? c ^ 0x20 : c, max);
     }
-    if (rx->lit) { /* __LOWER_E /e/, tflags multiple: one call per match otherwise */
+    if (rx->lit) { /* a longer literal: one memmem per match instead of PCRE2 */
         const char *p = s, *end = s + len, *q;
         while ((size_t)(end - p) >= rx->litlen &&
                (q = rx->lit_ci ? tg_memcasemem(p, (size_t)(end - p), rx->lit, rx->litlen)

@@ -215,6 +215,41 @@ START_TEST(restricted_form_on_restricted_text)
 }
 END_TEST
 
+/* The ^C{n} shape (hsexpr_line_run) is recognised only under /m, without
+ * /x, for one class of single bytes without \n counted {n} and nothing
+ * after; its set is PCRE2's (POSIX classes and /i included). */
+START_TEST(line_run_shape)
+{
+    unsigned char set[32];
+    unsigned n = 0;
+    ck_assert(hsexpr_line_run("^[^\\r\\n]{998}", CF_RE_M, set, &n) && n == 998);
+    ck_assert(!(set['\r' >> 3] & (1u << ('\r' & 7))) && (set['a' >> 3] & (1u << ('a' & 7))) &&
+              (set[0xe9 >> 3] & (1u << (0xe9 & 7))));
+    ck_assert(hsexpr_line_run("^[[:alpha:]]{3}", CF_RE_M | CF_RE_I, set, &n) && n == 3);
+    ck_assert(!(set['1' >> 3] & (1u << ('1' & 7))) && (set['Q' >> 3] & (1u << ('Q' & 7))));
+    ck_assert(hsexpr_line_run("^[]x]{2}", CF_RE_M, set, &n) && (set[']' >> 3] & (1u << (']' & 7))));
+    static const struct { const char *pat; unsigned flags; } NO[] = {
+        {"^[^\\r\\n]{998}", 0},            /* no /m */
+        {"^[^\\r\\n]{998}", CF_RE_M | CF_RE_X},
+        {"^[^\\r]{10}", CF_RE_M},          /* takes \n */
+        {"^[a-z]{0}", CF_RE_M},
+        {"^[a-z]{3,}", CF_RE_M},
+        {"^[a-z]{3}x", CF_RE_M},
+        {"[a-z]{3}", CF_RE_M},
+        {"^\\w{3}", CF_RE_M},
+        {"^[\\Qab\\E]{3}", CF_RE_M},
+        {"^[a-z]{70000}", CF_RE_M},
+    };
+    for (size_t i = 0; i < sizeof NO / sizeof *NO; i++)
+        ck_assert_msg(!hsexpr_line_run(NO[i].pat, NO[i].flags, set, &n), "%s", NO[i].pat);
+    ck_assert(hsexpr_is_never("[^\\x00-\\xff]") && !hsexpr_is_never("[^\\x00-\\xfe]") &&
+              !hsexpr_is_never(NULL));
+    char *nv = hsexpr_ascii("caf\\xe9", CF_RE_I, 0);
+    ck_assert(hsexpr_is_never(nv));
+    free(nv);
+}
+END_TEST
+
 /* Every relaxed form of every case, at levels lo..hi, matches wherever
  * PCRE2 matches the pattern; the assertion-free levels leave no anchor. */
 static void assert_supersets(const case_t *cs, size_t n, int lo, int hi)
@@ -681,6 +716,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, latin1_exact_matches_as_pcre2);
     tcase_add_test(tc, ascii_form_on_ascii_text);
     tcase_add_test(tc, restricted_form_on_restricted_text);
+    tcase_add_test(tc, line_run_shape);
     tcase_add_test(tc, relaxed_is_a_superset);
     tcase_add_test(tc, latin1_prefilter_is_a_superset);
     tcase_add_test(tc, min_ends);
