@@ -15,6 +15,7 @@ typedef struct entry {
     unsigned len;
     unsigned n;
     unsigned nouts;
+    size_t cap;           /* bytes allocated after the header */
     fastmemo_rep_t rep[]; /* [n], then nouts fastmemo_out_t, then len
                              bytes of the string */
 } entry_t;
@@ -194,16 +195,12 @@ int fastmemo_get(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t 
     return n;
 }
 
-void fastmemo_put(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
-                  const fastmemo_rep_t *reps, size_t n, const fastmemo_out_t *outs,
-                  size_t nouts)
+/* Writes the string's reports, outcomes and bytes into e (its cap
+ * checked by the caller). */
+static void entry_fill(entry_t *e, uint64_t h, unsigned tag, const char *s, size_t len,
+                       const fastmemo_rep_t *reps, size_t n, const fastmemo_out_t *outs,
+                       size_t nouts)
 {
-    if (len > FASTMEMO_MAX_LEN || n > FASTMEMO_MAX_REPS)
-        return;
-    if (nouts > FASTMEMO_MAX_OUTS)
-        nouts = FASTMEMO_MAX_OUTS;
-    slot_t *sl = &m->slots[h & m->mask];
-    entry_t *e = tg_malloc(sizeof *e + n * sizeof *reps + nouts * sizeof *outs + len);
     e->h = h;
     e->tag = tag;
     e->len = (unsigned)len;
@@ -214,11 +211,41 @@ void fastmemo_put(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t
         memcpy((fastmemo_out_t *)(e->rep + n), outs, nouts * sizeof *outs);
     if (len)
         memcpy((char *)entry_str(e), s, len);
+}
+
+void fastmemo_put(fastmemo_t *m, uint64_t h, unsigned tag, const char *s, size_t len,
+                  const fastmemo_rep_t *reps, size_t n, const fastmemo_out_t *outs,
+                  size_t nouts)
+{
+    if (len > FASTMEMO_MAX_LEN || n > FASTMEMO_MAX_REPS)
+        return;
+    if (nouts > FASTMEMO_MAX_OUTS)
+        nouts = FASTMEMO_MAX_OUTS;
+    size_t need = n * sizeof *reps + nouts * sizeof *outs + len;
+    slot_t *sl = &m->slots[h & m->mask];
+    if (atomic_flag_test_and_set_explicit(&sl->busy, memory_order_acquire))
+        return;
+    /* The entry it replaces is rewritten in place when it has room (and
+     * not over twice what this one needs, so a slot keeps no big block
+     * for small strings): every reader of an entry's contents holds busy,
+     * so none sees it half written; this saves a malloc and a free on
+     * most stores. */
+    entry_t *old = atomic_load_explicit(&sl->e, memory_order_relaxed);
+    if (old && old->cap >= need && old->cap <= 2 * need + 256) {
+        entry_fill(old, h, tag, s, len, reps, n, outs, nouts);
+        atomic_store_explicit(&sl->check, CHECK(h), memory_order_relaxed);
+        atomic_flag_clear_explicit(&sl->busy, memory_order_release);
+        return;
+    }
+    atomic_flag_clear_explicit(&sl->busy, memory_order_release);
+    entry_t *e = tg_malloc(sizeof *e + need);
+    e->cap = need;
+    entry_fill(e, h, tag, s, len, reps, n, outs, nouts);
     if (atomic_flag_test_and_set_explicit(&sl->busy, memory_order_acquire)) {
         free(e);
         return;
     }
-    entry_t *old = atomic_exchange_explicit(&sl->e, e, memory_order_relaxed);
+    old = atomic_exchange_explicit(&sl->e, e, memory_order_relaxed);
     atomic_store_explicit(&sl->check, CHECK(h), memory_order_relaxed);
     atomic_flag_clear_explicit(&sl->busy, memory_order_release);
     free(old);

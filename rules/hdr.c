@@ -10,6 +10,11 @@
 #include "charset.h"
 #include "mime.h"
 
+typedef struct hdr_slot {
+    uint32_t idx;   /* index + 1 of the first field of a name; 0: empty */
+    uint32_t hash;  /* that field's hash */
+} hdr_slot_t;
+
 typedef struct hdr_field {
     char *name;     /* owned: one block with orig, raw and dec after it */
     size_t nlen;
@@ -28,13 +33,15 @@ typedef struct hdr_field {
 
 /* The fields in message order, and an index of their names: an open
  * addressing table (nslot a power of two, under half full) whose slots
- * hold index + 1 of the first field of each name (0: empty). Lookups by
+ * hold index + 1 of the first field of each name (0: empty) and that
+ * field's name hash, so that probing past other names (and a lookup of
+ * an absent name, most of them) reads the table alone, not the fields. Lookups by
  * name cost a hash and a compare, not a pass over every field: the oracle
  * fetches a header for each of some 900 header rules a message. */
 struct hdr_list {
     hdr_field_t *f;
     size_t n, cap;
-    uint32_t *slot;
+    hdr_slot_t *slot;
     size_t nslot, nnames;
 };
 
@@ -83,11 +90,9 @@ static long find_first(const hdr_list_t *h, const char *name, size_t n, uint32_t
     if (!h->nslot)
         return -1;
     size_t mask = h->nslot - 1;
-    for (size_t k = x & mask; h->slot[k]; k = (k + 1) & mask) {
-        const hdr_field_t *f = &h->f[h->slot[k] - 1];
-        if (f->hash == x && name_is_n(f, name, n))
-            return (long)h->slot[k] - 1;
-    }
+    for (size_t k = x & mask; h->slot[k].idx; k = (k + 1) & mask)
+        if (h->slot[k].hash == x && name_is_n(&h->f[h->slot[k].idx - 1], name, n))
+            return (long)h->slot[k].idx - 1;
     return -1;
 }
 
@@ -100,9 +105,10 @@ static long find_name(const hdr_list_t *h, const char *name)
 static void slot_put(hdr_list_t *h, size_t first)
 {
     size_t mask = h->nslot - 1, k = h->f[first].hash & mask;
-    while (h->slot[k])
+    while (h->slot[k].idx)
         k = (k + 1) & mask;
-    h->slot[k] = (uint32_t)first + 1;
+    h->slot[k].idx = (uint32_t)first + 1;
+    h->slot[k].hash = h->f[first].hash;
 }
 
 /* Enters the last field added (h->n - 1) into the name index. */

@@ -1835,6 +1835,25 @@ START_TEST(scan_memo_store)
     ck_assert_uint_eq(outs[FASTMEMO_MAX_OUTS - 1].rule, FASTMEMO_MAX_OUTS + 6);
     ck_assert_int_eq(fastmemo_get(m, hslot, 3, t, len, out, outs, &no), -1);
     ck_assert_uint_eq(no, 0);
+    /* a store over an entry with room for it rewrites that entry in
+     * place: the new string's reports, outcomes and bytes, nothing of the
+     * old one's; one with less room takes a new block */
+    uint64_t hr = h ^ (1ULL << 45);
+    fastmemo_put(m, hr, 3, s, len, r, 5, NULL, 0);
+    fastmemo_put(m, hr, 3, t, len, r + 4, 3, o + 1, 1); /* 83 of 87 bytes */
+    ck_assert_int_eq(fastmemo_get(m, hr, 3, s, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, hr, 3, t, len, out, outs, &no), 3);
+    ck_assert(out[0].id == 12 && out[0].to == 14 && out[2].id == 18 && out[2].to == 16);
+    ck_assert_uint_eq(no, 1);
+    ck_assert(outs[0].rule == 8 && outs[0].max == 1 && outs[0].count == 1);
+    fastmemo_put(m, hr, 3, s, len - 1, r, 4, NULL, 0); /* 78: in place again */
+    ck_assert_int_eq(fastmemo_get(m, hr, 3, t, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, hr, 3, s, len, out, outs, &no), -1);
+    ck_assert_int_eq(fastmemo_get(m, hr, 3, s, len - 1, out, outs, &no), 4);
+    ck_assert_uint_eq(no, 0);
+    fastmemo_put(m, hr, 3, s, len, r, 40, NULL, 0);
+    ck_assert_int_eq(fastmemo_get(m, hr, 3, s, len, out, outs, &no), 40);
+    ck_assert(out[39].id == 117 && out[39].to == 49);
     fastmemo_clear(m);
     ck_assert_int_eq(fastmemo_get(m, h, 3, t, len, out, outs, &no), -1);
     ck_assert_int_eq(fastmemo_get(m, he, 3, "", 0, out, outs, &no), -1);
