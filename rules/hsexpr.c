@@ -1384,6 +1384,192 @@ int hsexpr_line_run(const char *pat, unsigned reflags, unsigned char set[32], un
     return 1;
 }
 
+/* ---- line walks ----------------------------------------------------------
+ * An item "stays in its line" when no string it matches holds a \n and no
+ * lookaround in it reads one: then a match of it lies inside one line and
+ * depends on nothing outside that line. nl_item reads one item (an atom
+ * and its quantifier) and says 1 if it stays in its line, 0 if it may
+ * not, -1 for a construct this does not follow. */
+
+static int nl_alt(const char **pp, unsigned reflags);
+
+static int nl_item(const char **pp, unsigned reflags, int *single)
+{
+    const char *p = *pp, *q = NULL;
+    int in_line = 1, zero;
+    *single = 1;
+    if (*p == '\\') {
+        char e = p[1];
+        size_t clen;
+        long v;
+        if (!e || strchr("AzZGKpPXCQERc", e) || e == 'N')
+            return -1; /* position tests, properties, \Q, \R, \N{...} */
+        if ((isdigit((unsigned char)e) && e != '0') || e == 'g' || e == 'k') {
+            q = escape_end(p, &zero); /* a back reference: its group's text */
+        } else if (strchr("wdSVhbB", e)) {
+            q = p + 2;
+        } else if (strchr("nsWDHv", e)) {
+            q = p + 2, in_line = 0;
+        } else if (isalnum((unsigned char)e)) {
+            if ((v = char_escape(p + 1, &clen)) < 0)
+                return -1;
+            q = p + 1 + clen, in_line = v != '\n';
+        } else {
+            q = p + 2; /* an escaped punctuation byte */
+        }
+    } else if (*p == '[') {
+        unsigned char set[32];
+        q = class_end(p);
+        if (!q || rx_class_bytes(p, (size_t)(q - p), (reflags & CF_RE_I) != 0, set) < 0)
+            return -1;
+        in_line = !(set['\n' >> 3] & (1u << ('\n' & 7)));
+    } else if (*p == '(') {
+        *single = 0;
+        if (p[1] == '*' || (p[1] == '?' && (p[2] == '(' || p[2] == '#')))
+            return -1;
+        if (p[1] == '?' && (p[2] == '=' || p[2] == '!' ||
+                            (p[2] == '<' && (p[3] == '=' || p[3] == '!')))) {
+            q = p + (p[2] == '<' ? 4 : 3); /* a lookaround: what it reads */
+        } else {
+            int opts;
+            if (p[1] == '?' && (isalpha((unsigned char)p[2]) || p[2] == '-' || p[2] == '^') &&
+                !(p[2] == 'P' && p[3] == '<'))
+                return -1; /* options, recursion, callouts */
+            if (!(q = group_body(p, &opts, NULL)) || opts)
+                return -1;
+        }
+        in_line = nl_alt(&q, reflags);
+        if (in_line < 0 || *q != ')')
+            return -1;
+        q++;
+    } else if (*p == '^' || *p == '$') {
+        if (!(reflags & CF_RE_M))
+            return -1; /* the string's ends, not a line's */
+        q = p + 1;
+    } else if (*p == '.') {
+        q = p + 1, in_line = !(reflags & CF_RE_S);
+    } else if (*p && *p != '|' && *p != ')') {
+        q = p + 1, in_line = *p != '\n';
+    }
+    if (!q)
+        return -1;
+    long lo, hi;
+    size_t ql = quant_len(q, &lo, &hi);
+    if (ql)
+        *single = 0;
+    *pp = q + ql;
+    return in_line;
+}
+
+/* The alternation at *pp up to ')' (not consumed) or the end: 1 if every
+ * item stays in its line. */
+static int nl_alt(const char **pp, unsigned reflags)
+{
+    int all = 1, single;
+    for (;;) {
+        while (**pp && **pp != '|' && **pp != ')') {
+            int r = nl_item(pp, reflags, &single);
+            if (r < 0)
+                return -1;
+            all &= r;
+        }
+        if (**pp != '|')
+            return all;
+        (*pp)++;
+    }
+}
+
+/* Length of the walk at p (hsexpr_walk_t), its bound in *bound; 0 if none. */
+static size_t walk_at(const char *p, unsigned *bound)
+{
+    static const char open[] = "\\n+(?:[^\\n]{1,", close[] = "}\\n+)*";
+    static const char any[] = "(?:[^\\n]+\\n+)*";
+    size_t n = 0;
+    if (!strncmp(p, any, sizeof any - 1)) {
+        *bound = 0;
+        n = sizeof any - 1;
+    } else if (!strncmp(p, open, sizeof open - 1) && isdigit((unsigned char)p[sizeof open - 1])) {
+        char *end;
+        unsigned long b = strtoul(p + sizeof open - 1, &end, 10);
+        if (b == 0 || b > 65535 || strncmp(end, close, sizeof close - 1))
+            return 0;
+        *bound = (unsigned)b;
+        n = (size_t)(end - p) + sizeof close - 1;
+    }
+    /* W's own * must not be made lazy, possessive or counted */
+    return n && p[n] != '?' && p[n] != '+' && p[n] != '{' ? n : 0;
+}
+
+/* The line-start literal at *pp (hsexpr_walk_t) into lit; its last byte
+ * is left out when a quantifier follows it. 0 if under 2 bytes remain. */
+static int walk_literal(const char **pp, char lit[32])
+{
+    const char *p = *pp;
+    size_t n = 0;
+    while (n < 31 && (isalnum((unsigned char)p[n]) || (p[n] && strchr(" :_-", p[n]))))
+        n++;
+    long lo, hi;
+    if (n && quant_len(p + n, &lo, &hi))
+        n--;
+    if (n < 2)
+        return 0;
+    memcpy(lit, p, n);
+    lit[n] = 0;
+    *pp = p + n;
+    return 1;
+}
+
+/* Whether the items from *pp to end all stay in their line, but for the
+ * last one if last_nl (one unquantified atom, which may take the \n that
+ * ends its line); *pp is left at end. */
+static int walk_part(const char **pp, const char *end, unsigned reflags, int last_nl)
+{
+    while (*pp < end) {
+        int single, r = nl_item(pp, reflags, &single);
+        if (r < 0 || *pp > end || (r == 0 && !(last_nl && single && *pp == end)))
+            return 0;
+    }
+    return *pp == end;
+}
+
+int hsexpr_line_walk(const char *pat, unsigned reflags, hsexpr_walk_t *w)
+{
+    memset(w, 0, sizeof *w);
+    if (reflags & CF_RE_X)
+        return 0;
+    /* the walk: at top level, once, no alternation beside it */
+    const char *p = pat, *wa = NULL, *we = NULL;
+    while (*p) {
+        unsigned b;
+        size_t n = walk_at(p, &b);
+        if (n) {
+            if (wa)
+                return 0;
+            wa = p, we = p + n, w->bound = b;
+            p = we;
+            continue;
+        }
+        int single;
+        if (*p == '|' || *p == ')' || nl_item(&p, reflags, &single) < 0)
+            return 0;
+    }
+    if (!wa)
+        return 0;
+    p = pat;
+    if (!strncmp(p, "\\n", 2) && !quant_len(p + 2, &(long){0}, &(long){0}))
+        p += 2;
+    else if (*p == '^' && (reflags & CF_RE_M))
+        p++;
+    else
+        return 0;
+    if (!walk_literal(&p, w->lit1) || !walk_part(&p, wa, reflags, 0))
+        return 0;
+    p = we;
+    if (*p == '^' && (reflags & CF_RE_M))
+        p++;
+    return walk_literal(&p, w->lit2) && walk_part(&p, p + strlen(p), reflags, 1);
+}
+
 char *hsexpr_relaxed(const char *pat, unsigned reflags, int level)
 {
     return rewrite(pat, reflags, NULL, level < 1 ? 1 : level > 4 ? 4 : level);

@@ -61,6 +61,27 @@ int hsexpr_is_never(const char *expr);
  * newline being LF) begins with n bytes of C: __LONGLINE's ^[^\r\n]{998}. */
 int hsexpr_line_run(const char *pat, unsigned reflags, unsigned char set[32], unsigned *n);
 
+/* A pattern that pairs two lines of a multi-line string (the header
+ * block): A W B, where W walks whole lines, either (?:[^\n]+\n+)* (bound
+ * 0) or \n+(?:[^\n]{1,N}\n+)* (bound N: every line it crosses has 1 to N
+ * bytes); A is \n or ^ (under /m) then lit1 then items that neither match
+ * nor look past a \n; B is lit2 (after a ^ under /m) then such items, the
+ * last of which alone may be one atom that takes the \n ending B's line.
+ * lit1 and lit2 are runs of letters, digits and " :_-" (2 to 31 bytes).
+ * SpamAssassin's __SUBJ_HAS_TO_1/2/3, __TO_EQ_FROM_1 and _DOM_1. Such a
+ * pattern can only match with A in a line that begins with lit1 and B in
+ * one that begins with lit2 (or B inside A's line, where W walks nothing),
+ * which is what lets the fast matcher drop the lines it only walks over. */
+typedef struct hsexpr_walk {
+    char lit1[32], lit2[32]; /* NUL-terminated, as written */
+    unsigned bound;          /* 0: W crosses any line */
+} hsexpr_walk_t;
+
+/* 1 and *w filled if pat (cf flags; not /x) has that shape, else 0.
+ * Items this does not follow (options, \Q, verbs, conditionals,
+ * recursion, \A \z \Z \G \K, ^ and $ without /m) make it 0. */
+int hsexpr_line_walk(const char *pat, unsigned reflags, hsexpr_walk_t *w);
+
 /* The pattern's squashed form: an expression, for text squashed to its
  * ASCII letters and digits (every other byte taken out), that matches the
  * squashed text of every string the pattern matches somewhere in; to be

@@ -1109,6 +1109,97 @@ START_TEST(line_runs_without_pcre2)
 END_TEST
 
 
+/* Header rules that pair two lines through a walk over whole lines are
+ * matched against the lines they can use (walk_text); the values stay the
+ * oracle's on the edges of that: the first line, a match of B inside A's
+ * line, A ending at its line's \n, lines the bounded walks cannot cross
+ * (one kept as a literal line, one turned into '#'s, one between the two
+ * bounds), empty lines, case, ^ and $ under /m. */
+START_TEST(line_walks_exact)
+{
+    pair_t p;
+    pair_load(&p, "header LW_RCVD ALL =~ /\\nReceived:[^\\n]{0,200} for <?([^\\n\\s>;]+)>?;"
+                  "(?:[^\\n]+\\n+)*Subject: [^\\n]{0,100}\\1[^a-z0-9]/ism\n"
+                  "header LW_FROMTO ALL =~ /\\nFrom: (?:[^\\n<]{0,80}<)?([^\\n\\s>]+)>?\\n+"
+                  "(?:[^\\n]{1,100}\\n+)*To: (?:[^\\n]{0,80}<)?\\1[>,\\s\\n]/ism\n"
+                  "header LW_TOSUBJ ALL =~ /\\nTo: (?:[^\\n<]{0,80}<)?([^\\n\\s>,]+)>?\\n+"
+                  "(?:[^\\n]{1,30}\\n+)*Subject: [^\\n]{0,100}\\1[^a-z0-9]/ism\n"
+                  "header LW_CARET ALL =~ /^X-A: (\\w+)\\n+(?:[^\\n]{1,50}\\n+)*^X-B: \\1$/m\n");
+    static const char *const names[] = {"LW_RCVD", "LW_FROMTO", "LW_TOSUBJ", "LW_CARET"};
+    size_t walks = 0;
+    for (size_t i = 0; i < 4; i++)
+        walks += path(&p, names[i]) == FAST_PCRE;
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->line_walks, walks);
+    ck_assert_uint_eq(walks, 4); /* no prefilter: a backreference in each */
+    char x40[41], x70[71], x150[151];
+    memset(x40, 'k', 40), x40[40] = 0;
+    memset(x70, 'k', 70), x70[70] = 0;
+    memset(x150, 'k', 150), x150[150] = 0;
+    static const struct {
+        const char *fmt;
+        int rcvd, fromto, tosubj, caret; /* the oracle's values, -1: not asserted */
+    } M[] = {
+        {"X-First: 1\nReceived: from a by b for <bob@x.org>; Mon\nX-Mid: %s\nSubject: hi bob@x.org !\n\nb\n",
+         1, 0, 0, 0},
+        /* Subject before the Received line */
+        {"X-First: 1\nSubject: hi bob@x.org !\nReceived: from a by b for <bob@x.org>; Mon\n\nb\n",
+         0, 0, 0, 0},
+        /* B inside A's line, where the walk takes no line */
+        {"X-First: 1\nReceived: from a by b for <z@y>;Subject: z@y !\n\nb\n", 1, 0, 0, 0},
+        /* A ends at its line's end: the walk cannot start */
+        {"X-First: 1\nReceived: from a by b for <bob@x.org>;\nSubject: hi bob@x.org !\n\nb\n",
+         0, 0, 0, 0},
+        /* the first line has no \n before it */
+        {"Received: from a by b for <bob@x.org>; Mon\nX-Mid: %s\nSubject: hi bob@x.org !\n\nb\n",
+         0, 0, 0, 0},
+        /* lower case under /i; X-B before X-A */
+        {"X-B: w\nreceived: from a for <q@r>; x\nsubject: Q@R.\nX-A: w\n\nb\n", 1, 0, 0, 0},
+        /* From/To across a 40-byte line (both walks cross it but LW_TOSUBJ's) */
+        {"X-First: 1\nFrom: <u@d.example>\nX-Pad: %s\nTo: u@d.example\nSubject: re u@d.example!\n\nb\n",
+         0, 1, 1, 0},
+        /* across a 150-byte line: neither */
+        {"X-First: 1\nFrom: <u@d.example>\nX-Pad: %s\nTo: u@d.example\nSubject: re u@d.example!\n\nb\n",
+         0, 0, 1, 0},
+        /* a long literal line in between: To: crosses nothing long */
+        {"X-First: 1\nTo: t@e.example\nFrom: long%s\nSubject: re t@e.example!\n\nb\n", 0, 0, 0, 0},
+        {"X-First: 1\nTo: t@e.example\nFrom: short\nSubject: re t@e.example!\n\nb\n", 0, 0, 1, 0},
+        {"X-First: 1\nTo: t@e.example\nX-Short: s\nSubject: re t@e.example!\n\nb\n", 0, 0, 1, 0},
+        {"X-First: 1\nTo: t@e.example\nX-Pad: %s\nSubject: re t@e.example!\n\nb\n", 0, 0, 0, 0},
+        /* ^ and $ under /m, case kept: the last header line */
+        {"X-First: 1\nX-A: word\nX-Pad: %s\nX-B: word\n\nb\n", 0, 0, 0, 1},
+        {"X-First: 1\nX-A: word\nX-Pad: %s\nx-b: word\n\nb\n", 0, 0, 0, 0},
+        {"X-First: 1\nX-A: word\nX-B: words\n\nb\n", 0, 0, 0, 0},
+    };
+    const char *pads[] = {x40, x70, x150};
+    for (size_t i = 0; i < sizeof M / sizeof *M; i++)
+        for (size_t k = 0; k < 3; k++) {
+            char raw[800];
+            snprintf(raw, sizeof raw, M[i].fmt, pads[k]);
+            pair_run(&p, raw, NULL); /* asserts the oracle's values */
+            int has_pad = strstr(M[i].fmt, "%s") != NULL;
+            /* the pad decides rows 6 and 7: the 40-byte line is crossed by
+             * LW_FROMTO's walk (bound 100), not LW_TOSUBJ's (30); in row
+             * 12 the 47-byte one by LW_CARET's (50), not the 77-byte one */
+            int want[4] = {M[i].rcvd, M[i].fromto, M[i].tosubj, M[i].caret};
+            if (i == 6)
+                want[1] = k < 2;
+            if (i == 7)
+                want[1] = k < 2;
+            if (i == 11)
+                want[2] = 0;
+            if (i == 12)
+                want[3] = k == 0;
+            if (!has_pad && k)
+                continue;
+            for (size_t r = 0; r < 4; r++)
+                ck_assert_msg(val(&p, names[r]) == want[r], "row %zu pad %zu %s: %g", i, k,
+                              names[r], val(&p, names[r]));
+        }
+    pair_free(&p);
+}
+END_TEST
+
+
 /* Body strings whose only bytes >= 0x80 are U+FFFD's (EF BF BD) are
  * scanned with the restricted forms of the full databases (DB_MAIN_FFFD,
  * DB_AUX_FFFD), others as before: both matchers agree where a rule's
@@ -2089,6 +2180,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, ascii_and_8bit_lines);
     tcase_add_test(tc, fffd_strings_restricted);
     tcase_add_test(tc, line_runs_without_pcre2);
+    tcase_add_test(tc, line_walks_exact);
     tcase_add_test(tc, vectorscan_tail_of_long_runs);
     tcase_add_test(tc, squashed_gap_rules);
     tcase_add_test(tc, literal_free_rules_apart);

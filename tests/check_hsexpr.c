@@ -250,6 +250,60 @@ START_TEST(line_run_shape)
 }
 END_TEST
 
+/* Header rules that pair two lines through a walk over whole lines
+ * (SpamAssassin's __SUBJ_HAS_TO_*, __TO_EQ_FROM_*): the literals and the
+ * bound; and the shapes whose items could reach past their line, refused. */
+START_TEST(line_walk_shape)
+{
+    hsexpr_walk_t w;
+    ck_assert(hsexpr_line_walk("\\nReceived:[^\\n]{0,200} for <?([^\\n\\s>;]+)>?;(?:[^\\n]+\\n+)*"
+                               "Subject: [^\\n]{0,100}\\1[^a-z0-9]",
+                               CF_RE_I | CF_RE_S | CF_RE_M, &w));
+    ck_assert_str_eq(w.lit1, "Received:");
+    ck_assert_str_eq(w.lit2, "Subject: ");
+    ck_assert_uint_eq(w.bound, 0);
+    ck_assert(hsexpr_line_walk("\\nFrom: (?:[^\\n<]{0,80}<)?([^\\n\\s>]+)>?\\n+(?:[^\\n]{1,100}\\n+)*"
+                               "To: (?:[^\\n]{0,80}<)?\\1[>,\\s\\n]",
+                               CF_RE_I | CF_RE_S | CF_RE_M, &w));
+    ck_assert_str_eq(w.lit1, "From: ");
+    ck_assert_str_eq(w.lit2, "To: ");
+    ck_assert_uint_eq(w.bound, 100);
+    /* ^ under /m, a lookahead that stays in its line, $ under /m */
+    ck_assert(hsexpr_line_walk("^X-A: (?=\\w)(\\w+)(?:[^\\n]+\\n+)*^X-B: \\1$", CF_RE_M, &w));
+    ck_assert_str_eq(w.lit1, "X-A: ");
+    ck_assert_str_eq(w.lit2, "X-B: ");
+    /* the last literal byte quantified: not part of the literal */
+    ck_assert(hsexpr_line_walk("\\nAbc?d(?:[^\\n]+\\n+)*Xyz", 0, &w));
+    ck_assert_str_eq(w.lit1, "Ab");
+    static const struct { const char *pat; unsigned flags; } NO[] = {
+        /* \s after the literal can take a \n (__TO_EQ_FROM_USR_1) */
+        {"\\nFrom:\\s+([^\\n\\s@>]+)\\@[^\\n\\s]+>?\\n+(?:[^\\n]{1,100}\\n+)*To:\\s+\\1", CF_RE_I},
+        {"^To: ([^@]+)(?:[^\\n]+\\n+)*^Subject: \\1", CF_RE_M}, /* [^@] takes \n */
+        {"^To: (\\w+)(?:[^\\n]+\\n+)*^Subject: \\1", 0},     /* ^ without /m */
+        {"\\nTo: (\\w+)(?:[^\\n]+\\n+)*Subject: \\1$", 0},     /* $ without /m */
+        {"\\nTo: (.+)(?:[^\\n]+\\n+)*Subject: \\1", CF_RE_S},  /* . under /s */
+        {"\\nTo: (\\w+)(?:[^\\n]+\\n+)*Subject: \\1", CF_RE_X},
+        {"\\nTo: (\\w+)(?:[^\\n]+\\n+)*?Subject: \\1", 0},     /* a lazy walk */
+        {"\\nTo: (\\w+)(?:[^\\n]+\\n+)*Subject: (?:[^\\n]+\\n+)*X: \\1", 0}, /* two */
+        {"\\nTo: (\\w+)(?:(?:[^\\n]+\\n+)*Subject: \\1)", 0},  /* inside a group */
+        {"\\nTo: (\\w+)(?:[^\\n]+\\n+)*Subject: \\1|x", 0},    /* alternation */
+        {"To: (\\w+)(?:[^\\n]+\\n+)*Subject: \\1", 0},         /* not at a line start */
+        {"\\nT(\\w+)(?:[^\\n]+\\n+)*Subject: \\1", 0},         /* literal too short */
+        {"\\nTo: (?i)(\\w+)(?:[^\\n]+\\n+)*Subject: \\1", 0},  /* options */
+        {"\\nTo: \\A(\\w+)(?:[^\\n]+\\n+)*Subject: \\1", 0},
+        {"\\nTo: (\\w+)(?:[^\\n]+\\n+)*Subject: \\1\\n\\w", 0}, /* B past its line */
+        {"\\nTo: (\\w+)(?:[^\\n]+\\n+)*Subject: [\\s\\S]?", 0}, /* quantified \n atom */
+        {"\\nTo: (\\w+)(?=[\\s\\S]*x)(?:[^\\n]+\\n+)*Subject: \\1", 0}, /* looks on */
+        {"\\nTo: (\\w+)\\n+(?:[^\\n]{1,0}\\n+)*Subject: \\1", 0}, /* bound 0 */
+        {"\\nTo: (\\w+)(?:[^\\n]+\\n+)*", 0},                  /* no B */
+        {"\\nTo: \\cJ(?:[^\\n]+\\n+)*Subject: x", 0},
+        {"\\nTo: \\x0a(?:[^\\n]+\\n+)*Subject: x", 0},
+    };
+    for (size_t i = 0; i < sizeof NO / sizeof *NO; i++)
+        ck_assert_msg(!hsexpr_line_walk(NO[i].pat, NO[i].flags, &w), "%s", NO[i].pat);
+}
+END_TEST
+
 /* Every relaxed form of every case, at levels lo..hi, matches wherever
  * PCRE2 matches the pattern; the assertion-free levels leave no anchor. */
 static void assert_supersets(const case_t *cs, size_t n, int lo, int hi)
@@ -717,6 +771,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, ascii_form_on_ascii_text);
     tcase_add_test(tc, restricted_form_on_restricted_text);
     tcase_add_test(tc, line_run_shape);
+    tcase_add_test(tc, line_walk_shape);
     tcase_add_test(tc, relaxed_is_a_superset);
     tcase_add_test(tc, latin1_prefilter_is_a_superset);
     tcase_add_test(tc, min_ends);

@@ -382,11 +382,12 @@ int main(int argc, char **argv)
            "of their matches, %zu after a chain test, %zu fed by another rule's expression, "
            "%zu found on squashed text first), "
            "%zu PCRE2-only (of which on ASCII text %zu in a database, %zu known not to match; "
-           "on other text %zu prefiltered); %zu tflags multiple\n",
+           "on other text %zu prefiltered; %zu told by line lengths, %zu pairing two lines "
+           "matched on those lines alone); %zu tflags multiple\n",
            fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->chains, fi->fed,
            fi->squashed,
            fi->path[FAST_PCRE], fi->ascii_db, fi->ascii_never, fi->full_prefilter,
-           fi->multiple);
+           fi->line_runs, fi->line_walks, fi->multiple);
     if (fi->cache_misses)
         printf("      routing (cold compile): Latin-1 /i spelt out %zu, approximated %zu, not "
                "followed %zu; nested repeats confirmed %zu; relaxed counts %zu (for scan speed "
