@@ -256,25 +256,29 @@ END_TEST
 START_TEST(line_walk_shape)
 {
     hsexpr_walk_t w;
-    ck_assert(hsexpr_line_walk("\\nReceived:[^\\n]{0,200} for <?([^\\n\\s>;]+)>?;(?:[^\\n]+\\n+)*"
-                               "Subject: [^\\n]{0,100}\\1[^a-z0-9]",
-                               CF_RE_I | CF_RE_S | CF_RE_M, &w));
-    ck_assert_str_eq(w.lit1, "Received:");
-    ck_assert_str_eq(w.lit2, "Subject: ");
-    ck_assert_uint_eq(w.bound, 0);
-    ck_assert(hsexpr_line_walk("\\nFrom: (?:[^\\n<]{0,80}<)?([^\\n\\s>]+)>?\\n+(?:[^\\n]{1,100}\\n+)*"
-                               "To: (?:[^\\n]{0,80}<)?\\1[>,\\s\\n]",
-                               CF_RE_I | CF_RE_S | CF_RE_M, &w));
-    ck_assert_str_eq(w.lit1, "From: ");
-    ck_assert_str_eq(w.lit2, "To: ");
-    ck_assert_uint_eq(w.bound, 100);
-    /* ^ under /m, a lookahead that stays in its line, $ under /m */
-    ck_assert(hsexpr_line_walk("^X-A: (?=\\w)(\\w+)(?:[^\\n]+\\n+)*^X-B: \\1$", CF_RE_M, &w));
-    ck_assert_str_eq(w.lit1, "X-A: ");
-    ck_assert_str_eq(w.lit2, "X-B: ");
-    /* the last literal byte quantified: not part of the literal */
-    ck_assert(hsexpr_line_walk("\\nAbc?d(?:[^\\n]+\\n+)*Xyz", 0, &w));
-    ck_assert_str_eq(w.lit1, "Ab");
+    static const struct {
+        const char *pat;
+        unsigned flags;
+        const char *lit1, *lit2;
+        unsigned bound;
+    } YES[] = {
+        {"\\nReceived:[^\\n]{0,200} for <?([^\\n\\s>;]+)>?;(?:[^\\n]+\\n+)*"
+         "Subject: [^\\n]{0,100}\\1[^a-z0-9]",
+         CF_RE_I | CF_RE_S | CF_RE_M, "Received:", "Subject: ", 0},
+        {"\\nFrom: (?:[^\\n<]{0,80}<)?([^\\n\\s>]+)>?\\n+(?:[^\\n]{1,100}\\n+)*"
+         "To: (?:[^\\n]{0,80}<)?\\1[>,\\s\\n]",
+         CF_RE_I | CF_RE_S | CF_RE_M, "From: ", "To: ", 100},
+        /* ^ under /m, a lookahead that stays in its line, $ under /m */
+        {"^X-A: (?=\\w)(\\w+)(?:[^\\n]+\\n+)*^X-B: \\1$", CF_RE_M, "X-A: ", "X-B: ", 0},
+        /* the last literal byte quantified: not part of the literal */
+        {"\\nAbc?d(?:[^\\n]+\\n+)*Xyz", 0, "Ab", "Xyz", 0},
+    };
+    for (size_t i = 0; i < sizeof YES / sizeof *YES; i++) {
+        ck_assert_msg(hsexpr_line_walk(YES[i].pat, YES[i].flags, &w), "%s", YES[i].pat);
+        ck_assert_str_eq(w.lit1, YES[i].lit1);
+        ck_assert_str_eq(w.lit2, YES[i].lit2);
+        ck_assert_uint_eq(w.bound, YES[i].bound);
+    }
     static const struct { const char *pat; unsigned flags; } NO[] = {
         /* \s after the literal can take a \n (__TO_EQ_FROM_USR_1) */
         {"\\nFrom:\\s+([^\\n\\s@>]+)\\@[^\\n\\s]+>?\\n+(?:[^\\n]{1,100}\\n+)*To:\\s+\\1", CF_RE_I},
