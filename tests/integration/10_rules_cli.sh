@@ -5,9 +5,10 @@ T=rules_cli
 . "$(dirname "$0")/lib.sh"
 TR="$BUILD/tollgate-rules"
 SA=/usr/share/spamassassin
-# The build's own database cache, as the differential suite uses: one cold
-# compile of the SpamAssassin rules a build instead of two (the user's
-# default, ~/.cache/tollgate, would be shared by the ASan and normal builds)
+# The build's own database cache, which the differential suite (run
+# before this one) fills with its cold compile of the SpamAssassin rules:
+# one such compile a build instead of two, and the ASan and normal builds
+# no longer share the user's default, ~/.cache/tollgate
 CACHE=${TG_HSCACHE:-$BUILD/hscache}
 
 # --- check: counts, JSON, exit codes
