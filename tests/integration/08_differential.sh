@@ -7,13 +7,6 @@ T=differential
 . "$(dirname "$0")/lib.sh"
 DT="$BUILD/difftest"
 SA=/usr/share/spamassassin
-# Compiled databases are kept between runs (a cold compile of the
-# SpamAssassin rules takes minutes); the key covers rules and library.
-# One cache per build: routing times the compiles the fastcost table
-# lacks, and before the table a cache written by the ASan build (2-3x
-# slower compiles) served to the normal one built slower databases
-# (rules_bench 7.0x against 7.9x).
-CACHE=${TG_HSCACHE:-$BUILD/hscache}
 # the cache hits and misses difftest's output FILE reports
 cache_hits() { sed -n 's/.*cache \([0-9]*\) hits, .*/\1/p' "$1"; }
 cache_misses() { sed -n 's/.*cache [0-9]* hits, \([0-9]*\) misses.*/\1/p' "$1"; }
@@ -21,7 +14,7 @@ cache_misses() { sed -n 's/.*cache [0-9]* hits, \([0-9]*\) misses.*/\1/p' "$1"; 
 [ -x "$DT" ] || { fail difftest "no $DT"; finish; exit 1; }
 [ -d "$CORPUS/spam" ] && [ -d "$CORPUS/ham" ] || { fail corpus "no corpus at $CORPUS"; finish; exit 1; }
 
-"$DT" --cache "$CACHE" --rules "$SA" --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam" > "$TMP/all.txt" 2>&1
+"$DT" --cache "$HSCACHE" --rules "$SA" --rules deploy/rules "$CORPUS/ham" "$CORPUS/spam" > "$TMP/all.txt" 2>&1
 rc=$?
 sed -n '1,2p;$p' "$TMP/all.txt" | sed 's/^/  /'
 grep 'scan memo' "$TMP/all.txt" | sed 's/^/  /'
@@ -56,7 +49,7 @@ elif [ "${miss0:-0}" -gt 0 ]; then
         fail "cost table" "$timed compiles timed here (stale rules/fastcost.inc?)"
 fi
 
-"$DT" --env --cache "$CACHE" --rules "$SA" --rules deploy/rules "$CORPUS/spam" > "$TMP/env.txt" 2>&1
+"$DT" --env --cache "$HSCACHE" --rules "$SA" --rules deploy/rules "$CORPUS/spam" > "$TMP/env.txt" 2>&1
 rc=$?
 grep -q " 0 mismatches in 0 messages" "$TMP/env.txt" && [ $rc -eq 0 ] &&
     ok "agree with an envelope set (envelope and recipient classes)" ||
@@ -86,8 +79,8 @@ hits4=$(cache_hits "$TMP/c4.txt")
 
 # --- tollgate-rules --matcher: same verdicts either way
 TR="$BUILD/tollgate-rules"
-"$TR" test --json --cache "$CACHE" --matcher oracle --rules "$SA" --rules deploy/rules $msgs > "$TMP/o.json" 2>&1
-"$TR" test --json --cache "$CACHE" --matcher fast --rules "$SA" --rules deploy/rules $msgs > "$TMP/f.json" 2>&1
+"$TR" test --json --cache "$HSCACHE" --matcher oracle --rules "$SA" --rules deploy/rules $msgs > "$TMP/o.json" 2>&1
+"$TR" test --json --cache "$HSCACHE" --matcher fast --rules "$SA" --rules deploy/rules $msgs > "$TMP/f.json" 2>&1
 [ -s "$TMP/o.json" ] && cmp -s "$TMP/o.json" "$TMP/f.json" &&
     ok "tollgate-rules test --matcher oracle and fast print identical verdicts" ||
     fail "--matcher" "$(diff "$TMP/o.json" "$TMP/f.json" | head -4)"

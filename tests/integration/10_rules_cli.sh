@@ -5,11 +5,6 @@ T=rules_cli
 . "$(dirname "$0")/lib.sh"
 TR="$BUILD/tollgate-rules"
 SA=/usr/share/spamassassin
-# The build's own database cache, which the differential suite (run
-# before this one) fills with its cold compile of the SpamAssassin rules:
-# one such compile a build instead of two, and the ASan and normal builds
-# no longer share the user's default, ~/.cache/tollgate
-CACHE=${TG_HSCACHE:-$BUILD/hscache}
 
 # --- check: counts, JSON, exit codes
 "$TR" check --json "$SA" deploy/rules > "$TMP/check.json" 2> "$TMP/check.err"
@@ -47,7 +42,7 @@ rc=$?
 # --- test: the corpus, SpamAssassin + shipped rules
 [ -d "$CORPUS/spam" ] && [ -d "$CORPUS/ham" ] || { fail corpus "no corpus at $CORPUS"; finish; exit 1; }
 for kind in spam ham; do
-    "$TR" test --json --cache "$CACHE" --rules "$SA" --rules deploy/rules "$CORPUS/$kind"/*.eml \
+    "$TR" test --json --cache "$HSCACHE" --rules "$SA" --rules deploy/rules "$CORPUS/$kind"/*.eml \
         > "$TMP/$kind.json" 2> "$TMP/$kind.err"
     rc=$?
     n=$(wc -l < "$TMP/$kind.json"); files=$(ls "$CORPUS/$kind" | wc -l)
@@ -77,7 +72,7 @@ for f in sextortion fill_form; do
         sed -n '/^X-Spam-Tests:/,/^[^ \t]/p' | sed '$d' | tr -d ' \t\n' | sed 's/^X-Spam-Tests://' | tr ',' '\n' |
         grep -E '^(BITCOIN_|FILL_THIS_FORM)' | sort > "$TMP/$f.sa"
     for m in oracle fast; do
-        "$TR" test --json --cache "$CACHE" --matcher $m --rules "$SA" --rules deploy/rules \
+        "$TR" test --json --cache "$HSCACHE" --matcher $m --rules "$SA" --rules deploy/rules \
             tests/fixtures/sa/$f.eml |
             sed -n 's/.*"hits":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | tr -d '"' |
             grep -E '^(BITCOIN_|FILL_THIS_FORM)' | sort > "$TMP/$f.$m"
