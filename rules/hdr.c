@@ -34,10 +34,11 @@ typedef struct hdr_field {
 /* The fields in message order, and an index of their names: an open
  * addressing table (nslot a power of two, under half full) whose slots
  * hold index + 1 of the first field of each name (0: empty) and that
- * field's name hash, so that probing past other names (and a lookup of
- * an absent name, most of them) reads the table alone, not the fields. Lookups by
- * name cost a hash and a compare, not a pass over every field: the oracle
- * fetches a header for each of some 900 header rules a message. */
+ * field's name hash, so that probing past other names (and a lookup of an
+ * absent name, most of them) reads the table alone, not the fields.
+ * Lookups by name cost a hash and a compare, not a pass over every field:
+ * the oracle fetches a header for each of some 900 header rules a
+ * message. */
 struct hdr_list {
     hdr_field_t *f;
     size_t n, cap;

@@ -1402,7 +1402,7 @@ static int nl_item(const char **pp, unsigned reflags, int *single)
         char e = p[1];
         size_t clen;
         long v;
-        if (!e || strchr("AzZGKpPXCQERc", e) || e == 'N')
+        if (!e || strchr("AzZGKpPXCQERNc", e))
             return -1; /* position tests, properties, \Q, \R, \N{...} */
         if ((isdigit((unsigned char)e) && e != '0') || e == 'g' || e == 'k') {
             q = escape_end(p, &zero); /* a back reference: its group's text */
