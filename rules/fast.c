@@ -40,7 +40,7 @@
  * PCRE-path rules are split into parts of at most this (hsexpr_split). */
 #define FAST_SPLIT_LEN 15000
 /* Bump when routing or the meaning of the cached metadata changes. */
-#define FAST_ROUTE_VERSION "fast-route-38"
+#define FAST_ROUTE_VERSION "fast-route-39"
 
 /* Ordinary mail text, one string per body paragraph or header value. A
  * prefilter that fires on many of these fires on most messages (e.g. the
@@ -172,6 +172,12 @@ typedef struct frule {
                                 all in C (line_run), told without PCRE2;
                                 NULL otherwise */
     unsigned lrn;
+    unsigned char alike;     /* body class: on a string whose bytes >= 0x80 are
+                                all U+FFFD's, the pattern matches where it
+                                matches the string with those bytes read as
+                                FFFD_X (hsexpr_alike), so its reports come
+                                from the ASCII databases' scan of that (the
+                                class's fffd_map) */
     unsigned char walk;      /* PCRE path only: the pattern pairs two lines
                                 (hsexpr_line_walk), whose literals and bound
                                 are in its class's walkset; PCRE2 runs on
@@ -218,6 +224,14 @@ typedef struct fclass {
     unsigned *fed;           /* [n] by Vectorscan id: 1 + the id of the rule whose
                                 expression this one's reports also count for
                                 (feed_rules), 0 none; NULL if none */
+    unsigned char *alike;    /* [n] frule_t.alike by Vectorscan id; NULL unless
+                                fffd_map */
+    int fffd_map;            /* strings whose bytes >= 0x80 are all U+FFFD's
+                                are scanned as text with FFFD_X for each of
+                                those bytes, with the ASCII databases (the
+                                rules with frule_t.alike take those reports),
+                                and as they are with DB_MAIN_FFFD and
+                                DB_AUX_FFFD (the others' restricted forms) */
     struct walkset *walks;   /* owned: its rules' line walks (walk_text);
                                 not NULL once one rule has frule_t.walk */
 } fclass_t;
@@ -279,6 +293,9 @@ struct fast_scratch {
     tg_buf walk;             /* walk_text of the string being scanned, */
     int walk_built;          /* once built (scan_str resets it) */
     tg_buf sq;               /* a message's squashed text, for DB_SQUASH */
+    tg_buf map;              /* a U+FFFD string with FFFD_X for its bytes >= 0x80 */
+    int mapped;              /* the string being scanned is (fclass_t.fffd_map) */
+    int phase;               /* PHASE_*: which scan of a mapped string reports */
     struct idoff { unsigned id; size_t off; } *cend; /* [cend_cap] every end the
                                 string's scans reported for the rules with
                                 frule_t.chain (their units' ends) */
@@ -1190,8 +1207,12 @@ static void class_to_pcre(fast_t *f, fclass_t *c, int list)
     c->nmulti = 0;
     free(c->chain);
     c->chain = NULL;
+    free(c->alike);
+    c->alike = NULL;
+    c->fffd_map = 0;
     for (size_t i = 0; i < c->n; i++) {
         f->rules[c->ids[i]].path = FAST_PCRE;
+        f->rules[c->ids[i]].alike = 0;
         f->rules[c->ids[i]].ascii = 0;
         f->rules[c->ids[i]].full = 0;
         f->rules[c->ids[i]].ends = 0;
@@ -1383,16 +1404,38 @@ static int fffd_string(const char *s, size_t len)
     return any;
 }
 
-/* Whether class c gets DB_MAIN_FFFD / DB_AUX_FFFD: the main and aux
- * expressions restricted (hsexpr_restrict) to strings whose only bytes
- * >= 0x80 are U+FFFD's, scanned over those instead of the full forms. The
- * charset decoder puts U+FFFD for every byte it cannot decode, so in the
- * body class most strings with bytes >= 0x80 have no other (on the test
- * corpus 667 of 950, 79% of their bytes), and there the full forms' UTF-8
- * look-alikes and Latin-1 pairs are dead weight: the restricted main
- * database is 11 MB against 21 and scans such strings in 45 us against
- * 70 with its tables out of the caches. Other classes hardly see U+FFFD. */
+/* Whether class c reads U+FFFD strings (fclass_t.fffd_map): the charset
+ * decoder puts U+FFFD for every byte it cannot decode, so in the body
+ * class most strings with bytes >= 0x80 have no other (on the test corpus
+ * 667 of 950, 79% of their bytes). Read with FFFD_X for each of those
+ * bytes such a string is ASCII, and most rules (511 of the 576 SpamAssassin
+ * body rules) cannot tell: it is scanned with the ASCII databases, whose
+ * tables the class's other strings keep in the caches, and with small
+ * databases of the other rules' forms restricted to that alphabet
+ * (hsexpr_restrict; the ReplaceTags look-alikes that take Latin-1's \xEF
+ * for an i). Other classes hardly see U+FFFD. */
 static int fffd_forms(const fclass_t *c) { return c->kind == K_BODY; }
+
+/* What a U+FFFD byte reads as in such a string: ASCII's own SUB, which no
+ * SpamAssassin body rule names, and which \s \w \d and every class
+ * written with ASCII bytes only leave out, as they do 0xEF, 0xBF and 0xBD. */
+#define FFFD_X 0x1a
+
+/* fast_scratch_t.phase: which scan of a mapped string reports (the rules
+ * with frule_t.alike take the first's reports, the others the second's);
+ * PHASE_NONE for every other string. */
+enum { PHASE_NONE, PHASE_MAPPED, PHASE_FFFD };
+/* fastmemo_rep_t.id of a report of the PHASE_FFFD scan */
+#define REP_FFFD 0x80000000u
+
+/* Whether a database expression's reports (as id, and for the rule it
+ * feeds, fed) are wanted from the PHASE_FFFD scan: its own rule or the
+ * fed one is not alike. */
+static int fffd_wanted(const fast_t *f, const fclass_t *c, size_t id)
+{
+    return !f->rules[c->ids[id]].alike ||
+           (c->fed && c->fed[id] && !f->rules[c->ids[c->fed[id] - 1]].alike);
+}
 
 /* Compiles exprs[0..ne) (flags, ids) restricted to U+FFFD strings into
  * *db. On such strings each restricted expression matches exactly where
@@ -1401,7 +1444,8 @@ static int fffd_forms(const fclass_t *c) { return c->kind == K_BODY; }
  * of a match, as the full form's does, and the reports are confirmed as
  * those are. One hsexpr_restrict does not follow, or Vectorscan refuses
  * restricted, goes in as it was; one left with no branch goes (it cannot
- * match there). 0, or -1 (*db NULL: such strings take the full forms). */
+ * match there). 0, or -1 (*db NULL: such strings take the full forms,
+ * fclass_t.fffd_map is off). */
 static int compile_fffd(const char *const *exprs, const unsigned *flags, const unsigned *ids,
                         size_t ne, hs_database_t **db)
 {
@@ -1485,7 +1529,7 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             unsigned char *meta = NULL;
             size_t metalen = 0;
             good = hsdb_load(o->cache_dir, &dk, &meta, &metalen, &dbs[d]) &&
-                   metalen == (d == DB_STARTS ? 5 * c->n : c->n);
+                   metalen == (d == DB_STARTS ? 6 * c->n + 1 : c->n);
             /* the first entry sets each rule's routing, the others must agree */
             for (size_t i = 0; good && i < c->n; i++) {
                 frule_t *fr = &f->rules[c->ids[i]];
@@ -1497,8 +1541,13 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
                 else
                     good = d == 0 ? rule_meta_set(fr, meta[i]) : meta[i] == rule_meta(fr);
             }
-            if (good && d == DB_STARTS)
-                good = fed_set(f, c, meta + c->n);
+            if (good && d == DB_STARTS) {
+                good = fed_set(f, c, meta + c->n) && meta[6 * c->n] <= fffd_forms(c);
+                c->fffd_map = good && meta[6 * c->n];
+                for (size_t i = 0; good && i < c->n; i++)
+                    good = meta[5 * c->n + i] <= c->fffd_map &&
+                           (f->rules[c->ids[i]].alike = meta[5 * c->n + i], 1);
+            }
             free(meta);
         }
         if (good) {
@@ -1537,6 +1586,12 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             f->rules[c->ids[i]].ascii = 0;
     unsigned char *fedby = tg_calloc(c->n + 1, 1);
     feed_rules(f, c, rt, fedby, debug);
+    c->fffd_map = fffd_forms(c); /* until a DB_*_FFFD is refused */
+    for (size_t i = 0; i < c->n && c->fffd_map; i++) {
+        const fast_rule_t *r = &in[src[c->ids[i]]];
+        f->rules[c->ids[i]].alike =
+            (unsigned char)hsexpr_alike(r->pattern, r->reflags, fffd_keep, FFFD_X);
+    }
     size_t nexpr = c->n + 1;
     for (size_t i = 0; i < c->n; i++)
         nexpr += rt[i].nparts + rt[i].nfparts;
@@ -1571,7 +1626,8 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             int member = fr->path != FAST_PCRE ? !(asc && rt[i].omit_ascii)
                          : asc ? fr->ascii == FAST_ASCII_DB || fr->ascii == FAST_ASCII_CONFIRM
                                : fr->full;
-            if (!member || fr->aux != aux || fedby[i] || fr->squash)
+            if (!member || fr->aux != aux || fedby[i] || fr->squash ||
+                (fffd && !fffd_wanted(f, c, i)))
                 continue;
             for (size_t k = 0; asc && k < rt[i].nparts; k++) {
                 exprs[ne] = rt[i].parts[k];
@@ -1596,7 +1652,8 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
             continue;
         sort_by_name(c, f->rules, exprs, flags, ids, ne);
         if (fffd) { /* not built (refused): such strings take the full forms */
-            compile_fffd(exprs, flags, ids, ne, &c->db[d]);
+            if (compile_fffd(exprs, flags, ids, ne, &c->db[d]) < 0)
+                c->fffd_map = 0;
             continue;
         }
         dump_db(c, f->rules, d, exprs, flags, ids, ne);
@@ -1639,8 +1696,8 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
     trim_heap();
     if (o->cache_dir && !failed) {
         /* DB_STARTS's entry: which rules are in it, then c->fed (4 bytes
-         * each, little-endian) */
-        unsigned char *meta = tg_malloc(5 * c->n + 1);
+         * each, little-endian), frule_t.alike, c->fffd_map */
+        unsigned char *meta = tg_malloc(6 * c->n + 1);
         for (int d = 0; d < FAST_NDB; d++) {
             hsdb_key_t dk;
             db_key(&key, d, &dk);
@@ -1655,8 +1712,11 @@ static void build_class(fast_t *f, fclass_t *c, const fast_rule_t *in,
                     unsigned v = c->fed ? c->fed[i] : 0;
                     for (int k = 0; k < 4; k++)
                         meta[c->n + 4 * i + (size_t)k] = (unsigned char)(v >> (8 * k));
+                    meta[5 * c->n + i] = f->rules[c->ids[i]].alike;
                 }
-            if (hsdb_store(o->cache_dir, &dk, meta, d == DB_STARTS ? 5 * c->n : c->n,
+            if (d == DB_STARTS)
+                meta[6 * c->n] = (unsigned char)c->fffd_map;
+            if (hsdb_store(o->cache_dir, &dk, meta, d == DB_STARTS ? 6 * c->n + 1 : c->n,
                            c->db[d]) < 0)
                 info->cache_errors++;
         }
@@ -1701,6 +1761,11 @@ done:
             c->ends[i] = fr->ends;
             c->multi[c->nmulti++] = (unsigned)i;
         }
+    }
+    if (c->fffd_map) {
+        c->alike = tg_calloc(c->n + 1, 1);
+        for (size_t i = 0; i < c->n; i++)
+            c->alike[i] = f->rules[c->ids[i]].alike;
     }
     for (int d = 0; d < FAST_NDB; d++) {
         if (!c->db[d])
@@ -1927,6 +1992,7 @@ void fast_free(fast_t *f)
         free(fc->ends);
         free(fc->multi);
         free(fc->chain);
+        free(fc->alike);
         walkset_free(fc->walks);
         free(fc->fed);
         for (int d = 0; d < FAST_NDB; d++)
@@ -2010,6 +2076,7 @@ fast_scratch_t *fast_scratch_new(const fast_t *f)
     tg_buf_init(&sc->rev);
     tg_buf_init(&sc->walk);
     tg_buf_init(&sc->sq);
+    tg_buf_init(&sc->map);
     sc->class_ns = tg_calloc(f->nclasses + 1, sizeof *sc->class_ns);
     sc->class_scan_ns = tg_calloc(f->nclasses + 1, sizeof *sc->class_scan_ns);
     sc->rule_ns = tg_calloc(n, sizeof *sc->rule_ns);
@@ -2037,6 +2104,7 @@ void fast_scratch_free(fast_scratch_t *sc)
     tg_buf_free(&sc->rev);
     tg_buf_free(&sc->walk);
     tg_buf_free(&sc->sq);
+    tg_buf_free(&sc->map);
     free(sc->starts);
     free(sc->cstart);
     free(sc->cend);
@@ -2115,14 +2183,25 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 {
     (void)from, (void)flags;
     fast_scratch_t *sc = ctx;
+    const fclass_t *c = sc->cur;
+    int own = 1, fed = c->fed && c->fed[id]; /* feed_rules */
+    if (sc->phase != PHASE_NONE) { /* a mapped string: each rule hears one scan */
+        int other = sc->phase == PHASE_FFFD;
+        own = (c->alike[id] == 0) == other;
+        fed = fed && (c->alike[c->fed[id] - 1] == 0) == other;
+        if (!own && !fed)
+            return 0;
+    }
     if (sc->recording) {
         if (sc->nrec < FASTMEMO_MAX_REPS)
-            sc->rec[sc->nrec] = (fastmemo_rep_t){id, (unsigned)to};
+            sc->rec[sc->nrec] =
+                (fastmemo_rep_t){id | (sc->phase == PHASE_FFFD ? REP_FFFD : 0), (unsigned)to};
         sc->nrec++;
     }
-    take_report(sc, id, to);
-    if (sc->cur->fed && sc->cur->fed[id]) /* feed_rules */
-        take_report(sc, sc->cur->fed[id] - 1, to);
+    if (own)
+        take_report(sc, id, to);
+    if (fed)
+        take_report(sc, c->fed[id] - 1, to);
     return 0;
 }
 
@@ -2276,8 +2355,9 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
     if (sc->done[i])
         return;
     const frule_t *r = &f->rules[i];
+    int ascii = sc->ascii || (sc->mapped && r->alike); /* as ASCII text */
     unsigned raw;
-    if (!pcre && (r->path == FAST_EXACT || (r->ascii == FAST_ASCII_DB && sc->ascii)) &&
+    if (!pcre && (r->path == FAST_EXACT || (r->ascii == FAST_ASCII_DB && ascii)) &&
         !r->multiple) {
         raw = 1;
     } else {
@@ -2297,7 +2377,7 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
             else if (r->walk && max == 1)
                 raw = walk_count(sc, rx, r, s, len);
             else
-                raw = rx_count(r->lit && sc->ascii ? r->lit : r->re, rx, s, len, max);
+                raw = rx_count(r->lit && ascii ? r->lit : r->re, rx, s, len, max);
             /* an outcome that ran into a PCRE2 limit is not kept: a replay
              * would not count the limit hit (rules_verdict_t) */
             if (keep && sc->nouts < FASTMEMO_MAX_OUTS && rx_scratch_limit_hits(rx) == lim)
@@ -2377,6 +2457,9 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     int ascii = (c->db[DB_MAIN_ASCII] || c->db[DB_AUX_ASCII] || c->ascii_pcre) &&
                 tg_is_ascii(s, len);
     sc->ascii = ascii;
+    /* a string whose bytes >= 0x80 are all U+FFFD's: fclass_t.fffd_map */
+    int mapped = !ascii && c->fffd_map && !f->no_fffd && fffd_string(s, len);
+    sc->mapped = mapped;
     /* the memo: the reports of an earlier scan of the same string, replayed
      * (the rest below runs as after a scan) */
     int memo = t->use;
@@ -2386,8 +2469,12 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         int n = fastmemo_get(f->memo, h, (unsigned)ci, s, len, sc->rec, sc->outs, &sc->nouts);
         if (n >= 0) {
             sc->outs_mode = OUTS_REPLAY;
-            for (int k = 0; k < n; k++)
-                on_match(sc->rec[k].id, 0, sc->rec[k].to, 0, sc);
+            for (int k = 0; k < n; k++) {
+                unsigned id = sc->rec[k].id;
+                sc->phase = !mapped ? PHASE_NONE : id & REP_FFFD ? PHASE_FFFD : PHASE_MAPPED;
+                on_match(id & ~REP_FFFD, 0, sc->rec[k].to, 0, sc);
+            }
+            sc->phase = PHASE_NONE;
             sc->memo_hits++;
             sc->memo_hit_bytes += len;
             if (sc->prof)
@@ -2399,16 +2486,31 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
         sc->nrec = 0;
         sc->recording = 1;
     }
-    /* a string whose bytes >= 0x80 are all U+FFFD's: the restricted forms */
-    int fffd = !ascii && !f->no_fffd && (c->db[DB_MAIN_FFFD] || c->db[DB_AUX_FFFD]) &&
-               fffd_string(s, len);
-    for (int d = DB_MAIN; d <= DB_AUX; d++) {
-        int dd = ascii && c->db[d + 2] ? d + 2 : fffd && c->db[d + DB_MAIN_FFFD] ? d + DB_MAIN_FFFD : d;
+    /* the databases: ASCII text takes the ASCII forms, a mapped string
+     * them over its mapped text, then the DB_*_FFFD ones over itself */
+    const char *text = s;
+    if (mapped) {
+        tg_buf_reset(&sc->map);
+        tg_buf_add(&sc->map, s, len);
+        for (size_t k = 0; k < len; k++)
+            if ((unsigned char)sc->map.s[k] >= 0x80)
+                sc->map.s[k] = FFFD_X;
+        text = sc->map.s;
+    }
+    for (int d = DB_MAIN; d <= (mapped ? DB_AUX_FFFD : DB_AUX); d++) {
+        if (d > DB_AUX && d < DB_MAIN_FFFD)
+            continue;
+        int dd = d >= DB_MAIN_FFFD ? d : (ascii || mapped) && c->db[d + 2] ? d + 2 : d;
         hs_database_t *db = c->db[dd];
         if (!db)
             continue;
+        if (mapped) {
+            sc->phase = d >= DB_MAIN_FFFD ? PHASE_FFFD : PHASE_MAPPED;
+            text = d >= DB_MAIN_FFFD ? s : sc->map.s;
+        }
         double t0 = sc->prof ? tg_now_ns() : 0;
-        hs_error_t rc = hsscan(db, s, (unsigned)len, sc->hs, on_match, sc);
+        hs_error_t rc = hsscan(db, text, (unsigned)len, sc->hs, on_match, sc);
+        sc->phase = PHASE_NONE;
         if (sc->prof) {
             double dt = tg_now_ns() - t0;
             sc->class_scan_ns[ci] += dt;
@@ -2438,7 +2540,7 @@ reports:
     }
     for (size_t k = 0; k < c->npcre; k++) {
         const frule_t *r = &f->rules[c->pcre[k]];
-        if (!(ascii ? r->ascii : r->full)) /* else answered by the scan */
+        if (!(ascii || (mapped && r->alike) ? r->ascii : r->full)) /* else answered by the scan */
             consider(f, sc, rx, c->mode, c->pcre[k], s, len, 1, -1);
     }
     /* stored once the string's PCRE2 outcomes are known (a replay that

@@ -167,9 +167,11 @@ const fast_build_info_t *fast_get_info(const fast_t *f);
  * each (scanned over strings without bytes >= 0x80 instead), and the
  * reversed expressions scanned for match starts, the squashed forms
  * scanned over a message's squashed text, and in the body class the main
- * and aux expressions restricted to strings whose only bytes >= 0x80 are
+ * and aux expressions, restricted to strings whose only bytes >= 0x80 are
  * those of U+FFFD (EF BF BD, what the charset decoder puts for bytes it
- * cannot decode), scanned over such strings instead of the full forms.
+ * cannot decode), of the rules that tell those bytes from the \x1a the
+ * ASCII forms read them as (hsexpr_alike), scanned over such strings
+ * after the ASCII forms (over the mapped text), instead of the full forms.
  * fast_db_name gives "main", "aux", "main ASCII", "aux ASCII", "starts",
  * "squash", "main U+FFFD", "aux U+FFFD" (static strings). */
 enum { FAST_DB_MAIN, FAST_DB_AUX, FAST_DB_MAIN_ASCII, FAST_DB_AUX_ASCII, FAST_DB_STARTS,

@@ -1367,6 +1367,117 @@ char *hsexpr_restrict(const char *pat, unsigned reflags, const unsigned char kee
 
 int hsexpr_is_never(const char *expr) { return expr && !strcmp(expr, NEVER); }
 
+/* ---- bytes an expression cannot tell apart ------------------------------ */
+
+static int hex2(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 2; i++) {
+        int c = (unsigned char)p[i];
+        if (!isxdigit(c))
+            return -1;
+        v = v * 16 + (isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
+    }
+    return v;
+}
+
+static void set_add(unsigned char set[32], unsigned c) { set[c >> 3] |= (unsigned char)(1u << (c & 7)); }
+static int set_has(const unsigned char set[32], unsigned c) { return (set[c >> 3] >> (c & 7)) & 1; }
+
+/* One atom's byte set against the partition: all of high (keep's bytes
+ * >= 0x80) or none, and x exactly with them. */
+static int atom_alike(const unsigned char set[32], const unsigned char *keep, unsigned x)
+{
+    unsigned n = 0, of = 0;
+    for (unsigned c = 0x80; c < 256; c++)
+        if (set_has(keep, c))
+            of++, n += set_has(set, c);
+    return (n == 0 || n == of) && set_has(set, x) == (n != 0);
+}
+
+/* A bracket class of emit_set's output at p ("[...]" of \xHH and
+ * \xHH-\xHH, maybe negated): its set and the byte after it, NULL if it is
+ * not of that form. */
+static const char *explicit_set(const char *p, unsigned char set[32])
+{
+    memset(set, 0, 32);
+    int neg = *++p == '^';
+    p += neg;
+    while (*p != ']') {
+        int a = p[0] == '\\' && p[1] == 'x' ? hex2(p + 2) : -1, b = a;
+        if (a < 0)
+            return NULL;
+        p += 4;
+        if (p[0] == '-' && p[1] == '\\' && p[2] == 'x') {
+            if ((b = hex2(p + 3)) < a)
+                return NULL;
+            p += 5;
+        }
+        for (int c = a; c <= b; c++)
+            set_add(set, (unsigned)c);
+    }
+    for (int k = 0; neg && k < 32; k++)
+        set[k] = (unsigned char)~set[k];
+    return p + 1;
+}
+
+int hsexpr_alike(const char *pat, unsigned reflags, const unsigned char keep[32], unsigned char x)
+{
+    if (x >= 0x80)
+        return 0;
+    char *r = hsexpr_restrict(pat, reflags, keep);
+    if (!r)
+        return 0;
+    int ok = 1;
+    for (const char *p = r; ok && *p;) {
+        unsigned char set[32] = {0};
+        if (*p == '[') {
+            const char *e = explicit_set(p, set);
+            ok = e && atom_alike(set, keep, x);
+            p = e;
+        } else if (p[0] == '\\' && p[1] == 'x') {
+            int v = hex2(p + 2);
+            if (v >= 0)
+                set_add(set, (unsigned)v);
+            ok = v >= 0 && atom_alike(set, keep, x);
+            p += 4;
+        } else if (*p == '\\') {
+            /* what rewrite passes through: escaped ASCII punctuation, ASCII
+             * class escapes (\h takes 0xA0, \v and \R 0x85) and assertions;
+             * anything else (\g \k back references...) is not followed */
+            static const char *const cls[] = {"d0123456789", "s\t\n\v\f\r ", "h\t",
+                                              "v\n\v\f\r", "R\n\v\f\r"};
+            unsigned char e = (unsigned char)p[1];
+            ok = 0;
+            if (e && e < 0x80 && !isalnum(e)) {
+                ok = e != x;
+            } else if (e == 'w') {
+                ok = !isalnum(x) && x != '_';
+            } else if (e && strchr("bBAzZGK", e)) {
+                ok = 1;
+            } else {
+                for (size_t k = 0; k < sizeof cls / sizeof *cls; k++)
+                    if (e && e == (unsigned char)cls[k][0])
+                        ok = (!x || !strchr(cls[k] + 1, x)) && (e != 'h' || !set_has(keep, 0xA0)) &&
+                             ((e != 'v' && e != 'R') || !set_has(keep, 0x85));
+            }
+            p += e ? 2 : 1;
+        } else if (!strncmp(p, "(?P=", 4)) {
+            ok = 0; /* a named back reference */
+        } else {
+            /* syntax, or an ASCII literal (emit_byte writes bytes >= 0x80
+             * as \xHH) */
+            unsigned char c = (unsigned char)*p++;
+            if (c >= 0x80)
+                set_add(set, c), ok = atom_alike(set, keep, x);
+            else
+                ok = c != x;
+        }
+    }
+    free(r);
+    return ok;
+}
+
 int hsexpr_line_run(const char *pat, unsigned reflags, unsigned char set[32], unsigned *n)
 {
     if (!(reflags & CF_RE_M) || (reflags & CF_RE_X) || pat[0] != '^' || pat[1] != '[')

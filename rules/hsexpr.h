@@ -50,6 +50,20 @@ char *hsexpr_ascii(const char *pat, unsigned reflags, int relax);
  * strings with few distinct bytes >= 0x80. NULL as for hsexpr_ascii. */
 char *hsexpr_restrict(const char *pat, unsigned reflags, const unsigned char keep[32]);
 
+/* 1 if on text whose bytes >= 0x80 are all in keep (a byte set as for
+ * hsexpr_restrict) the pattern matches exactly where it matches the same
+ * text with each such byte replaced by x (< 0x80): every atom of its
+ * restricted form takes all of keep's bytes >= 0x80 or none of them, and
+ * x exactly when it takes them, and there is no back reference (the only
+ * construct that compares bytes instead of matching each with an atom;
+ * recursion and lookarounds are made of atoms too). The replaced text is
+ * ASCII, so it can be scanned with the ASCII-only databases and its
+ * reports (same ends) taken for the original's: U+FFFD's EF BF BD read
+ * as \x1a by everything but the ReplaceTags look-alikes that take
+ * Latin-1's \xEF. 0 also for what hsexpr_restrict does not follow. */
+int hsexpr_alike(const char *pat, unsigned reflags, const unsigned char keep[32],
+                 unsigned char x);
+
 /* 1 if expr is the form that matches nothing ("[^\x00-\xff]"), which
  * hsexpr_ascii and hsexpr_restrict return when no branch is left. */
 int hsexpr_is_never(const char *expr);

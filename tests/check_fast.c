@@ -1191,31 +1191,60 @@ START_TEST(line_walks_exact)
 END_TEST
 
 
-/* Body strings whose only bytes >= 0x80 are U+FFFD's (EF BF BD) are
- * scanned with the restricted forms of the full databases (DB_MAIN_FFFD,
- * DB_AUX_FFFD), others as before: both matchers agree where a rule's
- * look-alikes, 8-bit classes, Latin-1 pairs, a U+FFFD literal, a dot, a
- * negated class or a prefilter expression meet U+FFFD, the forms survive
- * the cache, and each string takes the database it should (profiled);
- * with TG_FAST_NOFFFD=1 at load they are built but not scanned. */
-START_TEST(fffd_strings_restricted)
+/* A body string whose bytes >= 0x80 are all U+FFFD's (EF BF BD) is
+ * scanned as ASCII text with \x1a for each of them, with the ASCII
+ * databases, for the rules that cannot tell the two apart
+ * (hsexpr_alike), and as it is with the U+FFFD-restricted forms of the
+ * others (DB_MAIN_FFFD): look-alikes of several bytes, runs of 8-bit
+ * bytes, U+FFFD's bytes named, a lookbehind on one, a back reference, a
+ * counted one; a rule that names \x1a or control bytes (it would match the
+ * mapped text, not the string) and one that a dot, a negated class, \W
+ * or \S satisfies either way. Both matchers agree on every string, the
+ * second time from the memo too; with no rule that can tell, the class
+ * has no DB_MAIN_FFFD; with TG_FAST_NOFFFD=1 at load such strings take
+ * the full forms. */
+static unsigned long memo_hits_of(pair_t *p, const char *raw)
 {
-    static const char *const rules =
-        "body U_FUZZY /v(?:[i1l!]|\\xc3\\xad|[\\x80-\\xff]{2,3})agra/i\n"
-        "body U_HIGHRUN /x[\\x80-\\xff]{3}y/\n"
-        "body U_FFFD /\\xbd\\xef\\xbf/\n"
+    msg_t *m = msg_new(NULL);
+    msg_feed(m, raw, strlen(raw));
+    msg_finish(m);
+    rules_scratch_t *sf = rules_scratch_new(p->rf);
+    fast_scratch_profile(rules_scratch_get_fast(sf), 1);
+    rules_match_all(p->rf, sf, m, NULL, p->vf);
+    fast_profile_t pr;
+    fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
+    rules_scratch_free(sf);
+    msg_free(m);
+    return pr.memo_hits;
+}
+
+START_TEST(fffd_strings_mapped)
+{
+    static const char *const alike =
         "body U_BOM /\\xef\\xbb\\xbf/\n"
         "body U_LATIN1 /caf\\xc3\\x89/i\n"
         "body U_DOT /a.{3}b/\n"
         "body U_NEG /q[^a-z0-9 ]+r/i\n"
         "body U_NONW /\\Wend\\W/\n"
+        "body U_NONS /z\\S{3}z/\n";
+    static const char *const other =
+        "body U_FUZZY /v(?:[i1l!]|\\xc3\\xad|[\\x80-\\xff]{2,3})agra/i\n"
+        "body U_LOOKI /v[i\\xef][\\x80-\\xff]{2}agra/\n"
+        "body U_HIGHRUN /x[\\x80-\\xff]{3}y/\n"
+        "body U_FFFD /\\xbd\\xef\\xbf/\n"
+        "body U_CTRL /x[\\x01-\\x1f]{3}y/\n"
+        "body U_SUB /w\\x1a/\n"
         "body U_LOOK /(?<=\\xbd)pre/\n"
         "body U_BACK /(\\w)\\1\\xef/\n"
         "body U_MULTI /\\xbf/\n"
         "tflags U_MULTI multiple maxhits=5\n";
+    tg_buf rules;
+    tg_buf_init(&rules);
+    tg_buf_adds(&rules, alike);
+    tg_buf_adds(&rules, other);
     pair_t p;
     fast_build_info_t cold;
-    pair_load_filled(&p, rules, &cold);
+    pair_load_filled(&p, rules.s, &cold);
     const fast_t *f = rules_get_fast(p.rf);
     fast_class_info_t ci;
     fast_class_info(f, class_index(f, "body"), &ci);
@@ -1228,9 +1257,9 @@ START_TEST(fffd_strings_restricted)
         {"\xef\xbf\xbd\xef\xbf\xbd and q\xef\xbf\xbdr", 1},
         {"\xef\xbf\xbf bom? \xef\xbb\xbf", 0},
         {"CAF\xef\xbf\xbd caf\xc3\x89", 0},
-        {"caf\xef\xbf\xbd and the\xef\xbf\xbd" "end\xef\xbf\xbd", 1},
-        {"\xef\xbf\xbdpre aa\xef\xbf\xbd", 1},
-        {"plain ascii: viagra x y a123b end ", -1},
+        {"caf\xef\xbf\xbd and the\xef\xbf\xbd" "end\xef\xbf\xbd z\xef\xbf\xbdz", 1},
+        {"\xef\xbf\xbdpre aa\xef\xbf\xbd w\xef\xbf\xbd", 1},
+        {"plain ascii: viagra x y a123b end x\x1a\x1a\x1ay w\x1a", -1},
     };
     for (size_t i = 0; i < sizeof T / sizeof *T; i++) {
         char raw[512];
@@ -1238,37 +1267,62 @@ START_TEST(fffd_strings_restricted)
                  "Subject: x\nContent-Type: text/plain; charset=utf-8\n\n%s\n\n%s%s\n", T[i].text,
                  T[i].text, FF);
         pair_run(&p, raw, NULL); /* asserts the oracle's values */
+        pair_run(&p, raw, NULL); /* again, from the memo */
         unsigned long scans[FAST_NDBS];
         chain_rejections(&p, raw, scans);
-        /* the text's line and the same with U+FFFD after it */
-        unsigned long want_fffd = T[i].fffd > 0 ? 2 : T[i].fffd < 0 ? 1 : 0;
-        ck_assert_msg(scans[FAST_DB_MAIN_FFFD] == want_fffd, "%zu: %lu U+FFFD scans", i,
+        /* the Subject's line, the text's and the same with U+FFFD after it */
+        unsigned long fffd = T[i].fffd > 0 ? 2 : T[i].fffd < 0 ? 1 : 0;
+        unsigned long full = 2 - fffd - (T[i].fffd < 0);
+        ck_assert_msg(scans[FAST_DB_MAIN_FFFD] == fffd, "%zu: %lu U+FFFD scans", i,
                       scans[FAST_DB_MAIN_FFFD]);
-        ck_assert_msg(scans[FAST_DB_MAIN] == 2 - want_fffd - (T[i].fffd < 0), "%zu: %lu full",
-                      i, scans[FAST_DB_MAIN]);
+        ck_assert_msg(scans[FAST_DB_MAIN] == full, "%zu: %lu full", i, scans[FAST_DB_MAIN]);
+        ck_assert_msg(scans[FAST_DB_MAIN_ASCII] == 3 - full, "%zu: %lu ASCII", i,
+                      scans[FAST_DB_MAIN_ASCII]);
     }
-    pair_run(&p, "Subject: x\nContent-Type: text/plain; charset=utf-8\n\nbuy v\xef\xbf\xbd"
-                 "agra x\xef\xbf\xbdy \xef\xbf\xbd\xef\xbf\xbd\n", NULL);
+    const char *raw = "Subject: x\nContent-Type: text/plain; charset=utf-8\n\nbuy v\xef\xbf\xbd"
+                      "agra x\xef\xbf\xbdy \xef\xbf\xbd\xef\xbf\xbd q\xef\xbf\xbdr\n";
+    pair_run(&p, raw, NULL);
     ck_assert(val(&p, "U_FUZZY") == 1 && val(&p, "U_HIGHRUN") == 1 && val(&p, "U_FFFD") == 1);
+    ck_assert(val(&p, "U_LOOKI") == 1 && val(&p, "U_NEG") == 1);
+    ck_assert(val(&p, "U_CTRL") == 0 && val(&p, "U_SUB") == 0);
     ck_assert(val(&p, "U_MULTI") >= 3);
     ck_assert(val(&p, "U_LATIN1") == 0);
+    ck_assert_uint_gt(memo_hits_of(&p, raw), 0);
+    pair_run(&p, raw, NULL); /* the replayed reports of both scans */
+    ck_assert(val(&p, "U_FUZZY") == 1 && val(&p, "U_CTRL") == 0 && val(&p, "U_NEG") == 1);
     pair_run(&p, "Subject: x\nContent-Type: text/plain; charset=utf-8\n\ncaf\xc3\x89\n", NULL);
     ck_assert(val(&p, "U_LATIN1") == 1);
     pair_free(&p);
 
+    /* every rule alike: no restricted database, such strings take only
+     * the ASCII ones */
+    pair_load_filled(&p, alike, &cold);
+    f = rules_get_fast(p.rf);
+    fast_class_info(f, class_index(f, "body"), &ci);
+    ck_assert_uint_eq(ci.db_size[FAST_DB_MAIN_FFFD], 0);
+    raw = "Subject: x\nContent-Type: text/plain; charset=utf-8\n\n"
+          "a\xef\xbf\xbd" "b q\xef\xbf\xbdr the\xef\xbf\xbd" "end\n";
+    pair_run(&p, raw, NULL);
+    ck_assert(val(&p, "U_DOT") == 1 && val(&p, "U_NEG") == 1 && val(&p, "U_NONW") == 1);
+    unsigned long scans[FAST_NDBS];
+    chain_rejections(&p, raw, scans);
+    ck_assert_uint_eq(scans[FAST_DB_MAIN_ASCII], 2);
+    ck_assert_uint_eq(scans[FAST_DB_MAIN] + scans[FAST_DB_MAIN_FFFD], 0);
+    pair_free(&p);
+
     /* loaded with TG_FAST_NOFFFD=1: the same values, from the full forms */
     setenv("TG_FAST_NOFFFD", "1", 1);
-    pair_load_filled(&p, rules, &cold);
+    pair_load_filled(&p, rules.s, &cold);
     unsetenv("TG_FAST_NOFFFD");
-    const char *raw = "Subject: x\nContent-Type: text/plain; charset=utf-8\n\nbuy v\xef\xbf\xbd"
-                      "agra x\xef\xbf\xbdy\n";
+    raw = "Subject: x\nContent-Type: text/plain; charset=utf-8\n\nbuy v\xef\xbf\xbd"
+          "agra x\xef\xbf\xbdy\n";
     pair_run(&p, raw, NULL);
     ck_assert(val(&p, "U_FUZZY") == 1);
-    unsigned long scans[FAST_NDBS];
     chain_rejections(&p, raw, scans);
     ck_assert_uint_eq(scans[FAST_DB_MAIN_FFFD], 0);
     ck_assert_uint_eq(scans[FAST_DB_MAIN], 1);
     pair_free(&p);
+    tg_buf_free(&rules);
 }
 END_TEST
 
@@ -1781,8 +1835,8 @@ START_TEST(profiles_by_rule_and_class)
 
     /* by database: each class here has only its main database (too few
      * rules for an ASCII form), scanned once per string of the class,
-     * over exactly those bytes; the body class also its U+FFFD form, which
-     * none of these strings takes */
+     * over exactly those bytes; the body class no U+FFFD form (both its
+     * rules read U+FFFD's bytes as \x1a, fffd_strings_mapped) */
     fast_profile_t pr;
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
     size_t cb = fast_rule_class(f, 0), cs = cb;
@@ -1800,11 +1854,7 @@ START_TEST(profiles_by_rule_and_class)
     fast_class_info(f, cb, &ci);
     for (int d = 0; d < FAST_NDBS; d++) {
         size_t kb = cb * FAST_NDBS + (size_t)d, ks = cs * FAST_NDBS + (size_t)d;
-        if (d == FAST_DB_MAIN_FFFD) {
-            ck_assert_uint_gt(ci.db_size[d], 0);
-            ck_assert_uint_eq(ci.db_size[d] + ci.db_size[FAST_DB_MAIN], ci.db_bytes);
-            ck_assert_uint_eq(pr.db_scans[kb] + pr.db_scans[ks], 0);
-        } else if (d == FAST_DB_MAIN) {
+        if (d == FAST_DB_MAIN) {
             ck_assert(ci.db_size[d] > 0);
             ck_assert_uint_eq(pr.db_scans[kb], nl);
             ck_assert_uint_eq(pr.db_bytes[kb], body_bytes);
@@ -2169,7 +2219,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, mimeheader_last_field);
     tcase_add_test(tc, case_folding_latin1);
     tcase_add_test(tc, ascii_and_8bit_lines);
-    tcase_add_test(tc, fffd_strings_restricted);
+    tcase_add_test(tc, fffd_strings_mapped);
     tcase_add_test(tc, line_runs_without_pcre2);
     tcase_add_test(tc, line_walks_exact);
     tcase_add_test(tc, vectorscan_tail_of_long_runs);

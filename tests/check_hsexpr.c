@@ -308,6 +308,58 @@ START_TEST(line_walk_shape)
 }
 END_TEST
 
+/* hsexpr_alike for U+FFFD (EF BF BD) read as \x1a: where it says yes the
+ * pattern matches a string with U+FFFD's exactly where it matches the
+ * string with \x1a for each of their bytes (PCRE2 on both, every
+ * subject); where it says no, some subject tells the two apart. */
+START_TEST(alike_reads_fffd_as_x)
+{
+    static const unsigned char keep[32] = {
+        [0xEF >> 3] = 1u << (0xEF & 7), [0xBF >> 3] = 1u << (0xBF & 7) | 1u << (0xBD & 7)};
+    static const char *const SUBJ[] = {
+        "v\xef\xbf\xbd" "agra", "x\xef\xbf\xbdy", "a\xef\xbf\xbd\xef\xbf\xbd" "b",
+        "end\xef\xbf\xbd.", "w\xef\xbf\xbd", "\xef\xbf\xbd", "viagra w\x1a x\x01\x02\x03y",
+        "caf\xef\xbf\xbd", "ab \xef\xbf\xbd ab",
+    };
+    static const struct { const char *pat; unsigned flags; int alike; } T[] = {
+        {"a.{6}b", 0, 1},           /* a dot takes U+FFFD's bytes and \x1a */
+        {"a[^a-z]+b", CF_RE_I, 1},
+        {"end\\W", 0, 1},
+        {"\\S{4}", 0, 1},
+        {"[\\x00-\\xff]{3}", 0, 1},
+        {"(?<!\\s)v\\Sagra", 0, 1},
+        {"caf\\xc3\\xa9", CF_RE_I, 1}, /* cannot match such text at all */
+        {"\\xef\\xbb\\xbf", 0, 1},
+        {"^(?:ab|\\s)+$", CF_RE_M, 1},
+        {"v[i\\xef]\\S*agra", 0, 0},   /* Latin-1 i-diaeresis alone */
+        {"x[\\x80-\\xff]{3}y", 0, 0},  /* takes the bytes, not \x1a */
+        {"[\\x01-\\x1f]{3}", 0, 0},    /* takes \x1a, not the bytes */
+        {"w\\x1a", 0, 0},
+        {"\\xef\\xbf\\xbd", 0, 0},
+        {"(?<=\\xbd)", 0, 0},
+        {"[\\x80-\\xbf]", 0, 0},      /* two of the three */
+        {"(\\S)\\1", 0, 0},           /* compares bytes */
+        {"(?<c>\\S)\\k<c>", 0, 0},
+        {"(?P<c>\\S)(?P=c)", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof T / sizeof *T; i++) {
+        int a = hsexpr_alike(T[i].pat, T[i].flags, keep, 0x1a);
+        ck_assert_msg(a == T[i].alike, "/%s/: alike %d", T[i].pat, a);
+        int differ = 0;
+        for (size_t k = 0; k < sizeof SUBJ / sizeof *SUBJ; k++) {
+            char mapped[64];
+            size_t n = strlen(SUBJ[k]);
+            for (size_t j = 0; j <= n; j++)
+                mapped[j] = (unsigned char)SUBJ[k][j] >= 0x80 ? 0x1a : SUBJ[k][j];
+            differ |= rx_hit(T[i].pat, T[i].flags, SUBJ[k]) != rx_hit(T[i].pat, T[i].flags, mapped);
+        }
+        ck_assert_msg(differ != T[i].alike, "/%s/: the subjects %s", T[i].pat,
+                      differ ? "differ" : "agree");
+    }
+    ck_assert(!hsexpr_alike("a.b", 0, keep, 0x80)); /* x must be ASCII */
+}
+END_TEST
+
 /* Every relaxed form of every case, at levels lo..hi, matches wherever
  * PCRE2 matches the pattern; the assertion-free levels leave no anchor. */
 static void assert_supersets(const case_t *cs, size_t n, int lo, int hi)
@@ -776,6 +828,7 @@ Suite *hsexpr_suite(void)
     tcase_add_test(tc, restricted_form_on_restricted_text);
     tcase_add_test(tc, line_run_shape);
     tcase_add_test(tc, line_walk_shape);
+    tcase_add_test(tc, alike_reads_fffd_as_x);
     tcase_add_test(tc, relaxed_is_a_superset);
     tcase_add_test(tc, latin1_prefilter_is_a_superset);
     tcase_add_test(tc, min_ends);
