@@ -48,6 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)hsexpr_min_ends(pat, flags);
     (void)hsexpr_nested_repeat(pat);
     (void)hsexpr_repeat_size(pat);
+    static const unsigned char fffd[32] = {[0xEF >> 3] = 1u << (0xEF & 7),
+                                           [0xBF >> 3] = 1u << (0xBF & 7) | 1u << (0xBD & 7)};
+    (void)hsexpr_alike(pat, flags, fffd, 0x1a);
     free(pat);
     return 0;
 }
