@@ -71,6 +71,19 @@ struct rules {
      * meta (in meta_order) its input slots, contiguous in min[] */
     size_t *run;
     size_t nrun;
+    /* the same loop as run[] when not profiling: the exists: rules from
+     * this compact copy, read in order instead of a rule_t each (with the
+     * SpamAssassin rules and the fast matcher 74 of the 89 rules run[]
+     * holds; the loop took 5.6 us a message, 4.7 this way), then the
+     * others (runx) */
+    struct xstep {
+        msg_hkey_t hkey;      /* borrows the rule's header */
+        uint32_t slot;
+        int negate;
+    } *xsteps;
+    size_t nxsteps;
+    size_t *runx;
+    size_t nrunx;
     /* captured tags (tmpl.h): the rules that set them, in SpamAssassin's
      * order (its priority -10000 pass: header, body, uri, mimeheader,
      * rawbody, full rules, each kind in file order), taken once every
@@ -192,6 +205,8 @@ static long input_slot(const rules_t *rs, const meta_expr_t *e, size_t j)
 static void flatten(rules_t *rs)
 {
     rs->run = tg_calloc(rs->nrules + 1, sizeof *rs->run);
+    rs->runx = tg_calloc(rs->nrules + 1, sizeof *rs->runx);
+    rs->xsteps = tg_calloc(rs->nrules + 1, sizeof *rs->xsteps);
     rs->caprun = tg_calloc(rs->nrules + 1, sizeof *rs->caprun);
     rs->tmplrun = tg_calloc(rs->nrules + 1, sizeof *rs->tmplrun);
     for (size_t i = 0; i < rs->nrules; i++) {
@@ -202,8 +217,14 @@ static void flatten(rules_t *rs)
             rs->caprun[rs->ncaprun++] = i;
         else if (r->tmpl)
             rs->tmplrun[rs->ntmplrun++] = i;
-        if (!r->tmpl && !r->in_fast)
+        if (!r->tmpl && !r->in_fast) {
             rs->run[rs->nrun++] = i;
+            if (r->type == CF_EXISTS)
+                rs->xsteps[rs->nxsteps++] =
+                    (struct xstep){r->hkey, (uint32_t)i, r->negate};
+            else
+                rs->runx[rs->nrunx++] = i;
+        }
     }
     /* stable: by kind, file order within a kind */
     for (size_t a = 1; a < rs->ncaprun; a++) {
@@ -331,6 +352,8 @@ static void rules_destroy(rules_t *rs)
     free(rs->rules);
     free(rs->meta_order);
     free(rs->run);
+    free(rs->runx);
+    free(rs->xsteps);
     free(rs->caprun);
     free(rs->tmplrun);
     free(rs->msteps);
@@ -1097,8 +1120,11 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
             sc->rule_ns[rs->run[k]] += tg_now_ns() - t0;
         }
     } else {
-        for (size_t k = 0; k < rs->nrun; k++)
-            values[rs->run[k]] = (double)run_rule(&rs->rules[rs->run[k]], sc, m, env);
+        for (size_t k = 0; k < rs->nxsteps; k++) /* run_rule_re's CF_EXISTS */
+            values[rs->xsteps[k].slot] =
+                (double)(msg_has_hkey(m, &rs->xsteps[k].hkey) != rs->xsteps[k].negate);
+        for (size_t k = 0; k < rs->nrunx; k++)
+            values[rs->runx[k]] = (double)run_rule(&rs->rules[rs->runx[k]], sc, m, env);
     }
     if (rs->fast)
         fast_match(rs->fast, sc->fast, sc->rx, m, env, values);
