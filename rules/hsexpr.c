@@ -1369,18 +1369,6 @@ int hsexpr_is_never(const char *expr) { return expr && !strcmp(expr, NEVER); }
 
 /* ---- bytes an expression cannot tell apart ------------------------------ */
 
-static int hex2(const char *p)
-{
-    int v = 0;
-    for (int i = 0; i < 2; i++) {
-        int c = (unsigned char)p[i];
-        if (!isxdigit(c))
-            return -1;
-        v = v * 16 + (isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
-    }
-    return v;
-}
-
 static void set_add(unsigned char set[32], unsigned c) { set[c >> 3] |= (unsigned char)(1u << (c & 7)); }
 static int set_has(const unsigned char set[32], unsigned c) { return (set[c >> 3] >> (c & 7)) & 1; }
 
@@ -1395,6 +1383,17 @@ static int atom_alike(const unsigned char set[32], const unsigned char *keep, un
     return (n == 0 || n == of) && set_has(set, x) == (n != 0);
 }
 
+/* The byte of a \xHH at p (rewrite's output writes every byte it escapes
+ * so), -1 if p is not one. */
+static long hex_byte(const char *p)
+{
+    size_t len = 0;
+    return p[0] == '\\' && p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
+                   isxdigit((unsigned char)p[3])
+               ? char_escape(p + 1, &len)
+               : -1;
+}
+
 /* A bracket class of emit_set's output at p ("[...]" of \xHH and
  * \xHH-\xHH, maybe negated): its set and the byte after it, NULL if it is
  * not of that form. */
@@ -1404,16 +1403,16 @@ static const char *explicit_set(const char *p, unsigned char set[32])
     int neg = *++p == '^';
     p += neg;
     while (*p != ']') {
-        int a = p[0] == '\\' && p[1] == 'x' ? hex2(p + 2) : -1, b = a;
+        long a = hex_byte(p), b = a;
         if (a < 0)
             return NULL;
         p += 4;
-        if (p[0] == '-' && p[1] == '\\' && p[2] == 'x') {
-            if ((b = hex2(p + 3)) < a)
+        if (p[0] == '-') {
+            if ((b = hex_byte(p + 1)) < a)
                 return NULL;
             p += 5;
         }
-        for (int c = a; c <= b; c++)
+        for (long c = a; c <= b; c++)
             set_add(set, (unsigned)c);
     }
     for (int k = 0; neg && k < 32; k++)
@@ -1428,40 +1427,36 @@ int hsexpr_alike(const char *pat, unsigned reflags, const unsigned char keep[32]
     char *r = hsexpr_restrict(pat, reflags, keep);
     if (!r)
         return 0;
+    /* rewrite passes lower-case class escapes through: their sets, once a
+     * letter (rx_class_bytes runs PCRE2 over every byte) */
+    static const char escapes[] = "dswhv";
+    unsigned char esc[sizeof escapes][32];
+    int have[sizeof escapes] = {0};
     int ok = 1;
     for (const char *p = r; ok && *p;) {
         unsigned char set[32] = {0};
+        const char *e;
         if (*p == '[') {
-            const char *e = explicit_set(p, set);
-            ok = e && atom_alike(set, keep, x);
+            ok = (e = explicit_set(p, set)) && atom_alike(set, keep, x);
             p = e;
-        } else if (p[0] == '\\' && p[1] == 'x') {
-            int v = hex2(p + 2);
-            if (v >= 0)
-                set_add(set, (unsigned)v);
-            ok = v >= 0 && atom_alike(set, keep, x);
+        } else if (hex_byte(p) >= 0) {
+            set_add(set, (unsigned)hex_byte(p));
+            ok = atom_alike(set, keep, x);
             p += 4;
         } else if (*p == '\\') {
-            /* what rewrite passes through: escaped ASCII punctuation, ASCII
-             * class escapes (\h takes 0xA0, \v and \R 0x85) and assertions;
-             * anything else (\g \k back references...) is not followed */
-            static const char *const cls[] = {"d0123456789", "s\t\n\v\f\r ", "h\t",
-                                              "v\n\v\f\r", "R\n\v\f\r"};
-            unsigned char e = (unsigned char)p[1];
-            ok = 0;
-            if (e && e < 0x80 && !isalnum(e)) {
-                ok = e != x;
-            } else if (e == 'w') {
-                ok = !isalnum(x) && x != '_';
-            } else if (e && strchr("bBAzZGK", e)) {
-                ok = 1;
+            /* also escaped ASCII punctuation and assertions; anything else
+             * (\g \k back references, \R ...) is not followed */
+            unsigned char c = (unsigned char)p[1];
+            const char *k = c ? strchr(escapes, c) : NULL;
+            if (k) {
+                size_t j = (size_t)(k - escapes);
+                if (!have[j])
+                    have[j] = rx_class_bytes(p, 2, 0, esc[j]) == 0 ? 1 : -1;
+                ok = have[j] > 0 && atom_alike(esc[j], keep, x);
             } else {
-                for (size_t k = 0; k < sizeof cls / sizeof *cls; k++)
-                    if (e && e == (unsigned char)cls[k][0])
-                        ok = (!x || !strchr(cls[k] + 1, x)) && (e != 'h' || !set_has(keep, 0xA0)) &&
-                             ((e != 'v' && e != 'R') || !set_has(keep, 0x85));
+                ok = (c && strchr("bBAzZGK", c)) || (c && c < 0x80 && !isalnum(c) && c != x);
             }
-            p += e ? 2 : 1;
+            p += c ? 2 : 1;
         } else if (!strncmp(p, "(?P=", 4)) {
             ok = 0; /* a named back reference */
         } else {
