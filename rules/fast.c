@@ -2346,6 +2346,13 @@ static unsigned walk_count(fast_scratch_t *sc, rx_scratch_t *rx, const frule_t *
     return rx_count(r->re, rx, sc->walk.s ? sc->walk.s : "", sc->walk.len, 1);
 }
 
+/* Whether rule r reads the string being scanned as ASCII text: it is, or
+ * it is mapped (fclass_t.fffd_map) and r cannot tell (frule_t.alike). */
+static int as_ascii(const fast_scratch_t *sc, const frule_t *r)
+{
+    return sc->ascii || (sc->mapped && r->alike);
+}
+
 /* Applies rule i to one string of class c, as the oracle would; `pcre`
  * forces a PCRE2 run (PCRE path, or a report that needs confirming).
  * vsid: the rule's Vectorscan id when this confirms its report, else -1. */
@@ -2355,7 +2362,7 @@ static void consider(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, int 
     if (sc->done[i])
         return;
     const frule_t *r = &f->rules[i];
-    int ascii = sc->ascii || (sc->mapped && r->alike); /* as ASCII text */
+    int ascii = as_ascii(sc, r);
     unsigned raw;
     if (!pcre && (r->path == FAST_EXACT || (r->ascii == FAST_ASCII_DB && ascii)) &&
         !r->multiple) {
@@ -2488,26 +2495,25 @@ static void scan_str(const fast_t *f, fast_scratch_t *sc, rx_scratch_t *rx, size
     }
     /* the databases: ASCII text takes the ASCII forms, a mapped string
      * them over its mapped text, then the DB_*_FFFD ones over itself */
-    const char *text = s;
+    int dbs[4], ndb = 0;
+    for (int d = DB_MAIN; d <= DB_AUX; d++)
+        dbs[ndb++] = (ascii || mapped) && c->db[d + 2] ? d + 2 : d;
     if (mapped) {
+        dbs[ndb++] = DB_MAIN_FFFD;
+        dbs[ndb++] = DB_AUX_FFFD;
         tg_buf_reset(&sc->map);
         tg_buf_add(&sc->map, s, len);
         for (size_t k = 0; k < len; k++)
             if ((unsigned char)sc->map.s[k] >= 0x80)
                 sc->map.s[k] = FFFD_X;
-        text = sc->map.s;
     }
-    for (int d = DB_MAIN; d <= (mapped ? DB_AUX_FFFD : DB_AUX); d++) {
-        if (d > DB_AUX && d < DB_MAIN_FFFD)
-            continue;
-        int dd = d >= DB_MAIN_FFFD ? d : (ascii || mapped) && c->db[d + 2] ? d + 2 : d;
+    for (int j = 0; j < ndb; j++) {
+        int dd = dbs[j];
         hs_database_t *db = c->db[dd];
         if (!db)
             continue;
-        if (mapped) {
-            sc->phase = d >= DB_MAIN_FFFD ? PHASE_FFFD : PHASE_MAPPED;
-            text = d >= DB_MAIN_FFFD ? s : sc->map.s;
-        }
+        sc->phase = !mapped ? PHASE_NONE : dd >= DB_MAIN_FFFD ? PHASE_FFFD : PHASE_MAPPED;
+        const char *text = sc->phase == PHASE_MAPPED ? sc->map.s : s;
         double t0 = sc->prof ? tg_now_ns() : 0;
         hs_error_t rc = hsscan(db, text, (unsigned)len, sc->hs, on_match, sc);
         sc->phase = PHASE_NONE;
@@ -2540,7 +2546,7 @@ reports:
     }
     for (size_t k = 0; k < c->npcre; k++) {
         const frule_t *r = &f->rules[c->pcre[k]];
-        if (!(ascii || (mapped && r->alike) ? r->ascii : r->full)) /* else answered by the scan */
+        if (!(as_ascii(sc, r) ? r->ascii : r->full)) /* else answered by the scan */
             consider(f, sc, rx, c->mode, c->pcre[k], s, len, 1, -1);
     }
     /* stored once the string's PCRE2 outcomes are known (a replay that
