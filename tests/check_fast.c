@@ -864,21 +864,26 @@ static size_t class_index(const fast_t *f, const char *label)
     return c;
 }
 
-/* Whether the fast matcher's chain test turns down a report of some rule
- * on raw (profiled run of the fast matcher alone); body_scans[d] (if not
- * NULL) gets the body class's scans of its database d (FAST_DB_*). */
-static unsigned long chain_rejections(pair_t *p, const char *raw, unsigned long *body_scans)
+/* A profiled run of the fast matcher alone on raw, with the scan memo
+ * (memo) or without it (scans counted, none replayed): how many reports
+ * its chain test turned down; body_scans[d] (if not NULL) gets the body
+ * class's scans of its database d (FAST_DB_*), *memo_hits (if not NULL)
+ * the strings the memo replayed. */
+static unsigned long profiled_match(pair_t *p, const char *raw, int memo,
+                                    unsigned long *body_scans, unsigned long *memo_hits)
 {
     msg_t *m = msg_new(NULL);
     msg_feed(m, raw, strlen(raw));
     msg_finish(m);
     rules_scratch_t *sf = rules_scratch_new(p->rf);
     fast_scratch_profile(rules_scratch_get_fast(sf), 1);
-    fast_scratch_memo(rules_scratch_get_fast(sf), 0); /* scans counted, none replayed */
+    fast_scratch_memo(rules_scratch_get_fast(sf), memo);
     rules_match_all(p->rf, sf, m, NULL, p->vf);
     fast_profile_t pr;
     fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
     unsigned long n = pr.chain_rejected;
+    if (memo_hits)
+        *memo_hits = pr.memo_hits;
     const fast_t *f = rules_get_fast(p->rf);
     size_t c = class_index(f, "body");
     for (int d = 0; body_scans && d < FAST_NDBS; d++)
@@ -998,7 +1003,7 @@ static void starts_case(int fillers)
     /* one field and a run of blanks ends the unit at many offsets: the
      * report is turned down without PCRE2; three fields back to back pass */
     unsigned long scans[FAST_NDBS];
-    ck_assert_uint_gt(chain_rejections(&p, "Subject: x\n\nname:_________ x\n", scans), 0);
+    ck_assert_uint_gt(profiled_match(&p, "Subject: x\n\nname:_________ x\n", 0, scans, NULL), 0);
     /* by database: two ASCII lines (the Subject's, the form's), each scanned
      * with the class's databases (main, aux: whichever LONG2's compile time
      * chose) in the form the class has, never in the other; the reversed
@@ -1010,7 +1015,7 @@ static void starts_case(int fillers)
     ck_assert_uint_eq(scans[FAST_DB_STARTS], 1);
     /* (__FILL_THIS_FORM_LONG2, which needs 5, is turned down there) */
     ck_assert_uint_eq(
-        chain_rejections(&p, "Subject: x\n\nname:___ phone:___ city:___\n", NULL), 1);
+        profiled_match(&p, "Subject: x\n\nname:___ phone:___ city:___\n", 0, NULL, NULL), 1);
     ck_assert(val(&p, "__FILL_THIS_FORM_SHORT2") == 1);
     pair_free(&p);
 }
@@ -1203,21 +1208,6 @@ END_TEST
  * second time from the memo too; with no rule that can tell, the class
  * has no DB_MAIN_FFFD; with TG_FAST_NOFFFD=1 at load such strings take
  * the full forms. */
-static unsigned long memo_hits_of(pair_t *p, const char *raw)
-{
-    msg_t *m = msg_new(NULL);
-    msg_feed(m, raw, strlen(raw));
-    msg_finish(m);
-    rules_scratch_t *sf = rules_scratch_new(p->rf);
-    fast_scratch_profile(rules_scratch_get_fast(sf), 1);
-    rules_match_all(p->rf, sf, m, NULL, p->vf);
-    fast_profile_t pr;
-    fast_scratch_get_profile(rules_scratch_get_fast(sf), &pr);
-    rules_scratch_free(sf);
-    msg_free(m);
-    return pr.memo_hits;
-}
-
 START_TEST(fffd_strings_mapped)
 {
     static const char *const alike =
@@ -1269,7 +1259,7 @@ START_TEST(fffd_strings_mapped)
         pair_run(&p, raw, NULL); /* asserts the oracle's values */
         pair_run(&p, raw, NULL); /* again, from the memo */
         unsigned long scans[FAST_NDBS];
-        chain_rejections(&p, raw, scans);
+        profiled_match(&p, raw, 0, scans, NULL);
         /* the Subject's line, the text's and the same with U+FFFD after it */
         unsigned long fffd = T[i].fffd > 0 ? 2 : T[i].fffd < 0 ? 1 : 0;
         unsigned long full = 2 - fffd - (T[i].fffd < 0);
@@ -1287,7 +1277,9 @@ START_TEST(fffd_strings_mapped)
     ck_assert(val(&p, "U_CTRL") == 0 && val(&p, "U_SUB") == 0);
     ck_assert(val(&p, "U_MULTI") >= 3);
     ck_assert(val(&p, "U_LATIN1") == 0);
-    ck_assert_uint_gt(memo_hits_of(&p, raw), 0);
+    unsigned long hits;
+    profiled_match(&p, raw, 1, NULL, &hits);
+    ck_assert_uint_gt(hits, 0);
     pair_run(&p, raw, NULL); /* the replayed reports of both scans */
     ck_assert(val(&p, "U_FUZZY") == 1 && val(&p, "U_CTRL") == 0 && val(&p, "U_NEG") == 1);
     pair_run(&p, "Subject: x\nContent-Type: text/plain; charset=utf-8\n\ncaf\xc3\x89\n", NULL);
@@ -1305,7 +1297,7 @@ START_TEST(fffd_strings_mapped)
     pair_run(&p, raw, NULL);
     ck_assert(val(&p, "U_DOT") == 1 && val(&p, "U_NEG") == 1 && val(&p, "U_NONW") == 1);
     unsigned long scans[FAST_NDBS];
-    chain_rejections(&p, raw, scans);
+    profiled_match(&p, raw, 0, scans, NULL);
     ck_assert_uint_eq(scans[FAST_DB_MAIN_ASCII], 2);
     ck_assert_uint_eq(scans[FAST_DB_MAIN] + scans[FAST_DB_MAIN_FFFD], 0);
     pair_free(&p);
@@ -1318,7 +1310,7 @@ START_TEST(fffd_strings_mapped)
           "agra x\xef\xbf\xbdy\n";
     pair_run(&p, raw, NULL);
     ck_assert(val(&p, "U_FUZZY") == 1);
-    chain_rejections(&p, raw, scans);
+    profiled_match(&p, raw, 0, scans, NULL);
     ck_assert_uint_eq(scans[FAST_DB_MAIN_FFFD], 0);
     ck_assert_uint_eq(scans[FAST_DB_MAIN], 1);
     pair_free(&p);
@@ -1374,7 +1366,7 @@ START_TEST(squashed_gap_rules)
                       "\"%s\": %g %g %g %g", C[k].body, val(&p, "T_DIET"), val(&p, "T_PAIN"),
                       val(&p, "T_RAW"), val(&p, "T_MULTI"));
         unsigned long scans[FAST_NDBS];
-        chain_rejections(&p, m.s, scans);
+        profiled_match(&p, m.s, 0, scans, NULL);
         ck_assert_uint_eq(scans[FAST_DB_SQUASH], 1); /* once a message */
         tg_buf_free(&m);
     }
