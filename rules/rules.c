@@ -842,6 +842,12 @@ static int header_is_local(const rules_env_t *env, const msg_t *m, const char *h
 
 /* Rule r's value on message m, its pattern (if any) being re: r->re, or
  * for a template rule the pattern built for this message. */
+/* An exists: rule's value (run_rule_re and rules_t.xsteps). */
+static unsigned exists_value(const msg_t *m, const msg_hkey_t *k, int negate)
+{
+    return (unsigned)(msg_has_hkey(m, k) != negate);
+}
+
 static unsigned run_rule_re(const rule_t *r, const rx_t *re, rules_scratch_t *sc,
                             const msg_t *m, const rules_env_t *env)
 {
@@ -850,7 +856,7 @@ static unsigned run_rule_re(const rule_t *r, const rx_t *re, rules_scratch_t *sc
         rule_header(r, sc, m, -1);
         return count_one(r, re, sc->rx, sc->tmp.s ? sc->tmp.s : "", sc->tmp.len);
     case CF_EXISTS:
-        return (unsigned)(msg_has_hkey(m, &r->hkey) != r->negate);
+        return exists_value(m, &r->hkey, r->negate);
     case CF_MIMEHEADER: {
         size_t np = msg_nnodes(m);
         for (size_t i = 0; i < np; i++) {
@@ -1120,9 +1126,9 @@ void rules_match_all(const rules_t *rs, rules_scratch_t *sc, const msg_t *m,
             sc->rule_ns[rs->run[k]] += tg_now_ns() - t0;
         }
     } else {
-        for (size_t k = 0; k < rs->nxsteps; k++) /* run_rule_re's CF_EXISTS */
+        for (size_t k = 0; k < rs->nxsteps; k++)
             values[rs->xsteps[k].slot] =
-                (double)(msg_has_hkey(m, &rs->xsteps[k].hkey) != rs->xsteps[k].negate);
+                (double)exists_value(m, &rs->xsteps[k].hkey, rs->xsteps[k].negate);
         for (size_t k = 0; k < rs->nrunx; k++)
             values[rs->runx[k]] = (double)run_rule(&rs->rules[rs->runx[k]], sc, m, env);
     }
