@@ -138,8 +138,9 @@ typedef struct fast_build_info {
                                     \n, __LONGLINE), told by the line lengths
                                     and C's bytes without PCRE2 */
     size_t line_walks;           /* PCRE path: A W B pairing two lines
-                                    (hsexpr_line_walk), matched against the
-                                    lines they can use alone (walk_text) */
+                                    (hsexpr_line_walk), matched against each
+                                    A line with the B lines it reaches alone
+                                    (walk_count) */
     size_t cost_timed;           /* expressions whose compile time was measured
                                     here, not read from the fastcost table,
                                     and 0.02 s or more: their routing may

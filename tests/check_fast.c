@@ -1115,11 +1115,14 @@ END_TEST
 
 
 /* Header rules that pair two lines through a walk over whole lines are
- * matched against the lines they can use (walk_text); the values stay the
+ * matched against each line that begins with A's literal together with
+ * the lines after it that begin with B's (walk_count); the values stay the
  * oracle's on the edges of that: the first line, a match of B inside A's
- * line, A ending at its line's \n, lines the bounded walks cannot cross
- * (one kept as a literal line, one turned into '#'s, one between the two
- * bounds), empty lines, case, ^ and $ under /m. */
+ * line (with and without a B line after it), A ending at its line's \n,
+ * lines the bounded walks cannot cross (a B line among them, which is
+ * still a candidate but ends the walk), several A lines of
+ * which only a later one pairs, several B lines of which only a later
+ * one pairs, a B line that is also an A line, case, ^ and $ under /m. */
 START_TEST(line_walks_exact)
 {
     pair_t p;
@@ -1177,6 +1180,20 @@ START_TEST(line_walks_exact)
         {"X-First: 1\nX-A: word\nX-Pad: %s\nX-B: word\n\nb\n", {0, 0, 0, 0}, 3, 1},
         {"X-First: 1\nX-A: word\nX-Pad: %s\nx-b: word\n\nb\n", {0, 0, 0, 0}, -1, 0},
         {"X-First: 1\nX-A: word\nX-B: words\n\nb\n", {0, 0, 0, 0}, -1, 0},
+        /* several A lines, only the second pairs; several B lines, only
+         * the second pairs; no B line at all but B inside A's line */
+        {"X-First: 1\nReceived: a for <p@q>; x\nReceived: b for <bob@x.org>; y\n"
+         "X-Mid: %s\nSubject: none\nSubject: hi bob@x.org !\n\nb\n", {1, 0, 0, 0}, -1, 0},
+        {"X-First: 1\nReceived: a for <p@q>; x\nReceived: b for <bob@x.org>; y\n"
+         "Subject: hi p@qq\n\nb\n", {0, 0, 0, 0}, -1, 0},
+        {"X-First: 1\nReceived: a for <z@y>;Subject: z@y !\nX-Last: 1\n\nb\n", {1, 0, 0, 0}, -1, 0},
+        /* a B line over the bound is a candidate and ends the walk:
+         * LW_TOSUBJ (30) pairs with the long Subject, not the one after */
+        {"X-First: 1\nTo: t@e.example\nSubject: re t@e.example! %s\nX-B: 1\n\nb\n", {0, 0, 1, 0}, -1, 0},
+        {"X-First: 1\nTo: t@e.example\nSubject: none %s\nSubject: re t@e.example!\n\nb\n",
+         {0, 0, 0, 0}, -1, 0},
+        /* the same line both A and B (LW_CARET's X-A/X-B made one name) */
+        {"X-First: 1\nX-A: w\nX-A: v\nX-B: v\n\nb\n", {0, 0, 0, 1}, -1, 0},
     };
     for (size_t i = 0; i < sizeof M / sizeof *M; i++) {
         size_t npads = strstr(M[i].fmt, "%s") ? 3 : 1;
