@@ -185,6 +185,8 @@ typedef struct frule {
     unsigned char walk_a, walk_b; /* lit1's and lit2's index in the class's
                                      walkset, if walk */
     unsigned walk_bound;     /* the walk's bound (0: it crosses any line) */
+    unsigned char *walk_lead[2]; /* owned: the bytes of the lead after lit1
+                                    and after lit2 (hsexpr_walk_t), or NULL */
     rx_t *lit;               /* owned, tflags multiple only: the rule's form for
                                 text without bytes >= 0x80 when that is a plain
                                 literal, which rx_count counts without PCRE2
@@ -1157,6 +1159,11 @@ static int walkset_add(fclass_t *c, frule_t *fr, const hsexpr_walk_t *w)
     fr->walk_a = (unsigned char)at[0];
     fr->walk_b = (unsigned char)at[1];
     fr->walk_bound = w->bound;
+    for (int j = 0; j < 2; j++)
+        if (w->lead[j].has) {
+            fr->walk_lead[j] = tg_malloc(32);
+            memcpy(fr->walk_lead[j], w->lead[j].set, 32);
+        }
     return 1;
 }
 
@@ -1987,6 +1994,8 @@ void fast_free(fast_t *f)
         rx_free(f->rules[i].anch);
         rx_free(f->rules[i].lit);
         free(f->rules[i].lrset);
+        free(f->rules[i].walk_lead[0]);
+        free(f->rules[i].walk_lead[1]);
     }
     for (size_t c = 0; c < f->nclasses; c++) {
         fclass_t *fc = &f->classes[c];
@@ -2339,6 +2348,28 @@ static int out_replay(const fast_scratch_t *sc, size_t i, unsigned max, unsigned
     return 0;
 }
 
+/* Whether a lead of walk rule r (frule_t.walk_lead) can run past its line
+ * in s (lines in sc->wl): some line that begins with the lead's literal
+ * has nothing but the lead's bytes after it. */
+static int walk_leads_cross(const fast_scratch_t *sc, const frule_t *r, const char *s)
+{
+    const walkset_t *ws = sc->cur->walks;
+    unsigned char lit[2] = {r->walk_a, r->walk_b};
+    for (size_t i = 0; i < sc->nwl; i++)
+        for (int j = 0; j < 2; j++) {
+            const unsigned char *set = r->walk_lead[j];
+            if (!set || !(sc->wl[i].lits & (1u << lit[j])))
+                continue;
+            size_t k = ws->lit[lit[j]].len;
+            while (k < sc->wl[i].len && (set[(unsigned char)s[sc->wl[i].off + k] >> 3] &
+                                         (1u << ((unsigned char)s[sc->wl[i].off + k] & 7))))
+                k++;
+            if (k == sc->wl[i].len)
+                return 1;
+        }
+    return 0;
+}
+
 /* Whether line-walk rule r (A W B, hsexpr_line_walk) matches s, a string
  * of the class being scanned. PCRE2 runs, for each line a that begins
  * with lit1, on a text of that line (after a \n unless it is the first)
@@ -2348,8 +2379,11 @@ static int out_replay(const fast_scratch_t *sc, size_t i, unsigned max, unsigned
  * inside A's line). Why that is exact: A lies in a line that begins with
  * lit1 and sees nothing before its \n or past its line, B in one that
  * begins with lit2 (its last atom may take that line's \n) or inside A's
- * line (bound 0), and W crosses whole lines one by one (empty ones or
- * ones of 1 to bound bytes; any line with bound 0). A match in s, A in
+ * line (bound 0); a lead after lit1 or lit2 (hsexpr_walk_t) keeps A or B
+ * in its line unless some line that begins with the literal has nothing
+ * but the lead's bytes after it, and PCRE2 then runs on the whole string.
+ * W crosses whole lines one by one (empty ones or ones of 1 to bound
+ * bytes; any line with bound 0). A match in s, A in
  * line a and B in line b, is in line a's text: every line between a and
  * b is one W crossed, so none stops the collecting before b, and W
  * crosses the lines of the text between them as it crossed them in s.
@@ -2369,6 +2403,8 @@ static unsigned walk_count(fast_scratch_t *sc, rx_scratch_t *rx, const frule_t *
         sc->walk_built = 1;
     }
     uint32_t ma = 1u << r->walk_a, mb = 1u << r->walk_b;
+    if ((r->walk_lead[0] || r->walk_lead[1]) && walk_leads_cross(sc, r, s))
+        return rx_count(r->re, rx, s, len, 1);
     for (size_t a = 0; a < sc->nwl; a++) {
         if (!(sc->wl[a].lits & ma))
             continue;

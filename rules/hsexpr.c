@@ -1625,6 +1625,29 @@ static int walk_literal(const char **pp, char lit[32])
     return 1;
 }
 
+/* A lead at *pp (hsexpr_walk_t): a class escape or bracket class whose
+ * bytes (as reflags read it) include \n, then + or * (lazy or possessive
+ * alike: which bytes it can take is the same), into l and past it; else
+ * l->has = 0 and *pp stays. */
+static void walk_lead(const char **pp, unsigned reflags, struct hsexpr_lead *l)
+{
+    const char *p = *pp, *q = NULL;
+    memset(l, 0, sizeof *l);
+    if (p[0] == '\\' && p[1] && strchr("sWDHv", p[1]))
+        q = p + 2;
+    else if (p[0] == '[')
+        q = class_end(p);
+    if (!q || (*q != '+' && *q != '*') ||
+        rx_class_bytes(p, (size_t)(q - p), (reflags & CF_RE_I) != 0, l->set) < 0 ||
+        !(l->set['\n' >> 3] & (1u << ('\n' & 7))))
+        return;
+    q++;
+    if (*q == '?' || *q == '+')
+        q++;
+    l->has = 1;
+    *pp = q;
+}
+
 /* Whether the items from *pp to end all stay in their line, but for the
  * last one if last_nl (one unquantified atom, which may take the \n that
  * ends its line); *pp is left at end. */
@@ -1668,12 +1691,22 @@ int hsexpr_line_walk(const char *pat, unsigned reflags, hsexpr_walk_t *w)
         p++;
     else
         return 0;
-    if (!walk_literal(&p, w->lit1) || !walk_part(&p, wa, reflags, 0))
+    if (!walk_literal(&p, w->lit1))
+        return 0;
+    walk_lead(&p, reflags, &w->lead[0]);
+    if (!walk_part(&p, wa, reflags, 0))
         return 0;
     p = we;
     if (*p == '^' && (reflags & CF_RE_M))
         p++;
-    return walk_literal(&p, w->lit2) && walk_part(&p, p + strlen(p), reflags, 1);
+    if (!walk_literal(&p, w->lit2))
+        return 0;
+    walk_lead(&p, reflags, &w->lead[1]);
+    /* a walk of bound 0 may take no line, leaving B inside A's line,
+     * where a lead of B's could run on into the next line */
+    if (w->lead[1].has && !w->bound)
+        return 0;
+    return walk_part(&p, p + strlen(p), reflags, 1);
 }
 
 char *hsexpr_relaxed(const char *pat, unsigned reflags, int level)

@@ -81,7 +81,8 @@ int hsexpr_line_run(const char *pat, unsigned reflags, unsigned char set[32], un
  * bytes); A is \n or ^ (under /m) then lit1 then items that neither match
  * nor look past a \n; B is lit2 (after a ^ under /m) then such items, the
  * last of which alone may be one atom that takes the \n ending B's line.
- * lit1 and lit2 are runs of letters, digits and " :_-" (2 to 31 bytes).
+ * lit1 and lit2 are runs of letters, digits and " :_-" (2 to 31 bytes),
+ * each of which may be followed by a lead (below) before those items.
  * SpamAssassin's __SUBJ_HAS_TO_1/2/3, __TO_EQ_FROM_1 and _DOM_1. Such a
  * pattern can only match with A in a line that begins with lit1 and B in
  * one that begins with lit2 (or B inside A's line, where W walks nothing),
@@ -89,6 +90,16 @@ int hsexpr_line_run(const char *pat, unsigned reflags, unsigned char set[32], un
 typedef struct hsexpr_walk {
     char lit1[32], lit2[32]; /* NUL-terminated, as written */
     unsigned bound;          /* 0: W crosses any line */
+    /* A lead: right after a literal, one class atom that takes \n,
+     * repeated + or * (__TO_EQ_FROM_USR_1's From:\s+ and To:\s+), which
+     * runs past its line only where every byte after the literal up to
+     * the \n is in its class (B's only with a bound: a walk of bound 0 can
+ * leave B inside A's line). lead[0] for lit1, lead[1] for lit2: has it,
+     * and its bytes (a 256-bit map, bit b of set[b / 8]). */
+    struct hsexpr_lead {
+        int has;
+        unsigned char set[32];
+    } lead[2];
 } hsexpr_walk_t;
 
 /* 1 and *w filled if pat (cf flags; not /x) has that shape, else 0.

@@ -1213,6 +1213,44 @@ START_TEST(line_walks_exact)
 END_TEST
 
 
+/* A walk rule whose A or B begins with a lead after its literal
+ * (__TO_EQ_FROM_USR_1's From:\s+ and To:\s+) keeps to its lines, unless
+ * a header holds nothing but the lead's bytes after the literal: then
+ * the lead runs on into the next line and PCRE2 runs on the whole block.
+ * The oracle's values on both sides of that, the lead after A's literal
+ * and after B's. */
+START_TEST(line_walk_leads)
+{
+    pair_t p;
+    pair_load(&p, "header LW_USR ALL =~ /\\nFrom:\\s+(?:[^\\n<]{0,80}<)?([^\\n\\s\\@>]+)\\@"
+                  "[^\\n\\s]+>?\\n+(?:[^\\n]{1,100}\\n+)*To:\\s+(?:[^\\n]{0,80}<)?"
+                  "\\1[\\@>,\\s\\n]/ism\n");
+    ck_assert_int_eq(path(&p, "LW_USR"), FAST_PCRE);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->line_walks, 1);
+    static const struct {
+        const char *raw;
+        int want;
+    } M[] = {
+        {"X-First: 1\nFrom: Ann <u@d.example>\nX-Y: 1\nTo:  u@d.example\n\nb\n", 1},
+        {"X-First: 1\nFrom: Ann <u@d.example>\nX-Y: 1\nTo: v@d.example\n\nb\n", 0},
+        /* From: empty: \s+ takes its \n, A goes on in X-Y's line */
+        {"X-First: 1\nFrom:\nX-Y: <u@d.example>\nTo: u@d.example\n\nb\n", 1},
+        {"X-First: 1\nFrom:\nX-Y: <v@d.example>\nTo: u@d.example\n\nb\n", 0},
+        /* To: empty: B goes on in X-Z's line */
+        {"X-First: 1\nFrom: <u@d.example>\nTo:\nX-Z: <u@d.example>\n\nb\n", 1},
+        {"X-First: 1\nFrom: <u@d.example>\nTo:\nX-Z: <v@d.example>\n\nb\n", 0},
+        /* an empty To: elsewhere sends the block to PCRE2 whole: same value */
+        {"X-First: 1\nTo:\nFrom: <u@d.example>\nTo: u@d.example\n\nb\n", 1},
+    };
+    for (size_t i = 0; i < sizeof M / sizeof *M; i++) {
+        pair_run(&p, M[i].raw, NULL); /* asserts the oracle's values */
+        ck_assert_msg(val(&p, "LW_USR") == M[i].want, "row %zu: %g", i, val(&p, "LW_USR"));
+    }
+    pair_free(&p);
+}
+END_TEST
+
+
 /* A body string whose bytes >= 0x80 are all U+FFFD's (EF BF BD) is
  * scanned as ASCII text with \x1a for each of them, with the ASCII
  * databases, for the rules that cannot tell the two apart
@@ -2231,6 +2269,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, fffd_strings_mapped);
     tcase_add_test(tc, line_runs_without_pcre2);
     tcase_add_test(tc, line_walks_exact);
+    tcase_add_test(tc, line_walk_leads);
     tcase_add_test(tc, vectorscan_tail_of_long_runs);
     tcase_add_test(tc, squashed_gap_rules);
     tcase_add_test(tc, literal_free_rules_apart);

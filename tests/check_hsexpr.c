@@ -261,27 +261,43 @@ START_TEST(line_walk_shape)
         unsigned flags;
         const char *lit1, *lit2;
         unsigned bound;
+        int lead1, lead2; /* a lead after lit1 / lit2 (\s or \W: a space in it) */
     } YES[] = {
         {"\\nReceived:[^\\n]{0,200} for <?([^\\n\\s>;]+)>?;(?:[^\\n]+\\n+)*"
          "Subject: [^\\n]{0,100}\\1[^a-z0-9]",
-         CF_RE_I | CF_RE_S | CF_RE_M, "Received:", "Subject: ", 0},
+         CF_RE_I | CF_RE_S | CF_RE_M, "Received:", "Subject: ", 0, 0, 0},
         {"\\nFrom: (?:[^\\n<]{0,80}<)?([^\\n\\s>]+)>?\\n+(?:[^\\n]{1,100}\\n+)*"
          "To: (?:[^\\n]{0,80}<)?\\1[>,\\s\\n]",
-         CF_RE_I | CF_RE_S | CF_RE_M, "From: ", "To: ", 100},
+         CF_RE_I | CF_RE_S | CF_RE_M, "From: ", "To: ", 100, 0, 0},
         /* ^ under /m, a lookahead that stays in its line, $ under /m */
-        {"^X-A: (?=\\w)(\\w+)(?:[^\\n]+\\n+)*^X-B: \\1$", CF_RE_M, "X-A: ", "X-B: ", 0},
+        {"^X-A: (?=\\w)(\\w+)(?:[^\\n]+\\n+)*^X-B: \\1$", CF_RE_M, "X-A: ", "X-B: ", 0, 0, 0},
         /* the last literal byte quantified: not part of the literal */
-        {"\\nAbc?d(?:[^\\n]+\\n+)*Xyz", 0, "Ab", "Xyz", 0},
+        {"\\nAbc?d(?:[^\\n]+\\n+)*Xyz", 0, "Ab", "Xyz", 0, 0, 0},
+        /* \s after the literals can take a \n: leads (__TO_EQ_FROM_USR_1) */
+        {"\\nFrom:\\s+([^\\n\\s@>]+)\\@[^\\n\\s]+>?\\n+(?:[^\\n]{1,100}\\n+)*To:\\s+\\1",
+         CF_RE_I, "From:", "To:", 100, 1, 1},
+        /* lazy, possessive, bracketed, on B alone; a class without \n is no lead */
+        {"\\nFrom:[ \\t]+(\\w+)\\n+(?:[^\\n]{1,9}\\n+)*To:\\W*+\\1", 0, "From:", "To:", 9, 0, 1},
+        {"\\nFrom:[\\s,]+?(\\w+)(?:[^\\n]+\\n+)*To:\\1", 0, "From:", "To:", 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof YES / sizeof *YES; i++) {
         ck_assert_msg(hsexpr_line_walk(YES[i].pat, YES[i].flags, &w), "%s", YES[i].pat);
         ck_assert_str_eq(w.lit1, YES[i].lit1);
         ck_assert_str_eq(w.lit2, YES[i].lit2);
         ck_assert_uint_eq(w.bound, YES[i].bound);
+        ck_assert_int_eq(w.lead[0].has, YES[i].lead1);
+        ck_assert_int_eq(w.lead[1].has, YES[i].lead2);
+        for (int j = 0; j < 2; j++) /* the class's bytes: \n and a space in */
+            ck_assert(!w.lead[j].has || ((w.lead[j].set['\n' / 8] >> ('\n' % 8) & 1) &&
+                                         (w.lead[j].set[' ' / 8] >> (' ' % 8) & 1) &&
+                                         !(w.lead[j].set['x' / 8] >> ('x' % 8) & 1)));
     }
     static const struct { const char *pat; unsigned flags; } NO[] = {
-        /* \s after the literal can take a \n (__TO_EQ_FROM_USR_1) */
-        {"\\nFrom:\\s+([^\\n\\s@>]+)\\@[^\\n\\s]+>?\\n+(?:[^\\n]{1,100}\\n+)*To:\\s+\\1", CF_RE_I},
+        /* a lead counted, or a second one: not followed */
+        {"\\nFrom:\\s{2,}(\\w+)(?:[^\\n]+\\n+)*To:\\1", 0},
+        {"\\nFrom:\\s+\\W+(\\w+)(?:[^\\n]+\\n+)*To:\\1", 0},
+        /* B's lead with a walk of bound 0 (B may follow A in its line) */
+        {"\\nFrom:(\\w+)(?:[^\\n]+\\n+)*To:\\s+\\1", 0},
         {"^To: ([^@]+)(?:[^\\n]+\\n+)*^Subject: \\1", CF_RE_M}, /* [^@] takes \n */
         {"^To: (\\w+)(?:[^\\n]+\\n+)*^Subject: \\1", 0},     /* ^ without /m */
         {"\\nTo: (\\w+)(?:[^\\n]+\\n+)*Subject: \\1$", 0},     /* $ without /m */
