@@ -141,6 +141,8 @@ typedef struct fast_build_info {
                                     (hsexpr_line_walk), matched against each
                                     A line with the B lines it reaches alone
                                     (walk_count) */
+    size_t walk_confirms;        /* prefilter path: reports of such a rule
+                                    confirmed the same way */
     size_t cost_timed;           /* expressions whose compile time was measured
                                     here, not read from the fastcost table,
                                     and 0.02 s or more: their routing may

@@ -1251,6 +1251,41 @@ START_TEST(line_walk_leads)
 END_TEST
 
 
+/* A prefilter's reports of a line-walk rule are confirmed on the walk's
+ * texts (walk_count) as a PCRE-path rule's runs are: __TO_EQ_FROM_2's
+ * shape, To before From, whose prefilter compiles without \1. */
+START_TEST(line_walk_confirms)
+{
+    pair_t p;
+    pair_load(&p, "header LW_TF ALL =~ /\\nTo: (?:[^\\n<]{0,80}<)?([^\\n\\s>]+)>?\\n+"
+                  "(?:[^\\n]{1,100}\\n+)*From: (?:[^\\n]{0,80}<)?\\1[>,\\s\\n]/ism\n");
+    ck_assert_int_eq(path(&p, "LW_TF"), FAST_PREFILTER);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->walk_confirms, 1);
+    ck_assert_uint_eq(fast_get_info(rules_get_fast(p.rf))->line_walks, 0);
+    char x40[41], x150[151], raw[800];
+    memset(x40, 'k', 40), x40[40] = 0;
+    memset(x150, 'k', 150), x150[150] = 0;
+    static const struct {
+        const char *fmt;
+        int want40, want150; /* with a 47- and a 157-byte X-Pad line */
+    } M[] = {
+        {"X-First: 1\nTo: <t@e.example>\nX-Pad: %s\nFrom: t@e.example\n\nb\n", 1, 0},
+        {"X-First: 1\nTo: <t@e.example>\nFrom: x@e.example\nX-Pad: %s\nFrom: t@e.example\n\nb\n", 1, 0},
+        {"X-First: 1\nTo: <t@e.example>\nX-Pad: %s\nFrom: u@e.example\n\nb\n", 0, 0},
+        {"X-First: 1\nFrom: t@e.example\nX-Pad: %s\nTo: t@e.example\n\nb\n", 0, 0},
+        {"X-First: 1\nTo: <a@b>\nTo: t@e.example\nX-Pad: %s\nFrom: t@e.example\n\nb\n", 1, 0},
+    };
+    for (size_t i = 0; i < sizeof M / sizeof *M; i++)
+        for (int k = 0; k < 2; k++) {
+            snprintf(raw, sizeof raw, M[i].fmt, k ? x150 : x40);
+            pair_run(&p, raw, NULL); /* asserts the oracle's values */
+            ck_assert_msg(val(&p, "LW_TF") == (k ? M[i].want150 : M[i].want40), "row %zu pad %d", i, k);
+        }
+    pair_free(&p);
+}
+END_TEST
+
+
 /* A body string whose bytes >= 0x80 are all U+FFFD's (EF BF BD) is
  * scanned as ASCII text with \x1a for each of them, with the ASCII
  * databases, for the rules that cannot tell the two apart
@@ -2270,6 +2305,7 @@ Suite *fast_suite(void)
     tcase_add_test(tc, line_runs_without_pcre2);
     tcase_add_test(tc, line_walks_exact);
     tcase_add_test(tc, line_walk_leads);
+    tcase_add_test(tc, line_walk_confirms);
     tcase_add_test(tc, vectorscan_tail_of_long_runs);
     tcase_add_test(tc, squashed_gap_rules);
     tcase_add_test(tc, literal_free_rules_apart);

@@ -380,12 +380,12 @@ int main(int argc, char **argv)
         printf("warning: %s\n", hsscan_warning());
     printf("      paths: %zu exact, %zu prefilter+confirm (of which %zu confirmed at the starts "
            "of their matches, %zu after a chain test, %zu fed by another rule's expression, "
-           "%zu found on squashed text first), "
+           "%zu found on squashed text first, %zu confirmed on the lines they pair), "
            "%zu PCRE2-only (of which on ASCII text %zu in a database, %zu known not to match; "
            "on other text %zu prefiltered; %zu told by line lengths, %zu pairing two lines "
            "matched on those lines alone); %zu tflags multiple\n",
            fi->path[FAST_EXACT], fi->path[FAST_PREFILTER], fi->starts, fi->chains, fi->fed,
-           fi->squashed,
+           fi->squashed, fi->walk_confirms,
            fi->path[FAST_PCRE], fi->ascii_db, fi->ascii_never, fi->full_prefilter,
            fi->line_runs, fi->line_walks, fi->multiple);
     if (fi->cache_misses)
