@@ -1775,8 +1775,10 @@ done:
             c->multi[c->nmulti++] = (unsigned)i;
         }
         /* a prefilter's reports are confirmed on the walk's texts too
-         * (__TO_EQ_FROM_2's, on a third of the corpus's header blocks) */
-        if (fr->path == FAST_PREFILTER && !fr->starts)
+         * (__TO_EQ_FROM_2's, on a third of the corpus's header blocks);
+         * not a squashed rule's: squash_strs confirms it on each string of
+         * the class in turn, outside scan_str, which resets walk_built */
+        if (fr->path == FAST_PREFILTER && !fr->starts && !fr->squash)
             fr->walk = line_walk_form(&in[src[c->ids[i]]], &w) && walkset_add(c, fr, &w);
     }
     if (c->fffd_map) {
