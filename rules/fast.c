@@ -180,9 +180,9 @@ typedef struct frule {
                                 class's fffd_map) */
     unsigned char walk;      /* PCRE path, or a prefilter's confirm: the
                                 pattern pairs two lines (hsexpr_line_walk);
-                                PCRE2 runs on each line
-                                that begins with lit1 together with the lines
-                                after it that begin with lit2 (walk_count) */
+                                PCRE2 runs on each line that begins with
+                                lit1 together with the lines after it that
+                                begin with lit2 (walk_count) */
     unsigned char walk_a, walk_b; /* lit1's and lit2's index in the class's
                                      walkset, if walk */
     unsigned walk_bound;     /* the walk's bound (0: it crosses any line) */
@@ -1175,6 +1175,16 @@ static void walkset_free(walkset_t *ws)
     free(ws);
 }
 
+/* How many bytes s[0..n) begins with that are in set (a 256-bit map, bit
+ * b of set[b / 8]), as strspn. */
+static size_t span_in(const unsigned char *set, const char *s, size_t n)
+{
+    size_t k = 0;
+    while (k < n && (set[(unsigned char)s[k] >> 3] & (1u << ((unsigned char)s[k] & 7))))
+        k++;
+    return k;
+}
+
 /* Whether ^C{n} (line_run_form: set, n) matches s under /m: some line
  * (from the start or after a \n) begins with n bytes of C. C has no \n,
  * so only lines of n bytes or more need their bytes looked at. */
@@ -1183,13 +1193,8 @@ static unsigned line_run(const unsigned char *set, unsigned n, const char *s, si
     for (size_t p = 0; p < len;) {
         const char *nl = memchr(s + p, '\n', len - p);
         size_t end = nl ? (size_t)(nl - s) : len;
-        if (end - p >= n) {
-            size_t k = 0;
-            while (k < n && (set[(unsigned char)s[p + k] >> 3] & (1u << ((unsigned char)s[p + k] & 7))))
-                k++;
-            if (k == n)
-                return 1;
-        }
+        if (end - p >= n && span_in(set, s + p, n) == n)
+            return 1;
         p = end + 1;
     }
     return 0;
@@ -2368,11 +2373,8 @@ static int walk_leads_cross(const fast_scratch_t *sc, const frule_t *r, const ch
             const unsigned char *set = r->walk_lead[j];
             if (!set || !(sc->wl[i].lits & (1u << lit[j])))
                 continue;
-            size_t k = ws->lit[lit[j]].len;
-            while (k < sc->wl[i].len && (set[(unsigned char)s[sc->wl[i].off + k] >> 3] &
-                                         (1u << ((unsigned char)s[sc->wl[i].off + k] & 7))))
-                k++;
-            if (k == sc->wl[i].len)
+            size_t k = ws->lit[lit[j]].len, n = sc->wl[i].len;
+            if (span_in(set, s + sc->wl[i].off + k, n - k) == n - k)
                 return 1;
         }
     return 0;
@@ -2391,8 +2393,8 @@ static int walk_leads_cross(const fast_scratch_t *sc, const frule_t *r, const ch
  * in its line unless some line that begins with the literal has nothing
  * but the lead's bytes after it, and PCRE2 then runs on the whole string.
  * W crosses whole lines one by one (empty ones or ones of 1 to bound
- * bytes; any line with bound 0). A match in s, A in
- * line a and B in line b, is in line a's text: every line between a and
+ * bytes; any line with bound 0). A match in s, A in line a and B in line
+ * b, is in line a's text: every line between a and
  * b is one W crossed, so none stops the collecting before b, and W
  * crosses the lines of the text between them as it crossed them in s.
  * A match in a text is one in s: its A lies in a line of s that begins

@@ -1639,7 +1639,7 @@ static void walk_lead(const char **pp, unsigned reflags, struct hsexpr_lead *l)
         q = class_end(p);
     if (!q || (*q != '+' && *q != '*') ||
         rx_class_bytes(p, (size_t)(q - p), (reflags & CF_RE_I) != 0, l->set) < 0 ||
-        !(l->set['\n' >> 3] & (1u << ('\n' & 7))))
+        !set_has(l->set, '\n'))
         return;
     q++;
     if (*q == '?' || *q == '+')

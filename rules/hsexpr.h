@@ -94,7 +94,7 @@ typedef struct hsexpr_walk {
      * repeated + or * (__TO_EQ_FROM_USR_1's From:\s+ and To:\s+), which
      * runs past its line only where every byte after the literal up to
      * the \n is in its class (B's only with a bound: a walk of bound 0 can
- * leave B inside A's line). lead[0] for lit1, lead[1] for lit2: has it,
+     * leave B inside A's line). lead[0] for lit1, lead[1] for lit2: has it,
      * and its bytes (a 256-bit map, bit b of set[b / 8]). */
     struct hsexpr_lead {
         int has;
