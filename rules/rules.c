@@ -840,14 +840,14 @@ static int header_is_local(const rules_env_t *env, const msg_t *m, const char *h
     return 0;
 }
 
-/* Rule r's value on message m, its pattern (if any) being re: r->re, or
- * for a template rule the pattern built for this message. */
 /* An exists: rule's value (run_rule_re and rules_t.xsteps). */
 static unsigned exists_value(const msg_t *m, const msg_hkey_t *k, int negate)
 {
     return (unsigned)(msg_has_hkey(m, k) != negate);
 }
 
+/* Rule r's value on message m, its pattern (if any) being re: r->re, or
+ * for a template rule the pattern built for this message. */
 static unsigned run_rule_re(const rule_t *r, const rx_t *re, rules_scratch_t *sc,
                             const msg_t *m, const rules_env_t *env)
 {
