@@ -143,6 +143,8 @@ typedef struct fast_build_info {
                                     (walk_count) */
     size_t walk_confirms;        /* prefilter path: reports of such a rule
                                     confirmed the same way */
+    size_t line_aheads;          /* a final line lookahead answered in C
+                                    (rx_line_ahead) */
     size_t cost_timed;           /* expressions whose compile time was measured
                                     here, not read from the fastcost table,
                                     and 0.02 s or more: their routing may

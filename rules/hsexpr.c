@@ -83,6 +83,20 @@ static size_t counted_repeat(const char *p, long *lo, long *hi)
     return *end == '}' ? (size_t)(end + 1 - p) : 0;
 }
 
+/* Bytes in a 256-bit set. */
+static unsigned set_count(const unsigned char set[32])
+{
+    unsigned n = 0;
+    for (int i = 0; i < 32; i++)
+        n += (unsigned)__builtin_popcount(set[i]);
+    return n;
+}
+
+/* An atom of this many byte values or more is wide: relax level 5 drops
+ * its counts (a dot's, a negated class's), as Vectorscan's automata pay
+ * most for those; a narrow atom's small count it keeps. */
+#define WIDE_ATOM 128u
+
 /* Length of the quantifier at q (? * + or a counted repeat, with its
  * lazy/possessive suffix), 0 if none; its bounds in *lo and *hi (-1 =
  * unbounded). */
@@ -1055,12 +1069,49 @@ int hsexpr_whole_count(const char *pat, unsigned reflags)
     return n > 1 && open == pat ? n : 1;
 }
 
+/* The first top-level positive lookahead of pat, (?=...) unquantified,
+ * when pat has no top-level '|' (so what follows it can be cut off); NULL
+ * if none. */
+static const char *top_lookahead(const char *pat, unsigned reflags)
+{
+    if ((reflags & CF_RE_X) || strstr(pat, "(?x") || strstr(pat, "(?-x"))
+        return NULL;
+    const char *found = NULL;
+    for (const char *p = pat; *p;) {
+        const char *next = NULL;
+        int zero;
+        if (*p == '|')
+            return NULL;
+        if (*p == '\\')
+            next = escape_end(p, &zero);
+        else if (*p == '[')
+            next = class_end(p);
+        else if (*p == '(')
+            next = group_end(p);
+        else
+            next = p + 1;
+        if (!next)
+            return NULL;
+        long lo, hi;
+        size_t q = quant_len(next, &lo, &hi);
+        if (!found && !q && p[0] == '(' && p[1] == '?' && p[2] == '=')
+            found = p;
+        p = next + q;
+    }
+    return found;
+}
+
 /* The rewrite behind hsexpr_latin1_exact, hsexpr_ascii, hsexpr_restrict,
  * hsexpr_relaxed. keep: the bytes >= 0x80 each atom keeps (see kept),
  * NULL for all of them.
  * relax 3 and 4 are 1 and 2 without assertions (anchors, \b, lookaround
  * groups); relax 1: counted repeats with an upper bound over 8 lose it; 2: every
- * counted repeat becomes * or +. */
+ * counted repeat becomes * or +; 5: as 2 but for a count of at most 8 of
+ * a narrow atom (one byte of under WIDE_ATOM values), which stays; 7: the
+ * first top-level lookahead (top_lookahead) folded in, X(?=Y)Z read as
+ * X(?:Y) with the rest cut off (every match of the pattern has a match of
+ * that at its start), the other lookarounds dropped, counts kept; NULL if
+ * the pattern has no such lookahead. */
 static char *rewrite(const char *pat, unsigned reflags, const unsigned char *keep, int relax)
 {
     tg_buf b;
@@ -1071,15 +1122,31 @@ static char *rewrite(const char *pat, unsigned reflags, const unsigned char *kee
                      (reflags & CF_RE_S) != 0};
     if (cur.x)
         tg_buf_adds(&b, "(?x)");
-    int noassert = relax >= 3;
-    if (relax >= 3)
+    int noassert = relax == 3 || relax == 4;
+    if (noassert)
         relax -= 2;
+    const char *fold = relax == 7 ? top_lookahead(pat, reflags) : NULL;
+    if (relax == 7 && !fold)
+        return NULL;
+    int fold_depth = -1; /* depth of the folded group, once open */
+    if (relax == 7)
+        relax = 0;
+    int narrow = 0; /* the last atom is one byte of under WIDE_ATOM values */
     const char *p = pat;
     while (*p) {
         unsigned char c = (unsigned char)*p;
+        int was_narrow = narrow;
+        narrow = 0;
         if (noassert && (c == '^' || c == '$')) {
             p++;
-        } else if (noassert && c == '(' && p[1] == '?' &&
+        } else if (p == fold) {
+            if (depth >= 64)
+                goto fail;
+            stack[depth++] = cur;
+            fold_depth = depth;
+            tg_buf_adds(&b, "(?:");
+            p += 3;
+        } else if ((noassert || fold) && c == '(' && p[1] == '?' &&
                    (p[2] == '=' || p[2] == '!' || (p[2] == '<' && (p[3] == '=' || p[3] == '!')))) {
             p = group_end(p);
             if (!p)
@@ -1100,22 +1167,28 @@ static char *rewrite(const char *pat, unsigned reflags, const unsigned char *kee
             } else if (v >= 0 && v <= 0xff) {
                 emit_byte(&b, (unsigned)v, cur.i, keep);
                 p += 1 + el;
+                narrow = 1;
             } else if (v != -1 || !p[1]) {
                 goto fail;
             } else if ((unsigned char)p[1] >= 0x80) {
                 emit_byte(&b, (unsigned char)p[1], cur.i, keep);
                 p += 2;
+                narrow = 1;
             } else if (keep && strchr("WDSHVN", p[1])) {
                 unsigned char set[32]; /* the class escapes that admit bytes >= 0x80 */
                 if (rx_class_bytes(p, 2, cur.i, set) < 0)
                     goto fail;
                 emit_set(&b, set, keep, cur.i);
                 p += 2;
+                narrow = set_count(set) < WIDE_ATOM;
             } else if (noassert && strchr("bBAzZG", p[1])) {
                 p += 2;
             } else if (keep && strchr("XCpP", p[1])) {
                 goto fail;
             } else {
+                unsigned char set[32]; /* \d \s \w ...; not a back reference */
+                narrow = relax == 5 && rx_class_bytes(p, 2, cur.i, set) == 0 &&
+                         set_count(set) < WIDE_ATOM;
                 tg_buf_add(&b, p, 2);
                 p += 2;
             }
@@ -1126,6 +1199,7 @@ static char *rewrite(const char *pat, unsigned reflags, const unsigned char *kee
                 goto fail;
             emit_set(&b, set, keep, cur.i);
             p = e;
+            narrow = set_count(set) < WIDE_ATOM;
         } else if (c == '.' && keep) {
             unsigned char set[32];
             memset(set, 0xff, 32);
@@ -1165,6 +1239,10 @@ static char *rewrite(const char *pat, unsigned reflags, const unsigned char *kee
             if (!ql) {
                 tg_buf_addc(&b, '{');
                 p++;
+                narrow = 1;
+            } else if (relax == 5 && was_narrow && hi >= 0 && hi <= 8) {
+                tg_buf_add(&b, p, ql);
+                p += ql;
             } else if (relax >= 2) {
                 tg_buf_addc(&b, lo ? '+' : '*');
                 p += ql;
@@ -1176,6 +1254,10 @@ static char *rewrite(const char *pat, unsigned reflags, const unsigned char *kee
                 p += ql;
             }
         } else if (c == ')') {
+            if (depth == fold_depth) {
+                tg_buf_addc(&b, ')');
+                break; /* the folded lookahead ends the form */
+            }
             if (depth > 0)
                 cur = stack[--depth];
             tg_buf_addc(&b, ')');
@@ -1183,9 +1265,11 @@ static char *rewrite(const char *pat, unsigned reflags, const unsigned char *kee
         } else if (c >= 0x80) {
             emit_byte(&b, c, cur.i, keep);
             p++;
+            narrow = 1;
         } else {
             tg_buf_addc(&b, (char)c);
             p++;
+            narrow = c != '.' && !strchr("^$|*+?", c);
         }
     }
     return tg_buf_steal(&b);
@@ -1357,7 +1441,7 @@ char *hsexpr_latin1_exact(const char *pat, unsigned reflags)
 
 char *hsexpr_ascii(const char *pat, unsigned reflags, int relax)
 {
-    return prune_dead(rewrite(pat, reflags, no_bytes, relax < 0 ? 0 : relax > 4 ? 4 : relax));
+    return prune_dead(rewrite(pat, reflags, no_bytes, relax < 0 ? 0 : relax > 7 ? 7 : relax));
 }
 
 char *hsexpr_restrict(const char *pat, unsigned reflags, const unsigned char keep[32])
@@ -1711,7 +1795,7 @@ int hsexpr_line_walk(const char *pat, unsigned reflags, hsexpr_walk_t *w)
 
 char *hsexpr_relaxed(const char *pat, unsigned reflags, int level)
 {
-    return rewrite(pat, reflags, NULL, level < 1 ? 1 : level > 4 ? 4 : level);
+    return rewrite(pat, reflags, NULL, level < 1 ? 1 : level > 7 ? 7 : level);
 }
 
 /* ---- reversal -----------------------------------------------------------

@@ -125,7 +125,12 @@ char *hsexpr_squash(const char *pat, unsigned reflags, long *width, int *gaps);
  * 8 ({1,100} becomes {1,}), level 2 every count ({3} becomes +, {0,5}
  * becomes *); levels 3 and 4 are 1 and 2 with every assertion dropped
  * (^ $ \\b \\B \\A \\z \\Z \\G and lookaround groups), which Vectorscan
- * takes in few places. Latin-1 folding spelt out as hsexpr_latin1_exact does. NULL
+ * takes in few places. Level 5 is 2 keeping the counts of at most 8 of a
+ * narrow atom (a byte of under 128 values: [0-9]{3}). Level 7 folds the
+ * first top-level lookahead in, X(?=Y)Z as X(?:Y) and nothing after it
+ * (each match of the pattern begins with one of that), dropping the other
+ * lookarounds and keeping counts; NULL where the pattern has none, or a
+ * top-level '|'. Latin-1 folding spelt out as hsexpr_latin1_exact does. NULL
  * as there. */
 char *hsexpr_relaxed(const char *pat, unsigned reflags, int level);
 

@@ -5,10 +5,14 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cf.h"
 #include "util.h"
+
+/* rx_compile flag, internal: the pattern has rx_line_ahead's callouts */
+#define RX_CALLOUT 0x800u
 
 /* A pattern whose compiled form exceeds the 8-bit library's 16-bit
  * internal links (Debian builds PCRE2 with LINK_SIZE 2: 64 KiB of code;
@@ -117,6 +121,9 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
     if (flags & CF_RE_S) opts |= PCRE2_DOTALL;
     if (flags & CF_RE_X) opts |= PCRE2_EXTENDED;
     if (flags & RX_ANCHORED) opts |= PCRE2_ANCHORED;
+    /* rx_line_ahead's callouts: auto-possessification would let \w* before
+     * one stop backtracking where the callout fails (nothing else follows) */
+    if (flags & RX_CALLOUT) opts |= PCRE2_NO_AUTO_POSSESS;
     pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
     pcre2_set_character_tables(cctx, rx_tables);
     int ec;
@@ -154,6 +161,131 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
     }
     *out = rx;
     return 0;
+}
+
+/* ---- line lookaheads answered in C (rx_line_ahead) -------------------- */
+
+#define LINE_AHEAD_TAG "tg-line-ahead "
+
+/* Whether a line equal to group k begins at some q in [p + lo, p + hi]:
+ * ^ there (q is 0 or follows a \n, and is not the subject's end after a
+ * final \n), the group's bytes, an optional \r if cr, then $ (the end
+ * or a \n). The callout of rx_line_ahead's patterns: 0 (go on) if so, 1
+ * (fail here, backtrack) if not or if group k is unset, as PCRE2's
+ * back reference to an unset group fails; 0 for any other callout, which
+ * PCRE2 would ignore without a callout function. */
+static int line_ahead_callout(pcre2_callout_block *b, void *data)
+{
+    (void)data;
+    const char *tag = (const char *)b->callout_string;
+    size_t tl = sizeof LINE_AHEAD_TAG - 1;
+    if (!tag || b->callout_string_length <= tl || strncmp(tag, LINE_AHEAD_TAG, tl))
+        return 0;
+    unsigned long lo, hi, k, cr;
+    if (sscanf(tag + tl, "%lu %lu %lu %lu", &lo, &hi, &k, &cr) != 4)
+        return 0;
+    if (k >= b->capture_top || b->offset_vector[2 * k] == PCRE2_UNSET)
+        return 1;
+    const char *s = (const char *)b->subject;
+    size_t len = b->subject_length, p = b->current_position;
+    size_t g = b->offset_vector[2 * k], gl = b->offset_vector[2 * k + 1] - g;
+    size_t q = p + lo, last = len - p < hi ? len : p + hi;
+    if (q > len)
+        return 1;
+    if (q > 0 && s[q - 1] != '\n') { /* to the first line start at or after q */
+        const char *nl = memchr(s + q, '\n', len - q);
+        q = nl ? (size_t)(nl - s) + 1 : len + 1;
+    }
+    while (q <= last && (q == 0 || q < len)) {
+        if (len - q >= gl && !memcmp(s + q, s + g, gl)) {
+            size_t t = q + gl;
+            if (t == len || s[t] == '\n' ||
+                (cr && s[t] == '\r' && (t + 1 == len || s[t + 1] == '\n')))
+                return 0;
+        }
+        const char *nl = memchr(s + q, '\n', len - q);
+        if (!nl)
+            break;
+        q = (size_t)(nl - s) + 1;
+    }
+    return 1;
+}
+
+/* What (?...) may open in a pattern rx_line_ahead rewrites: groups,
+ * lookarounds and named groups, nothing that sets options, resets
+ * branch numbers, recurses or calls out. */
+static int plain_group(const char *q)
+{
+    if (strchr(":=!>'", *q))
+        return *q != 0;
+    if (*q == '<')
+        return q[1] == '=' || q[1] == '!' || isalpha((unsigned char)q[1]) || q[1] == '_';
+    return *q == 'P' && q[1] == '<';
+}
+
+rx_t *rx_line_ahead(const char *pattern, unsigned flags)
+{
+    if ((flags & (CF_RE_S | CF_RE_M)) != (CF_RE_S | CF_RE_M) || (flags & (CF_RE_I | CF_RE_X)) ||
+        !rx_newline_is_lf())
+        return NULL;
+    const char *la = strstr(pattern, "(?=.{"), *next;
+    while (la && (next = strstr(la + 1, "(?=.{")))
+        la = next;
+    if (!la)
+        return NULL;
+    /* the tail: (?=.{M,N}^\K\r?$) or with {N}, or without \r? */
+    char *end;
+    unsigned long lo = strtoul(la + 5, &end, 10), hi = lo, k;
+    if (!isdigit((unsigned char)la[5]))
+        return NULL;
+    if (*end == ',') {
+        if (!isdigit((unsigned char)end[1]))
+            return NULL;
+        hi = strtoul(end + 1, &end, 10);
+    }
+    if (hi < lo || hi > 65535 || strncmp(end, "}^\\", 3) || end[3] < '1' || end[3] > '9')
+        return NULL;
+    k = (unsigned long)(end[3] - '0');
+    const char *t = end + 4;
+    int cr = !strncmp(t, "\\r?", 3);
+    if (cr)
+        t += 3;
+    if (strcmp(t, "$)"))
+        return NULL;
+    /* the rest: nothing that could change what the lookahead means or
+     * where its ( is (an escaped one is not; one in a class would leave
+     * that class unclosed) */
+    for (const char *q = pattern; q < la; q++) {
+        if (*q == '\\') {
+            if (q[1] == 'Q')
+                return NULL;
+            q++;
+        } else if (*q == '(' && (q[1] == '*' || (q[1] == '?' && !plain_group(q + 2)))) {
+            return NULL;
+        }
+    }
+    if (la > pattern) { /* the lookahead's ( itself must not be escaped */
+        size_t n = 0;
+        for (const char *q = la; q > pattern && q[-1] == '\\'; q--)
+            n++;
+        if (n % 2)
+            return NULL;
+    }
+    tg_buf b;
+    tg_buf_init(&b);
+    tg_buf_add(&b, pattern, (size_t)(la - pattern));
+    tg_buf_printf(&b, "(?C\"" LINE_AHEAD_TAG "%lu %lu %lu %d\")", lo, hi, k, cr);
+    rx_t *rx = NULL;
+    size_t eo;
+    int big;
+    char err[128];
+    if (rx_compile(b.s, flags | RX_CALLOUT, &rx, &eo, &big, err, sizeof err) < 0 ||
+        rx_is_wide(rx)) {
+        rx_free(rx);
+        rx = NULL;
+    }
+    tg_buf_free(&b);
+    return rx;
 }
 
 int rx_newline_is_lf(void)
@@ -239,6 +371,7 @@ rx_scratch_t *rx_scratch_new(unsigned long match_limit, unsigned long depth_limi
     pcre2_set_match_limit(s->mctx, s->match_limit);
     pcre2_set_depth_limit(s->mctx, s->depth_limit);
     pcre2_jit_stack_assign(s->mctx, NULL, s->jit_stack);
+    pcre2_set_callout(s->mctx, line_ahead_callout, NULL); /* rx_line_ahead */
     return s;
 }
 

@@ -39,6 +39,18 @@ int rx_compile(const char *pattern, unsigned flags, rx_t **out,
 #define RX_NO_JIT 0x400u
 void rx_free(rx_t *rx);
 
+/* A pattern that ends in a lookahead for a line equal to a capture,
+ * (?=.{M,N}^\K\r?$) or (?=.{M,N}^\K$) under /s and /m, without /i or /x
+ * (SpamAssassin's __FROM_NAME_IN_MSG, N = 2048): PCRE2 tries each of the
+ * window's N positions for ^ in turn. This compiles the pattern with that
+ * lookahead replaced by a callout that rx answers in C from the window's
+ * line starts alone: the same matches, at the same offsets, wherever the
+ * original does not run into a PCRE2 limit. NULL if the pattern does not
+ * end so, holds a construct that could change what the lookahead means
+ * (option settings, \Q, verbs, branch reset, recursion, callouts), or
+ * would not compile with the 8-bit library. Owned by the caller. */
+rx_t *rx_line_ahead(const char *pattern, unsigned flags);
+
 /* 1 if PCRE2's newline is LF alone (as patterns compile here): ^ and $
  * under /m hold at the start, the end and around each \n only. */
 int rx_newline_is_lf(void);

@@ -553,6 +553,7 @@ START_TEST(relaxed_is_a_superset)
         {"a{2,3}b{0,20}", 0}, {"x\\{1,2}", 0}, {"k\\xf6ln{1,2}", CF_RE_I},
     };
     assert_supersets(R, sizeof R / sizeof *R, 1, 2);
+    assert_supersets(R, sizeof R / sizeof *R, 5, 5);
     /* without assertions: lookarounds and embedded anchors Vectorscan rejects */
     static const case_t A[] = {
         {"(?!viagra)v[i1]agra", CF_RE_I}, {"^name:.*^phone", CF_RE_M}, {"(?<!no )address\\b", 0},
@@ -562,6 +563,42 @@ START_TEST(relaxed_is_a_superset)
     expect_str(hsexpr_relaxed("(?!x)a(?<=a)\\bb$", 0, 3), "ab");
     expect_str(hsexpr_relaxed("a{1,100}b{3}c{2,5}", 0, 1), "a{1,}b{3}c{2,5}");
     expect_str(hsexpr_relaxed("a{1,100}b{3}c{0,5}x\\{3}", 0, 2), "a+b+c*x\\{3}");
+    /* level 5: small counts of narrow atoms stay; a dot's, \W's, a group's,
+     * a negated class's and counts over 8 go */
+    expect_str(hsexpr_relaxed("a{1,100}b{3}.{0,4}c{2}\\d{2,8}\\W{2}(?:ab){2}x\\{3}\\{2}", CF_RE_I, 5),
+               "a+b{3}.*c{2}\\d{2,8}\\W+(?:ab)+x\\{3}\\{2}");
+    /* level 7: the top-level lookahead folded in, the rest cut off */
+    expect_str(hsexpr_relaxed("(?!x)ab(?=c\\d{2})\\w+$", 0, 7), "ab(?:c\\d{2})");
+    ck_assert_ptr_null(hsexpr_relaxed("ab|c(?=d)", 0, 7));
+    ck_assert_ptr_null(hsexpr_relaxed("ab(?!d)", 0, 7));
+    ck_assert_ptr_null(hsexpr_relaxed("a(?:b(?=d))", 0, 7));
+    static const case_t F[] = {
+        {"^(?!Content-)[a-z]{3,}-[a-z]{3,}:\\s+\\d(?=\\S{6,}\\s*$)[\\da-f]*(?:[-.]\\w+)*\\s*$",
+         CF_RE_I | CF_RE_M | CF_RE_S},
+        {"(?<!x)a(?=b|c)[bc]d", 0}, {"k(?=\\w{3})\\w+n\\b", CF_RE_I},
+    };
+    static const char *const FS[] = {"Mailer-Ident: 6.00.2800\n", "x-trace-id: 123\n",
+                                     "Content-Type: 1234567\n", "acd abd xbd", "Kitten kin"};
+    int folded_hits = 0;
+    for (size_t c = 0; c < sizeof F / sizeof *F; c++) {
+        char *e = hsexpr_relaxed(F[c].pat, F[c].flags, 7);
+        ck_assert_ptr_nonnull(e);
+        for (size_t k = 0; k < sizeof FS / sizeof *FS; k++)
+            if (rx_hit(F[c].pat, F[c].flags, FS[k])) {
+                folded_hits++;
+                ck_assert_msg(hs_hit(e, hs_flags_of(F[c].flags), FS[k]), "/%s/ as %s misses %s",
+                              F[c].pat, e, FS[k]);
+            }
+        free(e);
+    }
+    ck_assert_int_ge(folded_hits, 3);
+    /* and it turns down what dropping the lookahead would not */
+    char *f0 = hsexpr_relaxed(F[0].pat, F[0].flags, 7);
+    ck_assert(!hs_hit(f0, hs_flags_of(F[0].flags), "MIME-Version: 1.0\n"));
+    free(f0);
+    char *w = hsexpr_relaxed("[0-9]{3}[^a]{2}[a-z]{9}", 0, 5);
+    ck_assert_msg(w && strstr(w, "]{3}") && !strstr(w, "]{2}") && !strstr(w, "]{9}"), "%s", w);
+    free(w);
 }
 END_TEST
 

@@ -403,6 +403,76 @@ START_TEST(literal_counts)
 }
 END_TEST
 
+/* rx_line_ahead: a final (?=.{M,N}^\K\r?$) answered in C gives the
+ * original's counts on every subject: random ones built from the tokens
+ * that move its window, lines and \r around (a fixed seed), and the
+ * window's edges; patterns that do not end so, or might mean something
+ * else, are left alone. */
+START_TEST(line_ahead_is_exact)
+{
+    static const struct { const char *pat; unsigned flags; } P[] = {
+        {"^From:\\s+([^<]\\S+\\s\\S+)\\s(?=.{1,2048}^\\1\\r?$)", CF_RE_S | CF_RE_M},
+        {"^From:\\s+([^<]\\S+\\s\\S+)\\s(?=.{1,12}^\\1\\r?$)", CF_RE_S | CF_RE_M},
+        {"(a+)(b)?(?=.{0,6}^\\2$)", CF_RE_S | CF_RE_M},
+        {"(?<n>\\w)(?:x|y)(?=.{3}^\\1$)", CF_RE_S | CF_RE_M | RX_ANCHORED},
+        {"(\\w*)(?=.{2,5}^\\1\\r?$)", CF_RE_S | CF_RE_M},
+    };
+    static const char *const T[] = {"From: ", "From:  ", "Ab Cd", " ", "\n", "\r", "x", "a",
+                                    "b", "ab", "Ab Cd\n", "<", "ax", "\n\n", "From:\n Ab"};
+    rx_scratch_t *sc = rx_scratch_new(0, 0);
+    unsigned seed = 7, tried = 0, hits = 0;
+    for (size_t i = 0; i < sizeof P / sizeof *P; i++) {
+        char err[128];
+        size_t eo;
+        int big;
+        rx_t *o = NULL, *c = rx_line_ahead(P[i].pat, P[i].flags);
+        ck_assert_msg(c != NULL, "%s", P[i].pat);
+        ck_assert(rx_compile(P[i].pat, P[i].flags, &o, &eo, &big, err, sizeof err) == 0);
+        for (int k = 0; k < 3000; k++) {
+            char buf[256];
+            size_t len = 0;
+            for (int t = (int)(rand_r(&seed) % 14); t >= 0; t--) {
+                const char *x = T[rand_r(&seed) % (sizeof T / sizeof *T)];
+                memcpy(buf + len, x, strlen(x));
+                len += strlen(x);
+            }
+            for (unsigned max = 0; max < 3; max++) {
+                unsigned a = (P[i].flags & RX_ANCHORED) ? (unsigned)rx_match_at(o, sc, buf, len, max)
+                                                        : rx_count(o, sc, buf, len, max);
+                unsigned b = (P[i].flags & RX_ANCHORED) ? (unsigned)rx_match_at(c, sc, buf, len, max)
+                                                        : rx_count(c, sc, buf, len, max);
+                ck_assert_msg(a == b, "/%s/ on \"%.*s\" (%u): %u, in C %u", P[i].pat, (int)len,
+                              buf, max, a, b);
+                hits += a > 0, tried++;
+            }
+        }
+        rx_free(o);
+        rx_free(c);
+    }
+    ck_assert_msg(hits > tried / 20 && hits < tried - tried / 20, "%u of %u", hits, tried);
+    /* the window's edges: the line starting 12 bytes after the \s, then 13 */
+    rx_t *c = rx_line_ahead(P[1].pat, P[1].flags);
+    ck_assert_uint_eq(rx_count(c, sc, "From: Ab Cd\n01234567890\nAb Cd", 29, 0), 1);
+    ck_assert_uint_eq(rx_count(c, sc, "From: Ab Cd\n01234567890\nAb Cd\r\n", 31, 0), 1);
+    ck_assert_uint_eq(rx_count(c, sc, "From: Ab Cd\n012345678901\nAb Cd\r\n", 32, 0), 0);
+    ck_assert_uint_eq(rx_count(c, sc, "From: Ab Cd\n01234567890\nAb Cde", 30, 0), 0);
+    rx_free(c);
+    rx_scratch_free(sc);
+    static const struct { const char *pat; unsigned flags; } N[] = {
+        {"(a)(?=.{1,9}^\\1$)", CF_RE_M}, {"(a)(?=.{1,9}^\\1$)", CF_RE_S | CF_RE_M | CF_RE_I},
+        {"(?i)(a)(?=.{1,9}^\\1$)", CF_RE_S | CF_RE_M}, {"\\Q(\\E(a)(?=.{1,9}^\\1$)", CF_RE_S | CF_RE_M},
+        {"(?|(a)|(b))(?=.{1,9}^\\1$)", CF_RE_S | CF_RE_M}, {"(a)(?=.{1,9}^\\1$)b", CF_RE_S | CF_RE_M},
+        {"(a)(?=.{1,9}^\\1 $)", CF_RE_S | CF_RE_M}, {"(a)(?=.{9,1}^\\1$)", CF_RE_S | CF_RE_M},
+        {"(a)(?1)(?=.{1,9}^\\1$)", CF_RE_S | CF_RE_M}, {"(*CR)(a)(?=.{1,9}^\\1$)", CF_RE_S | CF_RE_M},
+        {"(a)(?=.{1,9}^\\1$)", CF_RE_S | CF_RE_M | CF_RE_X},
+    };
+    for (size_t i = 0; i < sizeof N / sizeof *N; i++) {
+        rx_t *x = rx_line_ahead(N[i].pat, N[i].flags);
+        ck_assert_msg(x == NULL, "%s taken", N[i].pat);
+    }
+}
+END_TEST
+
 /* A pattern too large for the 8-bit library runs with the 32-bit one
  * (rx.c): each case's pattern is compiled alone (8-bit) and behind 30,000
  * alternatives that never match here (32-bit), and both must give the same
@@ -1150,6 +1220,7 @@ Suite *rules_suite(void)
     tcase_add_test(tc, meta_deep_expression);
     tcase_add_test(tc, literal_counts);
     tcase_add_test(tc, wide_patterns_match_as_narrow);
+    tcase_add_test(tc, line_ahead_is_exact);
     tcase_add_test(tc, meta_cycle_is_an_error);
     tcase_add_test(tc, scores_and_thresholds);
     tcase_add_test(tc, explicit_actions);
