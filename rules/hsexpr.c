@@ -1007,6 +1007,16 @@ static int nullable_alt(const char **pp, int *bad)
     }
 }
 
+/* One past the atom that begins at p (an escape, a class, a group or one
+ * byte), its quantifier not included; NULL if it is unterminated. */
+static const char *atom_end(const char *p)
+{
+    int zero;
+    return *p == '\\' ? escape_end(p, &zero)
+         : *p == '[' ? class_end(p)
+         : *p == '(' ? group_end(p) : p + 1;
+}
+
 /* The last top-level item of pat when it is a group counted {n...}, n >= 2,
  * that consumes a byte every time, with no '|' outside it: its opening
  * '(' in *open, one past its ')' in *close; the count (capped at 8), or 1
@@ -1019,18 +1029,9 @@ static int last_counted_group(const char *pat, unsigned reflags, const char **op
     /* the last top-level item: a group under {n...}, with no '|' outside */
     const char *p = pat, *last = NULL;
     while (*p) {
-        const char *next = NULL;
-        int zero;
         if (*p == '|')
             return 1;
-        if (*p == '\\')
-            next = escape_end(p, &zero);
-        else if (*p == '[')
-            next = class_end(p);
-        else if (*p == '(')
-            next = group_end(p);
-        else
-            next = p + 1;
+        const char *next = atom_end(p);
         if (!next)
             return 1;
         last = p;
@@ -1078,18 +1079,9 @@ static const char *top_lookahead(const char *pat, unsigned reflags)
         return NULL;
     const char *found = NULL;
     for (const char *p = pat; *p;) {
-        const char *next = NULL;
-        int zero;
         if (*p == '|')
             return NULL;
-        if (*p == '\\')
-            next = escape_end(p, &zero);
-        else if (*p == '[')
-            next = class_end(p);
-        else if (*p == '(')
-            next = group_end(p);
-        else
-            next = p + 1;
+        const char *next = atom_end(p);
         if (!next)
             return NULL;
         long lo, hi;
