@@ -1109,6 +1109,17 @@ START_TEST(line_runs_without_pcre2)
     snprintf(raw, sizeof raw, "Subject: s\n\n%s\r\n", l39);
     pair_run(&p, raw, NULL);
     ck_assert(val(&p, "LL_FULL") == 0);
+    /* short lines before and after the long one, which starts at every
+     * offset from some window's edge (line_run skips by windows) */
+    for (int pre = 0; pre < 14; pre++) {
+        char big[3200];
+        int k = snprintf(big, sizeof big, "Subject: s\n\n");
+        for (int j = 0; j < pre * 7; j++)
+            k += snprintf(big + k, sizeof big - (size_t)k, "%.*s\n", j % 9, "zzzzzzzzz");
+        snprintf(big + k, sizeof big - (size_t)k, "%s\nab\n%s\n", pre % 2 ? l39 : l40, l39);
+        pair_run(&p, big, NULL);
+        ck_assert_msg(val(&p, "LL_FULL") == (pre % 2 ? 0 : 1), "pre %d", pre);
+    }
     pair_free(&p);
 }
 END_TEST
