@@ -1119,7 +1119,7 @@ static char *rewrite(const char *pat, unsigned reflags, const unsigned char *kee
         relax -= 2;
     const char *fold = relax == 7 ? top_lookahead(pat, reflags) : NULL;
     if (relax == 7 && !fold)
-        return NULL;
+        goto fail; /* b may hold "(?x)" already */
     int fold_depth = -1; /* depth of the folded group, once open */
     if (relax == 7)
         relax = 0;

@@ -572,6 +572,7 @@ START_TEST(relaxed_is_a_superset)
     ck_assert_ptr_null(hsexpr_relaxed("ab|c(?=d)", 0, 7));
     ck_assert_ptr_null(hsexpr_relaxed("ab(?!d)", 0, 7));
     ck_assert_ptr_null(hsexpr_relaxed("a(?:b(?=d))", 0, 7));
+    ck_assert_ptr_null(hsexpr_relaxed("a (?=b)", CF_RE_X, 7)); /* /x: none (and no leak) */
     static const case_t F[] = {
         {"^(?!Content-)[a-z]{3,}-[a-z]{3,}:\\s+\\d(?=\\S{6,}\\s*$)[\\da-f]*(?:[-.]\\w+)*\\s*$",
          CF_RE_I | CF_RE_M | CF_RE_S},
