@@ -923,7 +923,9 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
      * top-level lookahead folded in (level 7: __RAND_HEADER's
      * \d(?=\S{6,}\s*$), dropped in the others, reports on "MIME-Version:
      * 1.0"; X(?=Y) as XY does not) */
-    for (int level = 1; !ok && level <= 7; level += level == 4 ? 3 : 1) {
+    static const int relax_levels[] = {1, 2, 3, 4, 7};
+    for (size_t li = 0; !ok && li < sizeof relax_levels / sizeof *relax_levels; li++) {
+        int level = relax_levels[li];
         char *x = hsexpr_relaxed(r->pattern, r->reflags, level);
         for (int pf = 0; x && !ok && pf <= 1; pf++) {
             int fx = 0;
@@ -956,8 +958,11 @@ static void route_rule(fast_build_info_t *info, const fclass_t *c, frule_t *fr,
      * matches with every count relaxed, the body class's main database
      * as fast either way); level 2 where that form reports.
      * TG_FAST_NOWIDE=1 relaxes every count (keyed in the cache). */
-    for (int lv = getenv("TG_FAST_NOWIDE") ? 2 : 5; ok && c->kind == K_BODY && hits == 0 && !relax && !nested &&
-                     !r->multiple && secs <= FAST_SLOW_COMPILE_S && lv >= 2; lv -= 3) {
+    static const int speed_levels[] = {5, 2};
+    int speedy = ok && c->kind == K_BODY && hits == 0 && !relax && !nested && !r->multiple &&
+                 secs <= FAST_SLOW_COMPILE_S;
+    for (size_t li = getenv("TG_FAST_NOWIDE") ? 1 : 0; speedy && !speed && li < 2; li++) {
+        int lv = speed_levels[li];
         char *x = hsexpr_relaxed(r->pattern, r->reflags, lv);
         int hx = -1;
         for (int pf = 0; x && strcmp(x, e) && hx < 0 && pf <= 1; pf++) {

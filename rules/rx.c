@@ -253,9 +253,10 @@ rx_t *rx_line_ahead(const char *pattern, unsigned flags)
     if (strcmp(t, "$)"))
         return NULL;
     /* the rest: nothing that could change what the lookahead means or
-     * where its ( is (an escaped one is not; one in a class would leave
-     * that class unclosed) */
-    for (const char *q = pattern; q < la; q++) {
+     * where its ( is (one in a class would leave that class unclosed; an
+     * escaped one is stepped over with its backslash, past la) */
+    const char *q = pattern;
+    for (; q < la; q++) {
         if (*q == '\\') {
             if (q[1] == 'Q')
                 return NULL;
@@ -264,13 +265,8 @@ rx_t *rx_line_ahead(const char *pattern, unsigned flags)
             return NULL;
         }
     }
-    if (la > pattern) { /* the lookahead's ( itself must not be escaped */
-        size_t n = 0;
-        for (const char *q = la; q > pattern && q[-1] == '\\'; q--)
-            n++;
-        if (n % 2)
-            return NULL;
-    }
+    if (q != la)
+        return NULL;
     tg_buf b;
     tg_buf_init(&b);
     tg_buf_add(&b, pattern, (size_t)(la - pattern));
